@@ -1,0 +1,1 @@
+"""The cc:Mail side: address grammar, directory files, the directory-layer interface."""

@@ -1,0 +1,1 @@
+"""The Exchange side: LDIF, LDAP dialects, remote PowerShell."""
