@@ -8,7 +8,7 @@ I/O, so runbooks and test suites can build them by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 AttrValue = str | bytes
 
@@ -39,14 +39,14 @@ class RawEntry:
         return None
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     MAILBOX = "mailbox"
     CUSTOM_RECIPIENT = "custom-recipient"
     GROUP = "group"
     CCMAIL_USER = "ccmail-user"
 
 
-class Dialect(str, Enum):
+class Dialect(StrEnum):
     AD = "ad"
     EXCHANGE55 = "exchange55"
 

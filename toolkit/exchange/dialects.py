@@ -32,7 +32,7 @@ def _split_typed(value: str, seps: str) -> tuple[str, str] | None:
     return value[:cut], value[cut + 1 :]
 
 
-def _ccmail(value: str, seps: str, source: str) -> CcmailValue | None:
+def ccmail_value(value: str, seps: str, source: str) -> CcmailValue | None:
     typed = _split_typed(value, seps)
     if typed is None or not is_ccmail_type(typed[0].strip()):
         return None
@@ -78,7 +78,7 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     smtp: list[str] = []
     primary_smtp = None
     for raw in entry.texts(proxy_attr):
-        value = _ccmail(raw, seps, "proxy")
+        value = ccmail_value(raw, seps, "proxy")
         if value is not None:
             values.append(value)
             continue
@@ -88,7 +88,7 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
             if typed[0].strip() == "SMTP" and dialect is Dialect.AD:  # last one wins
                 primary_smtp = typed[1]
     for raw in targets[:1]:
-        value = _ccmail(raw, seps, "target")
+        value = ccmail_value(raw, seps, "target")
         if value is not None:
             values.append(value)
     mail = entry.first("mail") or entry.first("rfc822mailbox")

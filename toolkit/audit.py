@@ -1,0 +1,122 @@
+"""The audit as a library call: inputs in, rows out.
+
+This is what the CLI's ``audit``/``check``/``recipients`` commands call, and
+what a runbook imports. Adapters (LDIF, LDAP, PowerShell, cc:Mail files) are
+chosen here; the rules in :mod:`toolkit.rules` never see where data came from.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.ccmail.directory import (
+    Directory,
+    DirectoryLayer,
+    check_not_exchange,
+    connector_post_offices,
+)
+from toolkit.errors import InputError
+from toolkit.exchange.dialects import recipients as classify
+from toolkit.model import Dialect, Kind, RawEntry, Recipient, Row
+from toolkit.rules import evaluate
+from toolkit.stats import apply_stats
+
+log = logging.getLogger(__name__)
+
+EntrySource = Callable[[bool], Iterable[RawEntry]]
+"""Reads the Exchange directory; the flag asks for every mailbox, not only
+those with cc:Mail values (needed to resolve ``--mailbox-stats`` identities)."""
+
+
+@dataclass
+class AuditInputs:
+    """Everything an audit reads. ``directory`` may be any DirectoryLayer."""
+
+    source: EntrySource
+    directory: DirectoryLayer
+    dialect: Dialect = Dialect.AD
+    exchange_pos: list[str] = field(default_factory=list)
+    mailbox_stats: Path | None = None
+    powershell: Any = None  # an open toolkit.exchange.powershell session, or None
+
+
+@dataclass
+class AuditResult:
+    rows: list[Row]
+    exchange_pos: list[str]
+    recipients: list[Recipient]
+
+
+def ldif_source(path: str | Path) -> EntrySource:
+    from toolkit.exchange.ldif import read_ldif
+
+    return lambda all_mailboxes: read_ldif(path)
+
+
+def file_directory(args: Iterable[str], encoding: str | None = None) -> Directory:
+    return Directory.from_args(args, encoding)
+
+
+def resolve_exchange_pos(given: Iterable[str], layer: DirectoryLayer) -> list[str]:
+    """X: given names, else the connector's ``P`` entries, else an error (exit 2)."""
+    names = [p.strip() for p in given if p.strip()]
+    if not names:
+        names = connector_post_offices(layer.entries())
+        if names:
+            log.info("Exchange post office(s) inferred from connector entries: %s", names)
+    if not names:
+        raise InputError(
+            "no Exchange post office: pass --exchange-po NAME (none could be inferred from "
+            "a 'P' entry with comment 'MSExchangeCCMC ...')",
+            "--exchange-po",
+        )
+    check_not_exchange(layer, names)
+    return names
+
+
+def read_recipients(inputs: AuditInputs) -> list[Recipient]:
+    need_all = inputs.mailbox_stats is not None
+    keep = (lambda r: bool(r.values) or r.kind is Kind.MAILBOX) if need_all else None
+    return list(classify(inputs.source(need_all), inputs.dialect, keep))
+
+
+def run_audit(inputs: AuditInputs) -> AuditResult:
+    exchange_pos = resolve_exchange_pos(inputs.exchange_pos, inputs.directory)
+    recipients = read_recipients(inputs)
+    if inputs.powershell is not None:
+        enrich_from_powershell(inputs.powershell, recipients)
+    if inputs.mailbox_stats is not None:
+        matched = apply_stats(inputs.mailbox_stats, recipients)
+        log.info("mailbox stats: %d mailbox(es) matched", matched)
+    rows = evaluate(
+        recipients,
+        inputs.directory.entries(),
+        exchange_pos,
+        inputs.dialect,
+        powershell=inputs.powershell is not None,
+    )
+    return AuditResult(rows, exchange_pos, recipients)
+
+
+def enrich_from_powershell(session: Any, recipients: list[Recipient]) -> None:
+    """Item counts and EmailAddresses for every mailbox with cc:Mail values.
+
+    Batched by the session; identities are DNs, which Exchange resolves
+    exactly. Explicit ``--mailbox-stats`` is applied afterwards and wins.
+    """
+    from toolkit.exchange.dialects import ccmail_value
+
+    mailboxes = [r for r in recipients if r.kind is Kind.MAILBOX and r.values]
+    dns = [r.dn for r in mailboxes]
+    for r, res in zip(mailboxes, session.email_addresses(dns), strict=True):
+        if res.found:
+            r.exchange_values = [a for a in res.addresses if ccmail_value(a, ":", "proxy")]
+        else:
+            log.info("Exchange did not find %s: %s", r.dn, res.error)
+    for r, res in zip(mailboxes, session.mailbox_stats(dns), strict=True):
+        if res.found and res.item_count is not None:
+            r.item_count = res.item_count

@@ -1,0 +1,174 @@
+"""``ccmig audit``, ``ccmig check`` and ``ccmig recipients``: thin wrappers
+over :func:`toolkit.audit.run_audit` and the renderers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections import defaultdict
+from collections.abc import Iterable
+
+import click
+
+from toolkit.audit import read_recipients, run_audit
+from toolkit.cli.common import exit_code, global_options, open_output, output_options, profile_of
+from toolkit.cli.inputs import audit_inputs, input_options
+from toolkit.errors import InputError
+from toolkit.model import Row
+from toolkit.render import write_rows
+from toolkit.rules import CODES
+from toolkit.text import fold
+
+STATUSES = (*CODES, "complete")
+
+
+@click.command(epilog="""\b
+Examples:
+  ccmig audit --ldif org.ldif --ccmail-dir HUBPO.txt --ccmail-dir PO1.txt \\
+      --exchange-po EXCH
+  ccmig audit --ldap-url ldaps://dc01 --base-dn DC=corp,DC=example \\
+      --bind-dn 'CORP\\svc' --ccmail-dir PO1=po1.txt --format json -o audit.json
+  ccmig audit --profile prod --status stale-ccmail-mailbox --format csv
+""")
+@input_options
+@output_options
+@click.option("--post-office", "post_offices", multiple=True, metavar="PO",
+              help="Show only rows whose old post office is PO (repeatable).")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
+              help="Show only rows with this status (repeatable).")
+@global_options
+@click.pass_context
+def audit(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
+          post_offices: tuple[str, ...], statuses: tuple[str, ...], **params) -> int:
+    """Audit every Exchange recipient and cc:Mail user: where mail from cc:Mail
+    users goes today, and what to do about it.
+
+    Filters (--post-office, --status) change what is shown, never what the
+    rules see: the whole directory is always read.
+    """
+    with audit_inputs(params, profile_of(ctx).name) as inputs:
+        rows = run_audit(inputs).rows
+    rows = filter_rows(rows, post_offices, statuses)
+    with open_output(output) as out:
+        write_rows(rows, fmt, out)
+    return exit_code(rows, fail_on)
+
+
+def filter_rows(rows: list[Row], post_offices: Iterable[str], statuses: Iterable[str]) -> list[Row]:
+    pos = {fold(p) for p in post_offices}
+    wanted = set(statuses)
+    return [
+        r for r in rows
+        if (not pos or (r.old_post_office is not None and fold(r.old_post_office) in pos))
+        and (not wanted or r.status in wanted)
+    ]
+
+
+def read_identity_file(path: str) -> list[str]:
+    """A CSV with an ``identity`` column, else one identity per line."""
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read identities: {exc.strerror}", path) from None
+    except UnicodeDecodeError:
+        raise InputError("identity file must be UTF-8 text", path) from None
+    lines = text.splitlines()
+    if not lines:
+        return []
+    try:
+        header = next(csv.reader([lines[0]]))
+    except csv.Error:
+        header = []
+    names = [h.strip().lower() for h in header]
+    if "identity" in names:
+        col = names.index("identity")
+        reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+        next(reader)
+        try:
+            return [row[col].strip() for row in reader if len(row) > col and row[col].strip()]
+        except csv.Error as exc:
+            raise InputError(f"bad CSV: {exc}", f"{path}:{reader.line_num}") from None
+    return [line.strip() for line in lines if line.strip()]
+
+
+def match_rows(rows: list[Row], identities: list[str]) -> tuple[list[Row], list[str]]:
+    """Rows matching the identities, identity by identity, each row once."""
+    index: dict[str, set[int]] = defaultdict(set)
+    for i, row in enumerate(rows):
+        for ident in (row.key, *row.identities):
+            if ident:
+                index[fold(ident)].add(i)
+    shown: set[int] = set()
+    out: list[Row] = []
+    unmatched: list[str] = []
+    for ident in identities:
+        hits = index.get(fold(ident))
+        if not hits:
+            unmatched.append(ident)
+            continue
+        for i in sorted(hits, key=lambda k: rows[k].key):
+            if i not in shown:
+                shown.add(i)
+                out.append(rows[i])
+    return out, unmatched
+
+
+@click.command(epilog="""\b
+Examples:
+  ccmig check --ldif org.ldif --ccmail-dir PO1.txt --exchange-po EXCH \\
+      'Smith, John' jsmith@corp.example
+  ccmig check --profile prod --from-file wave3.csv --format csv
+  echo 'Doe, Jane at PO2' | ccmig check --profile prod --from-file -
+""")
+@click.argument("identities", nargs=-1)
+@click.option("--from-file", metavar="FILE",
+              help="Identities from a CSV with an 'identity' column, or one per line ('-' = stdin).")
+@input_options
+@output_options
+@global_options
+@click.pass_context
+def check(ctx: click.Context, identities: tuple[str, ...], from_file: str | None, fmt: str,
+          output: str | None, fail_on: str, **params) -> int:
+    """Show the rows of particular people: DN, alias, sAMAccountName, UPN, SMTP
+    address, cc:Mail name or 'name at PO'."""
+    wanted = list(identities) + (read_identity_file(from_file) if from_file else [])
+    if not wanted:
+        raise InputError("no identity given (arguments or --from-file)", "IDENTITY")
+    with audit_inputs(params, profile_of(ctx).name) as inputs:
+        rows = run_audit(inputs).rows
+    shown, unmatched = match_rows(rows, wanted)
+    for ident in unmatched:
+        click.echo(f"ccmig: no row matches identity {ident!r}", err=True)
+    if not shown:
+        raise InputError("no identity matched any row", "IDENTITY")
+    with open_output(output) as out:
+        write_rows(shown, fmt, out)
+    return exit_code(shown, fail_on)
+
+
+@click.command(epilog="""\b
+Examples:
+  ccmig recipients --ldif org.ldif
+  ccmig recipients --ldap-url ldaps://dc01 --base-dn DC=corp,DC=example --format json
+""")
+@input_options
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "jsonl", "ndjson", "csv")),
+              default="table", show_default=True, help="Output format.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+@global_options
+@click.pass_context
+def recipients(ctx: click.Context, fmt: str, output: str | None, **params) -> int:
+    """List the Exchange objects that carry cc:Mail addresses, value by value."""
+    from toolkit.render.recipients import write_recipients
+
+    params = {**params, "ccmail_dirs": ()}
+    with audit_inputs(params, profile_of(ctx).name) as inputs:
+        found = read_recipients(inputs)
+    with open_output(output) as out:
+        write_recipients(found, fmt, out)
+    return 0

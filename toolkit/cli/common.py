@@ -1,0 +1,189 @@
+"""CLI plumbing shared by every command: global flags, profiles, output, exit codes.
+
+Global flags (``--config``, ``--profile``, ``-v``, ``-q``) are accepted before
+or after the command name, as kubectl's and az's are: they are declared on
+the group and on every command and land in one place (``ctx.meta``). Profile
+values fill options the command line left unset, just before the command
+runs (:class:`CcmigCommand`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+from click.core import ParameterSource
+
+from toolkit.config import Profile, load_profile
+from toolkit.errors import InputError
+from toolkit.model import SEVERITY_RANK, Row
+
+META = "ccmig.globals"
+PATH_OPTIONS = {"ldif", "mailbox-stats", "ca-file", "ccmail-dir", "output", "journal"}
+FAIL_ON = ("error", "warning", "info", "never")
+
+
+def _store_global(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    meta = ctx.find_root().meta.setdefault(META, {"verbose": 0, "quiet": False})
+    if param.name == "verbose":
+        meta["verbose"] += value or 0
+    elif param.name == "quiet":
+        meta["quiet"] = meta["quiet"] or bool(value)
+    elif value is not None:
+        meta[param.name] = value
+    return value
+
+
+def global_options(f: Callable) -> Callable:
+    options = [
+        click.option("--config", metavar="FILE", expose_value=False, callback=_store_global,
+                     help="Configuration file (default ~/.config/ccmig/config.toml)."),
+        click.option("--profile", metavar="NAME", expose_value=False, callback=_store_global,
+                     help="Profile in the configuration file (default: 'default')."),
+        click.option("-v", "--verbose", count=True, expose_value=False, callback=_store_global,
+                     help="More detail on stderr (-vv for debug)."),
+        click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_store_global,
+                     help="Only errors on stderr."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def globals_of(ctx: click.Context) -> dict[str, Any]:
+    return ctx.find_root().meta.setdefault(META, {"verbose": 0, "quiet": False})
+
+
+def setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[
+        min(verbose, 2)
+    ]
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_ccmig", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("ccmig: %(levelname)s: %(message)s"))
+    handler._ccmig = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # Library chatter (ldap3, pypsrp, urllib3) only at -vv, never secrets.
+    for noisy in ("pypsrp", "urllib3", "requests_credssp", "spnego", "ldap3", "psrpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _resolve_path(value: str, base: Path) -> str:
+    po, sep, rest = value.partition("=")
+    if sep and po and "/" not in po and "\\" not in po and not Path(value).exists():
+        return f"{po}={_resolve_path(rest, base)}"
+    p = Path(os.path.expanduser(value))
+    return str(p if p.is_absolute() else base / p)
+
+
+def apply_profile(ctx: click.Context, profile: Profile) -> None:
+    """Fill unset options from the profile (command line > profile > default)."""
+    base = profile.path.parent if profile.path else Path.cwd()
+    for param in ctx.command.params:
+        if not isinstance(param, click.Option) or not param.name:
+            continue
+        longs = [o[2:] for o in param.opts if o.startswith("--")]
+        key = next((k for k in longs if k in profile.values), None)
+        if key is None:
+            continue
+        source = ctx.get_parameter_source(param.name)
+        if source not in (ParameterSource.DEFAULT, None):
+            continue
+        value = profile.values[key]
+        if param.multiple and not isinstance(value, list):
+            value = [value]
+        if key in PATH_OPTIONS:
+            value = [_resolve_path(str(v), base) for v in value] if isinstance(
+                value, list) else _resolve_path(str(value), base)
+        try:
+            ctx.params[param.name] = param.type_cast_value(ctx, value)
+        except click.BadParameter as exc:
+            raise InputError(f"profile {profile.name!r}, key {key!r}: {exc.message}",
+                             str(profile.path)) from None
+
+
+class CcmigCommand(click.Command):
+    """A command that reads global flags and its profile before it runs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        g = globals_of(ctx)
+        setup_logging(g["verbose"], g["quiet"])
+        profile = load_profile(g.get("config"), g.get("profile"))
+        ctx.meta["ccmig.profile"] = profile
+        apply_profile(ctx, profile)
+        return super().invoke(ctx)
+
+
+class CcmigGroup(click.Group):
+    command_class = CcmigCommand
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.group_class = CcmigGroup
+
+
+def profile_of(ctx: click.Context) -> Profile:
+    return ctx.meta.get("ccmig.profile") or Profile("default")
+
+
+# --------------------------------------------------------------------------- output
+
+
+def output_options(f: Callable) -> Callable:
+    from toolkit.render import FORMATS
+
+    options = [
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                     show_default=True, help="Output format (ndjson = jsonl)."),
+        click.option("--output", "-o", metavar="FILE",
+                     help="Write to FILE (atomically) instead of stdout."),
+        click.option("--fail-on", type=click.Choice(FAIL_ON), default="warning",
+                     show_default=True, help="Exit 1 when a shown finding is this severe."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+@contextmanager
+def open_output(path: str | None) -> Iterator[TextIO]:
+    """stdout, or FILE written to a temporary name and renamed when complete.
+
+    A run that fails half-way never leaves a report that looks finished.
+    """
+    if not path:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise InputError(f"cannot write output: {exc.strerror}", "--output") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def exit_code(rows: list[Row], fail_on: str) -> int:
+    if fail_on == "never":
+        return 0
+    threshold = SEVERITY_RANK[fail_on]
+    worst = max((SEVERITY_RANK[f.severity] for r in rows for f in r.findings), default=0)
+    return 1 if worst >= threshold else 0

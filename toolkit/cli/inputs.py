@@ -1,0 +1,159 @@
+"""The audit inputs every audit-like command takes (spec: Inputs).
+
+Declared once here, so ``audit``, ``check``, ``recipients``, ``plan`` and
+``apply`` accept exactly the same options and read the organisation the same
+way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from toolkit.audit import AuditInputs, EntrySource, file_directory, ldif_source
+from toolkit.errors import InputError
+from toolkit.model import Dialect
+
+SOURCES = ("auto", "ldif", "ldap", "powershell")
+
+
+def input_options(f: Callable) -> Callable:
+    options = [
+        click.option("--ldif", metavar="FILE", help="Read Exchange recipients from an LDIF export."),
+        click.option("--ldap-url", metavar="URL", help="ldap[s]://host[:port] of a live directory."),
+        click.option("--base-dn", metavar="DN", help="Search base (the whole subtree is read)."),
+        click.option("--bind-dn", metavar="DN",
+                     help="Bind identity; password from keyring, $CCMIG_LDAP_PASSWORD or prompt."),
+        click.option("--starttls", is_flag=True, default=False, help="Upgrade ldap:// with StartTLS."),
+        click.option("--ldap-auth", type=click.Choice(("simple", "ntlm", "gssapi", "anonymous")),
+                     default=None, help="LDAP authentication (default: simple with --bind-dn)."),
+        click.option("--ca-file", metavar="FILE", help="CA bundle for LDAPS/StartTLS/HTTPS."),
+        click.option("--insecure-skip-verify", is_flag=True, default=False,
+                     help="Do not verify TLS certificates (warned; for labs only)."),
+        click.option("--allow-unencrypted", is_flag=True, default=False,
+                     help="Allow a password to cross the network in clear."),
+        click.option("--page-size", type=click.IntRange(1, 100000), default=1000,
+                     show_default=True, help="LDAP paged-search page size."),
+        click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
+                     help="Network timeout in seconds."),
+        click.option("--dialect", type=click.Choice([d.value for d in Dialect]), default="ad",
+                     show_default=True, help="Directory schema: Active Directory or Exchange 5.5."),
+        click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
+                     help="Where recipients come from (auto: --ldif, else --ldap-url)."),
+        click.option("--ccmail-dir", "ccmail_dirs", multiple=True, metavar="[PO=]FILE",
+                     help="A cc:Mail PO directory export (repeat: one per PO)."),
+        click.option("--ccmail-encoding", metavar="ENC",
+                     help="Encoding of the cc:Mail files (default: UTF-8 if valid, else cp850)."),
+        click.option("--exchange-po", "exchange_pos", multiple=True, metavar="NAME",
+                     help="An Exchange site's cc:Mail PO name (repeatable)."),
+        click.option("--mailbox-stats", metavar="FILE",
+                     help="CSV 'identity,item_count' of Exchange item counts."),
+        click.option("--exchange-uri", metavar="URI",
+                     help="Remote PowerShell endpoint, http(s)://server/PowerShell."),
+        click.option("--exchange-auth",
+                     type=click.Choice(("kerberos", "negotiate", "ntlm", "basic", "credssp",
+                                        "certificate")),
+                     default="negotiate", show_default=True, help="Remote PowerShell auth."),
+        click.option("--exchange-user", metavar="USER", help="Remote PowerShell user name."),
+        click.option("--batch-size", type=click.IntRange(1, 100000), default=500,
+                     show_default=True, help="Identities per PowerShell invocation."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
+    from toolkit.credentials import get_secret
+    from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
+    from toolkit.exchange.ldap import LdapSettings, read_ldap, recipient_filter
+
+    if not params["base_dn"]:
+        raise InputError("--base-dn is required with --ldap-url", "--base-dn")
+    auth = params["ldap_auth"] or ("simple" if params["bind_dn"] else "anonymous")
+    password = None
+    if auth in ("simple", "ntlm") and params["bind_dn"]:
+        password = get_secret(profile, "ldap", prompt=f"LDAP password for {params['bind_dn']}: ")
+        if password is None:
+            raise InputError(
+                "no LDAP password: store one with `ccmig creds set --for ldap`, set "
+                "$CCMIG_LDAP_PASSWORD, or run on a terminal to be prompted", "--bind-dn")
+    settings = LdapSettings(
+        url=params["ldap_url"], base_dn=params["base_dn"], bind_dn=params["bind_dn"],
+        password=password, starttls=params["starttls"], ca_file=params["ca_file"],
+        insecure_skip_verify=params["insecure_skip_verify"],
+        allow_unencrypted=params["allow_unencrypted"], auth=auth,
+        page_size=params["page_size"], timeout=params["timeout"],
+    )
+    dialect = Dialect(params["dialect"])
+    attributes = AD_ATTRIBUTES if dialect is Dialect.AD else EX55_ATTRIBUTES
+
+    def source(all_mailboxes: bool):
+        return read_ldap(settings, recipient_filter(dialect, all_mailboxes), attributes)
+
+    return source
+
+
+def powershell_session(params: dict[str, Any], profile: str):
+    """An open-able PowerShell session for ``--exchange-uri`` (context manager)."""
+    from toolkit.credentials import get_secret
+    from toolkit.exchange.powershell import ExchangeSession, ExchangeSettings
+
+    password = None
+    if params["exchange_auth"] in ("basic", "ntlm", "credssp", "negotiate") and params[
+        "exchange_user"
+    ]:
+        password = get_secret(profile, "exchange",
+                              prompt=f"Exchange password for {params['exchange_user']}: ")
+    settings = ExchangeSettings(
+        uri=params["exchange_uri"], auth=params["exchange_auth"],
+        username=params["exchange_user"], password=password, ca_file=params["ca_file"],
+        insecure_skip_verify=params["insecure_skip_verify"],
+        allow_unencrypted=params["allow_unencrypted"], batch_size=params["batch_size"],
+        timeout=params["timeout"],
+    )
+    return ExchangeSession(settings)
+
+
+@contextmanager
+def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
+    """Build :class:`AuditInputs` from the options; opens PowerShell if asked."""
+    source_kind = params["source"]
+    if source_kind == "auto":
+        if params["ldif"] and params["ldap_url"]:
+            raise InputError("give either --ldif or --ldap-url, not both", "--ldif")
+        source_kind = "ldif" if params["ldif"] else "ldap" if params["ldap_url"] else None
+    if source_kind is None:
+        raise InputError("no Exchange source: give --ldif FILE or --ldap-url URL", "--ldif")
+    directory = file_directory(params["ccmail_dirs"], params["ccmail_encoding"])
+    with ExitStack() as stack:
+        session = None
+        if params["exchange_uri"]:
+            session = stack.enter_context(powershell_session(params, profile))
+        if source_kind == "ldif":
+            if not params["ldif"]:
+                raise InputError("--source ldif needs --ldif FILE", "--source")
+            source = ldif_source(params["ldif"])
+        elif source_kind == "ldap":
+            if not params["ldap_url"]:
+                raise InputError("--source ldap needs --ldap-url URL", "--source")
+            source = _ldap_source(params, profile)
+        else:
+            if session is None:
+                raise InputError("--source powershell needs --exchange-uri URI", "--source")
+            if params["dialect"] != "ad":
+                raise InputError("--source powershell reads the AD dialect only", "--dialect")
+            source = lambda all_mailboxes: session.iter_recipients()  # noqa: E731
+        stats = Path(params["mailbox_stats"]) if params["mailbox_stats"] else None
+        yield AuditInputs(
+            source=source,
+            directory=directory,
+            dialect=Dialect(params["dialect"]),
+            exchange_pos=list(params["exchange_pos"]),
+            mailbox_stats=stats,
+            powershell=session,
+        )

@@ -1,0 +1,507 @@
+"""The finding rules of spec.md, as pure functions over plain data.
+
+``evaluate(recipients, entries, exchange_pos, dialect)`` -> rows sorted by key.
+Every cross-object rule goes through a hash map keyed by folded names or
+addresses, so the run is linear in the size of the directory. Each rule is a
+small function named after its finding code, in the table's order (see
+``RULES`` at the end), so a reader finds any rule in a minute.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from toolkit.model import CcmailValue, Dialect, DirEntry, Finding, Kind, Recipient, Row
+from toolkit.text import fold, squeeze
+
+Key = tuple[str, str]
+
+SEVERITY = {
+    "invalid-address": "error",
+    "duplicate-address": "error",
+    "name-conflict": "error",
+    "stale-ccmail-mailbox": "error",
+    "orphan-custom-recipient": "error",
+    "missing-primary-address": "warning",
+    "multiple-primaries": "warning",
+    "missing-secondary-address": "warning",
+    "unconfirmed-migration": "warning",
+    "awaiting-dirsync": "warning",
+    "source-mismatch": "warning",
+    "not-migrated": "info",
+}
+CODES = tuple(SEVERITY)
+
+
+@dataclass(slots=True)
+class Facts:
+    """What the rules need to know about one Exchange object (derived once)."""
+
+    r: Recipient
+    valid: list[CcmailValue]
+    keys: set[Key]
+    primary: CcmailValue | None
+    old: list[CcmailValue]  # mailboxes only: valid values at a PO outside X, first of each key
+    ccmail_name: str | None
+    stale_entries: list[DirEntry] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Context:
+    """Indexes shared by the rules: one pass over each input builds them."""
+
+    x: set[str]
+    dialect: Dialect
+    powershell: bool
+    facts: list[Facts]
+    by_address: dict[Key, list[int]]
+    by_primary_name: dict[str, list[int]]
+    users_by_name: dict[str, list[DirEntry]]
+    orphans: dict[int, list[tuple[int, CcmailValue]]]
+
+    def at_x(self, po: str | None) -> bool:
+        return po is not None and fold(po) in self.x
+
+    def routes_to_exchange(self, entry: DirEntry) -> bool:
+        return fold(entry.po) in self.x
+
+
+def describe(r: Recipient) -> str:
+    return f"{r.kind.value} {r.dn}"
+
+
+def quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+def entry_text(e: DirEntry) -> str:
+    where = f"in {e.file_po}'s directory"
+    target = f" (Addr {e.addr!r})" if e.addr.strip() and e.locn in "Rr" else ""
+    return f"{e.locn} entry '{e.name}' {where}{target}"
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def primary_of(r: Recipient, valid: list[CcmailValue], x: set[str], dialect: Dialect):
+    """Spec, Terms, *Primary*: which valid value is the primary, if any."""
+    if r.kind is Kind.CUSTOM_RECIPIENT:
+        for v in valid:
+            if v.source == "target":
+                return v
+    if dialect is Dialect.AD:
+        uppers = [v for v in valid if v.source == "proxy" and v.upper]
+        return uppers[-1] if uppers else None
+    return next((v for v in valid if v.key and v.key[1] in x), None)
+
+
+def facts_of(r: Recipient, x: set[str], dialect: Dialect) -> Facts:
+    valid = [v for v in r.values if v.valid]
+    primary = primary_of(r, valid, x, dialect)
+    old: list[CcmailValue] = []
+    if r.kind is Kind.MAILBOX:
+        seen: set[Key] = set()
+        for v in valid:
+            assert v.key is not None
+            if v.key[1] not in x and v.key not in seen:
+                seen.add(v.key)
+                old.append(v)
+    if r.kind is Kind.MAILBOX:
+        name = primary.name if primary else (old[0].name if old else None)
+    else:
+        name = primary.name if primary else None
+    return Facts(r, valid, {v.key for v in valid if v.key}, primary, old, name)
+
+
+def stale_entries(f: Facts, users_by_name: dict[str, list[DirEntry]], x: set[str]):
+    """User entries named like the mailbox's primary or an old address that
+    route to a cc:Mail mailbox (spec: ``stale-ccmail-mailbox``)."""
+    names = {fold(v.name or "") for v in f.old}
+    if f.primary is not None:
+        names.add(fold(f.primary.name or ""))
+    return [
+        e
+        for name in sorted(names)
+        for e in users_by_name.get(name, ())
+        if fold(e.po) not in x
+    ]
+
+
+def build_context(
+    recipients: Iterable[Recipient],
+    entries: Iterable[DirEntry],
+    exchange_pos: Iterable[str],
+    dialect: Dialect,
+    powershell: bool = False,
+) -> tuple[Context, dict[Key, DirEntry]]:
+    x = {fold(p) for p in exchange_pos}
+    facts = [facts_of(r, x, dialect) for r in recipients if r.values]
+    by_address: dict[Key, list[int]] = defaultdict(list)
+    by_primary_name: dict[str, list[int]] = defaultdict(list)
+    for i, f in enumerate(facts):
+        for key in f.keys:
+            by_address[key].append(i)
+        if f.primary is not None:
+            by_primary_name[fold(f.primary.name or "")].append(i)
+    users_by_name: dict[str, list[DirEntry]] = defaultdict(list)
+    locals_: dict[Key, DirEntry] = {}
+    for e in entries:
+        if e.is_user:
+            users_by_name[fold(e.name)].append(e)
+            if e.is_local:
+                locals_.setdefault((fold(e.name), fold(e.file_po)), e)
+    for f in facts:
+        if f.r.kind is Kind.MAILBOX:
+            f.stale_entries = stale_entries(f, users_by_name, x)
+    orphans: dict[int, list[tuple[int, CcmailValue]]] = defaultdict(list)
+    for i, f in enumerate(facts):
+        for v in f.old:
+            for j in by_address[v.key]:  # type: ignore[index]
+                if facts[j].r.kind is Kind.CUSTOM_RECIPIENT:
+                    orphans[i].append((j, v))
+                    orphans[j].append((i, v))
+    ctx = Context(x, dialect, powershell, facts, by_address, by_primary_name,
+                  users_by_name, orphans)
+    return ctx, locals_
+
+
+def orphan_pair(ctx: Context, i: int, j: int) -> bool:
+    return any(k == j for k, _ in ctx.orphans.get(i, ()))
+
+
+# --------------------------------------------------------------------------- rules
+# Each rule: (ctx, index) -> Finding | None. Codes and severities from SEVERITY.
+
+
+def finding(code: str, message: str, action: str) -> Finding:
+    return Finding(code, SEVERITY[code], message, action)
+
+
+def invalid_address(ctx: Context, i: int) -> Finding | None:
+    r = ctx.facts[i].r
+    bad = [v for v in r.values if not v.valid]
+    if not bad:
+        return None
+    what = "; ".join(f"'{v.raw}' ({v.error})" for v in bad)
+    return finding(
+        "invalid-address",
+        f"{describe(r)} carries invalid cc:Mail value(s): {what}",
+        "Correct or remove each invalid value in Exchange; it takes part in no other "
+        "check and dirsync/Import cannot use it.",
+    )
+
+
+def duplicate_address(ctx: Context, i: int) -> Finding | None:
+    f = ctx.facts[i]
+    clashes: list[str] = []
+    for v in f.valid:
+        if v.key is None or any(v.key == w.key for w in f.valid[: f.valid.index(v)]):
+            continue
+        partners = []
+        for j in ctx.by_address[v.key]:
+            if j == i or _exempt_pair(ctx, f, ctx.facts[j], v.key):
+                continue
+            partners.append(describe(ctx.facts[j].r))
+        if partners:
+            clashes.append(f"'{v.address}' is also on {', '.join(partners)}")
+    if not clashes:
+        return None
+    return finding(
+        "duplicate-address",
+        f"{describe(f.r)}: " + "; ".join(clashes),
+        "Decide which object keeps the address and remove it from the others; "
+        "cc:Mail mail to it cannot be routed to two recipients.",
+    )
+
+
+def _exempt_pair(ctx: Context, a: Facts, b: Facts, key: Key) -> bool:
+    """A mailbox's old address shared with a custom recipient is an orphan pair."""
+    if key[1] in ctx.x:
+        return False
+    kinds = {a.r.kind, b.r.kind}
+    return kinds == {Kind.MAILBOX, Kind.CUSTOM_RECIPIENT}
+
+
+def name_conflict(ctx: Context, i: int) -> Finding | None:
+    f = ctx.facts[i]
+    if f.primary is None:
+        return None
+    others = []
+    for j in ctx.by_primary_name[fold(f.primary.name or "")]:
+        g = ctx.facts[j]
+        if j == i or g.primary is None or g.primary.key == f.primary.key:
+            continue
+        if orphan_pair(ctx, i, j):
+            continue
+        others.append(f"'{g.primary.address}' of {describe(g.r)}")
+    if not others:
+        return None
+    return finding(
+        "name-conflict",
+        f"primary '{f.primary.address}' of {describe(f.r)} has the same cc:Mail name as "
+        f"{', '.join(others)}; cc:Mail names are unique directory-wide",
+        "Rename one of the primaries (cc:Mail cannot hold both names); dirsync will "
+        "refuse the second one.",
+    )
+
+
+def stale_ccmail_mailbox(ctx: Context, i: int) -> Finding | None:
+    f = ctx.facts[i]
+    stale = f.stale_entries
+    if not stale:
+        return None
+    return finding(
+        "stale-ccmail-mailbox",
+        f"mailbox {f.r.dn} is still a cc:Mail user: "
+        + "; ".join(f"{entry_text(e)} routes to a cc:Mail mailbox at {e.po}" for e in stale)
+        + "; mail from cc:Mail users lands in the old cc:Mail mailbox",
+        "Confirm the migration (Exchange item count), then delete the user from the "
+        "cc:Mail post office; the next dirsync creates an entry pointing at Exchange.",
+    )
+
+
+def orphan_custom_recipient(ctx: Context, i: int) -> Finding | None:
+    f = ctx.facts[i]
+    pairs = ctx.orphans.get(i)
+    if not pairs:
+        return None
+    seen: set[tuple[int, Key | None]] = set()
+    parts = []
+    for j, v in pairs:
+        if (j, v.key) in seen:
+            continue
+        seen.add((j, v.key))
+        parts.append(f"'{v.address}' with {describe(ctx.facts[j].r)}")
+    if f.r.kind is Kind.MAILBOX:
+        message = f"mailbox {f.r.dn} shares its old cc:Mail address " + "; ".join(parts)
+        action = ("Remove the left-over custom recipient (the Migration Wizard should have "
+                  "deleted it); keep the mailbox's secondary address.")
+    else:
+        message = f"custom recipient {f.r.dn} carries the old cc:Mail address " + "; ".join(
+            parts
+        )
+        action = ("Remove this custom recipient: the mailbox now owns the address as its "
+                  "secondary.")
+    return finding("orphan-custom-recipient", message, action)
+
+
+def missing_primary_address(ctx: Context, i: int) -> Finding | None:
+    f = ctx.facts[i]
+    if f.r.kind is not Kind.MAILBOX or not f.valid:
+        return None
+    if f.primary is not None and ctx.at_x(f.primary.po):
+        return None
+    if f.primary is not None:
+        detail = f"its primary '{f.primary.address}' is not at an Exchange site's PO"
+    else:
+        detail = "it has no primary cc:Mail address"
+    return finding(
+        "missing-primary-address",
+        f"mailbox {f.r.dn} has cc:Mail addresses but {detail} ({_x_names(ctx)})",
+        "Add a primary cc:Mail address 'Name at <Exchange site PO>' so dirsync can "
+        "point cc:Mail at this mailbox.",
+    )
+
+
+def _x_names(ctx: Context) -> str:
+    return "Exchange POs: " + ", ".join(sorted(ctx.x))
+
+
+def multiple_primaries(ctx: Context, i: int) -> Finding | None:
+    if ctx.dialect is not Dialect.AD:
+        return None
+    f = ctx.facts[i]
+    uppers = [v for v in f.valid if v.source == "proxy" and v.upper]
+    if len(uppers) < 2:
+        return None
+    return finding(
+        "multiple-primaries",
+        f"{describe(f.r)} has {len(uppers)} primary CCMAIL: values: "
+        f"{quoted(v.raw for v in uppers)}; the last, '{uppers[-1].address}', is taken",
+        "Keep one upper-case CCMAIL: value and make the others secondary (ccmail:); "
+        "LDAP does not promise value order.",
+    )
+
+
+def missing_secondary_address(ctx: Context, i: int) -> Finding | None:
+    f = ctx.facts[i]
+    if f.r.kind is not Kind.MAILBOX or f.primary is None:
+        return None
+    old_pos = {v.key[1] for v in f.old if v.key}
+    missing = [
+        e
+        for e in ctx.users_by_name.get(fold(f.primary.name or ""), ())
+        if fold(e.po) not in ctx.x and fold(e.po) not in old_pos
+    ]
+    if not missing:
+        return None
+    pos = sorted({e.po for e in missing}, key=fold)
+    return finding(
+        "missing-secondary-address",
+        f"mailbox {f.r.dn} (primary '{f.primary.address}') has no old cc:Mail address at "
+        f"{', '.join(pos)}, where " + "; ".join(entry_text(e) for e in missing)
+        + " has its name",
+        "Check that this entry is the same person; if so add 'Name at PO' as a secondary "
+        "(ccmail:) address before removing the entry, so old address books still work.",
+    )
+
+
+def unconfirmed_migration(ctx: Context, i: int) -> Finding | None:
+    f = ctx.facts[i]
+    count = f.r.item_count
+    if not f.stale_entries or count is None:
+        return None
+    known = [e for e in f.stale_entries if e.messages is not None]
+    if not known:
+        return None
+    total = sum(e.messages or 0 for e in known)
+    if count >= total:
+        return None
+    return finding(
+        "unconfirmed-migration",
+        f"mailbox {f.r.dn} holds {count} items in Exchange but the stale cc:Mail "
+        f"mailbox(es) hold {total} messages ("
+        + "; ".join(f"{entry_text(e)}: {e.messages}" for e in known) + ")",
+        "Do not delete the cc:Mail user yet: re-run or finish the migration of its mail, "
+        "then confirm the item count.",
+    )
+
+
+def awaiting_dirsync(ctx: Context, i: int) -> Finding | None:
+    f = ctx.facts[i]
+    if f.r.kind is not Kind.MAILBOX or f.ccmail_name is None or f.stale_entries:
+        return None
+    if any(ctx.routes_to_exchange(e) for e in ctx.users_by_name.get(fold(f.ccmail_name), ())):
+        return None
+    return finding(
+        "awaiting-dirsync",
+        f"mailbox {f.r.dn}: no cc:Mail entry named '{f.ccmail_name}' routes to Exchange "
+        f"({_x_names(ctx)}); cc:Mail users cannot reach it",
+        "Run directory synchronisation; it creates the cc:Mail entry pointing at Exchange.",
+    )
+
+
+def source_mismatch(ctx: Context, i: int) -> Finding | None:
+    f = ctx.facts[i]
+    if not ctx.powershell or f.r.kind is not Kind.MAILBOX or f.r.exchange_values is None:
+        return None
+    directory = {v.raw for v in f.r.values if v.source == "proxy"}
+    exchange = set(f.r.exchange_values)
+    if directory == exchange:
+        return None
+    only_dir = sorted(directory - exchange)
+    only_ex = sorted(exchange - directory)
+    return finding(
+        "source-mismatch",
+        f"mailbox {f.r.dn}: the directory has {quoted(only_dir) or 'nothing more'} and "
+        f"Exchange returns {quoted(only_ex) or 'nothing more'}; the checks used the "
+        "directory's values",
+        "Wait for directory replication, or find out why Exchange and the directory "
+        "disagree (an email address policy may have re-stamped the addresses).",
+    )
+
+
+RULES: tuple[Callable[[Context, int], Finding | None], ...] = (
+    invalid_address,
+    duplicate_address,
+    name_conflict,
+    stale_ccmail_mailbox,
+    orphan_custom_recipient,
+    missing_primary_address,
+    multiple_primaries,
+    missing_secondary_address,
+    unconfirmed_migration,
+    awaiting_dirsync,
+    source_mismatch,
+)
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def route_of(ctx: Context, f: Facts) -> str | None:
+    if f.r.kind is not Kind.MAILBOX:
+        return None
+    if f.stale_entries:
+        return "ccmail-mailbox"
+    if f.ccmail_name is not None and any(
+        ctx.routes_to_exchange(e) for e in ctx.users_by_name.get(fold(f.ccmail_name), ())
+    ):
+        return "exchange"
+    return "undeliverable"
+
+
+def old_post_office(ctx: Context, f: Facts) -> str | None:
+    if f.r.kind is Kind.MAILBOX:
+        return f.old[0].po if f.old else None
+    if f.r.kind is Kind.CUSTOM_RECIPIENT and f.primary and not ctx.at_x(f.primary.po):
+        return f.primary.po
+    return None
+
+
+def ccmail_user_rows(ctx: Context, locals_: dict[Key, DirEntry]) -> list[Row]:
+    """Spec, *Which rows*: cc:Mail users still only on cc:Mail."""
+    taken_addresses: set[Key] = set()
+    taken_names: set[str] = set()
+    for f in ctx.facts:
+        if f.r.kind is Kind.MAILBOX:
+            taken_addresses |= f.keys
+            if f.primary is not None:
+                taken_names.add(fold(f.primary.name or ""))
+    rows = []
+    for key, e in locals_.items():
+        if key in taken_addresses or key[0] in taken_names:
+            continue
+        address = f"{squeeze(e.name)} at {e.file_po}"
+        rows.append(
+            Row(
+                key=f"ccmail:{key[0]}@{key[1]}",
+                dn=None,
+                kind=Kind.CCMAIL_USER,
+                ccmail_name=squeeze(e.name),
+                old_post_office=e.file_po,
+                route="ccmail-mailbox",
+                findings=[
+                    finding(
+                        "not-migrated",
+                        f"cc:Mail user '{address}' ({entry_text(e)}) has no Exchange mailbox",
+                        "Migrate this user with the Migration Wizard, or leave it if it "
+                        "stays on cc:Mail.",
+                    )
+                ],
+                identities=[e.name, address],
+            )
+        )
+    return rows
+
+
+def evaluate(
+    recipients: Iterable[Recipient],
+    entries: Iterable[DirEntry],
+    exchange_pos: Iterable[str],
+    dialect: Dialect = Dialect.AD,
+    powershell: bool = False,
+) -> list[Row]:
+    """Every row of the audit, sorted by key (spec: Output)."""
+    ctx, locals_ = build_context(recipients, entries, exchange_pos, dialect, powershell)
+    rows = []
+    for i, f in enumerate(ctx.facts):
+        findings = [fd for rule in RULES if (fd := rule(ctx, i)) is not None]
+        rows.append(
+            Row(
+                key="dn:" + fold(f.r.dn),
+                dn=f.r.dn,
+                kind=f.r.kind,
+                ccmail_name=f.ccmail_name,
+                old_post_office=old_post_office(ctx, f),
+                route=route_of(ctx, f),
+                findings=findings,
+                identities=f.r.identities(),
+                recipient=f.r,
+            )
+        )
+    rows += ccmail_user_rows(ctx, locals_)
+    rows.sort(key=lambda row: row.key)
+    return rows

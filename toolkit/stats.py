@@ -1,0 +1,99 @@
+"""``--mailbox-stats`` CSV: Exchange item counts that confirm a migration.
+
+Identities resolve in the spec's order (DN, primary SMTP, mailNickname,
+sAMAccountName), at the first level that matches anything, so an admin's
+export from any of those columns works; ambiguity is an error, never a guess,
+because these counts decide whether a cc:Mail mailbox may be deleted.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+from toolkit.errors import InputError
+from toolkit.model import Kind, Recipient
+from toolkit.text import fold
+
+log = logging.getLogger(__name__)
+_COUNT_OK = frozenset("0123456789")
+
+
+def _levels(mailboxes: list[Recipient]) -> list[dict[str, list[int]]]:
+    levels: list[dict[str, list[int]]] = [defaultdict(list) for _ in range(4)]
+    for i, r in enumerate(mailboxes):
+        for level, value in zip(levels, (r.dn, r.primary_smtp, r.nickname, r.sam), strict=True):
+            if value:
+                level[fold(value)].append(i)
+    return levels
+
+
+def read_stats(path: str | Path) -> list[tuple[int, str, int]]:
+    """(line, identity, count) rows of a stats CSV, validated."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read mailbox stats: {exc.strerror}", str(path)) from None
+    except UnicodeDecodeError:
+        raise InputError("mailbox stats must be UTF-8 text", str(path)) from None
+    if "\x00" in text:
+        raise InputError("NUL character: not a CSV text file", str(path))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError("empty file: expected header 'identity,item_count'", str(path)) from None
+    except csv.Error as exc:
+        raise InputError(f"bad CSV: {exc}", f"{path}:1") from None
+    names = [h.strip().lower() for h in header]
+    if "identity" not in names or "item_count" not in names:
+        raise InputError("header must name columns 'identity,item_count'", f"{path}:1")
+    id_col, count_col = names.index("identity"), names.index("item_count")
+    rows = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) <= max(id_col, count_col):
+                raise InputError("missing column(s)", f"{path}:{line}")
+            identity, count = row[id_col].strip(), row[count_col].strip()
+            if not count or not set(count) <= _COUNT_OK:
+                raise InputError(
+                    f"item_count must be a non-negative integer, found {count!r}", f"{path}:{line}"
+                )
+            rows.append((line, identity, int(count)))
+    except csv.Error as exc:
+        raise InputError(f"bad CSV: {exc}", f"{path}:{reader.line_num}") from None
+    return rows
+
+
+def apply_stats(path: str | Path, recipients: Iterable[Recipient]) -> int:
+    """Set ``item_count`` on the matching mailboxes; returns how many matched."""
+    mailboxes = [r for r in recipients if r.kind is Kind.MAILBOX]
+    levels = _levels(mailboxes)
+    assigned: dict[int, int] = {}
+    for line, identity, count in read_stats(path):
+        key = fold(identity)
+        hits = next((lvl[key] for lvl in levels if key and lvl.get(key)), None)
+        if not hits:
+            log.info("%s:%d: identity %r matches no mailbox; ignored", path, line, identity)
+            continue
+        if len(set(hits)) > 1:
+            dns = ", ".join(mailboxes[i].dn for i in sorted(set(hits)))
+            raise InputError(f"identity {identity!r} matches several mailboxes: {dns}",
+                             f"{path}:{line}")
+        index = hits[0]
+        if index in assigned:
+            raise InputError(
+                f"second line for mailbox {mailboxes[index].dn} (first at line {assigned[index]})",
+                f"{path}:{line}",
+            )
+        assigned[index] = line
+        mailboxes[index].item_count = count
+    return len(assigned)
