@@ -29,15 +29,19 @@ class Profile:
     path: Path | None = None  # the config file it came from (relative paths resolve there)
 
 
-def load_profile(config: str | None, profile: str | None) -> Profile:
-    """The named profile (``default`` if none) from ``--config`` or the default file."""
+def load_profile(config: str | None, profile: str | None, must_exist: bool = True) -> Profile:
+    """The named profile (``default`` if none) from ``--config`` or the default file.
+
+    ``must_exist=False`` (``ccmig creds``) accepts a profile that only names
+    keyring entries: its secrets may be stored before any file is written.
+    """
     explicit = config or os.environ.get("CCMIG_CONFIG")
     name = profile or os.environ.get("CCMIG_PROFILE") or "default"
     path = Path(explicit) if explicit else default_config_path()
     if not path.exists():
         if explicit:
             raise InputError("configuration file not found", str(path))
-        if profile:
+        if profile and must_exist:
             raise InputError(f"profile {name!r} not found: no configuration file", "--profile")
         return Profile(name)
     try:
@@ -51,7 +55,7 @@ def load_profile(config: str | None, profile: str | None) -> Profile:
         raise InputError("'profiles' must be a table of [profiles.NAME] tables", str(path))
     values = profiles.get(name)
     if values is None:
-        if profile or os.environ.get("CCMIG_PROFILE"):
+        if (profile or os.environ.get("CCMIG_PROFILE")) and must_exist:
             raise InputError(f"profile {name!r} not found", str(path))
         return Profile(name, {}, path)
     if not isinstance(values, dict):

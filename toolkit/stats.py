@@ -62,6 +62,9 @@ def read_stats(path: str | Path) -> list[tuple[int, str, int]]:
                 continue
             if len(row) <= max(id_col, count_col):
                 raise InputError("missing column(s)", f"{path}:{line}")
+            if len(row) > len(header):
+                raise InputError("more cells than the header (quote identities that hold commas)",
+                                 f"{path}:{line}")
             identity, count = row[id_col].strip(), row[count_col].strip()
             if not count or not set(count) <= _COUNT_OK:
                 raise InputError(

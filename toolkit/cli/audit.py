@@ -12,7 +12,14 @@ from collections.abc import Iterable
 import click
 
 from toolkit.audit import read_recipients, run_audit
-from toolkit.cli.common import exit_code, global_options, open_output, output_options, profile_of
+from toolkit.cli.common import (
+    CcmigCommand,
+    exit_code,
+    global_options,
+    open_output,
+    output_options,
+    profile_of,
+)
 from toolkit.cli.inputs import audit_inputs, input_options
 from toolkit.errors import InputError
 from toolkit.model import Row
@@ -23,7 +30,7 @@ from toolkit.text import fold
 STATUSES = (*CODES, "complete")
 
 
-@click.command(epilog="""\b
+@click.command(cls=CcmigCommand, epilog="""\b
 Examples:
   ccmig audit --ldif org.ldif --ccmail-dir HUBPO.txt --ccmail-dir PO1.txt \\
       --exchange-po EXCH
@@ -118,7 +125,7 @@ def match_rows(rows: list[Row], identities: list[str]) -> tuple[list[Row], list[
     return out, unmatched
 
 
-@click.command(epilog="""\b
+@click.command(cls=CcmigCommand, epilog="""\b
 Examples:
   ccmig check --ldif org.ldif --ccmail-dir PO1.txt --exchange-po EXCH \\
       'Smith, John' jsmith@corp.example
@@ -151,7 +158,7 @@ def check(ctx: click.Context, identities: tuple[str, ...], from_file: str | None
     return exit_code(shown, fail_on)
 
 
-@click.command(epilog="""\b
+@click.command(cls=CcmigCommand, epilog="""\b
 Examples:
   ccmig recipients --ldif org.ldif
   ccmig recipients --ldap-url ldaps://dc01 --base-dn DC=corp,DC=example --format json

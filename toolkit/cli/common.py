@@ -116,13 +116,21 @@ def apply_profile(ctx: click.Context, profile: Profile) -> None:
 class CcmigCommand(click.Command):
     """A command that reads global flags and its profile before it runs."""
 
+    profile_must_exist = True
+
     def invoke(self, ctx: click.Context) -> Any:
         g = globals_of(ctx)
         setup_logging(g["verbose"], g["quiet"])
-        profile = load_profile(g.get("config"), g.get("profile"))
+        profile = load_profile(g.get("config"), g.get("profile"), self.profile_must_exist)
         ctx.meta["ccmig.profile"] = profile
         apply_profile(ctx, profile)
         return super().invoke(ctx)
+
+
+class LenientProfileCommand(CcmigCommand):
+    """For ``creds``: a profile may exist only as keyring entries."""
+
+    profile_must_exist = False
 
 
 class CcmigGroup(click.Group):

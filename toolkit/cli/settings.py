@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from toolkit import credentials
-from toolkit.cli.common import CcmigGroup, global_options, profile_of
+from toolkit.cli.common import CcmigGroup, LenientProfileCommand, global_options, profile_of
 from toolkit.config import EXAMPLE, default_config_path
 from toolkit.errors import InputError
 
@@ -19,7 +19,7 @@ def config_group() -> None:
     """Show or create the configuration file of profiles."""
 
 
-@config_group.command("show", epilog="""\b
+@config_group.command("show", cls=LenientProfileCommand, epilog="""\b
 Examples:
   ccmig config show
   ccmig config show --profile prod --config ./ccmig.toml
@@ -38,7 +38,7 @@ def config_show(ctx: click.Context) -> int:
     return 0
 
 
-@config_group.command("init", epilog="""\b
+@config_group.command("init", cls=LenientProfileCommand, epilog="""\b
 Examples:
   ccmig config init
   ccmig config init --path ./ccmig.toml
@@ -67,7 +67,7 @@ def creds_group() -> None:
     """Store, inspect or delete secrets in the OS keyring (service 'ccmig')."""
 
 
-@creds_group.command("set", epilog="""\b
+@creds_group.command("set", cls=LenientProfileCommand, epilog="""\b
 Examples:
   ccmig creds set --profile prod --for ldap          (prompts)
   pass show svc-ccmig | ccmig creds set --for exchange
@@ -90,7 +90,7 @@ def creds_set(ctx: click.Context, purpose: str) -> int:
     return 0
 
 
-@creds_group.command("get", epilog="""\b
+@creds_group.command("get", cls=LenientProfileCommand, epilog="""\b
 Examples:
   ccmig creds get --profile prod --for ldap
 """)
@@ -105,7 +105,7 @@ def creds_get(ctx: click.Context, purpose: str) -> int:
     return 0
 
 
-@creds_group.command("delete", epilog="""\b
+@creds_group.command("delete", cls=LenientProfileCommand, epilog="""\b
 Examples:
   ccmig creds delete --profile prod --for exchange
 """)

@@ -1,0 +1,206 @@
+"""CLI behaviour: check, output formats, global flags, profiles, credentials."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.orgkit import CONNECTOR, Org, ccmig, contact, entry, mailbox, podir
+
+
+@pytest.fixture
+def demo(org: Org) -> list[str]:
+    org.objects = [
+        mailbox("Smith, John", "SMTP:john.smith@corp.example", "smtp:js@corp.example",
+                "CCMAIL:Smith, John at EXCH", "ccmail:Smith, John at PO1", nick="jsmith",
+                sAMAccountName="JSMITH01", userPrincipalName="jsmith@corp.example"),
+        mailbox("Doe, Jane", "CCMAIL:Doe, Jane at EXCH", "ccmail:Doe, Jane at PO2"),
+        contact("Formula", "CCMAIL:=HYPERLINK(1) at PO3"),
+    ]
+    org.dirs = {"HUBPO": podir("HUBPO", CONNECTOR),
+                "PO1": podir("PO1", entry("Smith, John", messages=4), entry("Lee, Ann"))}
+    return org.write()
+
+
+def test_check_matches_every_identity_kind(demo):
+    for ident in ("jsmith", "JSMITH01", "jsmith@corp.example", "js@corp.example",
+                  "john.smith@CORP.example", "Smith, John", "smith,  john AT po1",
+                  "Smith, John at EXCH", "CN=Smith\\, John,OU=Staff,DC=corp,DC=example",
+                  "dn:cn=smith\\, john,ou=staff,dc=corp,dc=example"):
+        code, out, err = ccmig("check", *demo, ident, "--format", "json")
+        rows = json.loads(out)
+        assert [r["ccmail_name"] for r in rows] == ["Smith, John"], ident
+        assert code == 1 and err == ""
+
+
+def test_check_identity_order_each_row_once_and_unmatched(demo):
+    code, out, err = ccmig("check", *demo, "Lee, Ann", "nobody", "Doe, Jane", "Lee, Ann at PO1",
+                           "--format", "jsonl")
+    names = [json.loads(line)["ccmail_name"] for line in out.splitlines()]
+    assert names == ["Lee, Ann", "Doe, Jane"]
+    assert err.strip() == "ccmig: no row matches identity 'nobody'"
+    assert code == 1
+
+
+def test_check_nothing_matched_exits_2(demo):
+    code, out, err = ccmig("check", *demo, "nobody", "ghost")
+    assert code == 2 and out == ""
+    assert "'nobody'" in err and "'ghost'" in err and "no identity matched" in err
+
+
+def test_check_from_file_csv_and_lines(demo, tmp_path):
+    (tmp_path / "ids.csv").write_text("name,identity\nx,\"Doe, Jane\"\ny,jsmith\n")
+    (tmp_path / "ids.txt").write_text("jsmith\n\nDoe, Jane\n")
+    for f, expected in (("ids.csv", ["Doe, Jane", "Smith, John"]), ("ids.txt", ["Smith, John", "Doe, Jane"])):
+        code, out, _ = ccmig("check", *demo, "--from-file", str(tmp_path / f), "--format", "json")
+        assert [r["ccmail_name"] for r in json.loads(out)] == expected, f
+    code, out, _ = ccmig("check", *demo, "--from-file", "-", "--format", "json",
+                         input="Lee, Ann\n")
+    assert [r["ccmail_name"] for r in json.loads(out)] == ["Lee, Ann"]
+    assert code == 0  # info only, --fail-on warning
+
+
+def test_csv_shape_and_spreadsheet_safety(demo):
+    code, out, _ = ccmig("audit", *demo, "--format", "csv")
+    lines = list(csv.reader(io.StringIO(out)))
+    assert lines[0] == ["key", "dn", "kind", "ccmail_name", "old_post_office", "route", "status",
+                        "code", "severity", "message", "action"]
+    formula = [line for line in lines if line[2] == "custom-recipient"]
+    assert formula and all(line[3] == "'=HYPERLINK(1)" for line in formula)
+    smith = [line for line in lines if line[3] == "Smith, John"]
+    assert [line[7] for line in smith] == ["stale-ccmail-mailbox"]
+    code, out, _ = ccmig("audit", *demo, "--format", "json")
+    assert any(r["ccmail_name"] == "=HYPERLINK(1)" for r in json.loads(out))  # JSON unchanged
+
+
+def test_complete_row_is_one_csv_line_with_empty_code(org):
+    org.objects = [mailbox("Ok", "CCMAIL:Ok at EXCH", "ccmail:Ok at PO1")]
+    org.dirs = {"HUBPO": podir("HUBPO", entry("Ok", "r", "EXCH"))}
+    code, out, _ = ccmig("audit", *org.write(), "--exchange-po", "EXCH", "--format", "csv")
+    lines = list(csv.reader(io.StringIO(out)))
+    assert len(lines) == 2 and lines[1][6:] == ["complete", "", "", "", ""]
+    assert lines[1][5] == "exchange"
+    assert code == 0
+
+
+def test_filters_change_what_is_shown_not_what_rules_see(demo):
+    code, out, _ = ccmig("audit", *demo, "--post-office", "po1", "--format", "json")
+    rows = json.loads(out)
+    assert sorted(r["ccmail_name"] for r in rows) == ["Lee, Ann", "Smith, John"]
+    code, out, _ = ccmig("audit", *demo, "--status", "awaiting-dirsync", "--format", "json")
+    assert [r["ccmail_name"] for r in json.loads(out)] == ["Doe, Jane"]
+    code, out, _ = ccmig("audit", *demo, "--status", "not-migrated", "--format", "json")
+    assert code == 0  # exit code judged on shown rows: info only
+
+
+def test_table_fits_80_columns_and_summarises(demo):
+    code, out, _ = ccmig("audit", *demo)
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert "4 row(s) by status:" in out
+    assert "By old post office:" in out and "PO1" in out
+
+
+def test_table_neutralises_terminal_escapes(org):
+    org.objects = [mailbox("Esc", "CCMAIL:Evil\x1b[31mRed at EXCH")]
+    code, out, _ = ccmig("audit", *org.write(), "--exchange-po", "EXCH")
+    assert "\x1b" not in out
+
+
+def test_output_file_written_atomically(demo, tmp_path):
+    target = tmp_path / "out.json"
+    code, out, _ = ccmig("audit", *demo, "--format", "json", "--output", str(target))
+    assert out == "" and len(json.loads(target.read_text())) == 4
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+def test_global_flags_before_or_after_command(demo, tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[profiles.lab]\nexchange-po = ["EXCH"]\nformat = "jsonl"\n')
+    code1, out1, _ = ccmig("--config", str(cfg), "--profile", "lab", "-q", "audit", *demo)
+    code2, out2, _ = ccmig("audit", *demo, "--config", str(cfg), "-q", "--profile", "lab")
+    assert out1 == out2 and len(out1.splitlines()) == 4 and code1 == code2 == 1
+    # Command line beats profile.
+    code3, out3, _ = ccmig("audit", *demo, "--config", str(cfg), "--profile", "lab",
+                           "--format", "json")
+    assert out3.startswith("[")
+
+
+def test_profile_paths_resolve_next_to_config(org, tmp_path, monkeypatch):
+    org.objects = [mailbox("Doe, Jane", "CCMAIL:Doe, Jane at EXCH", "ccmail:Doe, Jane at PO2")]
+    org.dirs = {"PO2": podir("PO2", entry("Doe, Jane"))}
+    org.write()
+    (org.root / "ccmig.toml").write_text(
+        '[profiles.default]\nldif = "org.ldif"\nccmail-dir = ["PO2=PO2.txt"]\n'
+        'exchange-po = "EXCH"\n')
+    monkeypatch.chdir(tmp_path)
+    code, out, err = ccmig("audit", "--config", str(org.root / "ccmig.toml"), "--format", "json")
+    assert [r["status"] for r in json.loads(out)] == ["stale-ccmail-mailbox"], err
+
+
+def test_config_errors(tmp_path, demo):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[profiles.x\n")
+    code, _, err = ccmig("audit", *demo, "--config", str(bad))
+    assert code == 2 and "bad.toml" in err and "TOML" in err
+    good = tmp_path / "good.toml"
+    good.write_text('[profiles.a]\nformat = "xml"\n[profiles.s]\npassword = "x"\n')
+    code, _, err = ccmig("audit", *demo, "--config", str(good), "--profile", "a")
+    assert code == 2 and "'format'" in err
+    code, _, err = ccmig("audit", *demo, "--config", str(good), "--profile", "s")
+    assert code == 2 and "keyring" in err and "x" not in err.split("holds")[1].split(":")[0][3:]
+    code, _, err = ccmig("audit", *demo, "--config", str(good), "--profile", "missing")
+    assert code == 2 and "'missing' not found" in err
+    code, _, err = ccmig("audit", *demo, "--config", str(tmp_path / "none.toml"))
+    assert code == 2 and "none.toml" in err
+
+
+def test_creds_set_get_delete_never_print_secret(isolated):
+    code, out, _ = ccmig("creds", "set", "--profile", "prod", "--for", "ldap",
+                         input="s3cret-Pa55\n")
+    assert code == 0 and "s3cret" not in out
+    assert isolated.store[("ccmig", "prod:ldap")] == "s3cret-Pa55"
+    code, out, _ = ccmig("creds", "get", "--profile", "prod")
+    assert code == 0 and "stored in keyring" in out and "s3cret" not in out
+    code, out, _ = ccmig("--profile", "prod", "config", "show")
+    assert "stored in keyring" in out and "s3cret" not in out
+    assert ccmig("creds", "delete", "--profile", "prod")[0] == 0
+    code, out, _ = ccmig("creds", "get", "--profile", "prod")
+    assert "not in keyring" in out
+    code, _, err = ccmig("creds", "delete", "--profile", "prod")
+    assert code == 2
+
+
+def test_config_init_writes_example(tmp_path):
+    target = tmp_path / "c.toml"
+    assert ccmig("config", "init", "--path", str(target))[0] == 0
+    assert "[profiles.default]" in target.read_text()
+    code, _, err = ccmig("config", "init", "--path", str(target))
+    assert code == 2 and "exists" in err
+
+
+def test_recipients_lists_values(demo):
+    code, out, _ = ccmig("recipients", *demo[:2], "--format", "json")
+    got = {r["dn"].split(",")[0]: r for r in json.loads(out)}
+    assert [v["value"] for v in got["CN=Smith\\"]["values"]] == [
+        "CCMAIL:Smith, John at EXCH", "ccmail:Smith, John at PO1"]
+    assert got["CN=Formula"]["values"][0]["source"] == "target"
+
+
+def test_version_and_help_examples():
+    code, out, _ = ccmig("--version")
+    assert code == 0 and "ccmig" in out
+    for cmd in (["audit"], ["check"], ["recipients"], ["creds", "set"], ["config", "show"]):
+        code, out, _ = ccmig(*cmd, "--help")
+        assert code == 0 and "Examples:" in out, cmd
+
+
+def test_python_dash_m_works():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "toolkit", "--version"], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0 and "0.1.0" in proc.stdout
