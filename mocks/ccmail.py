@@ -99,27 +99,104 @@ class MockDirectory:
     def dirsync(self, recipients: Iterable[Recipient], exchange_pos: Iterable[str],
                 connector_po: str, dialect: Dialect = Dialect.AD) -> DirsyncReport:
         """One directory-synchronisation cycle (Q295753), deletions before additions."""
-        x = {fold(p) for p in exchange_pos}
-        primaries: dict[str, tuple[str, str]] = {}  # folded name -> (name, Exchange PO)
-        for r in recipients:
-            if r.kind is not Kind.MAILBOX or not r.values:
-                continue
-            f = facts_of(r, x, dialect)
-            if f.primary is not None and f.primary.key and f.primary.key[1] in x:
-                primaries.setdefault(f.primary.key[0], (f.primary.name or "", f.primary.po or ""))
-        report = DirsyncReport()
-        for entry in list(self.entries()):
-            if entry.is_user and fold(entry.po) in x and fold(entry.name) not in primaries:
-                self.delete(entry.name, entry.file_po, entry.locn)
-                report.deleted.append(entry)
-        existing = {fold(e.name) for e in self.entries()}
-        for key, (name, site_po) in primaries.items():
-            if key in existing:
-                if not any(fold(e.name) == key and fold(e.po) in x for e in self.entries()):
-                    report.refused.append(
-                        f"event 14013: cannot add '{name}': the name already exists in the "
-                        "cc:Mail directory")
-                continue
-            report.added.append(self.add(connector_po, name, "r", site_po))
-            existing.add(key)
-        return report
+        changes = dirsync_changes(list(self.entries()), recipients, exchange_pos, dialect)
+        for entry in changes.deleted:
+            self.delete(entry.name, entry.file_po, entry.locn)
+        changes.added = [self.add(connector_po, e.name, e.locn, e.addr) for e in changes.added]
+        return changes
+
+
+def dirsync_changes(entries: list[DirEntry], recipients: Iterable[Recipient],
+                    exchange_pos: Iterable[str], dialect: Dialect = Dialect.AD) -> DirsyncReport:
+    """What one dirsync cycle would do: delete entries pointing at Exchange whose
+    name no longer belongs to an Exchange mailbox, then add an ``r`` entry for
+    every mailbox primary name not yet in cc:Mail (refusing names that exist)."""
+    x = {fold(p) for p in exchange_pos}
+    primaries: dict[str, tuple[str, str]] = {}  # folded name -> (name, Exchange PO)
+    for r in recipients:
+        if r.kind is not Kind.MAILBOX or not r.values:
+            continue
+        f = facts_of(r, x, dialect)
+        if f.primary is not None and f.primary.key and f.primary.key[1] in x:
+            primaries.setdefault(f.primary.key[0], (f.primary.name or "", f.primary.po or ""))
+    report = DirsyncReport()
+    for entry in entries:
+        if entry.is_user and fold(entry.po) in x and fold(entry.name) not in primaries:
+            report.deleted.append(entry)
+    gone = {id(e) for e in report.deleted}
+    remaining = [e for e in entries if id(e) not in gone]
+    existing = {fold(e.name) for e in remaining}
+    for key, (name, site_po) in primaries.items():
+        if key in existing:
+            if not any(fold(e.name) == key and fold(e.po) in x for e in remaining):
+                report.refused.append(
+                    f"event 14013: cannot add '{name}': the name already exists in the "
+                    "cc:Mail directory")
+            continue
+        report.added.append(DirEntry(name, "r", "", site_po))
+        existing.add(key)
+    return report
+
+
+def dirsync_files(ccmail_args: list[str], recipients: Iterable[Recipient],
+                  exchange_pos: list[str], connector_po: str, encoding: str | None = None,
+                  dialect: Dialect = Dialect.AD) -> DirsyncReport:
+    """Dirsync against export files: removals keep every other byte; additions
+    are appended to the connector PO's file in its encoding and line endings."""
+    from toolkit.ccmail.directory import Directory
+    from toolkit.remediation import ccmail_files as cf
+
+    layer = Directory.from_args(ccmail_args, encoding)
+    hub = next((f for f in layer.files if fold(f.po) == fold(connector_po)), None)
+    if hub is None:
+        raise SystemExit(f"no --ccmail-dir file for the connector PO {connector_po!r}")
+    report = dirsync_changes(list(layer.entries()), recipients, exchange_pos, dialect)
+    for e in report.deleted:
+        span = cf.find_record(e.path or "", e.file_po, e.name, e.locn, e.addr, encoding)
+        if span:
+            cf.apply_removal(cf.plan_removal(e.path or "", span, encoding))
+    if report.added:
+        ft = cf.FileText.read(hub.path, encoding)
+        nl = hub.newline
+        if ft.lines and not ft.lines[-1].endswith(("\n", "\r")):
+            ft.lines[-1] += nl
+        for e in report.added:
+            ft.lines.append(f"{nl}Name: {e.name}{nl}Locn: r{nl}Addr: {e.addr}{nl}")
+            e.file_po = hub.po
+        cf.atomic_write(hub.path, ft.encode())
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m mocks.ccmail dirsync --ccmail-dir ... --ldif ORG --exchange-po EXCH
+    --connector-po HUBPO``: one dirsync cycle over export files."""
+    import argparse
+
+    from toolkit.exchange.dialects import recipients as classify
+    from toolkit.exchange.ldif import read_ldif
+
+    ap = argparse.ArgumentParser(prog="python -m mocks.ccmail")
+    sub = ap.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("dirsync", help="run one simulated dirsync cycle on export files")
+    d.add_argument("--ccmail-dir", action="append", required=True)
+    d.add_argument("--ldif", required=True)
+    d.add_argument("--exchange-po", action="append", required=True)
+    d.add_argument("--connector-po", required=True)
+    d.add_argument("--dialect", default="ad", choices=[x.value for x in Dialect])
+    d.add_argument("--ccmail-encoding")
+    args = ap.parse_args(argv)
+    dialect = Dialect(args.dialect)
+    found = list(classify(read_ldif(args.ldif), dialect))
+    report = dirsync_files(args.ccmail_dir, found, args.exchange_po, args.connector_po,
+                           args.ccmail_encoding, dialect)
+    for e in report.deleted:
+        print(f"deleted {e.locn} '{e.name}' from {e.file_po}")
+    for e in report.added:
+        print(f"added r '{e.name}' (Addr {e.addr}) to {e.file_po}")
+    for message in report.refused:
+        print(message)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -22,7 +22,7 @@ from toolkit.ccmail.directory import (
 from toolkit.errors import InputError
 from toolkit.exchange.dialects import recipients as classify
 from toolkit.model import Dialect, Kind, RawEntry, Recipient, Row
-from toolkit.rules import evaluate
+from toolkit.rules import Analysis, analyse
 from toolkit.stats import apply_stats
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class AuditResult:
     rows: list[Row]
     exchange_pos: list[str]
     recipients: list[Recipient]
+    analysis: Analysis
 
 
 def ldif_source(path: str | Path) -> EntrySource:
@@ -92,14 +93,14 @@ def run_audit(inputs: AuditInputs) -> AuditResult:
     if inputs.mailbox_stats is not None:
         matched = apply_stats(inputs.mailbox_stats, recipients)
         log.info("mailbox stats: %d mailbox(es) matched", matched)
-    rows = evaluate(
+    analysis = analyse(
         recipients,
         inputs.directory.entries(),
         exchange_pos,
         inputs.dialect,
         powershell=inputs.powershell is not None,
     )
-    return AuditResult(rows, exchange_pos, recipients)
+    return AuditResult(analysis.rows, exchange_pos, recipients, analysis)
 
 
 def enrich_from_powershell(session: Any, recipients: list[Recipient]) -> None:

@@ -100,6 +100,8 @@ class Recipient:
     # Set by later stages (stats file or PowerShell):
     item_count: int | None = None
     exchange_values: list[str] | None = None  # cc:Mail values Exchange returned
+    subtype: str | None = None  # e.g. "contact", "mail-user", "remote-address"
+    legacy_dn: str | None = None
 
     def identities(self) -> list[str]:
         """Every string ``ccmig check`` matches this object by (unfolded)."""
@@ -128,7 +130,8 @@ class DirEntry:
     comments: str = ""
     messages: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
-    where: str | None = None
+    where: str | None = None  # "file:line" of the record
+    path: str | None = None  # the export file holding it (None for in-memory layers)
 
     @property
     def is_user(self) -> bool:

@@ -477,14 +477,23 @@ def ccmail_user_rows(ctx: Context, locals_: dict[Key, DirEntry]) -> list[Row]:
     return rows
 
 
-def evaluate(
+@dataclass(slots=True)
+class Analysis:
+    """The rows plus the derived facts behind them (remediation plans from both)."""
+
+    ctx: Context
+    rows: list[Row]
+    entries: list[DirEntry]
+
+
+def analyse(
     recipients: Iterable[Recipient],
     entries: Iterable[DirEntry],
     exchange_pos: Iterable[str],
     dialect: Dialect = Dialect.AD,
     powershell: bool = False,
-) -> list[Row]:
-    """Every row of the audit, sorted by key (spec: Output)."""
+) -> Analysis:
+    entries = list(entries)
     ctx, locals_ = build_context(recipients, entries, exchange_pos, dialect, powershell)
     rows = []
     for i, f in enumerate(ctx.facts):
@@ -504,4 +513,15 @@ def evaluate(
         )
     rows += ccmail_user_rows(ctx, locals_)
     rows.sort(key=lambda row: row.key)
-    return rows
+    return Analysis(ctx, rows, entries)
+
+
+def evaluate(
+    recipients: Iterable[Recipient],
+    entries: Iterable[DirEntry],
+    exchange_pos: Iterable[str],
+    dialect: Dialect = Dialect.AD,
+    powershell: bool = False,
+) -> list[Row]:
+    """Every row of the audit, sorted by key (spec: Output)."""
+    return analyse(recipients, entries, exchange_pos, dialect, powershell).rows

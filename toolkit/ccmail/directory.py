@@ -9,6 +9,7 @@ but the records it removes.
 from __future__ import annotations
 
 import codecs
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -138,7 +139,8 @@ def _entry(record: list[tuple[int, str, str]], po: str, where: str) -> DirEntry:
         raise InputError("record without 'Name'", first)
     if locn is None:
         raise InputError("record without 'Locn'", first)
-    return DirEntry(name, locn, po, addr, comments, messages, extra, first)
+    return DirEntry(name, locn, po, addr, comments, messages, extra, first,
+                    os.path.abspath(where))
 
 
 def read_directory_file(
@@ -188,8 +190,6 @@ def read_directory_file(
     name = header_po or po
     if name is None:
         raise InputError("no post office: add a 'Post office: NAME' header or pass PO=FILE", where)
-    for entry in entries:
-        entry.file_po = name
     return DirectoryFile(path, name, entries, used, newline, spans)
 
 

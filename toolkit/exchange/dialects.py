@@ -105,7 +105,20 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
         sam=entry.first("samaccountname"),
         upn=entry.first("userprincipalname"),
         mail=mail,
+        subtype=_subtype(kind, classes),
+        legacy_dn=entry.first("legacyexchangedn"),
     )
+
+
+def _subtype(kind: Kind, classes: set[str]) -> str:
+    """What exactly the object is, for remediation (a contact is removed with
+    ``Remove-MailContact``; a mail-enabled user is not a contact)."""
+    if kind is Kind.CUSTOM_RECIPIENT:
+        for name in ("contact", "remote-address", "custom-recipient"):
+            if name in classes:
+                return name
+        return "mail-user"
+    return kind.value
 
 
 def recipients(

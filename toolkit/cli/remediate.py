@@ -1,0 +1,224 @@
+"""``ccmig plan``, ``ccmig apply``, ``ccmig undo``: the KB Q253306 fix, safely."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from toolkit.audit import run_audit
+from toolkit.cli.audit import match_rows, read_identity_file
+from toolkit.cli.common import CcmigCommand, global_options, open_output, profile_of
+from toolkit.cli.inputs import audit_inputs, input_options, powershell_session
+from toolkit.errors import InputError
+from toolkit.remediation.apply import Outcome, apply_plan, undo_journal
+from toolkit.remediation.plan import APPLIABLE, Plan, make_plan
+from toolkit.render.plan import PLAN_FORMATS, write_plan
+from toolkit.render.table import clean, fit
+from toolkit.text import fold
+
+RECORDED = ("ldif", "ldap_url", "base_dn", "bind_dn", "starttls", "ldap_auth", "dialect",
+            "source", "ccmail_dirs", "ccmail_encoding", "exchange_pos", "mailbox_stats",
+            "exchange_uri", "exchange_auth", "exchange_user")
+PATHS = ("ldif", "mailbox_stats")
+
+
+def _abs(value: str) -> str:
+    po, sep, rest = value.partition("=")
+    if sep and not os.path.exists(value):
+        return f"{po}={os.path.abspath(rest)}"
+    return os.path.abspath(value)
+
+
+def recorded_inputs(params: dict[str, Any]) -> dict[str, Any]:
+    """The audit inputs a plan was made from (paths absolute; never a secret)."""
+    out: dict[str, Any] = {}
+    for key in RECORDED:
+        value = params.get(key)
+        if key in PATHS and value:
+            value = os.path.abspath(value)
+        elif key == "ccmail_dirs":
+            value = [_abs(v) for v in value or ()]
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[key] = value
+    return out
+
+
+def select_wave(plan: Plan, rows, post_offices: tuple[str, ...], identities: list[str],
+                limit: int | None) -> None:
+    """Keep the actions of a wave: rows by PO / identity, then the first N."""
+    chosen = [r for r in rows if r.dn]
+    if post_offices:
+        pos = {fold(p) for p in post_offices}
+        chosen = [r for r in chosen if r.old_post_office and fold(r.old_post_office) in pos]
+    if identities:
+        matched, _ = match_rows(chosen, identities)
+        chosen = matched
+    chosen = [r for r in chosen if r.findings]
+    if limit is not None:
+        chosen = chosen[:limit]
+    dns = {r.dn.casefold() for r in chosen if r.dn}
+    kept = [a for a in plan.actions
+            if (a.mailbox or a.target.get("dn") or "").casefold() in dns]
+    if any(a.kind == "remove-ccmail-entry" for a in kept):
+        kept += [a for a in plan.actions if a.kind == "run-dirsync"]
+    plan.actions = kept
+
+
+@click.command(cls=CcmigCommand, epilog="""\b
+Examples:
+  ccmig plan --profile prod --mailbox-stats stats.csv -o plan.json
+  ccmig plan --profile prod --post-office PO1 --limit 50 -o wave1.json
+  ccmig plan --profile prod --format ps1 -o exchange-fixes.ps1
+""")
+@input_options
+@click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="json",
+              show_default=True, help="json/csv plan, or a reviewable ps1/ldif/ccmail script.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+@click.option("--post-office", "post_offices", multiple=True, metavar="PO",
+              help="Plan only for mailboxes whose old post office is PO.")
+@click.option("--from-file", metavar="FILE", help="Plan only for these identities (a wave).")
+@click.option("--limit", type=click.IntRange(1), help="At most N people in this wave.")
+@click.option("--assume-migrated", is_flag=True,
+              help="Treat every migration as confirmed (no item counts needed). Careful.")
+@global_options
+@click.pass_context
+def plan(ctx: click.Context, fmt: str, output: str | None, post_offices: tuple[str, ...],
+         from_file: str | None, limit: int | None, assume_migrated: bool, **params) -> int:
+    """Derive the actions that fix the findings, each with its reason,
+    precondition and whether it is blocked. Changes nothing."""
+    with audit_inputs(params, profile_of(ctx).name) as inputs:
+        result = run_audit(inputs)
+    record = {**recorded_inputs(params), "assume_migrated": assume_migrated}
+    the_plan = make_plan(result.analysis, result.exchange_pos, record, assume_migrated)
+    ids = read_identity_file(from_file) if from_file else []
+    if post_offices or ids or limit:
+        select_wave(the_plan, result.rows, post_offices, ids, limit)
+    with open_output(output) as out:
+        write_plan(the_plan, fmt, out)
+    return 0
+
+
+def read_plan(path: str) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        assert isinstance(data["actions"], list) and isinstance(data["inputs"], dict)
+        for a in data["actions"]:
+            assert {"id", "kind", "target"} <= set(a)
+    except OSError as exc:
+        raise InputError(f"cannot read plan: {exc.strerror}", path) from None
+    except (ValueError, AssertionError, KeyError, TypeError):
+        raise InputError("not a ccmig JSON plan (make one with `ccmig plan`)", path) from None
+    return data
+
+
+def merged_params(ctx: click.Context, params: dict[str, Any], recorded: dict[str, Any]
+                  ) -> dict[str, Any]:
+    """Options not given on the command line come from the plan's recorded inputs."""
+    from click.core import ParameterSource
+
+    given_source = params.get("ldif") or params.get("ldap_url")
+    out = dict(params)
+    for key, value in recorded.items():
+        if key not in out or value in (None, [], ()):
+            continue
+        if given_source and key in ("ldif", "ldap_url", "source"):
+            continue
+        if ctx.get_parameter_source(key) in (ParameterSource.DEFAULT, None):
+            out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def write_outcomes(outcomes: list[Outcome], fmt: str, out) -> None:
+    if fmt == "json":
+        json.dump([o.as_dict() for o in outcomes], out, ensure_ascii=False, indent=1)
+        out.write("\n")
+        return
+    for o in outcomes:
+        out.write(f"{o.action:<6}{o.kind:<25}{o.status:<14}{fit(clean(o.detail), 200)}\n")
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    out.write("\n" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "\n")
+
+
+@click.command(cls=CcmigCommand, epilog="""\b
+Examples:
+  ccmig apply plan.json                         (dry run: what would change)
+  ccmig apply plan.json --yes --only remove-ccmail-entry
+  ccmig apply plan.json --yes --confirm 0004 --confirm 0007 --journal wave1.journal
+""")
+@click.argument("plan_file", metavar="PLAN")
+@input_options
+@click.option("--only", multiple=True, type=click.Choice(APPLIABLE),
+              help="Apply only actions of this kind (repeatable).")
+@click.option("--confirm", multiple=True, metavar="ID", help="Apply this manual action too.")
+@click.option("--yes", is_flag=True, help="Make the changes (default: dry run).")
+@click.option("--journal", metavar="FILE", help="Journal file (default: PLAN.journal).")
+@click.option("--assume-migrated", is_flag=True, help="Treat every migration as confirmed.")
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
+              show_default=True)
+@global_options
+@click.pass_context
+def apply(ctx: click.Context, plan_file: str, only: tuple[str, ...], confirm: tuple[str, ...],
+          yes: bool, journal: str | None, assume_migrated: bool, fmt: str, **params) -> int:
+    """Apply a plan against the current state: re-checks every action, journals
+    each change before making it, holds a lock. A dry run unless --yes."""
+    data = read_plan(plan_file)
+    params = merged_params(ctx, params, data["inputs"])
+    assume = assume_migrated or bool(data["inputs"].get("assume_migrated"))
+    with audit_inputs(params, profile_of(ctx).name) as inputs:
+        result = run_audit(inputs)
+        current = make_plan(result.analysis, result.exchange_pos, {}, assume)
+        outcomes = apply_plan(
+            data, current.actions, yes=yes, journal_path=journal or f"{plan_file}.journal",
+            only=set(only) or None, confirm=confirm, exchange=_writer(inputs.powershell),
+            encoding=params.get("ccmail_encoding"), plan_path=os.path.abspath(plan_file))
+    write_outcomes(outcomes, fmt, sys.stdout)
+    bad = [o for o in outcomes if o.status in ("skipped", "blocked", "failed")]
+    return 1 if bad else 0
+
+
+def _writer(session):
+    if session is None:
+        return None
+    from toolkit.exchange.writer import PowerShellWriter
+
+    return PowerShellWriter(session)
+
+
+@click.command(cls=CcmigCommand, epilog="""\b
+Examples:
+  ccmig undo plan.json.journal                  (dry run)
+  ccmig undo plan.json.journal --yes
+""")
+@click.argument("journal_file", metavar="JOURNAL")
+@click.option("--yes", is_flag=True, help="Revert (default: dry run).")
+@click.option("--exchange-uri", metavar="URI", help="Needed to revert Exchange-side changes.")
+@click.option("--exchange-auth", default="negotiate", show_default=True,
+              type=click.Choice(("kerberos", "negotiate", "ntlm", "basic", "credssp",
+                                 "certificate")))
+@click.option("--exchange-user", metavar="USER")
+@click.option("--ca-file", metavar="FILE")
+@click.option("--insecure-skip-verify", is_flag=True)
+@click.option("--allow-unencrypted", is_flag=True)
+@click.option("--timeout", type=click.FloatRange(0.1), default=30.0)
+@click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
+@global_options
+@click.pass_context
+def undo(ctx: click.Context, journal_file: str, yes: bool, fmt: str, **params) -> int:
+    """Revert the changes a journal records, newest first (only those)."""
+    if not Path(journal_file).exists():
+        raise InputError("journal not found", journal_file)
+    if params["exchange_uri"]:
+        with powershell_session({**params, "batch_size": 500}, profile_of(ctx).name) as s:
+            outcomes = undo_journal(journal_file, yes=yes, exchange=_writer(s))
+    else:
+        outcomes = undo_journal(journal_file, yes=yes)
+    write_outcomes(outcomes, fmt, sys.stdout)
+    return 1 if any(o.status == "failed" for o in outcomes) else 0

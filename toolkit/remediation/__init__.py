@@ -1,0 +1,1 @@
+"""Remediation: plan, apply, undo (spec: Remediation)."""

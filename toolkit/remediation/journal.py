@@ -1,0 +1,152 @@
+"""The apply journal: every change written down, fsynced, *before* it is made.
+
+JSON lines. ``intent`` records carry what undo needs (the state before and
+after); ``done``/``failed``/``undone`` records follow. A run killed between an
+intent and its done leaves an intent whose outcome apply/undo settle by
+looking at the current state (file hash, addresses), never by guessing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from toolkit.errors import InputError
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def operator() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+@dataclass
+class Entry:
+    """The fate of one journalled change (folded from its records)."""
+
+    seq: int
+    action: str
+    kind: str
+    change: dict[str, Any]
+    state: str = "intent"  # intent | done | failed | undone
+    error: str | None = None
+
+
+@dataclass
+class JournalState:
+    entries: list[Entry] = field(default_factory=list)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def by_action(self) -> dict[str, Entry]:
+        return {e.action: e for e in self.entries}
+
+
+def read_journal(path: str | Path) -> JournalState:
+    path = Path(path)
+    state = JournalState()
+    if not path.exists():
+        return state
+    by_seq: dict[int, Entry] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read journal: {exc}", str(path)) from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            kind = rec["type"]
+        except (ValueError, KeyError, TypeError):
+            if number == len(lines):  # a record torn by a kill: the change never started
+                break
+            raise InputError("not a journal record", f"{path}:{number}") from None
+        if kind == "run":
+            state.runs.append(rec)
+        elif kind == "intent":
+            entry = Entry(rec["seq"], rec["action"], rec["kind"], rec["change"])
+            by_seq[entry.seq] = entry
+            state.entries.append(entry)
+        elif kind in ("done", "failed", "undone") and rec.get("seq") in by_seq:
+            by_seq[rec["seq"]].state = kind
+            by_seq[rec["seq"]].error = rec.get("error")
+    return state
+
+
+class Journal:
+    """Append-only writer; each record is flushed and fsynced before returning."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.state = read_journal(self.path)
+        self.seq = max((e.seq for e in self.state.entries), default=0)
+        self.fh: TextIO | None = None
+
+    def __enter__(self) -> Journal:
+        self.fh = open(self.path, "a", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fh:
+            self.fh.close()
+
+    def write(self, record: dict[str, Any]) -> None:
+        assert self.fh is not None
+        self.fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+
+    def run(self, what: str, **info: Any) -> None:
+        self.write({"type": "run", "what": what, "time": now(), "operator": operator(),
+                    "host": socket.gethostname(), "pid": os.getpid(), **info})
+
+    def intent(self, action: str, kind: str, change: dict[str, Any]) -> Entry:
+        self.seq += 1
+        self.write({"type": "intent", "seq": self.seq, "action": action, "kind": kind,
+                    "change": change, "time": now()})
+        entry = Entry(self.seq, action, kind, change)
+        self.state.entries.append(entry)
+        return entry
+
+    def mark(self, entry: Entry, state: str, error: str | None = None) -> None:
+        record: dict[str, Any] = {"type": state, "seq": entry.seq, "time": now()}
+        if error:
+            record["error"] = error
+        self.write(record)
+        entry.state, entry.error = state, error
+
+
+@contextmanager
+def exclusive_lock(path: str | Path) -> Iterator[None]:
+    """A non-blocking OS lock; released by the OS if the process dies (kill -9)."""
+    lock_path = Path(f"{path}.lock")
+    fh = open(lock_path, "a+")  # noqa: SIM115
+    try:
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError("another ccmig apply/undo holds the lock", str(lock_path)) from None
+        yield
+    finally:
+        fh.close()

@@ -1,0 +1,278 @@
+"""Remediation plans: findings -> reviewable actions (spec: Remediation).
+
+The plan is derived from the same analysis the audit prints, so every action
+cites the finding codes it answers. Safety rules live here, in one place:
+never remove an old (secondary) address; never delete a cc:Mail entry unless
+the migration is confirmed, the mailbox owns that exact address, dirsync can
+point cc:Mail at the mailbox afterwards, and every stale entry of that name
+goes in the same run.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from toolkit.ccmail.directory import CONNECTOR_COMMENT
+from toolkit.model import DirEntry, Kind
+from toolkit.rules import Analysis, Facts
+from toolkit.text import fold
+
+# Kinds that change something, in the order apply makes them.
+APPLIABLE = ("add-secondary-address", "add-primary-address", "remove-custom-recipient",
+             "remove-ccmail-entry")
+ADVICE = ("manual", "review-alias", "run-dirsync")
+KINDS = APPLIABLE + ADVICE
+
+
+@dataclass
+class Action:
+    id: str
+    kind: str
+    target: dict[str, Any]
+    reason: list[str]
+    precondition: str
+    blocked: bool = False
+    blocked_reason: str | None = None
+    manual: bool = False
+    mailbox: str | None = None  # DN of the mailbox the action is for
+    group: str | None = None  # all-or-none group (folded cc:Mail name)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def block(self, why: str) -> None:
+        if not self.blocked:
+            self.blocked, self.blocked_reason = True, why
+        elif why not in (self.blocked_reason or ""):
+            self.blocked_reason = f"{self.blocked_reason}; {why}"
+
+
+@dataclass
+class Plan:
+    inputs: dict[str, Any]
+    actions: list[Action] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"inputs": self.inputs, "actions": [a.as_dict() for a in self.actions]}
+
+
+def entry_target(e: DirEntry) -> dict[str, Any]:
+    """How apply finds the entry again: its PO's file, name, code and Addr."""
+    return {"post_office": e.file_po, "name": e.name, "locn": e.locn, "addr": e.addr,
+            "routes_to": e.po, "messages": e.messages, "file": e.path}
+
+
+def entry_key(target: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (fold(target["post_office"]), fold(target["name"]), target["locn"],
+            fold(target.get("addr") or ""))
+
+
+class Planner:
+    def __init__(self, analysis: Analysis, exchange_pos: list[str], assume_migrated: bool):
+        self.a = analysis
+        self.ctx = analysis.ctx
+        self.x_first = exchange_pos[0]
+        self.assume = assume_migrated
+        self.actions: list[Action] = []
+        self.connector = any(
+            e.locn == "P" and e.comments.startswith(CONNECTOR_COMMENT) for e in analysis.entries
+        )
+        self.mailbox_keys: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for i, f in enumerate(self.ctx.facts):
+            if f.r.kind is Kind.MAILBOX:
+                for key in f.keys:
+                    self.mailbox_keys[key].append(i)
+
+    def add(self, kind: str, target: dict[str, Any], reason: list[str], precondition: str,
+            **kw: Any) -> Action:
+        action = Action("", kind, target, reason, precondition, **kw)
+        self.actions.append(action)
+        return action
+
+    # ------------------------------------------------------------ per mailbox
+
+    def stale(self, i: int, f: Facts, codes: list[str]) -> None:
+        removes: list[Action] = []
+        for e in f.stale_entries:
+            key = (fold(e.name), fold(e.po))
+            own = key in f.keys
+            others = [j for j in self.mailbox_keys.get(key, []) if j != i]
+            reason = ["stale-ccmail-mailbox"]
+            manual = False
+            if not own:
+                reason.append("missing-secondary-address")
+                manual = True
+                self.add(
+                    "add-secondary-address",
+                    {"dn": f.r.dn, "address": f"ccmail:{e.name} at {e.po}"},
+                    ["missing-secondary-address"],
+                    f"the cc:Mail entry '{e.name}' at {e.po} is the same person as {f.r.dn} "
+                    "(a name match only: check before confirming)",
+                    manual=True, mailbox=f.r.dn,
+                )
+            if others:
+                reason.append("duplicate-address")
+                manual = True
+            action = self.add(
+                "remove-ccmail-entry", entry_target(e), reason,
+                f"entry still in {e.file_po}'s directory unchanged; mailbox {f.r.dn} holds "
+                f"'{e.name} at {e.po}'" + ("" if own else " after its secondary is added"),
+                manual=manual, mailbox=f.r.dn, group=fold(e.name),
+            )
+            if others:
+                action.precondition += "; the address is also on " + ", ".join(
+                    self.ctx.facts[j].r.dn for j in others)
+            if f.primary is None or not self.ctx.at_x(f.primary.po):
+                action.block("the mailbox has no primary cc:Mail address at an Exchange PO: "
+                             "dirsync could never point cc:Mail at it")
+            if not self.connector:
+                action.block(f"no connector 'P' entry (comment '{CONNECTOR_COMMENT} ...') "
+                             "in the cc:Mail directory: dirsync would fail")
+            removes.append(action)
+        self._confirm(f, removes)
+
+    def _confirm(self, f: Facts, removes: list[Action]) -> None:
+        if self.assume or not removes:
+            return
+        known = [a.target["messages"] for a in removes if a.target["messages"] is not None]
+        count = f.r.item_count
+        if count is None:
+            why = ("migration unconfirmed: no Exchange item count (give --mailbox-stats or "
+                   "--exchange-uri, or --assume-migrated)")
+        elif known and count < sum(known):
+            why = (f"migration unconfirmed: Exchange holds {count} items, the cc:Mail "
+                   f"mailbox(es) {sum(known)} messages")
+        else:
+            return
+        for a in removes:
+            a.block(why)
+
+    def mailbox_actions(self, i: int, f: Facts, codes: list[str]) -> None:
+        if "missing-primary-address" in codes:
+            name = f.ccmail_name
+            action = self.add(
+                "add-primary-address",
+                {"dn": f.r.dn, "address": f"CCMAIL:{name} at {self.x_first}"},
+                ["missing-primary-address"],
+                f"{f.r.dn} still has no primary cc:Mail address at an Exchange PO",
+                mailbox=f.r.dn,
+            )
+            if name is None:
+                action.block("no cc:Mail name to build the address from")
+            elif self.ctx.by_primary_name.get(fold(name)):
+                others = [self.ctx.facts[j].r.dn for j in self.ctx.by_primary_name[fold(name)]]
+                action.block(f"the name is already a primary of {', '.join(others)}")
+        if f.stale_entries:
+            self.stale(i, f, codes)
+
+    def orphans(self, i: int, f: Facts, done: set[int]) -> None:
+        for j, v in self.ctx.orphans.get(i, []):
+            if j in done:
+                continue
+            done.add(j)
+            cr = self.ctx.facts[j].r
+            action = self.add(
+                "remove-custom-recipient", {"dn": cr.dn, "address": v.address},
+                ["orphan-custom-recipient"],
+                f"{cr.dn} still exists and carries '{v.address}', which mailbox {f.r.dn} "
+                "keeps as its secondary address",
+                mailbox=f.r.dn,
+            )
+            if cr.subtype != "contact":
+                action.manual = True
+                action.precondition += (f"; {cr.dn} is a mail-enabled {cr.subtype}, not a "
+                                        "contact: decide how to retire it")
+            assert v.key is not None
+            if [k for k in self.ctx.by_address.get(v.key, []) if k not in (i, j)]:
+                action.manual = True
+                action.reason.append("duplicate-address")
+
+    # ------------------------------------------------------------ whole plan
+
+    def build(self) -> list[Action]:
+        index = {id(f.r): i for i, f in enumerate(self.ctx.facts)}
+        done_crs: set[int] = set()
+        awaiting: list[str] = []
+        for row in self.a.rows:
+            if row.recipient is None:
+                continue
+            i = index[id(row.recipient)]
+            f = self.ctx.facts[i]
+            codes = [fd.code for fd in row.findings]
+            if f.r.kind is Kind.MAILBOX:
+                self.mailbox_actions(i, f, codes)
+                if "orphan-custom-recipient" in codes:
+                    self.orphans(i, f, done_crs)
+                if "awaiting-dirsync" in codes:
+                    awaiting.append(f.r.dn)
+            for fd in row.findings:
+                if fd.code in ("invalid-address", "duplicate-address", "name-conflict"):
+                    self.add("manual", {"dn": f.r.dn}, [fd.code], fd.message, manual=True)
+        self._groups()
+        self._aliases()
+        removing = [a for a in self.actions if a.kind == "remove-ccmail-entry"]
+        if awaiting or removing:
+            self.add("run-dirsync", {"mailboxes": awaiting},
+                     ["awaiting-dirsync"] if awaiting else ["stale-ccmail-mailbox"],
+                     "after the cc:Mail entries are removed, run directory synchronisation "
+                     "so cc:Mail points at Exchange")
+        order = {k: n for n, k in enumerate(KINDS)}
+        self.actions.sort(key=lambda a: (order[a.kind], a.mailbox or "", str(a.target)))
+        for n, a in enumerate(self.actions, 1):
+            a.id = f"{n:04d}"
+        self._note_group_partners()
+        return self.actions
+
+    def _note_group_partners(self) -> None:
+        groups: dict[str, list[Action]] = defaultdict(list)
+        for a in self.actions:
+            if a.kind == "remove-ccmail-entry" and a.group:
+                groups[a.group].append(a)
+        for members in groups.values():
+            if len(members) > 1:
+                for a in members:
+                    others = [b.id for b in members if b is not a]
+                    a.precondition += f"; goes together with {', '.join(others)} in one run"
+
+    def _groups(self) -> None:
+        """Every stale entry of one name must go in the same run (dirsync refuses
+        a name that still exists), and one entry is removed once."""
+        by_entry: dict[tuple, list[Action]] = defaultdict(list)
+        for a in self.actions:
+            if a.kind == "remove-ccmail-entry":
+                by_entry[entry_key(a.target)].append(a)
+        for dupes in by_entry.values():
+            if len(dupes) > 1:
+                claimants = ", ".join(a.mailbox or "" for a in dupes)
+                for extra in dupes[1:]:
+                    self.actions.remove(extra)
+                dupes[0].manual = True
+                dupes[0].block(f"entry claimed by several mailboxes: {claimants}")
+        groups: dict[str, list[Action]] = defaultdict(list)
+        for a in self.actions:
+            if a.kind == "remove-ccmail-entry" and a.group:
+                groups[a.group].append(a)
+        for members in groups.values():
+            blocked = [a for a in members if a.blocked]
+            for a in members:
+                if blocked and not a.blocked:
+                    a.block("another stale entry of the same name cannot go in this run: "
+                            + "; ".join(f"{b.target['name']} in {b.target['post_office']}"
+                                        for b in blocked))
+
+    def _aliases(self) -> None:
+        names = {fold(a.target["name"]) for a in self.actions if a.kind == "remove-ccmail-entry"}
+        if not names:
+            return
+        for e in self.a.entries:
+            if e.locn in "Aa" and fold(e.addr) in names:
+                self.add("review-alias", entry_target(e), ["stale-ccmail-mailbox"],
+                         f"alias '{e.name}' points at '{e.addr}', whose entry is removed",
+                         manual=True)
+
+
+def make_plan(analysis: Analysis, exchange_pos: list[str], inputs: dict[str, Any],
+              assume_migrated: bool = False) -> Plan:
+    return Plan(inputs, Planner(analysis, exchange_pos, assume_migrated).build())
