@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from toolkit.errors import InputError
+from toolkit.exchange.dn import display_dn
 from toolkit.model import AttrValue, RawEntry
 
 # Attributes whose base64 values are binary by nature: never guess text.
@@ -141,7 +142,7 @@ def read_ldif(path: str | Path) -> Iterator[RawEntry]:
             decoded = _decode_value(path, number, "dn", sep, value)
             if isinstance(decoded, bytes):
                 raise InputError("dn is not valid UTF-8", f"{path}:{number}")
-            dn, where = decoded.strip(), f"{path}:{number}"
+            dn, where = display_dn(decoded.strip()), f"{path}:{number}"
             continue
         if lname == "dn":
             raise InputError("second 'dn:' in one record (missing blank line?)", f"{path}:{number}")

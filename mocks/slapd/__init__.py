@@ -1,0 +1,1 @@
+"""A private OpenLDAP slapd that looks like Active Directory: see server.py."""

@@ -1,0 +1,868 @@
+"""A throwaway OpenLDAP ``slapd`` that looks like Active Directory (or Exchange 5.5).
+
+Why: the LDAP adapter must be proven against a real server (paging, size
+limits, TLS, binds), not only against ldap3's mock. This module builds a
+private slapd instance from nothing in a directory of your choice:
+
+* a cn=config with back_mdb (large ``olcDbMaxSize``: mdb's 10 MiB default
+  fails after ~3,500 entries) and the schemas core, cosine, inetorgperson and
+  ``ccmig-schema.ldif`` (Microsoft's OIDs for the AD/Exchange attributes);
+* the data, loaded with ``slapadd -q`` from an LDIF file as ldifde or
+  ldapsearch write it (UTF-16 with BOM, ``version:``, comments, folding,
+  base64): the file is read with :func:`toolkit.exchange.ldif.read_ldif` and
+  re-written in the plain form slapadd accepts. The suffix entry and any
+  missing parent containers are added;
+* a read-only service account outside the data tree (``cn=reader,
+  o=ccmig-test-accounts``), so a whole-tree read returns only your data. By
+  default everyone but the (unused) rootdn gets AD's limits: a page holds at
+  most 1000 entries, a non-paged search stops at 1000 with sizeLimitExceeded,
+  a paged search may read everything (``size.prtotal=unlimited``). With
+  ``ad_limits=False`` OpenLDAP's default 500 applies even to paged searches,
+  so a test can prove that a short paged result is detected;
+* optionally TLS (``tls=True``): a throwaway CA and server certificate made
+  with the ``openssl`` command, StartTLS on the ldap:// port and ldaps:// on a
+  second port.
+
+Then ``slapd -d 0`` runs in the foreground as a child whose PID is returned,
+and :func:`start` waits until it answers a bind. It installs nothing:
+``slapd``, ``slapadd`` (package slapd) and ``openssl`` must be on the machine.
+
+Only the standard library and :mod:`toolkit.exchange.ldif` are used, so the
+``scripts/ldap-test-server`` wrapper runs with any Python 3.11.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import ctypes
+import functools
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit.errors import InputError
+from toolkit.exchange.ldif import read_ldif
+from toolkit.model import AttrValue, RawEntry
+
+HERE = Path(__file__).resolve().parent
+SCHEMA_FILE = HERE / "ccmig-schema.ldif"
+SYSTEM_SCHEMA_DIR = Path("/etc/ldap/schema")
+STANDARD_SCHEMAS = ("core", "cosine", "inetorgperson")
+MODULE_DIRS = (Path("/usr/lib/ldap"), Path("/usr/lib/openldap"), Path("/usr/libexec/openldap"))
+
+ACCOUNTS_SUFFIX = "o=ccmig-test-accounts"
+READER_DN = f"cn=reader,{ACCOUNTS_SUFFIX}"
+ADMIN_DN_RDN = "cn=ccmig-admin"  # rootdn of the data tree, only with admin=True
+
+# Attribute types slapd defines itself (core.ldif lists them only as comments),
+# each as (first name, other names...).
+_BUILTIN_ATTRIBUTES = (
+    ("objectClass",), ("aliasedObjectName", "aliasedEntryName"), ("cn", "commonName"),
+    ("description",), ("seeAlso",), ("userPassword",), ("name",), ("distinguishedName",),
+    ("labeledURI",), ("uid", "userid"), ("ref",), ("structuralObjectClass",),
+    ("entryUUID",), ("entryCSN",), ("creatorsName",), ("createTimestamp",),
+    ("modifiersName",), ("modifyTimestamp",), ("entryDN",), ("hasSubordinates",),
+    ("subschemaSubentry",), ("contextCSN",),
+)  # fmt: skip
+
+# Object classes slapd defines itself: name -> (kind, superclasses).
+_BUILTIN_CLASSES = {
+    "top": ("ABSTRACT", ()),
+    "alias": ("STRUCTURAL", ("top",)),
+    "referral": ("STRUCTURAL", ("top",)),
+    "extensibleobject": ("AUXILIARY", ("top",)),
+    "glue": ("STRUCTURAL", ("top",)),
+    "subentry": ("STRUCTURAL", ("top",)),
+    "subschema": ("AUXILIARY", ()),
+    "dynamicobject": ("AUXILIARY", ("top",)),
+}
+
+# Classes for the parent entries the loader creates, by RDN attribute type.
+_PARENT_CLASSES = {
+    "dc": ("top", "domain"),
+    "o": ("top", "organization"),
+    "ou": ("top", "organizationalUnit"),
+    "cn": ("top", "container"),
+    "c": ("top", "country"),
+    "l": ("top", "locality"),
+}
+
+_SUP = re.compile(r"\bSUP\s+(?:\(\s*([^)]*)\)|([\w-]+))")
+_RDN = re.compile(r"(?:\\.|[^,;\\])+")
+_NAMES = re.compile(r"\bNAME\s+(?:\(\s*((?:'[^']*'\s*)+)\)|'([^']*)')")
+
+
+class SlapdError(RuntimeError):
+    """The test server could not be prepared, started or stopped (one line)."""
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """How to reach a running test server; ``as_json()`` is what the CLI prints."""
+
+    url: str
+    base_dn: str
+    bind_dn: str
+    password: str
+    pid: int
+    directory: Path
+    ca_file: str | None = None
+    ldaps_url: str | None = None
+    admin_dn: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "url": self.url,
+            "base_dn": self.base_dn,
+            "bind_dn": self.bind_dn,
+            "password": self.password,
+            "pid": self.pid,
+            "dir": str(self.directory),
+        }
+        if self.ca_file:
+            out["ca_file"] = self.ca_file
+            out["ldaps_url"] = self.ldaps_url
+        if self.admin_dn:
+            out["admin_dn"] = self.admin_dn
+            out["admin_password"] = self.admin_password
+        return out
+
+
+@dataclass
+class LoadReport:
+    """What :func:`prepare_data` wrote: counts, added parents, dropped attributes."""
+
+    entries: int = 0
+    added_parents: list[str] = field(default_factory=list)
+    dropped: dict[str, int] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- tools
+
+
+def find_tool(name: str) -> str:
+    """Path of an OpenLDAP/openssl program; /usr/sbin is not on every PATH."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/sbin")
+    if not found:
+        hint = "apt-get install slapd ldap-utils" if name.startswith("slap") else "openssl"
+        raise SlapdError(f"{name} not found: install it ({hint})")
+    return found
+
+
+def _module_dir() -> Path:
+    for d in MODULE_DIRS:
+        if (d / "back_mdb.la").exists() or (d / "back_mdb.so").exists():
+            return d
+    raise SlapdError("OpenLDAP module back_mdb not found (is the slapd package installed?)")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (never 389)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ---------------------------------------------------------------- schema knowledge
+
+
+def _schema_files() -> list[Path]:
+    return [SYSTEM_SCHEMA_DIR / f"{n}.ldif" for n in STANDARD_SCHEMAS] + [SCHEMA_FILE]
+
+
+@functools.cache
+def _schema() -> tuple[dict[str, str], dict[str, tuple[str, tuple[str, ...]]]]:
+    """(attribute name -> first name, class name -> (kind, superclasses)), lower case."""
+    aliases = {n.lower(): names[0].lower() for names in _BUILTIN_ATTRIBUTES for n in names}
+    classes = dict(_BUILTIN_CLASSES)
+    for path in _schema_files():
+        if not path.exists():
+            raise SlapdError(f"schema file missing: {path}")
+        for entry in read_ldif(path):
+            for definition in entry.texts("olcattributetypes"):
+                names = _names(definition)
+                for n in names:
+                    aliases[n] = names[0]
+            for definition in entry.texts("olcobjectclasses"):
+                kind = next((k for k in ("AUXILIARY", "ABSTRACT") if f" {k}" in definition), "STRUCTURAL")
+                sup = _SUP.search(definition)
+                sups = tuple(x.strip().lower() for x in re.split(r"[$\s]+", sup.group(1) or sup.group(2))
+                             if x.strip()) if sup else ()  # fmt: skip
+                for n in _names(definition):
+                    classes[n] = (kind, sups)
+    return aliases, classes
+
+
+def _names(definition: str) -> list[str]:
+    m = _NAMES.search(definition)
+    if not m:
+        return []
+    names = re.findall(r"'([^']*)'", m.group(1)) if m.group(1) else [m.group(2)]
+    return [n.lower() for n in names]
+
+
+def attribute_aliases() -> dict[str, str]:
+    """Every attribute name the server knows (lower case) -> its first name (lower case).
+
+    slapd returns an attribute under its first name: ``rfc822Mailbox`` comes
+    back as ``mail``, ``Target-Address`` as ``targetAddress``, ``userid`` as
+    ``uid``. Tests use this map to compare what they loaded with what they read.
+    """
+    return dict(_schema()[0])
+
+
+def structural_class(object_classes: Iterable[str]) -> str | None:
+    """The entry's structural class as slapd would compute it (most derived one).
+
+    Written by the loader when it skips schema checking, because slapd
+    refuses to modify an entry without ``structuralObjectClass``. With two
+    unrelated chains (AD's ``user`` plus ``inetOrgPerson``) the deepest wins.
+    """
+    classes = _schema()[1]
+
+    def ancestors(name: str) -> set[str]:
+        out: set[str] = set()
+        todo = list(classes.get(name, ("", ()))[1])
+        while todo:
+            c = todo.pop()
+            if c not in out:
+                out.add(c)
+                todo.extend(classes.get(c, ("", ()))[1])
+        return out
+
+    given = [c for c in object_classes if classes.get(c.lower(), ("",))[0] == "STRUCTURAL"]
+    if not given:
+        return None
+    return max(given, key=lambda c: len(ancestors(c.lower())))
+
+
+# ---------------------------------------------------------------- DN handling
+
+
+def split_dn(dn: str) -> list[str]:
+    """RDNs of a DN as written (escapes kept), split at unescaped commas."""
+    if '"' not in dn:  # the common case, at regex speed
+        return [r.strip() for r in _RDN.findall(dn) if r.strip()]
+    rdns: list[str] = []
+    current: list[str] = []
+    i = 0
+    quoted = False
+    while i < len(dn):
+        c = dn[i]
+        if c == "\\" and i + 1 < len(dn):
+            current.append(dn[i : i + 2])
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        elif c in ",;" and not quoted:
+            rdns.append("".join(current).strip())
+            current = []
+            i += 1
+            continue
+        current.append(c)
+        i += 1
+    if current or rdns:
+        rdns.append("".join(current).strip())
+    return [r for r in rdns if r] if dn.strip() else []
+
+
+def _unescape(value: str) -> str:
+    """RFC 4514 value unescaping: ``\\,`` and ``\\2C`` both mean a comma."""
+    if "\\" not in value:
+        return value
+    raw = bytearray()
+    i = 0
+    while i < len(value):
+        if value[i] == "\\" and re.fullmatch(r"[0-9A-Fa-f]{2}", value[i + 1 : i + 3]):
+            raw += bytes.fromhex(value[i + 1 : i + 3])
+            i += 3
+        elif value[i] == "\\" and i + 1 < len(value):
+            raw += value[i + 1].encode()
+            i += 2
+        else:
+            raw += value[i].encode()
+            i += 1
+    return raw.decode("utf-8", "replace")
+
+
+def _fold_value(value: AttrValue) -> AttrValue:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _rdn_parts(rdn: str) -> tuple[str, str]:
+    name, eq, value = rdn.partition("=")
+    if not eq:
+        raise SlapdError(f"bad RDN {rdn!r}")
+    return name.strip(), _unescape(value.strip())
+
+
+def dn_key(dn: str) -> tuple[str, ...]:
+    """A comparison key for a DN: case and escaping insensitive (good enough here)."""
+    key = []
+    for rdn in split_dn(dn):
+        parts = []
+        for ava in re.split(r"(?<!\\)\+", rdn):
+            name, value = _rdn_parts(ava)
+            parts.append(f"{name.lower()}={' '.join(value.split()).lower()}")
+        key.append("+".join(sorted(parts)))
+    return tuple(key)
+
+
+# ---------------------------------------------------------------- LDIF writing
+
+
+def _safe(value: str) -> bool:
+    """RFC 2849 SAFE-STRING, restricted to printable ASCII (C-speed checks)."""
+    if not value:
+        return True
+    return value.isascii() and value.isprintable() and value[0] not in " :<" and value[-1] != " "
+
+
+def ldif_line(name: str, value: AttrValue) -> str:
+    """One ``name: value`` line, base64 when RFC 2849 says plain text is unsafe."""
+    if isinstance(value, str) and _safe(value):
+        return f"{name}: {value}\n"
+    data = value if isinstance(value, bytes) else value.encode("utf-8")
+    return f"{name}:: {base64.b64encode(data).decode('ascii')}\n"
+
+
+def _parent_entry(dn: str) -> str:
+    first = split_dn(dn)[0]
+    if "+" in first.replace("\\+", ""):
+        raise SlapdError(f"cannot create parent entry {dn!r} (multi-valued RDN): put it in the LDIF")
+    attr, value = _rdn_parts(first)
+    classes = _PARENT_CLASSES.get(attr.lower())
+    if classes is None:
+        raise SlapdError(f"cannot create parent entry {dn!r}: put it in the LDIF")
+    text = ldif_line("dn", dn)
+    for oc in classes:
+        text += ldif_line("objectClass", oc)
+    return text + ldif_line(attr, value) + "\n"
+
+
+def prepare_data(
+    entries: Iterable[RawEntry],
+    base_dn: str,
+    out: Path,
+    *,
+    drop_unknown: bool = False,
+    add_structural: bool = False,
+) -> LoadReport:
+    """Write ``entries`` as slapadd input to ``out``; return what was written.
+
+    Adds the suffix and missing parents (before the data, parents first).
+    Values of two names of one attribute (``mail`` and ``rfc822Mailbox``,
+    ``targetAddress`` and ``Target-Address``) are merged, a value repeated
+    across them kept once (case-insensitively), because slapd stores them as
+    one attribute and refuses a repeated value. Attributes the schema does not
+    know are an error naming them, or dropped (``drop_unknown=True``).
+    ``add_structural`` writes ``structuralObjectClass`` (see
+    :func:`structural_class`) for a load without schema checking.
+    """
+    aliases = _schema()[0]
+    base_key = dn_key(base_dn)
+    if not base_key:
+        raise SlapdError("base DN is empty")
+    report = LoadReport()
+    seen: set[tuple[str, ...]] = set()
+    needed: dict[tuple[str, ...], str] = {}
+    unknown: dict[str, str] = {}
+    body = out.with_suffix(".body")
+    with body.open("w", encoding="utf-8") as fh:
+        for entry in entries:
+            key = dn_key(entry.dn)
+            if key[-len(base_key) :] != base_key or len(key) < len(base_key):
+                raise SlapdError(f"{entry.where or entry.dn}: entry is outside {base_dn!r}")
+            seen.add(key)
+            rdns = split_dn(entry.dn)
+            for i in range(1, len(key) - len(base_key) + 1):
+                needed.setdefault(key[i:], ",".join(rdns[i:]))
+            merged: dict[str, list[AttrValue]] = {}
+            for name, values in entry.attrs.items():
+                canonical = aliases.get(name)
+                if canonical is None:
+                    if drop_unknown:
+                        report.dropped[name] = report.dropped.get(name, 0) + len(values)
+                    else:
+                        unknown.setdefault(name, entry.where or entry.dn)
+                    continue
+                if canonical not in merged:
+                    merged[canonical] = list(values)
+                    continue
+                # A second name of the same attribute (rfc822Mailbox after mail).
+                target = merged[canonical]
+                have = {_fold_value(v) for v in target}
+                for v in values:
+                    if _fold_value(v) not in have:
+                        target.append(v)
+                        have.add(_fold_value(v))
+            if add_structural and "structuralobjectclass" not in merged:
+                structural = structural_class(v for v in merged.get("objectclass", ()) if isinstance(v, str))
+                if structural:
+                    merged["structuralobjectclass"] = [structural]
+            lines = [ldif_line("dn", entry.dn)]
+            for name, values in merged.items():
+                lines += [ldif_line(name, v) for v in values]
+            fh.write("".join(lines) + "\n")
+            report.entries += 1
+    if unknown:
+        body.unlink(missing_ok=True)
+        names = ", ".join(f"{n} ({w})" for n, w in sorted(unknown.items())[:10])
+        raise SlapdError(
+            f"attributes the test schema does not know: {names}; "
+            "drop them with --drop-unknown-attributes (drop_unknown=True)"
+        )
+    missing = [(k, dn) for k, dn in needed.items() if k not in seen]
+    if base_key not in seen and base_key not in needed:
+        missing.append((base_key, base_dn))
+    missing.sort(key=lambda item: len(item[0]))
+    with out.open("w", encoding="utf-8") as fh:
+        for _, dn in missing:
+            fh.write(_parent_entry(dn))
+            report.added_parents.append(dn)
+        with body.open("r", encoding="utf-8") as src:
+            shutil.copyfileobj(src, fh, 1 << 20)
+    body.unlink()
+    return report
+
+
+# ---------------------------------------------------------------- TLS material
+
+
+def make_test_pki(directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> Path:
+    """A throwaway CA plus a server certificate for ``hosts``; returns the CA file.
+
+    Writes ``ca.pem``, ``server.pem`` and ``server.key`` (mode 0600) with the
+    openssl command. Two calls give two unrelated CAs (for wrong-CA tests).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    openssl = find_tool("openssl")
+    ca_key, ca, key, csr, cert = (
+        directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
+    )
+    san = ",".join(
+        f"IP:{h}" if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+:[0-9a-fA-F:]*", h) else f"DNS:{h}" for h in hosts
+    )
+    ext = directory / "server.ext"
+    ext.write_text(
+        f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
+        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+    )
+    steps = [
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+         "-days", "2", "-subj", f"/CN=ccmig throwaway test CA {secrets.token_hex(4)}",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+         "-subj", f"/CN={hosts[0]}"],
+        [openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", cert, "-days", "2", "-extfile", ext],
+    ]  # fmt: skip
+    old = os.umask(0o077)
+    try:
+        for cmd in steps:
+            done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+            if done.returncode:
+                last = (done.stderr.strip().splitlines() or ["?"])[-1]
+                raise SlapdError(f"openssl failed: {last}")
+    finally:
+        os.umask(old)
+    return ca
+
+
+# ---------------------------------------------------------------- cn=config
+
+
+def _ssha(password: str) -> str:
+    salt = secrets.token_bytes(8)
+    digest = hashlib.sha1(password.encode() + salt).digest()
+    return "{SSHA}" + base64.b64encode(digest + salt).decode()
+
+
+def _config_ldif(
+    directory: Path,
+    base_dn: str,
+    *,
+    ad_limits: bool,
+    anonymous_read: bool,
+    tls: bool,
+    admin_password: str | None,
+    max_size: int,
+) -> str:
+    run = directory / "run"
+    tls_lines = ""
+    if tls:
+        tls_lines = (
+            f"olcTLSCACertificateFile: {directory / 'tls' / 'ca.pem'}\n"
+            f"olcTLSCertificateFile: {directory / 'tls' / 'server.pem'}\n"
+            f"olcTLSCertificateKeyFile: {directory / 'tls' / 'server.key'}\n"
+        )
+    includes = "".join(f"include: {p.as_uri()}\n" for p in _schema_files())
+    limits = (
+        "olcLimits: * size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited\n"
+        if ad_limits
+        else ""
+    )
+    anonymous = "by anonymous read " if anonymous_read else ""
+    admin = ""
+    if admin_password:
+        admin = ldif_line("olcRootDN", f"{ADMIN_DN_RDN},{base_dn}") + ldif_line(
+            "olcRootPW", _ssha(admin_password)
+        )
+    return (
+        "dn: cn=config\nobjectClass: olcGlobal\ncn: config\n"
+        f"olcPidFile: {run / 'slapd.pid'}\nolcArgsFile: {run / 'slapd.args'}\n"
+        f"{tls_lines}\n"
+        "dn: cn=module{0},cn=config\nobjectClass: olcModuleList\ncn: module{0}\n"
+        f"olcModulePath: {_module_dir()}\nolcModuleLoad: back_mdb\n\n"
+        "dn: cn=schema,cn=config\nobjectClass: olcSchemaConfig\ncn: schema\n\n"
+        f"{includes}\n"
+        "dn: olcDatabase={-1}frontend,cn=config\nobjectClass: olcDatabaseConfig\n"
+        "objectClass: olcFrontendConfig\nolcDatabase: {-1}frontend\n\n"
+        "dn: olcDatabase={0}config,cn=config\nobjectClass: olcDatabaseConfig\n"
+        "olcDatabase: {0}config\nolcAccess: {0}to * by * none\n\n"
+        "dn: olcDatabase={1}mdb,cn=config\nobjectClass: olcDatabaseConfig\n"
+        "objectClass: olcMdbConfig\nolcDatabase: {1}mdb\n"
+        + ldif_line("olcSuffix", base_dn)
+        + f"olcDbDirectory: {directory / 'data'}\nolcDbMaxSize: {max_size}\n"
+        "olcDbNoSync: TRUE\n"
+        "olcDbIndex: objectClass eq\nolcDbIndex: proxyAddresses eq\n"
+        "olcDbIndex: targetAddress eq\n"
+        + admin
+        + limits
+        + f"olcAccess: {{0}}to * by users read {anonymous}by * none\n\n"
+        "dn: olcDatabase={2}mdb,cn=config\nobjectClass: olcDatabaseConfig\n"
+        "objectClass: olcMdbConfig\nolcDatabase: {2}mdb\n"
+        f"olcSuffix: {ACCOUNTS_SUFFIX}\nolcDbDirectory: {directory / 'accounts'}\n"
+        "olcDbMaxSize: 16777216\nolcDbNoSync: TRUE\n"
+        "olcAccess: {0}to attrs=userPassword by anonymous auth by * none\n"
+        "olcAccess: {1}to * by self read by anonymous auth by * none\n\n"
+    )
+
+
+def _accounts_ldif(reader_password: str) -> str:
+    return (
+        f"dn: {ACCOUNTS_SUFFIX}\nobjectClass: top\nobjectClass: organization\n"
+        "o: ccmig-test-accounts\n\n"
+        f"dn: {READER_DN}\nobjectClass: top\nobjectClass: person\ncn: reader\n"
+        "sn: read-only service account (AD-like limits)\n"
+        f"userPassword: {_ssha(reader_password)}\n\n"
+    )
+
+
+def _run(cmd: list[str], what: str) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        detail = " | ".join(lines[-3:]) if lines else f"exit {done.returncode}"
+        raise SlapdError(f"{what} failed: {detail}")
+
+
+# ---------------------------------------------------------------- start / stop
+
+
+def _answers(host: str, port: int) -> bool:
+    """True when an anonymous LDAP bind on host:port succeeds (raw BER, no ldap3)."""
+    bind = b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00"
+    try:
+        with socket.create_connection((host, port), timeout=1.0) as s:
+            s.sendall(bind)
+            reply = s.recv(256)
+    except OSError:
+        return False
+    return b"\x61" in reply and b"\x0a\x01\x00" in reply
+
+
+def start(
+    directory: str | Path,
+    port: int,
+    base_dn: str,
+    ldif: str | Path | None = None,
+    *,
+    entries: Iterable[RawEntry] | None = None,
+    tls: bool = False,
+    ldaps_port: int | None = None,
+    tls_hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
+    ad_limits: bool = True,
+    anonymous_read: bool = False,
+    schema_check: bool = False,
+    drop_unknown: bool = False,
+    admin: bool = False,
+    max_size: int = 4 << 30,
+    startup_timeout: float = 15.0,
+    die_with_parent: bool = True,
+) -> ServerInfo:
+    """Build and start a slapd in ``directory`` listening on 127.0.0.1:``port``.
+
+    ``ldif`` (a file) or ``entries`` (RawEntry objects) is the data; neither
+    gives an empty tree with just the suffix. The caller owns the returned
+    PID: call :func:`stop`.
+
+    By default the data is loaded exactly as given (``slapadd -s``: no schema
+    check), because schema checking changes or refuses real exports: AD's
+    ``person`` needs no ``sn`` but OpenLDAP's does; ``user`` plus
+    ``inetOrgPerson`` are two structural chains for OpenLDAP; and slapadd
+    *adds* the RDN value to the entry when it is missing (Exchange 5.5's
+    ``cn=jsmith`` RDN on an entry whose ``cn`` is ``Smith, John`` would come
+    back with two ``cn`` values). ``schema_check=True`` validates the data
+    against the schema instead (needed before modifying entries through
+    ``admin=True``, which adds a writable rootdn ``admin_dn``). ``tls_hosts``
+    are the names the server certificate holds. ``die_with_parent`` (Linux)
+    has the kernel stop slapd when the calling thread dies, so a killed
+    test run leaves no server behind (call it from a thread that outlives
+    the server); the CLI turns it off.
+    """
+    if port == 389 or ldaps_port == 389:
+        raise SlapdError("port 389 is reserved for a real directory: choose another")
+    directory = Path(directory).resolve()
+    slapd, slapadd = find_tool("slapd"), find_tool("slapadd")
+    config_dir = directory / "slapd.d"
+    if config_dir.exists():
+        raise SlapdError(f"{directory} already holds a test server: stop it and remove the directory")
+    for sub in ("slapd.d", "data", "accounts", "run"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    reader_password = secrets.token_urlsafe(18)
+    admin_password = secrets.token_urlsafe(18) if admin else None
+    ca_file = None
+    if tls:
+        ca_file = make_test_pki(directory / "tls", tls_hosts)
+        ldaps_port = ldaps_port or free_port()
+    config = directory / "config.ldif"
+    config.write_text(
+        _config_ldif(
+            directory,
+            base_dn,
+            ad_limits=ad_limits,
+            anonymous_read=anonymous_read,
+            tls=tls,
+            admin_password=admin_password,
+            max_size=max_size,
+        ),
+        encoding="utf-8",
+    )
+    _run([slapadd, "-n0", "-F", str(config_dir), "-l", str(config)], "slapadd of cn=config")
+    data = directory / "data.ldif"
+    if ldif is not None:
+        try:
+            source: Iterable[RawEntry] = read_ldif(ldif)
+            report = prepare_data(
+                source, base_dn, data, drop_unknown=drop_unknown, add_structural=not schema_check
+            )
+        except InputError as exc:
+            raise SlapdError(f"cannot read LDIF: {exc}") from None
+    else:
+        report = prepare_data(
+            entries or (), base_dn, data, drop_unknown=drop_unknown, add_structural=not schema_check
+        )
+    flags = ["-q"] + ([] if schema_check else ["-s"])
+    try:
+        _run([slapadd, *flags, "-F", str(config_dir), "-n1", "-l", str(data)], "slapadd of the data")
+    except SlapdError as exc:
+        if schema_check and "requires attribute" in str(exc):
+            raise SlapdError(
+                f"{exc} (AD allows a person without sn, OpenLDAP does not: "
+                "load without schema_check / --schema-check)"
+            ) from None
+        raise
+    accounts = directory / "accounts.ldif"
+    accounts.write_text(_accounts_ldif(reader_password), encoding="utf-8")
+    _run([slapadd, "-q", "-F", str(config_dir), "-n2", "-l", str(accounts)], "slapadd of the accounts")
+    (directory / "load-report.json").write_text(
+        json.dumps(
+            {
+                "entries": report.entries,
+                "added_parents": report.added_parents,
+                "dropped": report.dropped,
+            },
+            indent=1,
+        )
+    )
+    urls = [f"ldap://127.0.0.1:{port}/"] + ([f"ldaps://127.0.0.1:{ldaps_port}/"] if tls else [])
+    log = (directory / "slapd.log").open("ab")
+    proc = subprocess.Popen(
+        [slapd, "-F", str(config_dir), "-h", " ".join(urls), "-d", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        preexec_fn=_die_with_parent if die_with_parent else None,
+    )
+    log.close()
+    (directory / "run" / "ccmig-slapd.pid").write_text(f"{proc.pid}\n")
+    deadline = time.monotonic() + startup_timeout
+    while not _answers("127.0.0.1", port):
+        if proc.poll() is not None:
+            tail = (directory / "slapd.log").read_text(errors="replace").strip().splitlines()
+            raise SlapdError(f"slapd exited with {proc.returncode}: {' | '.join(tail[-3:])}")
+        if time.monotonic() > deadline:
+            _terminate(proc.pid, 5.0)
+            raise SlapdError(f"slapd did not answer on port {port} within {startup_timeout:g}s")
+        time.sleep(0.05)
+    return ServerInfo(
+        url=urls[0].rstrip("/"),
+        base_dn=base_dn,
+        bind_dn=READER_DN,
+        password=reader_password,
+        pid=proc.pid,
+        directory=directory,
+        ca_file=str(ca_file) if ca_file else None,
+        ldaps_url=urls[1].rstrip("/") if tls else None,
+        admin_dn=f"{ADMIN_DN_RDN},{base_dn}" if admin else None,
+        admin_password=admin_password,
+    )
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
+def _is_our_slapd(pid: int, directory: Path) -> bool:
+    """Guard against a recycled PID: only a slapd using this directory is ours."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(cmdline) and cmdline[0].endswith(b"slapd") and str(directory).encode() in b" ".join(cmdline)
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (its parent may be gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _terminate(pid: int, timeout: float) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def stop(directory: str | Path, timeout: float = 10.0) -> bool:
+    """Stop the slapd started in ``directory``; False if none was running."""
+    directory = Path(directory).resolve()
+    pid_file = directory / "run" / "ccmig-slapd.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if not _is_our_slapd(pid, directory):
+        pid_file.unlink(missing_ok=True)
+        return False
+    _terminate(pid, timeout)
+    pid_file.unlink(missing_ok=True)
+    return True
+
+
+class SlapdServer:
+    """Context manager around :func:`start`/:func:`stop` for fixtures."""
+
+    def __init__(
+        self, directory: str | Path, base_dn: str, ldif: str | Path | None = None, **options: Any
+    ) -> None:
+        self.directory = Path(directory)
+        self.base_dn = base_dn
+        self.ldif = ldif
+        self.options = options
+        self.info: ServerInfo | None = None
+
+    def __enter__(self) -> ServerInfo:
+        port = int(self.options.pop("port", 0) or free_port())
+        self.info = start(self.directory, port, self.base_dn, self.ldif, **self.options)
+        return self.info
+
+    def __exit__(self, *exc: object) -> None:
+        stop(self.directory)
+
+
+# ---------------------------------------------------------------- CLI
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``ldap-test-server start|stop``: see the module docstring."""
+    parser = argparse.ArgumentParser(
+        prog="ldap-test-server", description="Throwaway OpenLDAP slapd that looks like AD."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_start = sub.add_parser("start", help="build, load and start; print one JSON object")
+    p_start.add_argument("--dir", required=True, help="empty working directory")
+    p_start.add_argument("--port", type=int, default=0, help="ldap:// port (default: a free one)")
+    p_start.add_argument("--base-dn", required=True)
+    p_start.add_argument("--ldif", help="data to load (ldifde/ldapsearch LDIF)")
+    p_start.add_argument("--tls", action="store_true", help="throwaway CA; StartTLS and ldaps://")
+    p_start.add_argument("--ldaps-port", type=int, default=0)
+    p_start.add_argument(
+        "--default-limits",
+        action="store_true",
+        help="keep OpenLDAP's size limit 500 (also for paged searches) instead of AD's",
+    )
+    p_start.add_argument("--anonymous-read", action="store_true")
+    p_start.add_argument(
+        "--schema-check", action="store_true", help="validate the data (may change or refuse it)"
+    )
+    p_start.add_argument("--drop-unknown-attributes", action="store_true")
+    p_start.add_argument("--admin", action="store_true", help="also a writable rootdn")
+    p_stop = sub.add_parser("stop", help="stop the server started in --dir")
+    p_stop.add_argument("--dir", required=True)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "stop":
+            stopped = stop(args.dir)
+            print(json.dumps({"stopped": stopped}))
+            return 0
+        info = start(
+            args.dir,
+            args.port or free_port(),
+            args.base_dn,
+            args.ldif,
+            tls=args.tls,
+            ldaps_port=args.ldaps_port or None,
+            ad_limits=not args.default_limits,
+            anonymous_read=args.anonymous_read,
+            schema_check=args.schema_check,
+            drop_unknown=args.drop_unknown_attributes,
+            admin=args.admin,
+            die_with_parent=False,
+        )
+    except SlapdError as exc:
+        print(f"ldap-test-server: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(info.as_json()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

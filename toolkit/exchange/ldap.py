@@ -1,0 +1,497 @@
+"""Read Active Directory or an Exchange 5.5 directory over LDAP (ldap3).
+
+Yields :class:`~toolkit.model.RawEntry` objects shaped exactly like the LDIF
+reader's (:mod:`toolkit.exchange.ldif`), so the dialects and rules cannot
+tell the sources apart: the DN as the server returns it, attribute names in
+lower case with options stripped, values in server order, binary attributes
+(``objectGUID`` ...) as ``bytes`` and everything else as ``str``.
+
+Why it is written the way it is:
+
+* **Completeness.** ldap3's paged-search generator stops silently when a
+  server size limit cuts a paged search short (result 4 is visible only in
+  ``conn.result``). A short read would become a report presented as complete,
+  so this module runs the paging loop itself and checks the result code of
+  every page; any failure raises :class:`~toolkit.errors.ConnectionFailure`
+  (exit 3) saying how many entries had been read. The stream raises at the
+  point of failure: consumers must not publish anything until it is
+  exhausted.
+* **Streaming.** One page (``page_size``, default 1000 = AD's MaxPageSize) is
+  in memory at a time, and values are decoded from ``raw_attributes`` with
+  one UTF-8 decode, not ldap3's per-syntax formatters (100k objects).
+* **Referrals.** Not followed: ldap3 cannot follow them inside a paged search
+  and following them silently would mix servers and credentials. A referral
+  result, or a continuation reference to anything but AD's application
+  partitions (DomainDnsZones, ForestDnsZones, Configuration, which hold no
+  recipients and which every whole-domain search returns), is a
+  ConnectionFailure naming the URL: point ``--ldap-url`` at a Global Catalog
+  (port 3268/3269) or read each domain separately.
+* **Secrets.** Certificates are verified by default; a password never
+  crosses the network in clear unless ``allow_unencrypted`` (spec: Inputs);
+  the password never appears in a message, log line or ``repr``.
+* **Auth.** ``simple`` (anonymous when no bind DN), ``ntlm`` (``DOMAIN\\user``;
+  the NT hash is computed here because OpenSSL 3 has no MD4, which ldap3
+  needs) and ``gssapi`` (Kerberos from the ticket cache; needs the optional
+  ``gssapi`` package; wired but not tested against a KDC here).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import math
+import re
+import ssl
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+import ldap3
+from ldap3.core.exceptions import LDAPException, LDAPInvalidFilterError
+from ldap3.utils.conv import escape_bytes, escape_filter_chars
+
+from toolkit.errors import ConnectionFailure, InputError
+from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
+from toolkit.exchange.dn import display_dn
+from toolkit.exchange.ldif import BINARY_ATTRS
+from toolkit.model import AttrValue, Dialect, RawEntry
+
+log = logging.getLogger(__name__)
+
+AUTH_METHODS = ("simple", "anonymous", "ntlm", "gssapi")
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+
+# Continuation references AD returns for every whole-domain search; these
+# partitions hold DNS zones and configuration, never recipients.
+IGNORED_REFERENCE_RDNS = frozenset({"dc=domaindnszones", "dc=forestdnszones", "cn=configuration"})
+
+_RESULT_HINTS = {
+    3: "the server's time limit stopped the search",
+    4: "the server's size limit stopped the search (the account needs an unlimited total for paged searches)",
+    11: "the server refused the search (administrative limit; try a smaller page size)",
+    12: "the server does not support a control the search needs",
+    50: "the account may not read this part of the directory",
+}
+
+
+@dataclass(frozen=True)
+class LdapSettings:
+    """Where and how to connect. The password is kept out of ``repr``.
+
+    ``url``: ``ldap://host[:port]`` or ``ldaps://host[:port]``. ``auth``:
+    ``simple`` (anonymous when ``bind_dn`` is None), ``anonymous``, ``ntlm``
+    (``bind_dn`` is ``DOMAIN\\user``) or ``gssapi``. ``timeout`` (seconds) bounds connecting
+    and each wait for a server reply.
+    """
+
+    url: str
+    base_dn: str
+    bind_dn: str | None = None
+    password: str | None = field(default=None, repr=False)
+    starttls: bool = False
+    ca_file: str | None = None
+    insecure_skip_verify: bool = False
+    allow_unencrypted: bool = False
+    auth: str = "simple"
+    page_size: int = 1000
+    timeout: float = 30.0
+
+
+# ---------------------------------------------------------------- filters
+
+
+def escape_filter_value(value: str | bytes) -> str:
+    """Escape a value for an LDAP filter (RFC 4515): ``* ( ) \\`` and NUL.
+
+    Every value that comes from a user (an identity, a name) must pass
+    through here before it is put into a filter, or ``*`` would match
+    anything and ``)(`` would rewrite the filter. ``bytes`` (a GUID) are
+    escaped octet by octet.
+    """
+    if isinstance(value, bytes):
+        return str(escape_bytes(value))
+    return str(escape_filter_chars(value, "utf-8"))
+
+
+def recipient_filter(dialect: Dialect | str, all_mailboxes: bool = False) -> str:
+    """The server-side filter that selects the objects the audit needs.
+
+    AD: objects with a cc:Mail proxy or target (``proxyAddresses`` and
+    ``targetAddress`` have case-insensitive substring matching, so
+    ``ccmail:*`` also matches ``CCMAIL:``); with ``all_mailboxes`` every
+    mailbox too. Exchange 5.5: by object class, because ``otherMailbox`` has
+    no substring (nor equality) matching rule there to filter on.
+    """
+    dialect = Dialect(dialect)
+    if dialect is Dialect.AD:
+        parts = ["(proxyAddresses=ccmail:*)", "(targetAddress=ccmail:*)"]
+        if all_mailboxes:
+            parts += ["(homeMDB=*)", "(msExchHomeServerName=*)"]
+        return "(|" + "".join(parts) + ")"
+    classes = ("organizationalPerson", "groupOfNames", "remote-address", "custom-recipient")
+    return "(|" + "".join(f"(objectClass={c})" for c in classes) + ")"
+
+
+def dialect_attributes(dialect: Dialect | str) -> tuple[str, ...]:
+    """The attributes the toolkit reads in a dialect (spec: Inputs)."""
+    return AD_ATTRIBUTES if Dialect(dialect) is Dialect.AD else EX55_ATTRIBUTES
+
+
+# ---------------------------------------------------------------- messages
+
+
+_LIBRARY_NOISE = re.compile(
+    r"wrap socket error: |socket ssl wrapping error: |socket connection error while opening: "
+    r"| \(_ssl\.c:\d+\)"
+)
+
+
+def _one_line(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """A library message made safe for our one-line errors: no secret, no newline.
+
+    ldap3 nests exception texts as tuple reprs; only the innermost reason is kept.
+    """
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    text = _LIBRARY_NOISE.sub("", " ".join(text.split()))
+    previous = None
+    while previous != text:
+        previous = text
+        text = text.strip().strip("()'\",").strip()
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+def _where(settings: LdapSettings) -> str:
+    parts = urlsplit(settings.url)
+    return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}"
+
+
+# ---------------------------------------------------------------- NTLM helper
+
+
+def md4(data: bytes) -> bytes:
+    """MD4 (RFC 1320). Only for the NTLM NT hash: OpenSSL 3 dropped MD4."""
+
+    def rotl(x: int, n: int) -> int:
+        x &= 0xFFFFFFFF
+        return ((x << n) | (x >> (32 - n))) & 0xFFFFFFFF
+
+    msg = data + b"\x80" + b"\x00" * ((55 - len(data)) % 64) + struct.pack("<Q", len(data) * 8)
+    a, b, c, d = 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476
+    for off in range(0, len(msg), 64):
+        x = struct.unpack("<16I", msg[off : off + 64])
+        aa, bb, cc, dd = a, b, c, d
+        for i in range(16):
+            k, s = i, (3, 7, 11, 19)[i % 4]
+            f = (b & c) | (~b & d)
+            a, b, c, d = d, rotl(a + f + x[k], s), b, c
+        for i in range(16):
+            k, s = (i % 4) * 4 + i // 4, (3, 5, 9, 13)[i % 4]
+            g = (b & c) | (b & d) | (c & d)
+            a, b, c, d = d, rotl(a + g + x[k] + 0x5A827999, s), b, c
+        order = (0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15)
+        for i in range(16):
+            k, s = order[i], (3, 9, 11, 15)[i % 4]
+            h = b ^ c ^ d
+            a, b, c, d = d, rotl(a + h + x[k] + 0x6ED9EBA1, s), b, c
+        a, b, c, d = (
+            (a + aa) & 0xFFFFFFFF,
+            (b + bb) & 0xFFFFFFFF,
+            (c + cc) & 0xFFFFFFFF,
+            (d + dd) & 0xFFFFFFFF,
+        )
+    return struct.pack("<4I", a, b, c, d)
+
+
+def nt_hash_credential(password: str) -> str:
+    """``LM:NT`` hex form ldap3 accepts instead of a password for NTLM.
+
+    ldap3 computes MD4 with hashlib, which fails on OpenSSL 3; handing it the
+    NT hash avoids that. The result is password-equivalent: never log it.
+    """
+    return "0" * 32 + ":" + md4(password.encode("utf-16-le")).hex()
+
+
+# ---------------------------------------------------------------- connection
+
+
+def _validate(settings: LdapSettings) -> tuple[str, str, int]:
+    parts = urlsplit(settings.url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("ldap", "ldaps") or not parts.hostname:
+        raise InputError(f"expected ldap://host[:port] or ldaps://host[:port], got {settings.url!r}",
+                         "--ldap-url")  # fmt: skip
+    if parts.path not in ("", "/") or parts.query or parts.username or parts.password:
+        raise InputError("give only scheme, host and port (base DN goes to --base-dn)", "--ldap-url")
+    try:
+        port = parts.port or (636 if scheme == "ldaps" else 389)
+    except ValueError:
+        raise InputError(f"bad port in {settings.url!r}", "--ldap-url") from None
+    if settings.starttls and scheme == "ldaps":
+        raise InputError("StartTLS on ldaps:// makes no sense: use one of them", "--starttls")
+    if not settings.base_dn.strip():
+        raise InputError("a base DN is required", "--base-dn")
+    if settings.auth not in AUTH_METHODS:
+        raise InputError(f"unknown auth method {settings.auth!r} (use {', '.join(AUTH_METHODS)})")
+    if not 1 <= settings.page_size <= 100_000:
+        raise InputError(f"page size must be 1..100000, got {settings.page_size}")
+    if settings.timeout <= 0:
+        raise InputError("timeout must be positive")
+    if settings.ca_file and settings.insecure_skip_verify:
+        raise InputError("a CA file and skipping verification contradict each other")
+    encrypted = scheme == "ldaps" or settings.starttls
+    if settings.auth == "anonymous" and (settings.bind_dn or settings.password):
+        raise InputError("an anonymous bind takes no bind DN or password", "--bind-dn")
+    if settings.auth == "simple":
+        if settings.bind_dn is None and settings.password:
+            raise InputError("a password without a bind DN", "--bind-dn")
+        if settings.bind_dn is not None and not settings.password:
+            # An empty password makes an "unauthenticated bind" that many
+            # servers (AD too) answer with success, as anonymous.
+            raise InputError(f"no password for {settings.bind_dn}", "--bind-dn")
+    if settings.auth == "ntlm" and not (settings.bind_dn and "\\" in settings.bind_dn and settings.password):
+        raise InputError("NTLM needs DOMAIN\\user as bind DN and a password", "--bind-dn")
+    if settings.auth == "gssapi" and importlib.util.find_spec("gssapi") is None:
+        raise InputError("Kerberos (GSSAPI) needs the python package 'gssapi' installed")
+    sends_password = settings.auth in ("simple", "ntlm") and settings.bind_dn is not None
+    if sends_password and not encrypted and not settings.allow_unencrypted:
+        # NTLM does not send the password itself, but ldap3 neither signs nor
+        # seals, so the response (crackable) and all data travel in clear.
+        raise InputError(
+            f"a {settings.auth} bind on ldap:// without StartTLS would expose the credentials: "
+            "use ldaps://, StartTLS, or allow unencrypted explicitly",
+            "--ldap-url",
+        )
+    return scheme, parts.hostname, port
+
+
+def _tls(settings: LdapSettings, host: str) -> ldap3.Tls:
+    if settings.insecure_skip_verify:
+        log.warning("TLS certificate verification is OFF for %s: the server is not authenticated",
+                    _where(settings))  # fmt: skip
+        return ldap3.Tls(validate=ssl.CERT_NONE, sni=host)
+    try:
+        return ldap3.Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=settings.ca_file, sni=host)
+    except LDAPException:
+        raise InputError(f"CA file {settings.ca_file!r} not found", "--ca-file") from None
+
+
+def connect(settings: LdapSettings) -> ldap3.Connection:
+    """An open, bound, read-only connection; InputError or ConnectionFailure otherwise."""
+    scheme, host, port = _validate(settings)
+    encrypted = scheme == "ldaps" or settings.starttls
+    tls = _tls(settings, host) if encrypted else None
+    server = ldap3.Server(
+        host,
+        port=port,
+        use_ssl=scheme == "ldaps",
+        tls=tls,
+        get_info=ldap3.NONE,
+        connect_timeout=settings.timeout,
+    )
+    kwargs: dict[str, object] = {}
+    user, password = settings.bind_dn, settings.password
+    if settings.auth == "ntlm":
+        authentication = ldap3.NTLM
+        password = nt_hash_credential(settings.password or "")
+    elif settings.auth == "gssapi":
+        authentication = ldap3.SASL
+        kwargs.update(sasl_mechanism=ldap3.KERBEROS)
+        user, password = None, None
+    elif settings.auth == "anonymous" or settings.bind_dn is None:
+        authentication = ldap3.ANONYMOUS
+    else:
+        authentication = ldap3.SIMPLE
+    secrets = (settings.password, password)
+    where = _where(settings)
+    conn = ldap3.Connection(
+        server,
+        user=user,
+        password=password,
+        authentication=authentication,
+        client_strategy=ldap3.SYNC,
+        auto_bind=ldap3.AUTO_BIND_NONE,
+        read_only=True,
+        raise_exceptions=False,
+        check_names=False,
+        auto_referrals=False,
+        return_empty_attributes=False,
+        receive_timeout=max(1, math.ceil(settings.timeout)),  # ldap3 packs it as an int
+        **kwargs,
+    )
+    step = "connect"
+    try:
+        conn.open()
+        if settings.starttls:
+            step = "StartTLS"
+            if not conn.start_tls():
+                raise ConnectionFailure(f"{where}: StartTLS refused by the server")
+        step = "bind"
+        if not conn.bind():
+            result = conn.result or {}
+            detail = _one_line(f"{result.get('description', '?')} {result.get('message', '')}", secrets)
+            who = "Kerberos ticket" if settings.auth == "gssapi" else settings.bind_dn or "anonymous"
+            raise ConnectionFailure(f"{where}: bind as {who} failed: {detail}")
+    except (LDAPException, OSError) as exc:
+        _close(conn)
+        text = str(exc)
+        what = "TLS" if step == "StartTLS" or "ssl" in text.lower() else step
+        if "doesn't match any name" in text:  # ldap3's host name check: message holds the whole cert
+            what, text = "TLS", f"the server certificate is not valid for host name {host}"
+        raise ConnectionFailure(f"{where}: {what} failed: {_one_line(text, secrets)}") from None
+    except ConnectionFailure:
+        _close(conn)
+        raise
+    except ImportError as exc:  # GSSAPI backend
+        _close(conn)
+        raise InputError(f"Kerberos (GSSAPI) is not available: {exc}") from None
+    log.debug("bound to %s as %s (%s)", where, settings.bind_dn or "anonymous", settings.auth)
+    return conn
+
+
+def _close(conn: ldap3.Connection) -> None:
+    try:
+        conn.unbind()
+    except Exception:  # closing a broken socket must not mask the real error
+        log.debug("unbind failed", exc_info=True)
+
+
+# ---------------------------------------------------------------- search
+
+
+def _text(value: bytes) -> AttrValue:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
+
+
+def _entry(dn: str, raw: dict[str, list[bytes]]) -> RawEntry:
+    attrs: dict[str, list[AttrValue]] = {}
+    for name, values in raw.items():
+        if not values:  # ldap3's mock lists requested-but-absent attributes; LDIF has no such thing
+            continue
+        base, _, options = name.partition(";")
+        lname = base.lower()
+        if options and any(o.lower().startswith("range=") and not o.endswith("-*")
+                           for o in options.split(";")):  # fmt: skip
+            raise ConnectionFailure(
+                f"{dn}: the server sent only part of {base} ({options}); "
+                "ranged retrieval is not supported, so the read would be incomplete"
+            )
+        if lname in BINARY_ATTRS:
+            decoded: list[AttrValue] = [bytes(v) for v in values]
+        else:
+            decoded = [_text(v) for v in values]
+        attrs.setdefault(lname, []).extend(decoded)
+    return RawEntry(display_dn(dn), attrs)
+
+
+def _reference_ignored(uri: str) -> bool:
+    path = unquote(urlsplit(uri).path.lstrip("/")).split("?", 1)[0]
+    first = path.split(",", 1)[0].strip().lower().replace(" ", "")
+    return first in IGNORED_REFERENCE_RDNS
+
+
+def search(
+    conn: ldap3.Connection,
+    base_dn: str,
+    search_filter: str,
+    attributes: Iterable[str] | None,
+    page_size: int = 1000,
+    *,
+    where: str = "LDAP",
+) -> Iterator[RawEntry]:
+    """Stream a whole-subtree paged search; raise unless the server says it is complete."""
+    attrs = list(attributes) if attributes is not None else [ldap3.ALL_ATTRIBUTES]
+    cookie: bytes | None = None
+    count = 0
+    pages = 0
+    while True:
+        try:
+            conn.search(
+                base_dn,
+                search_filter,
+                search_scope=ldap3.SUBTREE,
+                dereference_aliases=ldap3.DEREF_NEVER,
+                attributes=attrs,
+                paged_size=page_size,
+                paged_cookie=cookie,
+                paged_criticality=False,
+            )
+        except LDAPInvalidFilterError as exc:
+            raise InputError(f"bad LDAP filter {search_filter!r}: {_one_line(str(exc))}") from None
+        except (LDAPException, OSError) as exc:
+            raise ConnectionFailure(
+                f"{where}: search failed after {count} entries: {_one_line(str(exc))}"
+            ) from None
+        pages += 1
+        result = conn.result or {}
+        for item in conn.response or ():
+            kind = item.get("type")
+            if kind == "searchResEntry":
+                count += 1
+                yield _entry(item["dn"], item["raw_attributes"])
+            elif kind == "searchResRef":
+                uris = item.get("uri") or []
+                if all(_reference_ignored(u) for u in uris):
+                    log.debug("ignored continuation reference %s", ", ".join(uris))
+                    continue
+                raise ConnectionFailure(
+                    f"{where}: the directory continues on another server ({', '.join(uris)}) "
+                    f"after {count} entries; referrals are not followed: search a Global "
+                    "Catalog or each domain"
+                )
+        code = result.get("result")
+        if code is None:  # never treat "no answer" as success
+            raise ConnectionFailure(f"{where}: no search result from the server after {count} entries")
+        if code == 10:
+            refs = ", ".join(result.get("referrals") or []) or "?"
+            raise ConnectionFailure(
+                f"{where}: server referred the search for {base_dn!r} to {refs}; "
+                "referrals are not followed: connect to that server"
+            )
+        if code == 32 and count == 0:
+            raise InputError(
+                f"{base_dn!r} does not exist on {where} or is not visible to this account",
+                "--base-dn",
+            )
+        if code != 0:
+            hint = _RESULT_HINTS.get(code, "the search did not complete")
+            message = _one_line(str(result.get("message") or ""))
+            raise ConnectionFailure(
+                f"{where}: search incomplete after {count} entries: {hint} "
+                f"({result.get('description', '?')}, code {code}{': ' + message if message else ''})"
+            )
+        try:
+            cookie = result["controls"][PAGED_RESULTS_OID]["value"]["cookie"]
+        except (KeyError, TypeError):
+            cookie = None
+        if not cookie:
+            log.debug("%s: %d entries in %d page(s)", where, count, pages)
+            return
+
+
+def read_ldap(
+    settings: LdapSettings, search_filter: str, attributes: Iterable[str] | None
+) -> Iterator[RawEntry]:
+    """Connect, stream every matching entry under ``settings.base_dn``, disconnect.
+
+    Raises InputError (bad settings, exit 2) before connecting and
+    ConnectionFailure (exit 3) for anything the network or server does,
+    including a search the server did not complete.
+    """
+    conn = connect(settings)
+    try:
+        yield from search(
+            conn,
+            settings.base_dn,
+            search_filter,
+            attributes,
+            settings.page_size,
+            where=_where(settings),
+        )
+    finally:
+        _close(conn)
