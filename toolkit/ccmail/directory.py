@@ -83,10 +83,19 @@ def decode(data: bytes, encoding: str | None, where: str) -> tuple[str, str]:
         return data.decode("cp850"), "cp850"
 
 
+def _split_lines(text: str) -> list[str]:
+    """Lines end at LF (CRLF or LF files); other characters that Python's
+    splitlines() treats as breaks (NEL, FF, U+2028...) are data."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
 def _records(text: str, where: str) -> Iterator[list[tuple[int, str, str]]]:
     """Records as lists of (line, key, value); keys as written."""
     record: list[tuple[int, str, str]] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_split_lines(text), 1):
         if not line.strip():
             if record:
                 yield record

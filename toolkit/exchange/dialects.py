@@ -24,19 +24,23 @@ EX55_ATTRIBUTES = (
 )  # fmt: skip
 
 
-def _split_typed(value: str, seps: str) -> tuple[str, str] | None:
-    """``TYPE<sep>address`` at the first separator; None when there is none."""
-    cut = min((i for i in (value.find(s) for s in seps) if i >= 0), default=-1)
+def _split_typed(value: str, sep: str) -> tuple[str, str] | None:
+    """``TYPE<sep>address`` at the first separator; None when there is none.
+
+    The type is taken exactly as written: ``' CCMAIL'`` is not ``CCMAIL``
+    (Exchange would not route it as one either).
+    """
+    cut = value.find(sep)
     if cut <= 0:
         return None
     return value[:cut], value[cut + 1 :]
 
 
-def ccmail_value(value: str, seps: str, source: str) -> CcmailValue | None:
-    typed = _split_typed(value, seps)
-    if typed is None or not is_ccmail_type(typed[0].strip()):
+def ccmail_value(value: str, sep: str, source: str) -> CcmailValue | None:
+    typed = _split_typed(value, sep)
+    if typed is None or not is_ccmail_type(typed[0]):
         return None
-    return parse(value, typed[0].strip(), typed[1], source)
+    return parse(value, typed[0], typed[1], source)
 
 
 def _classify_ad(classes: set[str], entry: RawEntry) -> Kind | None:
@@ -67,10 +71,10 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     classes = {c.lower() for c in entry.texts("objectclass")}
     if dialect is Dialect.AD:
         kind = _classify_ad(classes, entry)
-        seps, proxy_attr, targets = ":", "proxyaddresses", entry.texts("targetaddress")
+        sep, proxy_attr, targets = ":", "proxyaddresses", entry.texts("targetaddress")
     else:
         kind = _classify_55(classes, entry)
-        seps, proxy_attr = "$:", "othermailbox"
+        sep, proxy_attr = "$", "othermailbox"  # type$address; targets are TYPE:address
         targets = entry.texts("targetaddress") + entry.texts("target-address")
     if kind is None:
         return None
@@ -78,17 +82,17 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     smtp: list[str] = []
     primary_smtp = None
     for raw in entry.texts(proxy_attr):
-        value = ccmail_value(raw, seps, "proxy")
+        value = ccmail_value(raw, sep, "proxy")
         if value is not None:
             values.append(value)
             continue
-        typed = _split_typed(raw, seps)
-        if typed and typed[0].strip().upper() == "SMTP":
+        typed = _split_typed(raw, sep)
+        if typed and typed[0].upper() == "SMTP":
             smtp.append(typed[1])
-            if typed[0].strip() == "SMTP" and dialect is Dialect.AD:  # last one wins
+            if typed[0] == "SMTP" and dialect is Dialect.AD:  # last one wins
                 primary_smtp = typed[1]
-    for raw in targets[:1]:
-        value = ccmail_value(raw, seps, "target")
+    for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
+        value = ccmail_value(raw, ":", "target")
         if value is not None:
             values.append(value)
     mail = entry.first("mail") or entry.first("rfc822mailbox")

@@ -38,7 +38,11 @@ class FileText:
         data = path.read_bytes()
         text, used = decode(data, encoding, str(path))
         bom = codecs.BOM_UTF8 if used == "utf-8-sig" else b""
-        return cls(path, "utf-8" if bom else used, bom, text.splitlines(keepends=True))
+        lines = [line + "\n" for line in text.split("\n")]
+        lines[-1] = lines[-1][:-1]
+        if not lines[-1]:
+            lines.pop()
+        return cls(path, "utf-8" if bom else used, bom, lines)
 
     def encode(self) -> bytes:
         return self.bom + "".join(self.lines).encode(self.encoding)
