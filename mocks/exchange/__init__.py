@@ -1,0 +1,21 @@
+"""A mock Exchange remote-PowerShell endpoint (WSMan + PSRP over HTTP).
+
+An unmodified pypsrp client talks to it as to ``http(s)://server/PowerShell``
+with configuration ``Microsoft.Exchange``. The organisation comes from an
+AD-dialect LDIF (the same file ``--ldif`` reads, DNs kept exactly) and an
+optional ``identity,item_count`` CSV, so a test can compare what the toolkit
+reads over PowerShell with what it reads from the file.
+
+Layers, one module each: :mod:`.organisation` (the in-memory directory and
+Exchange's identity resolution), :mod:`.objects` (Exchange-shaped objects and
+their CLIXML form), :mod:`.cmdlets` (cmdlet semantics and parameter binding),
+:mod:`.psrp` (runspace pool and pipelines on psrpcore's server side),
+:mod:`.wsman` (the SOAP envelope), :mod:`.server` (HTTP, auth, request
+counter), :mod:`.transport` (the same endpoint without a socket).
+"""
+
+from mocks.exchange.organisation import Organisation
+from mocks.exchange.server import MockExchange, MockExchangeServer
+from mocks.exchange.transport import MockTransport
+
+__all__ = ["MockExchange", "MockExchangeServer", "MockTransport", "Organisation"]

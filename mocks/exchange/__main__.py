@@ -1,0 +1,63 @@
+"""``python -m mocks.exchange --ldif FILE [--stats FILE] --port PORT [--https]``.
+
+Prints ONE JSON line ``{"uri", "username", "password", "pid"}`` (plus
+``"ca_file"`` with ``--https``) on stdout, then serves until killed, so a
+benchmark or a shell script can start it, read one line and connect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+
+from mocks.exchange.server import MockExchange, MockExchangeServer
+from toolkit.errors import CcmigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mock-exchange", description=__doc__.splitlines()[0])
+    parser.add_argument("--ldif", required=True, help="AD-dialect LDIF: the organisation")
+    parser.add_argument("--stats", help="CSV identity,item_count for Get-MailboxStatistics")
+    parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any)")
+    parser.add_argument("--https", action="store_true", help="serve TLS, self-signed certificate")
+    parser.add_argument("--username", default="CORP\\exadmin", help="Basic auth user name")
+    parser.add_argument("--ntlm", action="store_true",
+                        help="also accept Negotiate/NTLM (with message encryption) on http")
+    parser.add_argument("--no-select-object", action="store_true",
+                        help="do not expose Select-Object (test a client's fallback)")
+    args = parser.parse_args(argv)
+    password = os.environ.get("MOCK_EXCHANGE_PASSWORD") or None
+    commands = None
+    if args.no_select_object:
+        from mocks.exchange.cmdlets import IMPLEMENTATIONS
+
+        commands = [c for c in IMPLEMENTATIONS if c != "select-object"]
+    try:
+        core = MockExchange.from_files(args.ldif, args.stats, username=args.username,
+                                       password=password, commands=commands,
+                                       auth_methods=("basic", "ntlm") if args.ntlm else ("basic",))
+        server = MockExchangeServer(core, port=args.port, https=args.https).start()
+    except CcmigError as exc:
+        print(f"mock-exchange: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"mock-exchange: cannot listen on port {args.port}: {exc.strerror}", file=sys.stderr)
+        return 2
+    line = {"uri": server.uri, "username": core.username, "password": core.password,
+            "pid": os.getpid()}
+    if server.ca_file:
+        line["ca_file"] = str(server.ca_file)
+    print(json.dumps(line), flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (server.stop(), sys.exit(0)))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""Exchange-shaped objects and their CLIXML form.
+
+Cmdlets build plain Python values (:class:`ExObject`, :class:`ExValue`,
+:class:`ExCollection`, :class:`ExEnum`); :func:`to_clixml` turns them into
+psrpcore objects with Exchange's real .NET type-name chains. That matters:
+real Exchange sends ``EmailAddresses`` as a ``ProxyAddressCollection`` object
+(type chain plus ``<LST>``), which pypsrp 0.9 does not turn into a list, so a
+mock that sent a plain list would let a client pass tests that production
+breaks. Unprojected objects carry dozens of properties, as Exchange's do, so
+projection with ``Select-Object`` makes a measurable difference.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from psrpcore.types import PSEnumBase, PSInt64, PSList, PSNoteProperty, PSObject, PSType, PSUInt
+
+from mocks.exchange.organisation import (
+    MAIL_CONTACT,
+    MAILBOX,
+    Entry,
+    Organisation,
+    parent_dn,
+    split_dn,
+)
+
+_DATA = "Microsoft.Exchange.Data"
+_DIR = "Microsoft.Exchange.Data.Directory"
+_MGMT = "Microsoft.Exchange.Data.Directory.Management"
+_ASM = "Microsoft.Exchange.Data, Version=14.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35"
+_MSCORLIB = "mscorlib, Version=4.0.0.0, Culture=neutral, PublicKeyToken=b77a5c561934e089"
+
+PROXY_COLLECTION_TYPES = (
+    f"{_DATA}.ProxyAddressCollection",
+    f"{_DATA}.ProxyAddressBaseCollection`1[[{_DATA}.ProxyAddress, {_ASM}]]",
+    f"{_DATA}.MultiValuedProperty`1[[{_DATA}.ProxyAddress, {_ASM}]]",
+    f"{_DATA}.MultiValuedPropertyBase",
+    "System.Object",
+)
+STRING_MVP_TYPES = (
+    f"{_DATA}.MultiValuedProperty`1[[System.String, {_MSCORLIB}]]",
+    f"{_DATA}.MultiValuedPropertyBase",
+    "System.Object",
+)
+_TAIL = (f"{_DIR}.ADPresentationObject", f"{_DATA}.ConfigurableObject", "System.Object")
+REDUCED_RECIPIENT_TYPES = (f"{_MGMT}.ReducedRecipient", *_TAIL)
+_MAIL_ENABLED = (f"{_MGMT}.MailEnabledOrgPerson", f"{_MGMT}.MailEnabledRecipient", *_TAIL)
+MAILBOX_TYPES = (f"{_MGMT}.Mailbox", *_MAIL_ENABLED)
+MAIL_CONTACT_TYPES = (f"{_MGMT}.MailContact", *_MAIL_ENABLED)
+MAILBOX_STATISTICS_TYPES = (
+    "Microsoft.Exchange.Management.MapiTasks.Presentation.MailboxStatistics",
+    "Microsoft.Exchange.Management.MapiTasks.Presentation.StoreObject",
+    f"{_DATA}.ConfigurableObject",
+    "System.Object",
+)
+_AD_OBJECT_ID = (f"{_DIR}.ADObjectId", f"{_DATA}.ObjectId", "System.Object")
+_BYTES = f"{_DATA}.ByteQuantifiedSize"
+_UNLIMITED_BYTES = (f"{_DATA}.Unlimited`1[[{_BYTES}, {_ASM}]]", "System.ValueType", "System.Object")
+
+
+@dataclass
+class ExObject:
+    """A cmdlet's output object: type chain, ordered properties, ToString.
+
+    ``extended`` marks note properties (``Select-Object`` output, sent under
+    ``<MS>``); Exchange's own objects carry adapted properties (``<Props>``).
+    """
+
+    type_names: tuple[str, ...]
+    props: dict[str, Any]
+    to_string: str | None = None
+    extended: bool = False
+
+    def find(self, name: str) -> tuple[str, Any] | None:
+        """(real name, value) of a property, matched case-insensitively."""
+        if name in self.props:
+            return name, self.props[name]
+        low = name.lower()
+        for key, value in self.props.items():
+            if key.lower() == low:
+                return key, value
+        return None
+
+
+@dataclass
+class ExValue:
+    """A typed value Exchange shows by its ToString (ADObjectId, SmtpAddress...)."""
+
+    type_names: tuple[str, ...]
+    to_string: str
+    props: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.to_string
+
+
+@dataclass
+class ExCollection:
+    """A .NET collection with its own type chain (MultiValuedProperty...)."""
+
+    type_names: tuple[str, ...]
+    items: list[Any]
+
+    def __str__(self) -> str:
+        return " ".join(str(i) for i in self.items)
+
+
+@PSType(["Microsoft.Exchange.Data.Directory.Recipient.RecipientType"], rehydrate=False)
+class RecipientType(PSEnumBase):
+    """Exchange's RecipientType enum (values as in Exchange 2010)."""
+
+    Invalid = 0
+    User = 1
+    UserMailbox = 2
+    MailUser = 3
+    Contact = 4
+    MailContact = 5
+    Group = 6
+    MailUniversalDistributionGroup = 7
+    MailUniversalSecurityGroup = 8
+    MailNonUniversalGroup = 9
+    DynamicDistributionGroup = 10
+
+
+@PSType(["Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails"], rehydrate=False)
+class RecipientTypeDetails(PSEnumBase, base_type=PSInt64):
+    """Exchange's RecipientTypeDetails flags (only the values the mock uses)."""
+
+    none = 0
+    UserMailbox = 1
+    LinkedMailbox = 2
+    SharedMailbox = 4
+    LegacyMailbox = 8
+    RoomMailbox = 16
+    EquipmentMailbox = 32
+    MailContact = 64
+    MailUser = 128
+    MailUniversalDistributionGroup = 256
+    MailNonUniversalGroup = 512
+    MailUniversalSecurityGroup = 1024
+    DynamicDistributionGroup = 2048
+
+
+@dataclass
+class ExEnum:
+    """An enum value by name; :func:`to_clixml` picks the psrpcore enum."""
+
+    enum: type[PSEnumBase]
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def to_clixml(value: Any, depth: int = 1) -> Any:
+    """The psrpcore value that serialises as Exchange would send ``value``.
+
+    ``depth`` follows PowerShell's remoting serializer (default depth 1): an
+    output object's properties are written, but a complex property value
+    whose depth is used up travels as its ToString string; a collection
+    keeps its type chain and ``<LST>``, its items as strings; enums keep
+    their type and name.
+    """
+    if isinstance(value, ExObject | ExValue):
+        if depth <= 0:
+            return value.to_string if value.to_string is not None else value.type_names[0]
+        obj = PSObject()
+        obj.PSObject.type_names = list(value.type_names)
+        props = [PSNoteProperty(k, to_clixml(v, depth - 1)) for k, v in value.props.items()]
+        if isinstance(value, ExObject) and value.extended:
+            obj.PSObject.extended_properties = props
+        else:
+            obj.PSObject.adapted_properties = props
+        if value.to_string is not None:
+            obj.PSObject.to_string = value.to_string
+        return obj
+    if isinstance(value, ExCollection):
+        items = PSList([to_clixml(i, depth - 1) for i in value.items])
+        items.PSObject.type_names = list(value.type_names)
+        return items
+    if isinstance(value, ExEnum):
+        return value.enum[value.name]
+    if isinstance(value, list | tuple):
+        return PSList([to_clixml(i, depth - 1) for i in value])
+    if depth < 0 and isinstance(value, datetime.datetime | datetime.timedelta | uuid.UUID):
+        return str(value)
+    return value
+
+
+# -- value builders ------------------------------------------------------------
+
+
+def ad_object_id(org: Organisation, dn: str, guid: uuid.UUID | None = None,
+                 to_string: str | None = None) -> ExValue:
+    rdns = split_dn(dn)
+    return ExValue(_AD_OBJECT_ID, to_string or org.canonical_name(dn), {
+        "IsDeleted": False,
+        "Rdn": f"{rdns[0][0]}={rdns[0][1]}" if rdns else dn,
+        "Parent": org.canonical_name(parent_dn(dn)) if parent_dn(dn) else None,
+        "Depth": len(rdns),
+        "DistinguishedName": dn,
+        "IsRelativeDn": False,
+        "DomainId": org.domain,
+        "ObjectGuid": guid or uuid.UUID(int=0),
+        "Name": rdns[0][1] if rdns else dn,
+    })
+
+
+def smtp_address(address: str | None) -> ExValue | None:
+    if not address:
+        return None
+    local, _, domain = address.rpartition("@")
+    return ExValue((f"{_DATA}.SmtpAddress", "System.ValueType", "System.Object"), address, {
+        "Local": local, "Domain": domain, "Length": len(address), "IsValidAddress": bool(local),
+    })
+
+
+def proxy_address(value: str | None) -> ExValue | None:
+    """One ProxyAddress (ExternalEmailAddress): SMTP or custom type."""
+    if not value:
+        return None
+    prefix, _, address = value.partition(":")
+    kind = "SmtpProxyAddress" if prefix.upper() == "SMTP" else "CustomProxyAddress"
+    types = (f"{_DATA}.{kind}", f"{_DATA}.ProxyAddress", f"{_DATA}.ProxyAddressBase",
+             "System.Object")
+    return ExValue(types, value, {
+        "AddressString": address, "IsPrimaryAddress": prefix.isupper(),
+        "PrefixString": prefix.upper(), "ProxyAddressString": value,
+    })
+
+
+def proxy_collection(values: list[str]) -> ExCollection:
+    return ExCollection(PROXY_COLLECTION_TYPES, list(values))
+
+
+def strings(values: list[str]) -> ExCollection:
+    return ExCollection(STRING_MVP_TYPES, list(values))
+
+
+def byte_size(count: int) -> ExValue:
+    """ByteQuantifiedSize as Exchange prints it: ``1.5 MB (1,572,864 bytes)``."""
+    value, unit = float(count), "B"
+    for next_unit in ("KB", "MB", "GB", "TB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, next_unit
+    shown = f"{value:.3f}".rstrip("0").rstrip(".")
+    return ExValue((_BYTES, "System.ValueType", "System.Object"),
+                   f"{shown} {unit} ({count:,} bytes)")
+
+
+def unlimited() -> ExValue:
+    return ExValue(_UNLIMITED_BYTES, "Unlimited", {"IsUnlimited": True, "Value": None})
+
+
+# -- recipient objects -----------------------------------------------------------
+
+_EPOCH = datetime.datetime(2001, 6, 1, 9, 30, tzinfo=datetime.UTC)
+
+
+def _common(e: Entry, org: Organisation) -> dict[str, Any]:
+    """Properties every recipient view shares, in Exchange's alphabetical order."""
+    identity = ad_object_id(org, e.dn, e.guid)
+    parent = parent_dn(e.dn) or e.dn
+    hidden = (e.text("msexchhidefromaddresslists") or "").upper() == "TRUE"
+    created = _EPOCH + datetime.timedelta(minutes=e.created)
+    props: dict[str, Any] = {
+        "AddressListMembership": strings(["\\Default Global Address List"] if not hidden else []),
+        "Alias": e.alias,
+        "City": e.text("l"),
+        "Company": e.text("company"),
+        "CountryOrRegion": e.text("co"),
+        **{f"CustomAttribute{i}": e.text(f"extensionattribute{i}") or "" for i in range(1, 16)},
+        "Department": e.text("department"),
+        "DisplayName": e.text("displayname") or e.name,
+        "DistinguishedName": e.dn,
+        "EmailAddresses": proxy_collection(e.texts("proxyaddresses")),
+        "EmailAddressPolicyEnabled": (e.text("msexchpoliciesexcluded") is None),
+        "ExchangeVersion": "0.10 (14.0.100.0)",
+        "ExternalEmailAddress": proxy_address(e.target),
+        "FirstName": e.text("givenname"),
+        "Guid": e.guid,
+        "HiddenFromAddressListsEnabled": hidden,
+        "Id": identity,
+        "Identity": identity,
+        "IsValid": True,
+        "LastName": e.text("sn"),
+        "LegacyExchangeDN": e.text("legacyexchangedn"),
+        "Name": e.name,
+        "ObjectCategory": ad_object_id(org, f"CN=Person,CN=Schema,CN=Configuration,DC={org.domain}"),
+        "ObjectClass": strings(e.texts("objectclass")),
+        "Office": e.text("physicaldeliveryofficename"),
+        "OrganizationalUnit": org.canonical_name(parent),
+        "OriginatingServer": org.domain_controller,
+        "PoliciesExcluded": strings([]),
+        "PoliciesIncluded": strings([]),
+        "PrimarySmtpAddress": smtp_address(e.primary_smtp),
+        "RecipientType": ExEnum(RecipientType, e.recipient_type),
+        "RecipientTypeDetails": ExEnum(RecipientTypeDetails, e.type_details),
+        "SamAccountName": e.text("samaccountname"),
+        "Title": e.text("title"),
+        "UserPrincipalName": e.text("userprincipalname"),
+        "WhenChanged": created,
+        "WhenChangedUTC": created,
+        "WhenCreated": created,
+        "WhenCreatedUTC": created,
+        "WindowsEmailAddress": smtp_address(e.text("mail")),
+    }
+    return props
+
+
+def _database(e: Entry, org: Organisation) -> ExValue | None:
+    home = e.text("homemdb")
+    if not home:
+        return None
+    name = split_dn(home)[0][1] if split_dn(home) else home
+    return ad_object_id(org, home, None, to_string=name)
+
+
+def reduced_recipient(e: Entry, org: Organisation) -> ExObject:
+    """What ``Get-Recipient`` outputs for any recipient type."""
+    props = _common(e, org)
+    mailbox = e.recipient_type == MAILBOX
+    props.update({
+        "ArchiveDatabase": None,
+        "ArchiveGuid": uuid.UUID(int=0),
+        "Database": _database(e, org),
+        "ExchangeGuid": e.guid if mailbox else uuid.UUID(int=0),
+        "HasActiveSyncDevicePartnership": False,
+        "ManagedBy": strings([]),
+        "Manager": e.text("manager"),
+        "Phone": e.text("telephonenumber"),
+        "ServerLegacyDN": f"/o=Corp/ou=Exchange/cn=Configuration/cn=Servers/cn={org.server}"
+        if mailbox else None,
+        "ServerName": org.server.lower() if mailbox else None,
+        "UMEnabled": False,
+    })
+    return ExObject(REDUCED_RECIPIENT_TYPES, dict(sorted(props.items())), str(props["Identity"]))
+
+
+def mailbox(e: Entry, org: Organisation) -> ExObject:
+    """What ``Get-Mailbox`` outputs: the recipient view plus mailbox settings."""
+    props = _common(e, org)
+    props.update({
+        "AcceptMessagesOnlyFrom": strings([]),
+        "ArchiveName": strings([]),
+        "Database": _database(e, org),
+        "DeliverToMailboxAndForward": False,
+        "ExchangeGuid": e.guid,
+        "ForwardingAddress": None,
+        "ForwardingSmtpAddress": None,
+        "IssueWarningQuota": unlimited(),
+        "LitigationHoldEnabled": False,
+        "MaxReceiveSize": unlimited(),
+        "MaxSendSize": unlimited(),
+        "ProhibitSendQuota": unlimited(),
+        "ProhibitSendReceiveQuota": unlimited(),
+        "RetainDeletedItemsFor": datetime.timedelta(days=14),
+        "ServerName": org.server.lower(),
+        "SingleItemRecoveryEnabled": False,
+        "UseDatabaseQuotaDefaults": True,
+    })
+    return ExObject(MAILBOX_TYPES, dict(sorted(props.items())), str(props["Identity"]))
+
+
+def mail_contact(e: Entry, org: Organisation) -> ExObject:
+    """What ``Get-MailContact`` / ``New-MailContact`` output."""
+    props = _common(e, org)
+    props.update({
+        "MacAttachmentFormat": "BinHex",
+        "MessageBodyFormat": "TextAndHtml",
+        "MessageFormat": "Mime",
+        "UsePreferMessageFormat": False,
+        "UseMapiRichTextFormat": "UseDefaultSettings",
+    })
+    return ExObject(MAIL_CONTACT_TYPES, dict(sorted(props.items())), str(props["Identity"]))
+
+
+def mailbox_statistics(e: Entry, org: Organisation) -> ExObject:
+    """What ``Get-MailboxStatistics`` outputs (sizes derived from the count)."""
+    count = e.item_count or 0
+    legacy = (e.text("legacyexchangedn") or "").upper()
+    return ExObject(MAILBOX_STATISTICS_TYPES, {
+        "AssociatedItemCount": 12,
+        "Database": _database(e, org),
+        "DatabaseName": str(_database(e, org) or ""),
+        "DeletedItemCount": 0,
+        "DisplayName": e.text("displayname") or e.name,
+        "Identity": ExValue((f"{_DATA}.Mapi.MailboxId", f"{_DATA}.Mapi.MapiObjectId",
+                             f"{_DATA}.ObjectId", "System.Object"), str(e.guid)),
+        "IsArchiveMailbox": False,
+        "IsValid": True,
+        "ItemCount": PSUInt(count),
+        "LastLogonTime": _EPOCH,
+        "LegacyDN": legacy,
+        "MailboxGuid": e.guid,
+        "ObjectClass": "Mailbox",
+        "ServerName": org.server.upper(),
+        "StorageLimitStatus": "BelowLimit",
+        "TotalDeletedItemSize": byte_size(0),
+        "TotalItemSize": byte_size(count * 37_411),
+    }, legacy)
+
+
+def view(e: Entry, org: Organisation, cmdlet_noun: str) -> ExObject:
+    """The object a ``Get-<noun>`` cmdlet outputs for ``e``."""
+    if cmdlet_noun == "mailbox" and e.recipient_type == MAILBOX:
+        return mailbox(e, org)
+    if cmdlet_noun == "mailcontact" and e.recipient_type == MAIL_CONTACT:
+        return mail_contact(e, org)
+    return reduced_recipient(e, org)

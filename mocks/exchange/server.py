@@ -1,0 +1,315 @@
+"""HTTP(S) front of the mock: Basic auth, a request counter, a thread to serve.
+
+:class:`MockExchange` is the endpoint without a socket (auth + counter +
+WSMan service); :class:`MockExchangeServer` puts it behind a stdlib
+``ThreadingHTTPServer`` on 127.0.0.1. Nagle is disabled on the handler:
+with it, every request pays ~40 ms of delayed ACK and benchmarks measure
+the kernel, not the client.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+import secrets
+import shutil
+import ssl
+import tempfile
+import threading
+import weakref
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from mocks.exchange.cmdlets import Engine
+from mocks.exchange.organisation import Organisation
+from mocks.exchange.wsman import WSManService, parse
+
+PATH = "/powershell"
+
+
+class MockExchange:
+    """The endpoint's logic, shared by the HTTP server and :class:`MockTransport`.
+
+    ``requests`` counts WSMan requests (every POST, refused ones and auth
+    handshakes included); ``actions`` counts them by WSMan action name
+    (``Receive``, ``Send``...; ``auth`` for empty handshake posts).
+    ``commands`` restricts the cmdlets the session exposes (None: all).
+    ``auth_methods`` may add ``"ntlm"`` (Negotiate/NTLM with WinRM message
+    encryption, HTTP only): pyspnego's NTLM acceptor reads its credentials
+    from the file named by ``$NTLM_USER_FILE``, so enabling it sets that
+    variable for the whole process.
+    """
+
+    def __init__(self, org: Organisation, *, username: str = "CORP\\exadmin",
+                 password: str | None = None, commands: list[str] | None = None,
+                 auth_methods: tuple[str, ...] = ("basic",)) -> None:
+        self.org = org
+        self.username = username
+        self.password = password if password is not None else secrets.token_urlsafe(18)
+        self.service = WSManService(lambda: Engine(org, commands=commands), machine=org.server)
+        self.requests = 0
+        self.actions: Counter[str] = Counter()
+        self.auth_methods = tuple(a.lower() for a in auth_methods)
+        self.encrypted = 0  # requests that arrived sealed (NTLM message encryption)
+        self._count_lock = threading.Lock()
+        if "ntlm" in self.auth_methods:
+            directory = tempfile.mkdtemp(prefix="mock-exchange-ntlm-")
+            weakref.finalize(self, shutil.rmtree, directory, True)
+            domain, _, user = username.rpartition("\\")
+            users = Path(directory) / "ntlm-users"
+            users.write_text(f"{domain}:{user}:{self.password}\n", encoding="utf-8")
+            users.chmod(0o600)
+            os.environ["NTLM_USER_FILE"] = str(users)
+
+    def ntlm_context(self) -> Any:
+        """A fresh pyspnego acceptor (Negotiate, raw NTLM accepted too)."""
+        import spnego
+
+        return spnego.server(protocol="negotiate")
+
+    def dispatch(self, body: bytes, user: str) -> tuple[int, bytes]:
+        """Count and handle a request from an already authenticated client."""
+        self._count(body)
+        return self.service.handle(body, user)
+
+    @classmethod
+    def from_files(cls, ldif: str | Path, stats: str | Path | None = None,
+                   **kwargs: object) -> MockExchange:
+        return cls(Organisation.from_files(ldif, stats), **kwargs)  # type: ignore[arg-type]
+
+    def _count(self, body: bytes) -> None:
+        try:
+            action = parse(body).action.rsplit("/", 1)[-1] if body else "auth"
+        except Exception:
+            action = "?"
+        with self._count_lock:
+            self.requests += 1
+            self.actions[action] += 1
+
+    def authorised(self, header: str | None) -> bool:
+        """Basic auth check in constant time; anything else is refused."""
+        if not header or not header.lower().startswith("basic "):
+            return False
+        try:
+            user, _, password = base64.b64decode(header[6:].strip()).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return (hmac.compare_digest(user.lower(), self.username.lower())
+                & hmac.compare_digest(password, self.password))
+
+    def handle(self, body: bytes, authorization: str | None) -> tuple[int, bytes]:
+        """(HTTP status, body) for one POST; 401 with an empty body when not authorised."""
+        self._count(body)
+        if not self.authorised(authorization):
+            return 401, b""
+        return self.service.handle(body, self.username)
+
+    @property
+    def signals(self) -> list[tuple[str, str]]:
+        """Signals received, as (code URI, command id), for tests."""
+        return self.service.signals
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """One instance per TCP connection: NTLM authenticates the connection."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    server: _HTTPServer
+    _ntlm: Any = None
+
+    def do_POST(self) -> None:
+        if self.path.split("?", 1)[0].rstrip("/").lower() != PATH:
+            self._reply(404, b"", "text/plain")
+            return
+        core = self.server.core
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        auth = self.headers.get("Authorization") or ""
+        scheme = auth.split(" ", 1)[0].lower()
+        if scheme in ("negotiate", "ntlm") and "ntlm" in core.auth_methods:
+            self._negotiate(auth, body)
+        elif self._ntlm is not None and self._ntlm.complete and not auth:
+            self._sealed(body)
+        elif "multipart/encrypted" in self.headers.get("Content-Type", "").lower():
+            self._reply(401, b"", "text/plain")
+        else:
+            status, data = core.handle(body, auth or None)
+            self._reply(status, data)
+
+    def _negotiate(self, auth: str, body: bytes) -> None:
+        """One leg of the Negotiate/NTLM handshake on this connection."""
+        core = self.server.core
+        if self._ntlm is None or self._ntlm.complete:
+            self._ntlm = core.ntlm_context()
+        try:
+            out = self._ntlm.step(base64.b64decode(auth.split(" ", 1)[1]))
+        except Exception:  # bad token or wrong password: start over
+            self._ntlm = None
+            core._count(body)
+            self._reply(401, b"", "text/plain")
+            return
+        token = {"WWW-Authenticate": f"Negotiate {base64.b64encode(out).decode()}"} if out else {}
+        if not self._ntlm.complete:
+            core._count(body)
+            self._reply(401, b"", "text/plain", token)
+        elif body:
+            self._sealed(body, token)
+        else:
+            core._count(body)
+            self._reply(200, b"", "text/plain", token)
+
+    def _sealed(self, body: bytes, headers: dict[str, str] | None = None) -> None:
+        """A request on an NTLM connection: unwrap, handle, wrap the reply."""
+        from pypsrp.encryption import WinRMEncryption
+
+        crypto = WinRMEncryption(self._ntlm, WinRMEncryption.SPNEGO)
+        ctype = self.headers.get("Content-Type", "")
+        plain = body
+        if "multipart/encrypted" in ctype.lower():
+            plain = crypto.unwrap_message(body, "Encrypted Boundary")
+            self.server.core.encrypted += 1
+        status, data = self.server.core.dispatch(plain, str(self._ntlm.client_principal))
+        if "multipart/encrypted" not in ctype.lower():
+            self._reply(status, data, extra=headers)
+            return
+        kind, sealed = crypto.wrap_message(data)
+        self._reply(status, sealed, f'{kind};protocol="{WinRMEncryption.SPNEGO}";'
+                    'boundary="Encrypted Boundary"', headers)
+
+    def do_GET(self) -> None:
+        self._reply(405, b"", "text/plain")
+
+    def _reply(self, status: int, data: bytes,
+               ctype: str = "application/soap+xml;charset=UTF-8",
+               extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        if status == 401 and not extra:
+            if "ntlm" in self.server.core.auth_methods:
+                self.send_header("WWW-Authenticate", "Negotiate")
+            self.send_header("WWW-Authenticate", f'Basic realm="{self.server.core.org.server}"')
+        for key, value in (extra or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # tests and benchmarks want quiet; the counter says what happened
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    core: MockExchange
+
+
+def self_signed_certificate(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A throwaway certificate for ``host`` (and localhost): (cert PEM, key PEM)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mock-exchange")])
+    now = datetime.datetime.now(datetime.UTC)
+    alt: list[x509.GeneralName] = [x509.DNSName("localhost")]
+    try:
+        alt.append(x509.IPAddress(ipaddress.ip_address(host)))
+    except ValueError:
+        alt.append(x509.DNSName(host))
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "mock-exchange.crt", directory / "mock-exchange.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+class MockExchangeServer:
+    """The mock on a real socket, served from a thread (context manager).
+
+    ``port=0`` picks a free port; :attr:`uri` is ``http(s)://127.0.0.1:PORT/PowerShell``.
+    With ``https=True`` a self-signed certificate is made at start; its PEM
+    is :attr:`ca_file` (what a client passes to validate it).
+    """
+
+    def __init__(self, core: MockExchange, *, host: str = "127.0.0.1", port: int = 0,
+                 https: bool = False) -> None:
+        self.core = core
+        self.host, self.port, self.https = host, port, https
+        self.ca_file: Path | None = None
+        self._httpd: _HTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @classmethod
+    def from_files(cls, ldif: str | Path, stats: str | Path | None = None, *,
+                   https: bool = False, port: int = 0, **kwargs: object) -> MockExchangeServer:
+        return cls(MockExchange.from_files(ldif, stats, **kwargs), https=https, port=port)
+
+    @property
+    def uri(self) -> str:
+        scheme = "https" if self.https else "http"
+        return f"{scheme}://{self.host}:{self.port}/PowerShell"
+
+    @property
+    def requests(self) -> int:
+        return self.core.requests
+
+    def start(self) -> MockExchangeServer:
+        httpd = _HTTPServer((self.host, self.port), _Handler)
+        httpd.core = self.core
+        if self.https:
+            self._tmp = tempfile.TemporaryDirectory(prefix="mock-exchange-")
+            cert, key = self_signed_certificate(Path(self._tmp.name), self.host)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+            httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+            self.ca_file = cert
+        self.port = httpd.server_address[1]
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="mock-exchange", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve on the calling thread (the CLI), after :meth:`start` set it up."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> MockExchangeServer:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
