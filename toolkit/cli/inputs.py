@@ -31,15 +31,8 @@ def input_options(f: Callable) -> Callable:
         click.option("--starttls", is_flag=True, default=False, help="Upgrade ldap:// with StartTLS."),
         click.option("--ldap-auth", type=click.Choice(("simple", "ntlm", "gssapi", "anonymous")),
                      default=None, help="LDAP authentication (default: simple with --bind-dn)."),
-        click.option("--ca-file", metavar="FILE", help="CA bundle for LDAPS/StartTLS/HTTPS."),
-        click.option("--insecure-skip-verify", is_flag=True, default=False,
-                     help="Do not verify TLS certificates (warned; for labs only)."),
-        click.option("--allow-unencrypted", is_flag=True, default=False,
-                     help="Allow a password to cross the network in clear."),
         click.option("--page-size", type=click.IntRange(1, 100000), default=1000,
                      show_default=True, help="LDAP paged-search page size."),
-        click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
-                     help="Network timeout in seconds."),
         click.option("--dialect", type=click.Choice([d.value for d in Dialect]), default="ad",
                      show_default=True, help="Directory schema: Active Directory or Exchange 5.5."),
         click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
@@ -52,17 +45,37 @@ def input_options(f: Callable) -> Callable:
                      help="An Exchange site's cc:Mail PO name (repeatable)."),
         click.option("--mailbox-stats", metavar="FILE",
                      help="CSV 'identity,item_count' of Exchange item counts."),
-        click.option("--exchange-uri", metavar="URI",
-                     help="Remote PowerShell endpoint, http(s)://server/PowerShell."),
-        click.option("--exchange-auth",
-                     type=click.Choice(("kerberos", "negotiate", "ntlm", "basic", "credssp",
-                                        "certificate")),
-                     default="negotiate", show_default=True, help="Remote PowerShell auth."),
-        click.option("--exchange-user", metavar="USER", help="Remote PowerShell user name."),
-        click.option("--batch-size", type=click.IntRange(1, 100000), default=500,
-                     show_default=True, help="Identities per PowerShell invocation."),
     ]
-    for option in reversed(options):
+    for option in reversed([*options, *TRANSPORT_OPTIONS, *EXCHANGE_OPTIONS]):
+        f = option(f)
+    return f
+
+
+TRANSPORT_OPTIONS = [
+    click.option("--ca-file", metavar="FILE", help="CA bundle for LDAPS/StartTLS/HTTPS."),
+    click.option("--insecure-skip-verify", is_flag=True, default=False,
+                 help="Do not verify TLS certificates (warned; for labs only)."),
+    click.option("--allow-unencrypted", is_flag=True, default=False,
+                 help="Allow a password to cross the network in clear."),
+    click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
+                 help="Network timeout in seconds."),
+]
+EXCHANGE_OPTIONS = [
+    click.option("--exchange-uri", metavar="URI",
+                 help="Remote PowerShell endpoint, http(s)://server/PowerShell."),
+    click.option("--exchange-auth",
+                 type=click.Choice(("kerberos", "negotiate", "ntlm", "basic", "credssp",
+                                    "certificate")),
+                 default="negotiate", show_default=True, help="Remote PowerShell auth."),
+    click.option("--exchange-user", metavar="USER", help="Remote PowerShell user name."),
+    click.option("--batch-size", type=click.IntRange(1, 100000), default=500,
+                 show_default=True, help="Identities per PowerShell invocation."),
+]
+
+
+def exchange_options(f: Callable) -> Callable:
+    """Connection options for commands that talk only to Exchange."""
+    for option in reversed([*TRANSPORT_OPTIONS, *EXCHANGE_OPTIONS]):
         f = option(f)
     return f
 

@@ -11,6 +11,7 @@ import click
 from toolkit import __version__
 from toolkit.cli.audit import audit, check, recipients
 from toolkit.cli.common import CcmigGroup, global_options
+from toolkit.cli.powershell import addresses, stats
 from toolkit.cli.remediate import apply, plan, undo
 from toolkit.cli.settings import config_group, creds_group
 from toolkit.errors import CcmigError
@@ -48,7 +49,8 @@ def cli() -> None:
     """
 
 
-for command in (audit, check, recipients, plan, apply, undo, config_group, creds_group):
+for command in (audit, check, recipients, addresses, stats, plan, apply, undo, config_group,
+                creds_group):
     cli.add_command(command)
 
 

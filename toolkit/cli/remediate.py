@@ -13,7 +13,12 @@ import click
 from toolkit.audit import run_audit
 from toolkit.cli.audit import match_rows, read_identity_file
 from toolkit.cli.common import CcmigCommand, global_options, open_output, profile_of
-from toolkit.cli.inputs import audit_inputs, input_options, powershell_session
+from toolkit.cli.inputs import (
+    audit_inputs,
+    exchange_options,
+    input_options,
+    powershell_session,
+)
 from toolkit.errors import InputError
 from toolkit.remediation.apply import Outcome, apply_plan, undo_journal
 from toolkit.remediation.plan import APPLIABLE, Plan, make_plan
@@ -199,15 +204,7 @@ Examples:
 """)
 @click.argument("journal_file", metavar="JOURNAL")
 @click.option("--yes", is_flag=True, help="Revert (default: dry run).")
-@click.option("--exchange-uri", metavar="URI", help="Needed to revert Exchange-side changes.")
-@click.option("--exchange-auth", default="negotiate", show_default=True,
-              type=click.Choice(("kerberos", "negotiate", "ntlm", "basic", "credssp",
-                                 "certificate")))
-@click.option("--exchange-user", metavar="USER")
-@click.option("--ca-file", metavar="FILE")
-@click.option("--insecure-skip-verify", is_flag=True)
-@click.option("--allow-unencrypted", is_flag=True)
-@click.option("--timeout", type=click.FloatRange(0.1), default=30.0)
+@exchange_options
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
 @global_options
 @click.pass_context
@@ -216,7 +213,7 @@ def undo(ctx: click.Context, journal_file: str, yes: bool, fmt: str, **params) -
     if not Path(journal_file).exists():
         raise InputError("journal not found", journal_file)
     if params["exchange_uri"]:
-        with powershell_session({**params, "batch_size": 500}, profile_of(ctx).name) as s:
+        with powershell_session(params, profile_of(ctx).name) as s:
             outcomes = undo_journal(journal_file, yes=yes, exchange=_writer(s))
     else:
         outcomes = undo_journal(journal_file, yes=yes)

@@ -195,7 +195,7 @@ def _apply_one(journal: Journal, p: dict[str, Any], a: Action, exchange: Exchang
                 return Outcome(p["id"], kind, "skipped", f"{describe(p)}: record not found")
             removal = cf.plan_removal(t["file"], span, encoding)
             entry = journal.intent(p["id"], kind, {"type": "ccmail-remove", **removal.__dict__})
-            cf.apply_removal(removal)
+            _make(journal, entry, lambda: cf.apply_removal(removal))
         else:
             if exchange is None:
                 return Outcome(p["id"], kind, "skipped",
@@ -215,15 +215,24 @@ def _exchange_change(journal: Journal, p: dict[str, Any], t: dict[str, Any],
         before = exchange.get_addresses(t["dn"])
         entry = journal.intent(p["id"], kind, {"type": "add-address", "dn": t["dn"],
                                                "address": t["address"], "before": before})
-        exchange.add_address(t["dn"], t["address"])
+        _make(journal, entry, lambda: exchange.add_address(t["dn"], t["address"]))
         return entry
     record = exchange.get_contact(t["dn"])
     if record is None:
         raise InputError("custom recipient not found in Exchange", t["dn"])
     entry = journal.intent(p["id"], kind, {"type": "remove-contact", "dn": t["dn"],
                                            "record": record})
-    exchange.remove_contact(t["dn"])
+    _make(journal, entry, lambda: exchange.remove_contact(t["dn"]))
     return entry
+
+
+def _make(journal: Journal, entry: Entry, change) -> None:
+    """Make a journalled change; a refusal is journalled as failed, then raised."""
+    try:
+        change()
+    except CcmigError as exc:
+        journal.mark(entry, "failed", str(exc))
+        raise
 
 
 # --------------------------------------------------------------------------- undo
@@ -232,9 +241,10 @@ def _exchange_change(journal: Journal, p: dict[str, Any], t: dict[str, Any],
 def undo_journal(journal_path: str, *, yes: bool, exchange: ExchangeWriter | None = None
                  ) -> list[Outcome]:
     state = read_journal(journal_path)
-    if not state.entries:
-        raise InputError("journal holds no changes", journal_path)
     out: list[Outcome] = []
+    if not state.entries:  # e.g. an apply killed before its first change
+        log.info("%s: the journal records no change; nothing to revert", journal_path)
+        return out
     if not yes:
         for e in reversed(state.entries):
             if e.state in ("done", "intent"):
