@@ -13,6 +13,16 @@ from toolkit.render.jsonout import dumps, write_json_list
 from toolkit.render.table import clean, fit
 
 FORMATS = ("table", "json", "jsonl", "ndjson", "csv")
+output_option = click.option("--output", "-o", metavar="FILE",
+                             help="Write to FILE instead of stdout.")
+
+
+def identity_inputs(f):
+    """IDENTITY... arguments, --from-file, and the Exchange connection options."""
+    f = exchange_options(f)
+    f = click.option("--from-file", metavar="FILE", help="Identities from a CSV with an "
+                     "'identity' column, or one per line ('-' = stdin).")(f)
+    return click.argument("identities", nargs=-1)(f)
 
 
 def _identities(identities: tuple[str, ...], from_file: str | None) -> list[str]:
@@ -43,12 +53,9 @@ Examples:
   ccmig addresses --exchange-uri https://exch01/PowerShell jsmith 'Doe, Jane'
   ccmig addresses --profile prod --from-file wave3.csv --format csv -o addresses.csv
 """)
-@click.argument("identities", nargs=-1)
-@click.option("--from-file", metavar="FILE",
-              help="Identities from a CSV with an 'identity' column, or one per line ('-' = stdin).")
-@exchange_options
+@identity_inputs
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="json", show_default=True)
-@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+@output_option
 @global_options
 @click.pass_context
 def addresses(ctx: click.Context, identities: tuple[str, ...], from_file: str | None, fmt: str,
@@ -80,12 +87,9 @@ Examples:
   ccmig stats --exchange-uri https://exch01/PowerShell jsmith
   ccmig stats --profile prod --from-file wave3.csv --format csv -o stats.csv
 """)
-@click.argument("identities", nargs=-1)
-@click.option("--from-file", metavar="FILE",
-              help="Identities from a CSV with an 'identity' column, or one per line ('-' = stdin).")
-@exchange_options
+@identity_inputs
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of stdout.")
+@output_option
 @global_options
 @click.pass_context
 def stats(ctx: click.Context, identities: tuple[str, ...], from_file: str | None, fmt: str,
