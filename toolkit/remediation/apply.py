@@ -167,7 +167,8 @@ def apply_plan(plan: dict[str, Any], current_actions: Iterable[Action], *, yes: 
              "remove-custom-recipient": 2, "remove-ccmail-entry": 3}
     go.sort(key=lambda pa: (order[pa[0]["kind"]], pa[0]["id"]))
     if not yes:
-        out += [Outcome(p["id"], p["kind"], "would-apply", describe(p)) for p, _ in go]
+        out += [Outcome(p["id"], p["kind"], "would-apply", describe(p) + _diff(a, encoding))
+                for p, a in go]
         return _sorted(out)
     with exclusive_lock(journal_path), Journal(journal_path) as journal:
         settle(journal, exchange)
@@ -175,6 +176,23 @@ def apply_plan(plan: dict[str, Any], current_actions: Iterable[Action], *, yes: 
         for p, a in go:
             out.append(_apply_one(journal, p, a, exchange, encoding))
     return _sorted(out)
+
+
+def _diff(a: Action, encoding: str | None) -> str:
+    """For a dry run: the exact lines a cc:Mail removal would take out."""
+    t = a.target
+    if a.kind != "remove-ccmail-entry" or not t.get("file"):
+        return ""
+    try:
+        span = cf.find_record(t["file"], t["post_office"], t["name"], t["locn"],
+                              t.get("addr") or "", encoding)
+    except CcmigError as exc:
+        return f" (cannot read: {exc})"
+    if span is None:
+        return " (record not found)"
+    lines = cf.plan_removal(t["file"], span, encoding).lines
+    shown = " | ".join(f"-{line.rstrip()}" for line in lines if line.strip())
+    return f" in {t['file']}:{span[0]}: {shown}"
 
 
 def _sorted(out: list[Outcome]) -> list[Outcome]:

@@ -156,7 +156,9 @@ class Planner:
                 "add-primary-address",
                 {"dn": f.r.dn, "address": f"CCMAIL:{name} at {self.x_first}"},
                 ["missing-primary-address"],
-                f"{f.r.dn} still has no primary cc:Mail address at an Exchange PO",
+                f"{f.r.dn} still has no primary cc:Mail address at an Exchange PO; if its "
+                "EmailAddressPolicyEnabled is True an email address policy may re-stamp the "
+                "addresses: add the cc:Mail template to the policy or turn it off first",
                 mailbox=f.r.dn,
             )
             if name is None:
