@@ -204,3 +204,18 @@ def test_python_dash_m_works():
     proc = subprocess.run([sys.executable, "-m", "toolkit", "--version"], capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 0 and "0.1.0" in proc.stdout
+
+
+def test_no_keyring_backend_names_the_fix(monkeypatch):
+    import keyring
+    from keyring.backends import fail
+
+    keyring.set_keyring(fail.Keyring())
+    code, _, err = ccmig("creds", "set", "--for", "ldap", input="secret-value\n")
+    assert code == 2 and "keyrings.alt" in err and "secret-value" not in err
+    code, out, _ = ccmig("creds", "get")
+    assert code == 0 and "no keyring backend" in out
+    monkeypatch.setenv("CCMIG_LDAP_PASSWORD", "from-env")  # env still works without a keyring
+    from toolkit.credentials import get_secret
+
+    assert get_secret("default", "ldap") == "from-env"
