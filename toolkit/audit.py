@@ -22,6 +22,7 @@ from toolkit.ccmail.directory import (
 from toolkit.errors import InputError
 from toolkit.exchange.dialects import recipients as classify
 from toolkit.model import Dialect, Kind, RawEntry, Recipient, Row
+from toolkit.progress import counting
 from toolkit.rules import Analysis, analyse
 from toolkit.stats import apply_stats
 
@@ -82,7 +83,8 @@ def resolve_exchange_pos(given: Iterable[str], layer: DirectoryLayer) -> list[st
 def read_recipients(inputs: AuditInputs) -> list[Recipient]:
     need_all = inputs.mailbox_stats is not None
     keep = (lambda r: bool(r.values) or r.kind is Kind.MAILBOX) if need_all else None
-    return list(classify(inputs.source(need_all), inputs.dialect, keep))
+    entries = counting(inputs.source(need_all), "directory objects read")
+    return list(classify(entries, inputs.dialect, keep))
 
 
 def run_audit(inputs: AuditInputs) -> AuditResult:

@@ -47,7 +47,8 @@ Examples:
 @global_options
 @click.pass_context
 def audit(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
-          post_offices: tuple[str, ...], statuses: tuple[str, ...], **params) -> int:
+          fields: list[str] | None, post_offices: tuple[str, ...], statuses: tuple[str, ...],
+          **params) -> int:
     """Audit every Exchange recipient and cc:Mail user: where mail from cc:Mail
     users goes today, and what to do about it.
 
@@ -58,7 +59,7 @@ def audit(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
         rows = run_audit(inputs).rows
     rows = filter_rows(rows, post_offices, statuses)
     with open_output(output) as out:
-        write_rows(rows, fmt, out)
+        write_rows(rows, fmt, out, fields)
     return exit_code(rows, fail_on)
 
 
@@ -140,7 +141,7 @@ Examples:
 @global_options
 @click.pass_context
 def check(ctx: click.Context, identities: tuple[str, ...], from_file: str | None, fmt: str,
-          output: str | None, fail_on: str, **params) -> int:
+          output: str | None, fail_on: str, fields: list[str] | None, **params) -> int:
     """Show the rows of particular people: DN, alias, sAMAccountName, UPN, SMTP
     address, cc:Mail name or 'name at PO'."""
     wanted = list(identities) + (read_identity_file(from_file) if from_file else [])
@@ -154,7 +155,7 @@ def check(ctx: click.Context, identities: tuple[str, ...], from_file: str | None
     if not shown:
         raise InputError("no identity matched any row", "IDENTITY")
     with open_output(output) as out:
-        write_rows(shown, fmt, out)
+        write_rows(shown, fmt, out, fields)
     return exit_code(shown, fail_on)
 
 

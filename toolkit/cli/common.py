@@ -21,6 +21,7 @@ from typing import Any, TextIO
 import click
 from click.core import ParameterSource
 
+from toolkit import progress
 from toolkit.config import Profile, load_profile
 from toolkit.errors import InputError
 from toolkit.model import SEVERITY_RANK, Row
@@ -51,6 +52,8 @@ def global_options(f: Callable) -> Callable:
                      help="More detail on stderr (-vv for debug)."),
         click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_store_global,
                      help="Only errors on stderr."),
+        click.option("--log-file", metavar="FILE", expose_value=False, callback=_store_global,
+                     help="Also log to FILE as JSON lines (info and up; never secrets)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -61,7 +64,21 @@ def globals_of(ctx: click.Context) -> dict[str, Any]:
     return ctx.find_root().meta.setdefault(META, {"verbose": 0, "quiet": False})
 
 
-def setup_logging(verbose: int, quiet: bool) -> None:
+class JsonLines(logging.Formatter):
+    """One JSON object a record, for ``--log-file`` (structured logs)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+        from datetime import UTC, datetime
+
+        return json.dumps({
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(), "logger": record.name,
+            "message": record.getMessage(),
+        }, ensure_ascii=False)
+
+
+def setup_logging(verbose: int, quiet: bool, log_file: str | None = None) -> None:
     level = logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[
         min(verbose, 2)
     ]
@@ -69,11 +86,22 @@ def setup_logging(verbose: int, quiet: bool) -> None:
     for handler in list(root.handlers):
         if getattr(handler, "_ccmig", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+            handler.close()
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("ccmig: %(levelname)s: %(message)s"))
+    handler.setLevel(level)
     handler._ccmig = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level)
+    if log_file:
+        try:
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot write log file: {exc.strerror}", "--log-file") from None
+        file_handler.setFormatter(JsonLines())
+        file_handler.setLevel(min(level, logging.INFO))
+        file_handler._ccmig = True  # type: ignore[attr-defined]
+        root.addHandler(file_handler)
+    root.setLevel(min(level, logging.INFO) if log_file else level)
     # Library chatter (ldap3, pypsrp, urllib3) only at -vv, never secrets.
     for noisy in ("pypsrp", "urllib3", "requests_credssp", "spnego", "ldap3", "psrpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -120,7 +148,8 @@ class CcmigCommand(click.Command):
 
     def invoke(self, ctx: click.Context) -> Any:
         g = globals_of(ctx)
-        setup_logging(g["verbose"], g["quiet"])
+        setup_logging(g["verbose"], g["quiet"], g.get("log_file"))
+        progress.ENABLED = not g["quiet"]
         profile = load_profile(g.get("config"), g.get("profile"), self.profile_must_exist)
         ctx.meta["ccmig.profile"] = profile
         apply_profile(ctx, profile)
@@ -158,10 +187,29 @@ def output_options(f: Callable) -> Callable:
                      help="Write to FILE (atomically) instead of stdout."),
         click.option("--fail-on", type=click.Choice(FAIL_ON), default="warning",
                      show_default=True, help="Exit 1 when a shown finding is this severe."),
+        click.option("--fields", metavar="A,B,...", callback=_fields,
+                     help="Columns for table/csv, from: " + ", ".join(_columns()) + "."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _columns() -> tuple[str, ...]:
+    from toolkit.render.csvout import COLUMNS
+
+    return COLUMNS
+
+
+def _fields(ctx: click.Context, param: click.Parameter, value: str | None):
+    if not value:
+        return None
+    fields = [f.strip() for f in value.split(",") if f.strip()]
+    unknown = [f for f in fields if f not in _columns()]
+    if unknown or not fields:
+        raise click.BadParameter(f"unknown field(s) {', '.join(unknown) or value!r}; choose from "
+                                 + ", ".join(_columns()))
+    return fields
 
 
 @contextmanager

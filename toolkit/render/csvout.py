@@ -40,3 +40,19 @@ def write_table_csv(header: Sequence[str], lines: Iterable[Sequence[object]], ou
 
 def write_csv(rows: Iterable[Row], out: TextIO) -> None:
     write_table_csv(COLUMNS, csv_lines(rows), out)
+
+
+def write_fields(rows: Iterable[Row], fields: Sequence[str], fmt: str, out: TextIO) -> None:
+    """Chosen columns, one line per (row, finding), as csv or an aligned table."""
+    index = [COLUMNS.index(f) for f in fields]
+    lines = [[line[i] for i in index] for line in csv_lines(rows)]
+    if fmt == "csv":
+        write_table_csv(fields, lines, out)
+        return
+    from toolkit.render.table import clean
+
+    cells = [[clean(v) for v in line] for line in lines]
+    widths = [min(60, max([len(f)] + [len(c[n]) for c in cells])) for n, f in enumerate(fields)]
+    for line in [[f.upper() for f in fields], *cells]:
+        out.write("  ".join(c[:w].ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+                  + "\n")

@@ -1,0 +1,35 @@
+"""A progress counter on stderr for long runs, shown only on a terminal.
+
+Scripts and CI (stderr not a TTY) see nothing; ``-q`` silences it too.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+ENABLED = True  # the CLI turns it off for -q
+
+
+def counting(items: Iterable[T], label: str, every: float = 0.25) -> Iterator[T]:
+    """Yield ``items`` unchanged, redrawing ``label: N`` at most every ``every`` s."""
+    stream = sys.stderr
+    if not (ENABLED and stream.isatty()):
+        yield from items
+        return
+    n, last = 0, 0.0
+    try:
+        for item in items:
+            n += 1
+            now = time.monotonic()
+            if now - last >= every:
+                stream.write(f"\r{label}: {n}")
+                stream.flush()
+                last = now
+            yield item
+    finally:
+        stream.write(f"\r{label}: {n}\n")
+        stream.flush()
