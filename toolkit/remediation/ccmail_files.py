@@ -111,8 +111,11 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+POSIX = os.name == "posix"
+
+
 def _fsync_dir(directory: Path) -> None:
-    if os.name != "posix":  # Windows has no directory fsync; os.replace is atomic there
+    if not POSIX:  # Windows has no directory fsync; os.replace is atomic there
         return
     fd = os.open(directory, os.O_RDONLY)
     try:
