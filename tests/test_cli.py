@@ -260,3 +260,31 @@ def test_progress_only_on_a_terminal(monkeypatch):
     monkeypatch.setattr(sys, "stderr", pipe)
     assert list(progress.counting(range(3), "objects")) == [0, 1, 2]
     assert pipe.getvalue() == ""
+
+
+def test_output_to_a_special_file_is_written_not_replaced(demo, tmp_path):
+    """-o /dev/null (or a FIFO) must not turn the device into a regular file."""
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    code, out, _ = ccmig("audit", *demo, "--format", "json", "--output", str(fifo))
+    reader.join(10)
+    assert out == "" and len(json.loads(got[0])) == 4
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_output_file_mode_follows_umask(demo, tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        ccmig("audit", *demo, "--format", "json", "--output", str(tmp_path / "r.json"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644

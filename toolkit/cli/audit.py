@@ -44,11 +44,13 @@ Examples:
               help="Show only rows whose old post office is PO (repeatable).")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
               help="Show only rows with this status (repeatable).")
+@click.option("--record", metavar="DIR",
+              help="Also record this run in DIR (the whole audit; for history, diff, report).")
 @global_options
 @click.pass_context
 def audit(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
           fields: list[str] | None, post_offices: tuple[str, ...], statuses: tuple[str, ...],
-          **params) -> int:
+          record: str | None, **params) -> int:
     """Audit every Exchange recipient and cc:Mail user: where mail from cc:Mail
     users goes today, and what to do about it.
 
@@ -57,6 +59,10 @@ def audit(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
     """
     with audit_inputs(params, profile_of(ctx).name) as inputs:
         rows = run_audit(inputs).rows
+    if record:
+        from toolkit.cli.history import record_audit
+
+        record_audit(record, rows, params, profile_of(ctx).name)
     rows = filter_rows(rows, post_offices, statuses)
     with open_output(output) as out:
         write_rows(rows, fmt, out, fields)

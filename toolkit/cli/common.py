@@ -27,7 +27,7 @@ from toolkit.errors import InputError
 from toolkit.model import SEVERITY_RANK, Row
 
 META = "ccmig.globals"
-PATH_OPTIONS = {"ldif", "mailbox-stats", "ca-file", "ccmail-dir", "output", "journal"}
+PATH_OPTIONS = {"ldif", "mailbox-stats", "ca-file", "ccmail-dir", "output", "journal", "record"}
 FAIL_ON = ("error", "warning", "info", "never")
 
 
@@ -223,6 +223,13 @@ def open_output(path: str | None) -> Iterator[TextIO]:
         sys.stdout.flush()
         return
     target = Path(path)
+    if target.exists() and not target.is_file():  # /dev/null, a FIFO: never replace those
+        try:
+            with open(target, "w", encoding="utf-8", newline="") as fh:
+                yield fh
+        except OSError as exc:
+            raise InputError(f"cannot write output: {exc.strerror}", "--output") from None
+        return
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
@@ -231,6 +238,9 @@ def open_output(path: str | None) -> Iterator[TextIO]:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # a report is an ordinary file, not mkstemp's 0600
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

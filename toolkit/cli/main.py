@@ -11,8 +11,10 @@ import click
 from toolkit import __version__
 from toolkit.cli.audit import audit, check, recipients
 from toolkit.cli.common import CcmigGroup, global_options
+from toolkit.cli.history import diff, history
 from toolkit.cli.powershell import addresses, stats
 from toolkit.cli.remediate import apply, plan, undo
+from toolkit.cli.report import report
 from toolkit.cli.settings import config_group, creds_group
 from toolkit.errors import CcmigError
 
@@ -50,7 +52,7 @@ def cli() -> None:
 
 
 for command in (audit, check, recipients, addresses, stats, plan, apply, undo, config_group,
-                creds_group):
+                creds_group, report, history, diff):
     cli.add_command(command)
 
 
