@@ -288,3 +288,27 @@ def test_output_file_mode_follows_umask(demo, tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_colour_only_on_a_terminal_and_not_with_no_color(monkeypatch, org):
+    from toolkit.model import Finding, Kind, Row
+    from toolkit.render.table import write_table
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    rows = [Row("k", "dn", Kind.MAILBOX, "Smith, John", "PO1", "ccmail-mailbox",
+                [Finding("stale-ccmail-mailbox", "error", "m", "a")])]
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    tty = Tty()
+    write_table(rows, tty)
+    assert "\x1b[31mstale-ccmail-mailbox" in tty.getvalue()
+    monkeypatch.setenv("NO_COLOR", "1")
+    tty = Tty()
+    write_table(rows, tty)
+    assert "\x1b" not in tty.getvalue()
+    plain = io.StringIO()
+    monkeypatch.delenv("NO_COLOR")
+    write_table(rows, plain)
+    assert "\x1b" not in plain.getvalue()

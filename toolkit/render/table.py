@@ -6,6 +6,7 @@ sequences) are replaced before anything reaches the terminal.
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -35,12 +36,27 @@ WIDTHS = (28, 24, 10, 14)
 HEADER = ("STATUS", "CC:MAIL NAME", "OLD PO", "ROUTE")
 
 
+COLOURS = {"error": "31", "warning": "33", "info": "36", "complete": "32"}
+
+
+def use_colour(out: TextIO) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
+    isatty = getattr(out, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
+
+
 def write_table(rows: Sequence[Row], out: TextIO) -> None:
+    colour = use_colour(out)
     out.write(format_columns(HEADER, WIDTHS) + "\n")
     for row in rows:
         status = row.status + (f" +{len(row.findings) - 1}" if len(row.findings) > 1 else "")
         cells = (status, clean(row.ccmail_name), clean(row.old_post_office), clean(row.route))
-        out.write(format_columns(cells, WIDTHS) + "\n")
+        line = format_columns(cells, WIDTHS)
+        if colour:  # colour the padded status cell, so columns stay aligned
+            code = COLOURS[row.findings[0].severity if row.findings else "complete"]
+            width = WIDTHS[0]
+            line = f"\x1b[{code}m{line[:width]}\x1b[0m{line[width:]}"
+        out.write(line + "\n")
     write_summary(rows, out)
 
 
