@@ -190,9 +190,23 @@ def test_recipients_lists_values(demo):
 
 
 def test_version_and_help_examples():
+    import click
+
+    from toolkit.cli.main import cli
+
     code, out, _ = ccmig("--version")
     assert code == 0 and "ccmig" in out
-    for cmd in (["audit"], ["check"], ["recipients"], ["creds", "set"], ["config", "show"]):
+
+    def leaves(group, path):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield from leaves(command, [*path, name])
+            else:
+                yield [*path, name]
+
+    commands = list(leaves(cli, []))
+    assert len(commands) >= 15
+    for cmd in commands:
         code, out, _ = ccmig(*cmd, "--help")
         assert code == 0 and "Examples:" in out, cmd
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from toolkit.errors import CcmigError, InputError
+from toolkit.progress import counting
 from toolkit.remediation import ccmail_files as cf
 from toolkit.remediation.journal import Entry, Journal, exclusive_lock, read_journal
 from toolkit.remediation.plan import ADVICE, Action, entry_key
@@ -173,7 +174,7 @@ def apply_plan(plan: dict[str, Any], current_actions: Iterable[Action], *, yes: 
     with exclusive_lock(journal_path), Journal(journal_path) as journal:
         settle(journal, exchange)
         journal.run("apply", plan=plan_path, actions=len(go))
-        for p, a in go:
+        for p, a in counting(go, "actions applied"):
             out.append(_apply_one(journal, p, a, exchange, encoding))
     return _sorted(out)
 
