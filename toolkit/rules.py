@@ -121,12 +121,13 @@ def stale_entries(f: Facts, users_by_name: dict[str, list[DirEntry]], x: set[str
     names = {fold(v.name or "") for v in f.old}
     if f.primary is not None:
         names.add(fold(f.primary.name or ""))
-    return [
-        e
-        for name in sorted(names)
-        for e in users_by_name.get(name, ())
-        if fold(e.po) not in x
-    ]
+    found = [e for name in names for e in users_by_name.get(name, ()) if fold(e.po) not in x]
+    return sorted(found, key=entry_order)
+
+
+def entry_order(e: DirEntry) -> tuple[str, str, str, str, str]:
+    """A reading-order-free order for entries in messages (LDAP, LDIF, any file order)."""
+    return (fold(e.name), fold(e.file_po), e.locn, fold(e.addr), e.name)
 
 
 def build_context(
@@ -205,7 +206,7 @@ def duplicate_address(ctx: Context, i: int) -> Finding | None:
                 continue
             partners.append(describe(ctx.facts[j].r))
         if partners:
-            clashes.append(f"'{v.address}' is also on {', '.join(partners)}")
+            clashes.append(f"'{v.address}' is also on {', '.join(sorted(partners))}")
     if not clashes:
         return None
     return finding(
@@ -238,6 +239,7 @@ def name_conflict(ctx: Context, i: int) -> Finding | None:
         others.append(f"'{g.primary.address}' of {describe(g.r)}")
     if not others:
         return None
+    others.sort()
     return finding(
         "name-conflict",
         f"primary '{f.primary.address}' of {describe(f.r)} has the same cc:Mail name as "
@@ -269,7 +271,7 @@ def orphan_custom_recipient(ctx: Context, i: int) -> Finding | None:
         return None
     seen: set[tuple[int, Key | None]] = set()
     parts = []
-    for j, v in pairs:
+    for j, v in sorted(pairs, key=lambda p: (fold(ctx.facts[p[0]].r.dn), p[1].key or ("", ""))):
         if (j, v.key) in seen:
             continue
         seen.add((j, v.key))
@@ -330,11 +332,11 @@ def missing_secondary_address(ctx: Context, i: int) -> Finding | None:
     if f.r.kind is not Kind.MAILBOX or f.primary is None:
         return None
     old_pos = {v.key[1] for v in f.old if v.key}
-    missing = [
+    missing = sorted((
         e
         for e in ctx.users_by_name.get(fold(f.primary.name or ""), ())
         if fold(e.po) not in ctx.x and fold(e.po) not in old_pos
-    ]
+    ), key=entry_order)
     if not missing:
         return None
     pos = sorted({e.po for e in missing}, key=fold)

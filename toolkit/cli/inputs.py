@@ -21,6 +21,12 @@ from toolkit.model import Dialect
 SOURCES = ("auto", "ldif", "ldap", "powershell")
 
 
+def _finite(value: float) -> float:
+    if value != value:  # NaN passes FloatRange's comparisons
+        raise click.BadParameter("must be a number of seconds")
+    return value
+
+
 def input_options(f: Callable) -> Callable:
     options = [
         click.option("--ldif", metavar="FILE", help="Read Exchange recipients from an LDIF export."),
@@ -57,8 +63,8 @@ TRANSPORT_OPTIONS = [
                  help="Do not verify TLS certificates (warned; for labs only)."),
     click.option("--allow-unencrypted", is_flag=True, default=False,
                  help="Allow a password to cross the network in clear."),
-    click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
-                 help="Network timeout in seconds."),
+    click.option("--timeout", type=click.FloatRange(0.1, 86400), default=30.0, show_default=True,
+                 callback=lambda ctx, param, v: _finite(v), help="Network timeout in seconds."),
 ]
 EXCHANGE_OPTIONS = [
     click.option("--exchange-uri", metavar="URI",

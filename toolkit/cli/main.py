@@ -101,4 +101,7 @@ def boundary(call) -> int:
 
 
 def one_line(text: str) -> str:
-    return " ".join(text.split())
+    """One line, with control characters (terminal escapes from hostile data) defused."""
+    from toolkit.render.table import clean
+
+    return clean(" ".join(text.split()))

@@ -50,6 +50,8 @@ def recorded_inputs(params: dict[str, Any]) -> dict[str, Any]:
             value = [_abs(v) for v in value or ()]
         elif isinstance(value, tuple):
             value = list(value)
+        elif key in ("exchange_uri", "ldap_url") and isinstance(value, str) and "@" in value:
+            value = None  # a URL with user info may hold a secret: never recorded
         out[key] = value
     return out
 

@@ -67,6 +67,10 @@ class ExchangeSettings:
             raise InputError("timeouts must be positive", "--timeout")
 
     def _parts(self) -> Any:
+        if "@" in self.uri.split("//", 1)[-1].split("/", 1)[0]:
+            # Never echo it: the part before '@' may be a password.
+            raise InputError("the URI must not hold a user name or password (use "
+                             "--exchange-user and the keyring)", "--exchange-uri")
         try:
             parts = urlsplit(self.uri)
             parts.port  # noqa: B018 - raises ValueError on a bad port

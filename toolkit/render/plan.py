@@ -5,6 +5,7 @@ Admin)."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import defaultdict
 from typing import TextIO
 
@@ -17,9 +18,31 @@ PLAN_FORMATS = ("json", "csv", "ps1", "ldif", "ccmail")
 _PS_QUOTES = "'\u2018\u2019\u201a\u201b"
 
 
+def _breaks(c: str) -> bool:
+    return unicodedata.category(c) in ("Cc", "Zl", "Zp")
+
+
 def ps_quote(value: str) -> str:
-    """A PowerShell single-quoted literal: no expansion of $, `, or subexpressions."""
-    return "'" + "".join(c * 2 if c in _PS_QUOTES else c for c in value) + "'"
+    """A PowerShell single-quoted literal: no expansion of $, `, or subexpressions.
+
+    Quote characters (ASCII and the typographic ones PowerShell also accepts)
+    are doubled. Control and line-break characters never appear raw: they are
+    spliced in as ``[char]N`` so a value cannot end a line or a comment.
+    """
+    if not any(_breaks(c) for c in value):
+        return "'" + "".join(c * 2 if c in _PS_QUOTES else c for c in value) + "'"
+    parts: list[str] = []
+    run: list[str] = []
+    for c in value:
+        if _breaks(c):
+            if run:
+                parts.append(ps_quote("".join(run)))
+                run = []
+            parts.append(f"[char]{ord(c)}")
+        else:
+            run.append(c)
+    parts.append(ps_quote("".join(run)))  # end on a literal, so ')' stands alone
+    return "(" + " + ".join(["''", *parts]) + ")"
 
 
 def _comment(text: str) -> str:
@@ -45,7 +68,9 @@ def _csv(plan: Plan, out: TextIO) -> None:
 
 
 def _ps1(plan: Plan, out: TextIO) -> None:
-    out.write("# ccmig remediation plan: Exchange-side changes. Review before running in the\n"
+    # A BOM: Windows PowerShell 5.1 reads a BOM-less script as ANSI, where the UTF-8
+    # bytes of some letters turn into typographic quotes that close a literal.
+    out.write("\ufeff# ccmig remediation plan: Exchange-side changes. Review before running in the\n"
               "# Exchange Management Shell. Blocked and manual actions are commented out.\n"
               "# Email address policies may re-stamp addresses: check EmailAddressPolicyEnabled.\n")
     out.write("$ErrorActionPreference = 'Stop'\n\n")
