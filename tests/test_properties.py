@@ -18,7 +18,6 @@ import random
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
