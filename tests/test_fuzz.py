@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import codecs
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -194,19 +193,6 @@ def test_seeds_are_valid(scratch):
 
 
 # --------------------------------------------------------------------------- atheris (optional)
-
-
-def test_atheris_short_run(tmp_path):
-    """libFuzzer-guided runs of the same targets, if atheris is installed."""
-    pytest.importorskip("atheris")
-    runs = max(EXAMPLES * 4, 1000)
-    for target in ("ldif", "ccmail", "stats"):
-        proc = subprocess.run(
-            [sys.executable, __file__, target, f"-runs={runs}", "-max_len=4096",
-             f"-artifact_prefix={tmp_path}/", "-seed=1"],
-            cwd=ROOT, capture_output=True, text=True, timeout=300,
-        )
-        assert proc.returncode == 0, proc.stderr[-3000:]
 
 
 def _atheris_main(argv: list[str]) -> None:

@@ -109,7 +109,8 @@ def test_plan_formats(demo):
     stats = ["--mailbox-stats", str(root / "stats.csv")]
     code, ps1, _ = ccmig("plan", *args, *stats, "--format", "ps1")
     assert code == 0 and "Set-Mailbox -Identity '" in ps1 and "Remove-MailContact" in ps1
-    for line in ps1.splitlines():
+    assert ps1.startswith("\ufeff")  # a BOM: Windows PowerShell 5.1 reads it as UTF-8
+    for line in ps1.lstrip("\ufeff").splitlines():
         if line and not line.startswith("#") and "$ErrorActionPreference" not in line:
             assert line.startswith(("Set-Mailbox -Identity '", "Remove-MailContact -Identity '"))
     code, ldif, _ = ccmig("plan", *args, *stats, "--format", "ldif")
