@@ -66,9 +66,9 @@ def read_stats(path: str | Path) -> list[tuple[int, str, int]]:
                 raise InputError("more cells than the header (quote identities that hold commas)",
                                  f"{path}:{line}")
             identity, count = row[id_col].strip(), row[count_col].strip()
-            if not count or not set(count) <= _COUNT_OK:
+            if not count or not set(count) <= _COUNT_OK or len(count) > 18:
                 raise InputError(
-                    f"item_count must be a non-negative integer, found {count!r}", f"{path}:{line}"
+                    f"item_count must be a non-negative integer, found {count[:40]!r}", f"{path}:{line}"
                 )
             rows.append((line, identity, int(count)))
     except csv.Error as exc:
