@@ -43,6 +43,7 @@ class AuditInputs:
     exchange_pos: list[str] = field(default_factory=list)
     mailbox_stats: Path | None = None
     powershell: Any = None  # an open toolkit.exchange.powershell session, or None
+    compare_addresses: bool = True  # False when the recipients came from PowerShell itself
 
 
 @dataclass
@@ -91,7 +92,7 @@ def run_audit(inputs: AuditInputs) -> AuditResult:
     exchange_pos = resolve_exchange_pos(inputs.exchange_pos, inputs.directory)
     recipients = read_recipients(inputs)
     if inputs.powershell is not None:
-        enrich_from_powershell(inputs.powershell, recipients)
+        enrich_from_powershell(inputs.powershell, recipients, inputs.compare_addresses)
     if inputs.mailbox_stats is not None:
         matched = apply_stats(inputs.mailbox_stats, recipients)
         log.info("mailbox stats: %d mailbox(es) matched", matched)
@@ -100,12 +101,13 @@ def run_audit(inputs: AuditInputs) -> AuditResult:
         inputs.directory.entries(),
         exchange_pos,
         inputs.dialect,
-        powershell=inputs.powershell is not None,
+        powershell=inputs.powershell is not None and inputs.compare_addresses,
     )
     return AuditResult(analysis.rows, exchange_pos, recipients, analysis)
 
 
-def enrich_from_powershell(session: Any, recipients: list[Recipient]) -> None:
+def enrich_from_powershell(session: Any, recipients: list[Recipient],
+                           compare_addresses: bool = True) -> None:
     """Item counts and EmailAddresses for every mailbox with cc:Mail values.
 
     Batched by the session; identities are DNs, which Exchange resolves
@@ -115,7 +117,8 @@ def enrich_from_powershell(session: Any, recipients: list[Recipient]) -> None:
 
     mailboxes = [r for r in recipients if r.kind is Kind.MAILBOX and r.values]
     dns = [r.dn for r in mailboxes]
-    for r, res in zip(mailboxes, session.email_addresses(dns), strict=True):
+    for r, res in zip(mailboxes, session.email_addresses(dns) if compare_addresses else (),
+                      strict=compare_addresses):
         if res.found:
             r.exchange_values = [a for a in res.addresses if ccmail_value(a, ":", "proxy")]
         else:

@@ -175,4 +175,5 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
             exchange_pos=list(params["exchange_pos"]),
             mailbox_stats=stats,
             powershell=session,
+            compare_addresses=source_kind != "powershell",  # never compare Exchange with itself
         )
