@@ -24,7 +24,7 @@ from toolkit.exchange.dialects import recipients as classify
 from toolkit.model import Dialect, Kind, RawEntry, Recipient, Row
 from toolkit.progress import counting
 from toolkit.rules import Analysis, analyse
-from toolkit.stats import apply_stats
+from toolkit.stats import StatsMatcher
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,12 @@ class AuditResult:
 
 
 def ldif_source(path: str | Path) -> EntrySource:
+    """Entries of an LDIF export, with the attributes the dialects read (as
+    an LDAP source asks the server for: the rest is checked, not kept)."""
+    from toolkit.exchange.dialects import READ_ATTRIBUTES
     from toolkit.exchange.ldif import read_ldif
 
-    return lambda all_mailboxes: read_ldif(path)
+    return lambda all_mailboxes: read_ldif(path, READ_ATTRIBUTES)
 
 
 def file_directory(args: Iterable[str], encoding: str | None = None) -> Directory:
@@ -81,20 +84,31 @@ def resolve_exchange_pos(given: Iterable[str], layer: DirectoryLayer) -> list[st
     return names
 
 
-def read_recipients(inputs: AuditInputs) -> list[Recipient]:
+def read_recipients(inputs: AuditInputs,
+                    observe: Callable[[Recipient], None] | None = None) -> list[Recipient]:
+    """Every recipient the audit needs, in reading order; ``observe`` sees each
+    as it is read."""
     need_all = inputs.mailbox_stats is not None
     keep = (lambda r: bool(r.values) or r.kind is Kind.MAILBOX) if need_all else None
     entries = counting(inputs.source(need_all), "directory objects read")
-    return list(classify(entries, inputs.dialect, keep))
+    found = classify(entries, inputs.dialect, keep)
+    if observe is None:
+        return list(found)
+    out = []
+    for r in found:
+        observe(r)
+        out.append(r)
+    return out
 
 
 def run_audit(inputs: AuditInputs) -> AuditResult:
     exchange_pos = resolve_exchange_pos(inputs.exchange_pos, inputs.directory)
-    recipients = read_recipients(inputs)
+    stats = StatsMatcher(inputs.mailbox_stats) if inputs.mailbox_stats is not None else None
+    recipients = read_recipients(inputs, stats.observe if stats is not None else None)
     if inputs.powershell is not None:
         enrich_from_powershell(inputs.powershell, recipients, inputs.compare_addresses)
-    if inputs.mailbox_stats is not None:
-        matched = apply_stats(inputs.mailbox_stats, recipients)
+    if stats is not None:
+        matched = stats.apply()
         log.info("mailbox stats: %d mailbox(es) matched", matched)
     analysis = analyse(
         recipients,

@@ -7,8 +7,9 @@ I/O, so runbooks and test suites can build them by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 AttrValue = str | bytes
 
@@ -51,7 +52,6 @@ class Dialect(StrEnum):
     EXCHANGE55 = "exchange55"
 
 
-@dataclass(slots=True)
 class CcmailValue:
     """A cc:Mail address value on an Exchange object (proxy or target).
 
@@ -59,15 +59,55 @@ class CcmailValue:
     the folded (name, PO) pair used for every comparison. ``error`` is set
     when the value is invalid (spec: ``invalid-address``); invalid values
     take no part in any other rule.
+
+    A plain-data class with a dataclass's interface. Most values are written
+    exactly ``TYPE:name at PO``; those do not keep ``raw`` as a second
+    string (it is rebuilt when read), which at 150,000 values saves 15 MB.
+    Values are read-only in practice: to change one, make a new one (on a
+    rebuilt value, assigning ``name``, ``po`` or ``prefix`` changes ``raw``).
     """
 
-    raw: str
+    __slots__ = ("_raw", "error", "key", "name", "po", "prefix", "source")
+    __match_args__ = ("raw", "prefix", "source", "name", "po", "key", "error")
+    __hash__ = None  # type: ignore[assignment]
+
     prefix: str
     source: str  # "proxy" or "target"
-    name: str | None = None
-    po: str | None = None
-    key: tuple[str, str] | None = None
-    error: str | None = None
+    name: str | None
+    po: str | None
+    key: tuple[str, str] | None
+    error: str | None
+
+    def __init__(self, raw: str, prefix: str, source: str, name: str | None = None,
+                 po: str | None = None, key: tuple[str, str] | None = None,
+                 error: str | None = None) -> None:
+        self._raw = raw
+        self.prefix = prefix
+        self.source = source
+        self.name = name
+        self.po = po
+        self.key = key
+        self.error = error
+
+    @classmethod
+    def canonical(cls, sep: str, prefix: str, source: str, name: str, po: str,
+                  key: tuple[str, str] | None, error: str | None) -> CcmailValue:
+        """A value whose raw text is exactly ``prefix + sep + name + " at " + po``."""
+        value = cls.__new__(cls)
+        value._raw, value.prefix, value.source = sep, prefix, source
+        value.name, value.po, value.key, value.error = name, po, key, error
+        return value
+
+    @property
+    def raw(self) -> str:
+        raw = self._raw
+        if len(raw) == 1:  # the separator of a canonical value (no raw value is 1 long)
+            return f"{self.prefix}{raw}{self.name} at {self.po}"
+        return raw
+
+    @raw.setter
+    def raw(self, value: str) -> None:
+        self._raw = value
 
     @property
     def valid(self) -> bool:
@@ -83,55 +123,310 @@ class CcmailValue:
         """``name at PO`` in display form (valid values only)."""
         return f"{self.name} at {self.po}"
 
+    def _fields(self) -> tuple[object, ...]:
+        return (self.raw, self.prefix, self.source, self.name, self.po, self.key, self.error)
 
-@dataclass(slots=True)
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return (f"CcmailValue(raw={self.raw!r}, prefix={self.prefix!r}, source={self.source!r}, "
+                f"name={self.name!r}, po={self.po!r}, key={self.key!r}, error={self.error!r})")
+
+
 class Recipient:
-    """An Exchange object classified as mailbox, custom recipient or group."""
+    """An Exchange object classified as mailbox, custom recipient or group.
+
+    A plain-data class with a dataclass's interface (fields, equality,
+    repr). The identity fields (``primary_smtp``, ``smtp``, ``nickname``,
+    ``sam``, ``upn``, ``mail``, ``legacy_dn``) are read rarely - by
+    ``--mailbox-stats`` and ``ccmig check`` - so they are kept packed in one
+    string and unpacked when read: at 100,000 objects that saves ~25 MB of
+    string and list headers. ``smtp`` is therefore a new list on each read;
+    assign a list to change it.
+    """
+
+    __slots__ = ("_ids", "dn", "exchange_values", "item_count", "kind", "subtype", "values")
+    __match_args__ = ("dn", "kind", "values", "primary_smtp", "smtp", "nickname", "sam", "upn",
+                      "mail", "item_count", "exchange_values", "subtype", "legacy_dn")
+    __hash__ = None  # type: ignore[assignment]
 
     dn: str
     kind: Kind
     values: list[CcmailValue]
-    primary_smtp: str | None = None
-    smtp: list[str] = field(default_factory=list)
-    nickname: str | None = None
-    sam: str | None = None
-    upn: str | None = None
-    mail: str | None = None
     # Set by later stages (stats file or PowerShell):
-    item_count: int | None = None
-    exchange_values: list[str] | None = None  # cc:Mail values Exchange returned
-    subtype: str | None = None  # e.g. "contact", "mail-user", "remote-address"
-    legacy_dn: str | None = None
+    item_count: int | None
+    exchange_values: list[str] | None  # cc:Mail values Exchange returned
+    subtype: str | None  # e.g. "contact", "mail-user", "remote-address"
+
+    def __init__(self, dn: str, kind: Kind, values: list[CcmailValue],
+                 primary_smtp: str | None = None, smtp: list[str] | None = None,
+                 nickname: str | None = None, sam: str | None = None, upn: str | None = None,
+                 mail: str | None = None, item_count: int | None = None,
+                 exchange_values: list[str] | None = None, subtype: str | None = None,
+                 legacy_dn: str | None = None) -> None:
+        self.dn = dn
+        self.kind = kind
+        self.values = values
+        self._ids: str | tuple[Any, ...] = _pack(primary_smtp, nickname, sam, upn, mail, legacy_dn,
+                                                 [] if smtp is None else smtp)
+        self.item_count = item_count
+        self.exchange_values = exchange_values
+        self.subtype = subtype
+
+    # ------------------------------------------------------------ identity fields
+
+    def _unpacked(self) -> tuple[Any, ...]:
+        """(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp list)."""
+        ids = self._ids
+        if ids.__class__ is tuple:
+            return (*ids[:6], list(ids[6]))  # type: ignore[index]
+        parts: list[Any] = ids.split("\x00")  # type: ignore[union-attr]
+        for n in range(6):
+            part = parts[n]
+            if part == "\x01":
+                parts[n] = None
+            elif part == "\x02":  # sam equal to nickname, mail equal to primary_smtp
+                parts[n] = parts[1] if n == 2 else parts[0]
+        smtp = parts[6:]
+        if "\x02" in smtp:  # an SMTP address equal to primary_smtp
+            smtp = [parts[0] if a == "\x02" else a for a in smtp]
+        return (*parts[:6], smtp)
+
+    def _set(self, n: int, value: Any) -> None:
+        fields = list(self._unpacked())
+        fields[n] = value
+        self._ids = _pack(*fields)
+
+    @property
+    def primary_smtp(self) -> str | None:
+        return self._unpacked()[0]  # type: ignore[no-any-return]
+
+    @primary_smtp.setter
+    def primary_smtp(self, value: str | None) -> None:
+        self._set(0, value)
+
+    @property
+    def nickname(self) -> str | None:
+        return self._unpacked()[1]  # type: ignore[no-any-return]
+
+    @nickname.setter
+    def nickname(self, value: str | None) -> None:
+        self._set(1, value)
+
+    @property
+    def sam(self) -> str | None:
+        return self._unpacked()[2]  # type: ignore[no-any-return]
+
+    @sam.setter
+    def sam(self, value: str | None) -> None:
+        self._set(2, value)
+
+    @property
+    def upn(self) -> str | None:
+        return self._unpacked()[3]  # type: ignore[no-any-return]
+
+    @upn.setter
+    def upn(self, value: str | None) -> None:
+        self._set(3, value)
+
+    @property
+    def mail(self) -> str | None:
+        return self._unpacked()[4]  # type: ignore[no-any-return]
+
+    @mail.setter
+    def mail(self, value: str | None) -> None:
+        self._set(4, value)
+
+    @property
+    def legacy_dn(self) -> str | None:
+        return self._unpacked()[5]  # type: ignore[no-any-return]
+
+    @legacy_dn.setter
+    def legacy_dn(self, value: str | None) -> None:
+        self._set(5, value)
+
+    @property
+    def smtp(self) -> list[str]:
+        return self._unpacked()[6]  # type: ignore[no-any-return]
+
+    @smtp.setter
+    def smtp(self, value: list[str]) -> None:
+        self._set(6, value)
+
+    def stats_identities(self) -> tuple[str, str | None, str | None, str | None]:
+        """(dn, primary_smtp, nickname, sam): what ``--mailbox-stats`` matches, in order."""
+        ids = self._unpacked()
+        return self.dn, ids[0], ids[1], ids[2]
+
+    # ------------------------------------------------------------ dataclass interface
+
+    def _fields(self) -> tuple[object, ...]:
+        primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp = self._unpacked()
+        return (self.dn, self.kind, self.values, primary_smtp, smtp, nickname, sam, upn, mail,
+                self.item_count, self.exchange_values, self.subtype, legacy_dn)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        names = self.__match_args__
+        return "Recipient(" + ", ".join(
+            f"{name}={value!r}" for name, value in zip(names, self._fields(), strict=True)) + ")"
 
     def identities(self) -> list[str]:
         """Every string ``ccmig check`` matches this object by (unfolded)."""
+        primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp = self._unpacked()
         out = [self.dn]
-        out += [v for v in (self.nickname, self.sam, self.upn, self.mail) if v]
-        out += self.smtp
+        out += [v for v in (nickname, sam, upn, mail) if v]
+        out += smtp
         for v in self.values:
             if v.valid:
                 out += [v.name or "", v.address]
         return out
 
 
-@dataclass(slots=True)
+_MARKS = frozenset("\x00\x01\x02")
+
+
+def _pack(primary_smtp: str | None, nickname: str | None, sam: str | None, upn: str | None,
+          mail: str | None, legacy_dn: str | None, smtp: list[str]) -> str | tuple[Any, ...]:
+    """Identity fields as one string: NUL between fields, SOH for None, STX for
+    "same as" (sam = nickname; mail and SMTP addresses = primary_smtp); a
+    tuple when a field holds one of those characters."""
+    fields = (primary_smtp, nickname, sam, upn, mail, legacy_dn, *smtp)
+    for field_ in fields:
+        if field_ is not None and (field_.__class__ is not str or not _MARKS.isdisjoint(field_)):
+            return (primary_smtp, nickname, sam, upn, mail, legacy_dn, tuple(smtp))
+    parts = ["\x01" if f is None else f for f in fields]
+    if sam is not None and sam == nickname:
+        parts[2] = "\x02"
+    if primary_smtp is not None:
+        if mail == primary_smtp:
+            parts[4] = "\x02"
+        for n in range(6, len(parts)):
+            if parts[n] == primary_smtp:
+                parts[n] = "\x02"
+    return "\x00".join(parts)
+
+
+class _NoExtra(dict):  # type: ignore[type-arg]
+    """The shared, read-only ``extra`` of every entry that has no unknown keys
+    (one empty dict per entry would be 9 MB at 150,000 entries)."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("DirEntry.extra of an entry read without extra keys is read-only; "
+                        "assign a new dict instead")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
+    __ior__ = _read_only  # type: ignore[assignment]
+
+
+NO_EXTRA: dict[str, str] = _NoExtra()
+
+
 class DirEntry:
     """One record of a cc:Mail post office directory.
 
     ``po`` is where the entry sends mail (spec: *user entry*): the file's PO
     for ``L``/``l`` and for ``R``/``r`` without ``Addr``, else the first word
     of ``Addr`` taken at face value.
+
+    A plain-data class with the interface of a dataclass (fields, equality,
+    repr), written out so that 150,000 entries stay small: ``where`` of an
+    entry read from a file is kept as its line number and made on demand,
+    and entries without unknown keys share one read-only empty ``extra``.
     """
+
+    __slots__ = (
+        "_extra",
+        "_file",
+        "_where",
+        "addr",
+        "comments",
+        "file_po",
+        "locn",
+        "messages",
+        "name",
+        "path",
+    )
+    __match_args__ = ("name", "locn", "file_po", "addr", "comments", "messages", "extra",
+                      "where", "path")
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
 
     name: str
     locn: str
     file_po: str
-    addr: str = ""
-    comments: str = ""
-    messages: int | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-    where: str | None = None  # "file:line" of the record
-    path: str | None = None  # the export file holding it (None for in-memory layers)
+    addr: str
+    comments: str
+    messages: int | None
+    path: str | None  # the export file holding it (None for in-memory layers)
+
+    def __init__(self, name: str, locn: str, file_po: str, addr: str = "", comments: str = "",
+                 messages: int | None = None, extra: dict[str, str] | None = None,
+                 where: str | None = None, path: str | None = None) -> None:
+        self.name = name
+        self.locn = locn
+        self.file_po = file_po
+        self.addr = addr
+        self.comments = comments
+        self.messages = messages
+        self._extra = {} if extra is None else extra
+        self._where: str | int | None = where
+        self._file: str | None = None
+        self.path = path
+
+    @classmethod
+    def read(cls, name: str, locn: str, file_po: str, addr: str, comments: str,
+             messages: int | None, extra: dict[str, str] | None, file: str, line: int,
+             path: str | None) -> DirEntry:
+        """An entry read from line ``line`` of ``file`` (``where`` is ``file:line``)."""
+        entry = cls.__new__(cls)
+        entry.name, entry.locn, entry.file_po = name, locn, file_po
+        entry.addr, entry.comments, entry.messages = addr, comments, messages
+        entry._extra = NO_EXTRA if extra is None else extra
+        entry._where, entry._file, entry.path = line, file, path
+        return entry
+
+    @property
+    def extra(self) -> dict[str, str]:
+        return self._extra
+
+    @extra.setter
+    def extra(self, value: dict[str, str]) -> None:
+        self._extra = value
+
+    @property
+    def where(self) -> str | None:
+        """``file:line`` of the record (None for in-memory layers)."""
+        where = self._where
+        if self._file is not None:
+            return f"{self._file}:{where}"
+        return where  # type: ignore[return-value]
+
+    @where.setter
+    def where(self, value: str | None) -> None:
+        self._where, self._file = value, None
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.name, self.locn, self.file_po, self.addr, self.comments, self.messages,
+                self._extra, self.where, self.path)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return (f"DirEntry(name={self.name!r}, locn={self.locn!r}, file_po={self.file_po!r}, "
+                f"addr={self.addr!r}, comments={self.comments!r}, messages={self.messages!r}, "
+                f"extra={self._extra!r}, where={self.where!r}, path={self.path!r})")
 
     @property
     def is_user(self) -> bool:
@@ -143,20 +438,86 @@ class DirEntry:
 
     @property
     def po(self) -> str:
-        if self.locn in "Ll" or not self.addr.split():
+        if self.locn in "Ll":
             return self.file_po
-        return self.addr.split()[0]
+        first = self.addr.split(None, 1)
+        return first[0] if first else self.file_po
 
 
 SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
 
 
-@dataclass(slots=True)
 class Finding:
+    """One finding on a row: code, severity, message (names everything
+    involved) and action. A plain-data class with a dataclass's interface.
+
+    The rule engine makes rows whose findings are *deferred*: code and
+    severity are known, and message and action are written when first read
+    (by the rule that found them, from the same analysis), so 100,000 rows
+    do not hold 100,000 messages between the analysis and the report.
+    """
+
+    __slots__ = ("_action", "_handle", "_message", "_source", "code", "severity")
+    __match_args__ = ("code", "severity", "message", "action")
+    __hash__ = None  # type: ignore[assignment]
+
     code: str
     severity: str
-    message: str
-    action: str
+
+    def __init__(self, code: str, severity: str, message: str, action: str) -> None:
+        self.code = code
+        self.severity = severity
+        self._message: str | None = message
+        self._action: str | None = action
+        self._source: Any = None
+        self._handle: Any = None
+
+    @classmethod
+    def deferred(cls, code: str, severity: str, source: Any, handle: Any) -> Finding:
+        """A finding whose text ``source.finding_text(code, handle)`` writes when read."""
+        f = cls.__new__(cls)
+        f.code, f.severity = code, severity
+        f._message = f._action = None
+        f._source, f._handle = source, handle
+        return f
+
+    def _write(self) -> None:
+        self._message, self._action = self._source.finding_text(self.code, self._handle)
+        self._source = self._handle = None
+
+    @property
+    def message(self) -> str:
+        if self._source is not None:
+            self._write()
+        return self._message  # type: ignore[return-value]
+
+    @message.setter
+    def message(self, value: str) -> None:
+        if self._source is not None:
+            self._write()
+        self._message = value
+
+    @property
+    def action(self) -> str:
+        if self._source is not None:
+            self._write()
+        return self._action  # type: ignore[return-value]
+
+    @action.setter
+    def action(self, value: str) -> None:
+        if self._source is not None:
+            self._write()
+        self._action = value
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return (self.code, self.severity, self.message, self.action) == (
+                other.code, other.severity, other.message, other.action)  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return (f"Finding(code={self.code!r}, severity={self.severity!r}, "
+                f"message={self.message!r}, action={self.action!r})")
 
     def as_dict(self) -> dict[str, str]:
         return {
@@ -167,23 +528,124 @@ class Finding:
         }
 
 
-@dataclass(slots=True)
 class Row:
-    """One output row of ``ccmig audit`` (spec: Output)."""
+    """One output row of ``ccmig audit`` (spec: Output).
 
-    key: str
+    A plain-data class with a dataclass's interface (``identities`` and
+    ``recipient`` are left out of its repr). Rows made by the rule engine are
+    *lazy*: ``key``, ``findings`` (deferred, see :class:`Finding`) and
+    ``identities`` are made from the analysis each time they are read, and
+    only the finding codes are kept - what keeps a 100,000-row audit small.
+    Assigning any of them stores the value given.
+    """
+
+    __slots__ = (
+        "_codes",
+        "_findings",
+        "_handle",
+        "_identities",
+        "_key",
+        "_source",
+        "ccmail_name",
+        "dn",
+        "kind",
+        "old_post_office",
+        "recipient",
+        "route",
+    )
+    __match_args__ = ("key", "dn", "kind", "ccmail_name", "old_post_office", "route",
+                      "findings", "identities", "recipient")
+    __hash__ = None  # type: ignore[assignment]
+
     dn: str | None
     kind: Kind
     ccmail_name: str | None
     old_post_office: str | None
     route: str | None
-    findings: list[Finding]
-    identities: list[str] = field(default_factory=list, repr=False)
-    recipient: Recipient | None = field(default=None, repr=False)
+    recipient: Recipient | None
+
+    def __init__(self, key: str, dn: str | None, kind: Kind, ccmail_name: str | None,
+                 old_post_office: str | None, route: str | None, findings: list[Finding],
+                 identities: list[str] | None = None,
+                 recipient: Recipient | None = None) -> None:
+        self._key: str | None = key
+        self.dn = dn
+        self.kind = kind
+        self.ccmail_name = ccmail_name
+        self.old_post_office = old_post_office
+        self.route = route
+        self._findings: list[Finding] | None = findings
+        self._identities: list[str] | None = [] if identities is None else identities
+        self.recipient = recipient
+        self._codes: tuple[str, ...] | None = None
+        self._source: Any = None
+        self._handle: Any = None
+
+    @classmethod
+    def lazy(cls, source: Any, handle: Any, dn: str | None, kind: Kind,
+             ccmail_name: str | None, old_post_office: str | None, route: str | None,
+             codes: tuple[str, ...], recipient: Recipient | None = None) -> Row:
+        """A row whose key, findings and identities ``source`` makes on demand:
+        ``row_key(handle)``, ``finding_text(code, handle)`` (see
+        :meth:`Finding.deferred`) and ``row_identities(handle)``."""
+        row = cls.__new__(cls)
+        row._key = row._findings = row._identities = None
+        row.dn, row.kind, row.ccmail_name = dn, kind, ccmail_name
+        row.old_post_office, row.route, row.recipient = old_post_office, route, recipient
+        row._codes, row._source, row._handle = codes, source, handle
+        return row
+
+    @property
+    def key(self) -> str:
+        if self._key is None:
+            return self._source.row_key(self._handle)  # type: ignore[no-any-return]
+        return self._key
+
+    @key.setter
+    def key(self, value: str) -> None:
+        self._key = value
+
+    @property
+    def findings(self) -> list[Finding]:
+        if self._findings is None:
+            source, handle = self._source, self._handle
+            return [Finding.deferred(code, SEVERITY[code], source, handle)
+                    for code in self._codes]  # type: ignore[union-attr]
+        return self._findings
+
+    @findings.setter
+    def findings(self, value: list[Finding]) -> None:
+        self._findings, self._codes = value, None
+
+    @property
+    def identities(self) -> list[str]:
+        if self._identities is None:
+            return self._source.row_identities(self._handle)  # type: ignore[no-any-return]
+        return self._identities
+
+    @identities.setter
+    def identities(self, value: list[str]) -> None:
+        self._identities = value
 
     @property
     def status(self) -> str:
-        return self.findings[0].code if self.findings else "complete"
+        if self._findings is None:
+            return self._codes[0] if self._codes else "complete"  # type: ignore[index]
+        return self._findings[0].code if self._findings else "complete"
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.key, self.dn, self.kind, self.ccmail_name, self.old_post_office, self.route,
+                self.findings, self.identities, self.recipient)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return (f"Row(key={self.key!r}, dn={self.dn!r}, kind={self.kind!r}, "
+                f"ccmail_name={self.ccmail_name!r}, old_post_office={self.old_post_office!r}, "
+                f"route={self.route!r}, findings={self.findings!r})")
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -196,3 +658,20 @@ class Row:
             "status": self.status,
             "findings": [f.as_dict() for f in self.findings],
         }
+
+
+# Severity of every finding code, in the table's order (spec: Finding codes).
+SEVERITY = {
+    "invalid-address": "error",
+    "duplicate-address": "error",
+    "name-conflict": "error",
+    "stale-ccmail-mailbox": "error",
+    "orphan-custom-recipient": "error",
+    "missing-primary-address": "warning",
+    "multiple-primaries": "warning",
+    "missing-secondary-address": "warning",
+    "unconfirmed-migration": "warning",
+    "awaiting-dirsync": "warning",
+    "source-mismatch": "warning",
+    "not-migrated": "info",
+}

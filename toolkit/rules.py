@@ -10,29 +10,59 @@ small function named after its finding code, in the table's order (see
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from toolkit.model import CcmailValue, Dialect, DirEntry, Finding, Kind, Recipient, Row
+from toolkit.model import SEVERITY, CcmailValue, Dialect, DirEntry, Finding, Kind, Recipient, Row
 from toolkit.text import fold, squeeze
 
 Key = tuple[str, str]
 
-SEVERITY = {
-    "invalid-address": "error",
-    "duplicate-address": "error",
-    "name-conflict": "error",
-    "stale-ccmail-mailbox": "error",
-    "orphan-custom-recipient": "error",
-    "missing-primary-address": "warning",
-    "multiple-primaries": "warning",
-    "missing-secondary-address": "warning",
-    "unconfirmed-migration": "warning",
-    "awaiting-dirsync": "warning",
-    "source-mismatch": "warning",
-    "not-migrated": "info",
-}
+# SEVERITY (code -> severity, in the table's order) lives in toolkit.model.
 CODES = tuple(SEVERITY)
+
+_NONE: tuple[Any, ...] = ()  # shared by every Facts with no old address / stale entry
+_FOLDED: dict[str, str] = {}  # PO names are few and folded very often
+
+
+def fold_po(po: str) -> str:
+    """:func:`fold` of a post office name, remembered."""
+    folded = _FOLDED.get(po)
+    if folded is None:
+        folded = fold(po)
+        if len(_FOLDED) < 65536:
+            _FOLDED[po] = folded
+    return folded
+
+
+class Index(dict):  # type: ignore[type-arg]
+    """key -> items, as a ``defaultdict(list)`` reads (``[key]`` and ``get`` give
+    lists), but one item is stored bare: most keys (addresses, names) have
+    one, and a list each would be ~90 bytes x 150,000. Items are never lists."""
+
+    __slots__ = ()
+
+    def add(self, key: Any, item: Any) -> None:
+        have = dict.get(self, key, _NONE)
+        if have is _NONE:
+            dict.__setitem__(self, key, item)
+        elif type(have) is list:
+            have.append(item)
+        else:
+            dict.__setitem__(self, key, [have, item])
+
+    def __getitem__(self, key: Any) -> list[Any]:
+        have = dict.get(self, key, _NONE)
+        if have is _NONE:
+            return []
+        return have if type(have) is list else [have]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        have = dict.get(self, key, _NONE)
+        if have is _NONE:
+            return default
+        return have if type(have) is list else [have]
 
 
 @dataclass(slots=True)
@@ -40,12 +70,12 @@ class Facts:
     """What the rules need to know about one Exchange object (derived once)."""
 
     r: Recipient
-    valid: list[CcmailValue]
-    keys: set[Key]
+    valid: Sequence[CcmailValue]  # r.values itself when every value is valid
+    keys: tuple[Key, ...]  # distinct, in value order
     primary: CcmailValue | None
-    old: list[CcmailValue]  # mailboxes only: valid values at a PO outside X, first of each key
+    old: Sequence[CcmailValue]  # mailboxes only: valid values at a PO outside X, first of each key
     ccmail_name: str | None
-    stale_entries: list[DirEntry] = field(default_factory=list)
+    stale_entries: Sequence[DirEntry] = _NONE
 
 
 @dataclass(slots=True)
@@ -56,16 +86,37 @@ class Context:
     dialect: Dialect
     powershell: bool
     facts: list[Facts]
-    by_address: dict[Key, list[int]]
-    by_primary_name: dict[str, list[int]]
-    users_by_name: dict[str, list[DirEntry]]
+    by_address: dict[Key, list[int]]  # an Index: reads give lists
+    by_primary_name: dict[str, list[int]]  # an Index
+    users_by_name: dict[str, list[DirEntry]]  # an Index
     orphans: dict[int, list[tuple[int, CcmailValue]]]
+    indexes: list[int] = _NONE  # type: ignore[assignment]  # 0..len(facts)-1, one int object each
 
     def at_x(self, po: str | None) -> bool:
-        return po is not None and fold(po) in self.x
+        return po is not None and fold_po(po) in self.x
 
     def routes_to_exchange(self, entry: DirEntry) -> bool:
-        return fold(entry.po) in self.x
+        return fold_po(entry.po) in self.x
+
+    # A row made by :func:`analyse` asks its analysis for what it does not
+    # keep: ``handle`` is the index of its Facts, or the DirEntry of a
+    # ccmail-user row.
+
+    def row_key(self, handle: int | DirEntry) -> str:
+        if isinstance(handle, int):
+            return "dn:" + fold(self.facts[handle].r.dn)
+        return f"ccmail:{fold(handle.name)}@{fold(handle.file_po)}"
+
+    def row_identities(self, handle: int | DirEntry) -> list[str]:
+        if isinstance(handle, int):
+            return self.facts[handle].r.identities()
+        return [handle.name, f"{squeeze(handle.name)} at {handle.file_po}"]
+
+    def finding_text(self, code: str, handle: int | DirEntry) -> tuple[str, str]:
+        found = RULE_OF[code](self, handle) if isinstance(handle, int) else not_migrated(handle)
+        if found is None or found.code != code:  # the analysis changed under its rows
+            raise RuntimeError(f"finding {code} no longer holds: the analysis was modified")
+        return found.message, found.action
 
 
 def describe(r: Recipient) -> str:
@@ -98,30 +149,39 @@ def primary_of(r: Recipient, valid: list[CcmailValue], x: set[str], dialect: Dia
 
 
 def facts_of(r: Recipient, x: set[str], dialect: Dialect) -> Facts:
-    valid = [v for v in r.values if v.valid]
-    primary = primary_of(r, valid, x, dialect)
-    old: list[CcmailValue] = []
+    values = r.values
+    valid: Sequence[CcmailValue] = values
+    for v in values:
+        if v.error is not None:
+            valid = [v for v in values if v.valid]
+            break
+    primary = primary_of(r, valid, x, dialect)  # type: ignore[arg-type]
+    old: Sequence[CcmailValue] = _NONE
     if r.kind is Kind.MAILBOX:
         seen: set[Key] = set()
+        found: list[CcmailValue] = []
         for v in valid:
             assert v.key is not None
             if v.key[1] not in x and v.key not in seen:
                 seen.add(v.key)
-                old.append(v)
+                found.append(v)
+        if found:
+            old = tuple(found)
     if r.kind is Kind.MAILBOX:
         name = primary.name if primary else (old[0].name if old else None)
     else:
         name = primary.name if primary else None
-    return Facts(r, valid, {v.key for v in valid if v.key}, primary, old, name)
+    keys = tuple(dict.fromkeys(v.key for v in valid if v.key))
+    return Facts(r, valid, keys, primary, old, name)
 
 
 def stale_entries(f: Facts, users_by_name: dict[str, list[DirEntry]], x: set[str]):
     """User entries named like the mailbox's primary or an old address that
     route to a cc:Mail mailbox (spec: ``stale-ccmail-mailbox``)."""
-    names = {fold(v.name or "") for v in f.old}
+    names = {v.key[0] if v.key else fold(v.name or "") for v in f.old}
     if f.primary is not None:
-        names.add(fold(f.primary.name or ""))
-    found = [e for name in names for e in users_by_name.get(name, ()) if fold(e.po) not in x]
+        names.add(f.primary.key[0] if f.primary.key else fold(f.primary.name or ""))
+    found = [e for name in names for e in users_by_name.get(name, ()) if fold_po(e.po) not in x]
     return sorted(found, key=entry_order)
 
 
@@ -139,33 +199,57 @@ def build_context(
 ) -> tuple[Context, dict[Key, DirEntry]]:
     x = {fold(p) for p in exchange_pos}
     facts = [facts_of(r, x, dialect) for r in recipients if r.values]
-    by_address: dict[Key, list[int]] = defaultdict(list)
-    by_primary_name: dict[str, list[int]] = defaultdict(list)
-    for i, f in enumerate(facts):
+    by_address = Index()
+    by_primary_name = Index()
+    indexes = list(range(len(facts)))  # the same int objects in every index and row
+    for i, f in zip(indexes, facts, strict=True):
         for key in f.keys:
-            by_address[key].append(i)
+            by_address.add(key, i)
         if f.primary is not None:
-            by_primary_name[fold(f.primary.name or "")].append(i)
-    users_by_name: dict[str, list[DirEntry]] = defaultdict(list)
+            by_primary_name.add(f.primary.key[0] if f.primary.key
+                                else fold(f.primary.name or ""), i)
+    users_by_name = Index()
     locals_: dict[Key, DirEntry] = {}
+    # Most cc:Mail names are also on an Exchange object: key them by that
+    # object's folded-name string instead of a second equal one.
+    folded = {key[0]: key[0] for f in facts for key in f.keys}
     for e in entries:
-        if e.is_user:
-            users_by_name[fold(e.name)].append(e)
-            if e.is_local:
-                locals_.setdefault((fold(e.name), fold(e.file_po)), e)
+        if e.locn in "LlRr":  # is_user
+            name = fold(e.name)
+            name = folded.get(name, name)
+            users_by_name.add(name, e)
+            if e.locn in "Ll":  # is_local
+                locals_.setdefault((name, fold_po(e.file_po)), e)
+    del folded
     for f in facts:
         if f.r.kind is Kind.MAILBOX:
-            f.stale_entries = stale_entries(f, users_by_name, x)
+            found = stale_entries(f, users_by_name, x)
+            if found:
+                f.stale_entries = found
     orphans: dict[int, list[tuple[int, CcmailValue]]] = defaultdict(list)
-    for i, f in enumerate(facts):
+    for i, f in zip(indexes, facts, strict=True):
         for v in f.old:
             for j in by_address[v.key]:  # type: ignore[index]
                 if facts[j].r.kind is Kind.CUSTOM_RECIPIENT:
                     orphans[i].append((j, v))
                     orphans[j].append((i, v))
     ctx = Context(x, dialect, powershell, facts, by_address, by_primary_name,
-                  users_by_name, orphans)
+                  users_by_name, orphans, indexes)
     return ctx, locals_
+
+
+def _name_key(v: CcmailValue) -> str:
+    """fold(v.name) of a valid value: the first part of its key."""
+    return v.key[0] if v.key else fold(v.name or "")
+
+
+def _ccmail_key(f: Facts) -> str:
+    """fold(f.ccmail_name): the key of the value the cc:Mail name comes from."""
+    if f.primary is not None:
+        return _name_key(f.primary)
+    if f.r.kind is Kind.MAILBOX and f.old:
+        return _name_key(f.old[0])
+    return fold(f.ccmail_name or "")
 
 
 def orphan_pair(ctx: Context, i: int, j: int) -> bool:
@@ -230,7 +314,7 @@ def name_conflict(ctx: Context, i: int) -> Finding | None:
     if f.primary is None:
         return None
     others = []
-    for j in ctx.by_primary_name[fold(f.primary.name or "")]:
+    for j in ctx.by_primary_name[_name_key(f.primary)]:
         g = ctx.facts[j]
         if j == i or g.primary is None or g.primary.key == f.primary.key:
             continue
@@ -334,8 +418,8 @@ def missing_secondary_address(ctx: Context, i: int) -> Finding | None:
     old_pos = {v.key[1] for v in f.old if v.key}
     missing = sorted((
         e
-        for e in ctx.users_by_name.get(fold(f.primary.name or ""), ())
-        if fold(e.po) not in ctx.x and fold(e.po) not in old_pos
+        for e in ctx.users_by_name.get(_name_key(f.primary), ())
+        if fold_po(e.po) not in ctx.x and fold_po(e.po) not in old_pos
     ), key=entry_order)
     if not missing:
         return None
@@ -375,7 +459,7 @@ def awaiting_dirsync(ctx: Context, i: int) -> Finding | None:
     f = ctx.facts[i]
     if f.r.kind is not Kind.MAILBOX or f.ccmail_name is None or f.stale_entries:
         return None
-    if any(ctx.routes_to_exchange(e) for e in ctx.users_by_name.get(fold(f.ccmail_name), ())):
+    if any(ctx.routes_to_exchange(e) for e in ctx.users_by_name.get(_ccmail_key(f), ())):
         return None
     return finding(
         "awaiting-dirsync",
@@ -418,6 +502,7 @@ RULES: tuple[Callable[[Context, int], Finding | None], ...] = (
     awaiting_dirsync,
     source_mismatch,
 )
+RULE_OF = {rule.__name__.replace("_", "-"): rule for rule in RULES}
 
 
 # --------------------------------------------------------------------------- rows
@@ -429,7 +514,7 @@ def route_of(ctx: Context, f: Facts) -> str | None:
     if f.stale_entries:
         return "ccmail-mailbox"
     if f.ccmail_name is not None and any(
-        ctx.routes_to_exchange(e) for e in ctx.users_by_name.get(fold(f.ccmail_name), ())
+        ctx.routes_to_exchange(e) for e in ctx.users_by_name.get(_ccmail_key(f), ())
     ):
         return "exchange"
     return "undeliverable"
@@ -449,34 +534,28 @@ def ccmail_user_rows(ctx: Context, locals_: dict[Key, DirEntry]) -> list[Row]:
     taken_names: set[str] = set()
     for f in ctx.facts:
         if f.r.kind is Kind.MAILBOX:
-            taken_addresses |= f.keys
+            taken_addresses.update(f.keys)
             if f.primary is not None:
-                taken_names.add(fold(f.primary.name or ""))
+                taken_names.add(f.primary.key[0] if f.primary.key else fold(f.primary.name or ""))
     rows = []
+    codes = ("not-migrated",)
     for key, e in locals_.items():
         if key in taken_addresses or key[0] in taken_names:
             continue
-        address = f"{squeeze(e.name)} at {e.file_po}"
-        rows.append(
-            Row(
-                key=f"ccmail:{key[0]}@{key[1]}",
-                dn=None,
-                kind=Kind.CCMAIL_USER,
-                ccmail_name=squeeze(e.name),
-                old_post_office=e.file_po,
-                route="ccmail-mailbox",
-                findings=[
-                    finding(
-                        "not-migrated",
-                        f"cc:Mail user '{address}' ({entry_text(e)}) has no Exchange mailbox",
-                        "Migrate this user with the Migration Wizard, or leave it if it "
-                        "stays on cc:Mail.",
-                    )
-                ],
-                identities=[e.name, address],
-            )
-        )
+        name = squeeze(e.name)
+        rows.append(Row.lazy(ctx, e, None, Kind.CCMAIL_USER, e.name if name == e.name else name,
+                             e.file_po, "ccmail-mailbox", codes))
     return rows
+
+
+def not_migrated(e: DirEntry) -> Finding:
+    """The finding of a ``ccmail-user`` row."""
+    address = f"{squeeze(e.name)} at {e.file_po}"
+    return finding(
+        "not-migrated",
+        f"cc:Mail user '{address}' ({entry_text(e)}) has no Exchange mailbox",
+        "Migrate this user with the Migration Wizard, or leave it if it stays on cc:Mail.",
+    )
 
 
 @dataclass(slots=True)
@@ -497,24 +576,23 @@ def analyse(
 ) -> Analysis:
     entries = list(entries)
     ctx, locals_ = build_context(recipients, entries, exchange_pos, dialect, powershell)
-    rows = []
-    for i, f in enumerate(ctx.facts):
-        findings = [fd for rule in RULES if (fd := rule(ctx, i)) is not None]
-        rows.append(
-            Row(
-                key="dn:" + fold(f.r.dn),
-                dn=f.r.dn,
-                kind=f.r.kind,
-                ccmail_name=f.ccmail_name,
-                old_post_office=old_post_office(ctx, f),
-                route=route_of(ctx, f),
-                findings=findings,
-                identities=f.r.identities(),
-                recipient=f.r,
-            )
-        )
-    rows += ccmail_user_rows(ctx, locals_)
+    # Rows sorted by key: every "ccmail:..." key sorts before every "dn:..."
+    # key, so each kind is sorted on its own - the objects before their rows
+    # exist, which keeps the sort's 100,000 keys out of the peak.
+    rows = ccmail_user_rows(ctx, locals_)
     rows.sort(key=lambda row: row.key)
+    facts = ctx.facts
+    indexes = ctx.indexes or list(range(len(facts)))
+    order = sorted(indexes, key=lambda i: fold(facts[i].r.dn))  # stable, as a row sort
+    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for i in order:
+        f = facts[i]
+        # Rows keep the codes; messages are written again when a report reads
+        # them (Row.lazy), so 100,000 rows do not hold 100,000 messages.
+        codes = tuple([fd.code for rule in RULES if (fd := rule(ctx, i)) is not None])
+        codes = shared.setdefault(codes, codes)
+        rows.append(Row.lazy(ctx, i, f.r.dn, f.r.kind, f.ccmail_name, old_post_office(ctx, f),
+                             route_of(ctx, f), codes, f.r))
     return Analysis(ctx, rows, entries)
 
 

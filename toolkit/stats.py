@@ -23,15 +23,6 @@ log = logging.getLogger(__name__)
 _COUNT_OK = frozenset("0123456789")
 
 
-def _levels(mailboxes: list[Recipient]) -> list[dict[str, list[int]]]:
-    levels: list[dict[str, list[int]]] = [defaultdict(list) for _ in range(4)]
-    for i, r in enumerate(mailboxes):
-        for level, value in zip(levels, (r.dn, r.primary_smtp, r.nickname, r.sam), strict=True):
-            if value:
-                level[fold(value)].append(i)
-    return levels
-
-
 def read_stats(path: str | Path) -> list[tuple[int, str, int]]:
     """(line, identity, count) rows of a stats CSV, validated."""
     path = Path(path)
@@ -76,27 +67,77 @@ def read_stats(path: str | Path) -> list[tuple[int, str, int]]:
     return rows
 
 
+class StatsMatcher:
+    """Matches stats lines to mailboxes while the mailboxes are being read.
+
+    Indexing every mailbox by its four folded identities would cost ~80 MB
+    at 100,000 mailboxes. This reads the file first, indexes only the
+    identities the file names as the mailboxes stream past (:meth:`observe`)
+    and applies the counts in :meth:`apply`. A file error is raised by
+    :meth:`apply`, after the directory was read, so a bad stats file and a
+    bad directory report in the same order whatever the source.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+        self.error: BaseException | None = None
+        self.lines: list[tuple[int, str, int]] = []
+        self.wanted: set[str] = set()
+        self.mailboxes: list[Recipient] = []
+        self.levels: list[dict[str, list[int]]] = [defaultdict(list) for _ in range(4)]
+        try:
+            self.lines = read_stats(path)
+        except Exception as exc:
+            self.error = exc
+            return
+        self.wanted = {fold(identity) for _, identity, _ in self.lines}
+
+    def observe(self, r: Recipient) -> None:
+        """Every recipient read, in order (only mailboxes count)."""
+        if r.kind is not Kind.MAILBOX:
+            return
+        i = len(self.mailboxes)
+        self.mailboxes.append(r)
+        if not self.wanted:
+            return
+        for level, value in zip(self.levels, r.stats_identities(), strict=True):
+            if value:
+                key = fold(value)
+                if key in self.wanted:
+                    level[key].append(i)
+
+    def apply(self) -> int:
+        """Set ``item_count`` on the matching mailboxes; returns how many matched."""
+        if self.error is not None:
+            raise self.error
+        path, mailboxes, levels = self.path, self.mailboxes, self.levels
+        self.wanted = set()
+        assigned: dict[int, int] = {}
+        for line, identity, count in self.lines:
+            key = fold(identity)
+            hits = next((lvl[key] for lvl in levels if key and lvl.get(key)), None)
+            if not hits:
+                log.info("%s:%d: identity %r matches no mailbox; ignored", path, line, identity)
+                continue
+            if len(set(hits)) > 1:
+                dns = ", ".join(mailboxes[i].dn for i in sorted(set(hits)))
+                raise InputError(f"identity {identity!r} matches several mailboxes: {dns}",
+                                 f"{path}:{line}")
+            index = hits[0]
+            if index in assigned:
+                raise InputError(
+                    f"second line for mailbox {mailboxes[index].dn} "
+                    f"(first at line {assigned[index]})",
+                    f"{path}:{line}",
+                )
+            assigned[index] = line
+            mailboxes[index].item_count = count
+        return len(assigned)
+
+
 def apply_stats(path: str | Path, recipients: Iterable[Recipient]) -> int:
     """Set ``item_count`` on the matching mailboxes; returns how many matched."""
-    mailboxes = [r for r in recipients if r.kind is Kind.MAILBOX]
-    levels = _levels(mailboxes)
-    assigned: dict[int, int] = {}
-    for line, identity, count in read_stats(path):
-        key = fold(identity)
-        hits = next((lvl[key] for lvl in levels if key and lvl.get(key)), None)
-        if not hits:
-            log.info("%s:%d: identity %r matches no mailbox; ignored", path, line, identity)
-            continue
-        if len(set(hits)) > 1:
-            dns = ", ".join(mailboxes[i].dn for i in sorted(set(hits)))
-            raise InputError(f"identity {identity!r} matches several mailboxes: {dns}",
-                             f"{path}:{line}")
-        index = hits[0]
-        if index in assigned:
-            raise InputError(
-                f"second line for mailbox {mailboxes[index].dn} (first at line {assigned[index]})",
-                f"{path}:{line}",
-            )
-        assigned[index] = line
-        mailboxes[index].item_count = count
-    return len(assigned)
+    matcher = StatsMatcher(path)
+    for r in recipients:
+        matcher.observe(r)
+    return matcher.apply()

@@ -16,4 +16,6 @@ def squeeze(value: str) -> str:
 
 def fold(value: str) -> str:
     """NFC, trim, fold white-space runs, Unicode case folding."""
+    if value.isascii():  # ASCII is its own NFC: skip the call (most values)
+        return " ".join(value.split()).casefold()
     return " ".join(unicodedata.normalize("NFC", value).split()).casefold()

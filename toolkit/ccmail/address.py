@@ -7,7 +7,6 @@ white space, then validate. ``/`` escapes are deliberately not interpreted.
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from toolkit.model import CcmailValue
 from toolkit.text import fold, squeeze
@@ -32,13 +31,18 @@ def split_address(address: str) -> tuple[str, str] | None:
     return address[:cut], address[cut + 4 :]
 
 
+# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F (a stable
+# Unicode property); one search instead of a category lookup per character.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def name_problem(name: str) -> str | None:
     if not name:
         return "empty name"
-    bad = sorted({c for c in name if c in _NAME_BAD})
-    if bad:
+    if '"' in name or "[" in name or "]" in name:
+        bad = sorted({c for c in name if c in _NAME_BAD})
         return "name holds " + " ".join(repr(c) for c in bad)
-    if any(unicodedata.category(c) == "Cc" for c in name):
+    if _CONTROL.search(name):
         return "name holds a control character"
     return None
 
@@ -51,19 +55,48 @@ def po_problem(po: str) -> str | None:
     return None
 
 
+# Post office names and value types repeat across 100,000 objects: one
+# string each (equal strings, so nothing else can tell), and PO names are
+# folded once. Bounded, so hostile input cannot grow them without limit.
+_SHARED: dict[str, str] = {}
+_FOLDED_PO: dict[str, str] = {}
+_SHARED_MAX = 65536
+
+
+def _shared(text: str) -> str:
+    found = _SHARED.get(text)
+    if found is None:
+        if len(_SHARED) >= _SHARED_MAX:
+            return text
+        _SHARED[text] = found = text
+    return found
+
+
+def _fold_po(po: str) -> str:
+    found = _FOLDED_PO.get(po)
+    if found is None:
+        found = _shared(fold(po))
+        if len(_FOLDED_PO) < _SHARED_MAX:
+            _FOLDED_PO[po] = found
+    return found
+
+
 def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
     """Build a :class:`CcmailValue` from one cc:Mail value, valid or not."""
-    value = CcmailValue(raw=raw, prefix=prefix, source=source)
+    prefix = _shared(prefix)
     parts = split_address(address)
     if parts is None:
-        value.error = "no ' at ' between name and post office"
-        return value
-    name, po = squeeze(parts[0]), squeeze(parts[1])
-    value.name, value.po = name, po
-    value.error = name_problem(name) or po_problem(po)
-    if value.error is None:
-        value.key = (fold(name), fold(po))
-    return value
+        return CcmailValue(raw, prefix, source, None, None, None,
+                           "no ' at ' between name and post office")
+    name, po = squeeze(parts[0]), _shared(squeeze(parts[1]))
+    error = name_problem(name) or po_problem(po)
+    key = (fold(name), _fold_po(po)) if error is None else None
+    cut = len(prefix)
+    sep = raw[cut : cut + 1]
+    if len(raw) == cut + len(name) + len(po) + 5 and raw == f"{prefix}{sep}{name} at {po}":
+        # "CCMAIL:Smith, John at PO1" is rebuilt from its parts when read
+        return CcmailValue.canonical(sep, prefix, source, name, po, key, error)
+    return CcmailValue(raw, prefix, source, name, po, key, error)
 
 
 def format_address(name: str, po: str) -> str:

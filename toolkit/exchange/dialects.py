@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 from toolkit.ccmail.address import is_ccmail_type, parse
-from toolkit.model import CcmailValue, Dialect, Kind, RawEntry, Recipient
+from toolkit.model import AttrValue, CcmailValue, Dialect, Kind, RawEntry, Recipient
 
 # Attributes the toolkit reads (spec); LDAP searches request exactly these.
 AD_ATTRIBUTES = (
@@ -22,6 +22,10 @@ EX55_ATTRIBUTES = (
     "textEncodedORAddress", "otherMailbox", "targetAddress", "Target-Address",
     "objectClass", "legacyExchangeDN", "mailNickname",
 )  # fmt: skip
+
+
+# Attributes any dialect reads, lower case: readers may skip all others.
+READ_ATTRIBUTES = frozenset(a.lower() for a in (*AD_ATTRIBUTES, *EX55_ATTRIBUTES))
 
 
 def _split_typed(value: str, sep: str) -> tuple[str, str] | None:
@@ -37,10 +41,27 @@ def _split_typed(value: str, sep: str) -> tuple[str, str] | None:
 
 
 def ccmail_value(value: str, sep: str, source: str) -> CcmailValue | None:
-    typed = _split_typed(value, sep)
-    if typed is None or not is_ccmail_type(typed[0]):
+    # A type that upper-cases to CCMAIL has six characters (no character's
+    # upper case is several of C, M, A, I, L): test the length first.
+    cut = value.find(sep)
+    if cut != 6 or not is_ccmail_type(value[:6]):
         return None
-    return parse(value, typed[0], typed[1], source)
+    return parse(value, value[:6], value[7:], source)
+
+
+def _texts(values: list[AttrValue] | None) -> list[str]:
+    if not values:
+        return []
+    return [v for v in values if isinstance(v, str)]
+
+
+def _first(values: list[AttrValue] | None) -> str | None:
+    """RawEntry.first of an attribute's values."""
+    if values:
+        for v in values:
+            if isinstance(v, str) and v.strip():
+                return v
+    return None
 
 
 def _classify_ad(classes: set[str], entry: RawEntry) -> Kind | None:
@@ -68,49 +89,49 @@ def _classify_55(classes: set[str], entry: RawEntry) -> Kind | None:
 
 def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     """The recipient an entry stands for, or None if it takes part in no rule."""
-    classes = {c.lower() for c in entry.texts("objectclass")}
+    attrs = entry.attrs
+    get = attrs.get
+    classes = {c.lower() for c in _texts(get("objectclass"))}
     if dialect is Dialect.AD:
         kind = _classify_ad(classes, entry)
-        sep, proxy_attr, targets = ":", "proxyaddresses", entry.texts("targetaddress")
+        sep, proxy_attr, targets = ":", "proxyaddresses", _texts(get("targetaddress"))
     else:
         kind = _classify_55(classes, entry)
         sep, proxy_attr = "$", "othermailbox"  # type$address; targets are TYPE:address
-        targets = entry.texts("targetaddress") + entry.texts("target-address")
+        targets = _texts(get("targetaddress")) + _texts(get("target-address"))
     if kind is None:
         return None
     values: list[CcmailValue] = []
     smtp: list[str] = []
     primary_smtp = None
-    for raw in entry.texts(proxy_attr):
-        value = ccmail_value(raw, sep, "proxy")
-        if value is not None:
-            values.append(value)
+    for raw in _texts(get(proxy_attr)):
+        cut = raw.find(sep)
+        if cut == 6:
+            prefix = raw[:6]
+            if is_ccmail_type(prefix):
+                values.append(parse(raw, prefix, raw[7:], "proxy"))
             continue
-        typed = _split_typed(raw, sep)
-        if typed and typed[0].upper() == "SMTP":
-            smtp.append(typed[1])
-            if typed[0] == "SMTP" and dialect is Dialect.AD:  # last one wins
-                primary_smtp = typed[1]
+        if cut == 4:  # SMTP (four characters, for the same reason as CCMAIL)
+            prefix = raw[:4]
+            if prefix.upper() == "SMTP":
+                address = raw[5:]
+                smtp.append(address)
+                if prefix == "SMTP" and dialect is Dialect.AD:  # last one wins
+                    primary_smtp = address
     for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
         value = ccmail_value(raw, ":", "target")
         if value is not None:
             values.append(value)
-    mail = entry.first("mail") or entry.first("rfc822mailbox")
+    mail = _first(get("mail")) or _first(get("rfc822mailbox"))
     if dialect is Dialect.EXCHANGE55:
         primary_smtp = mail
-        smtp = [m for m in entry.texts("mail") + entry.texts("rfc822mailbox")] + smtp
+        smtp = _texts(get("mail")) + _texts(get("rfc822mailbox")) + smtp
+    nickname = _first(get("mailnickname")) or _first(get("uid"))
+    sam = _first(get("samaccountname"))
     return Recipient(
-        dn=entry.dn,
-        kind=kind,
-        values=values,
-        primary_smtp=primary_smtp,
-        smtp=smtp,
-        nickname=entry.first("mailnickname") or entry.first("uid"),
-        sam=entry.first("samaccountname"),
-        upn=entry.first("userprincipalname"),
-        mail=mail,
-        subtype=_subtype(kind, classes),
-        legacy_dn=entry.first("legacyexchangedn"),
+        entry.dn, kind, values[:], primary_smtp, smtp, nickname, sam,
+        _first(get("userprincipalname")), mail, None, None, _subtype(kind, classes),
+        _first(get("legacyexchangedn")),
     )
 
 

@@ -84,6 +84,7 @@ def settle(journal: Journal, exchange: ExchangeWriter | None) -> None:
 def _observe(entry: Entry, exchange: ExchangeWriter | None) -> str:
     c = entry.change
     if c["type"] == "ccmail-remove":
+        cf.discard_temp(c["file"])  # a kill during atomic_write leaves it; the file itself is whole
         sha = cf.current_sha(c["file"])
         return ("made" if sha == c["sha_after"] else "not-made" if sha == c["sha_before"]
                 else f"{c['file']} changed by someone else")

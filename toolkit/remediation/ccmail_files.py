@@ -94,10 +94,19 @@ def plan_removal(path: str | Path, span: tuple[int, int], encoding: str | None =
     return Removal(str(path), start, removed, sha256(before), sha256(ft.encode()), ft.encoding)
 
 
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.ccmig-tmp")
+
+
+def discard_temp(path: str | Path) -> None:
+    """Remove the temporary file a killed :func:`atomic_write` left beside ``path``."""
+    _temp_name(Path(path)).unlink(missing_ok=True)
+
+
 def atomic_write(path: str | Path, data: bytes) -> None:
     """Write to a temporary file beside ``path``, fsync, then rename over it."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.ccmig-tmp")
+    tmp = _temp_name(path)
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()

@@ -8,9 +8,13 @@ from typing import Any, TextIO
 
 from toolkit.model import Row
 
+# One encoder for every row: json.dumps(value, ensure_ascii=False) builds a new
+# one per call. Same output.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return _encode(value)
 
 
 def write_json(rows: Iterable[Row], out: TextIO) -> None:
@@ -18,16 +22,19 @@ def write_json(rows: Iterable[Row], out: TextIO) -> None:
 
 
 def write_json_list(items: Iterable[Any], out: TextIO) -> None:
-    out.write("[")
-    first = True
+    write = out.write
+    write("[")
+    separator = None
     for item in items:
-        out.write("\n  " if first else ",\n  ")
-        out.write(dumps(item))
-        first = False
-    out.write("\n]\n" if not first else "]\n")
+        if separator is None:
+            write("\n  " + _encode(item))
+            separator = ",\n  "
+        else:
+            write(separator + _encode(item))
+    write("\n]\n" if separator is not None else "]\n")
 
 
 def write_jsonl(rows: Iterable[Row], out: TextIO) -> None:
+    write = out.write
     for row in rows:
-        out.write(dumps(row.as_dict()))
-        out.write("\n")
+        write(_encode(row.as_dict()) + "\n")

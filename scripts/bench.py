@@ -1,0 +1,543 @@
+"""Benchmark ``ccmig audit`` at scale against a throwaway slapd (issue 6).
+
+Builds a synthetic organisation of N people (``mocks/orggen.py``), loads it
+into a private slapd (``mocks/slapd/server.py``) and measures, alternating
+the measurements round by round and taking medians:
+
+  (a) ``ldapsearch`` paged dump (``-E pr=1000/noprompt``) of the audit's
+      filter and attributes,
+  (b) a bare ldap3 ``paged_search(generator=True)`` dump of the same search,
+  (c) ``ccmig audit`` over LDAP to JSON, end to end, as a subprocess,
+  (d) ``ccmig audit --ldif`` of the same organisation,
+  (e) cc:Mail directory parsing alone (``Directory.from_args``),
+
+peak RSS of (b), (c) and (d) (``wait4`` of the child, plus a sampled sum over
+its process tree), optionally the 2N/N time ratio of (c) and (d)
+(``--linearity``), and remote PowerShell: WSMan requests and wall time to
+read EmailAddresses and item counts of many identities from the mock
+Exchange endpoint, batched versus one request per identity.
+
+The audit runs with ``--mailbox-stats`` (so the search asks for every
+mailbox too): the heaviest case. Everything runs on 127.0.0.1 in a
+temporary directory that is removed afterwards (``--keep`` keeps it).
+
+    scripts/bench                      # N=100000, 3 rounds
+    scripts/bench -n 20000 --repeat 5 --json bench.json
+    scripts/bench --quick              # small N for CI
+    scripts/bench --linearity          # also 2N (slow: a second org and slapd)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from mocks import orggen  # noqa: E402
+from mocks.slapd import server as slapd  # noqa: E402
+from toolkit.exchange.dialects import AD_ATTRIBUTES  # noqa: E402
+from toolkit.exchange.ldap import recipient_filter  # noqa: E402
+
+TARGETS = {
+    "audit_ldap / ldap3_bare": 1.25,
+    "peak_rss_mb": 150.0,
+    "linearity_2n_over_n": 2.2,
+    "directory_parse_s_per_100k": 1.0,
+    "powershell_requests_per_1000": 10.0,  # at --ps-batch (ccmig's default batch size)
+    "powershell_requests_per_1000_batch_2000": 10.0,
+}
+
+BARE_LDAP3 = r"""
+import json, sys, ldap3
+cfg = json.loads(sys.argv[1])
+host, port = cfg["url"].rsplit(":", 1)
+server = ldap3.Server(host.split("//")[1], port=int(port), get_info=ldap3.NONE)
+conn = ldap3.Connection(server, cfg["bind_dn"], cfg["password"], auto_bind=True, read_only=True)
+count = 0
+for item in conn.extend.standard.paged_search(cfg["base_dn"], cfg["filter"],
+                                              attributes=cfg["attributes"], paged_size=1000,
+                                              generator=True):
+    if item["type"] == "searchResEntry":
+        count += 1
+result = conn.result["result"]
+conn.unbind()
+print(json.dumps({"entries": count, "result": result}))
+"""
+
+DIRECTORY_PARSE = r"""
+import json, sys, time
+from toolkit.ccmail.directory import Directory
+files = json.loads(sys.argv[1])
+start = time.perf_counter()
+d = Directory.from_args(files)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "entries": sum(1 for _ in d.entries())}))
+"""
+
+
+# ---------------------------------------------------------------- processes
+
+
+@dataclasses.dataclass
+class Run:
+    seconds: float
+    code: int
+    peak_rss_mb: float  # the command's own peak (GNU time %M)
+    tree_rss_mb: float  # sampled: peak of the summed RSS of the command and its descendants
+    stdout: bytes
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    todo += [int(c) for c in fh.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+TIME = shutil.which("time", path="/usr/bin:/bin")  # GNU time: an exact peak RSS
+
+
+def run(argv: list[str], env: dict[str, str] | None = None, count: bytes | None = None) -> Run:
+    """Run ``argv``; wall time, exit code, peak RSS. ``count``: count this byte
+    string in stdout (streamed, so a large output never sits in memory).
+
+    Peak RSS: a child's ``ru_maxrss`` starts at its parent's RSS at fork
+    (exec does not reset it), so the command runs under GNU ``time``, which
+    is small, and ``%M`` is the command's own peak. Without GNU time, the
+    peak of ``VmHWM`` sampled every 50 ms. ``tree_rss_mb``: the peak of the
+    summed RSS of the command and its descendants, sampled every 50 ms.
+    """
+    err = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+    rss_file = tempfile.NamedTemporaryFile(suffix=".rss", delete=False)  # noqa: SIM115
+    rss_file.close()
+    wrapped = [TIME, "-q", "-f", "%M", "-o", rss_file.name, *argv] if TIME else argv
+    start = time.perf_counter()
+    proc = subprocess.Popen(wrapped, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=err)
+    tree_peak = hwm_peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal tree_peak, hwm_peak
+        while not done.is_set():
+            pids = _descendants(proc.pid)
+            if TIME:
+                pids = pids[1:]  # not GNU time itself
+            tree_peak = max(tree_peak, sum(_status_kb(p, "VmRSS:") for p in pids))
+            hwm_peak = max([hwm_peak, *(_status_kb(p, "VmHWM:") for p in pids)])
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    captured = b""
+    counted = 0
+    assert proc.stdout is not None
+    tail = b""
+    while chunk := proc.stdout.read(1 << 20):
+        if count is not None:
+            counted += (tail + chunk).count(count) - tail.count(count)
+            tail = chunk[-len(count):]
+        if len(captured) < 1 << 16:
+            captured += chunk[: (1 << 16) - len(captured)]
+    proc.stdout.close()
+    code = proc.wait()
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    err.seek(0)
+    message = err.read().decode(errors="replace").strip()
+    err.close()
+    peak_kb = hwm_peak
+    if TIME:
+        with open(rss_file.name) as fh:
+            lines = fh.read().split()
+        peak_kb = int(lines[-1]) if lines and lines[-1].isdigit() else hwm_peak
+    os.unlink(rss_file.name)
+    if code not in (0, 1):
+        raise SystemExit(f"bench: {argv[0]} ... exited {code}: {message[-2000:]}")
+    if count is not None:
+        captured = str(counted).encode()
+    return Run(seconds, code, peak_kb / 1024, tree_peak / 1024, captured)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+# ---------------------------------------------------------------- the organisation
+
+
+@dataclasses.dataclass
+class Setup:
+    people: int
+    org: Path
+    info: Any  # slapd ServerInfo
+    ccmail: list[str]
+    seconds: dict[str, float]
+
+
+def build(work: Path, people: int, seed: int, stack: list[Any]) -> Setup:
+    org = work / f"org-{people}"
+    t = time.perf_counter()
+    orggen.generate(orggen.Settings(people=people, seed=seed), org)
+    generated = time.perf_counter() - t
+    base = "DC=" + ",DC=".join(orggen.Settings().domain.split("."))
+    t = time.perf_counter()
+    server = slapd.SlapdServer(work / f"slapd-{people}", base, org / "org.ldif")
+    info = server.__enter__()
+    stack.append(server)
+    loaded = time.perf_counter() - t
+    ccmail = sorted(str(p) for p in (org / "ccmail").glob("*.txt"))
+    return Setup(people, org, info, ccmail, {"generate": generated, "slapd_load": loaded})
+
+
+def ccmig_env(work: Path, password: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CCMIG_CONFIG", "CCMIG_PROFILE", "CCMIG_EXCHANGE_PASSWORD")}
+    env.update(CCMIG_LDAP_PASSWORD=password, XDG_CONFIG_HOME=str(work / "config-home"),
+               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+               PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+    return env
+
+
+def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]]:
+    """name -> one timed run returning its numbers."""
+    info = s.info
+    search_filter = recipient_filter("ad", all_mailboxes=True)
+    attributes = list(AD_ATTRIBUTES)
+    password_file = work / f"ldap-password-{s.people}"
+    password_file.write_text(info.password)
+    password_file.chmod(0o600)
+    env = ccmig_env(work, info.password)
+    common = [a for path in s.ccmail for a in ("--ccmail-dir", path)]
+    common += ["--exchange-po", "EXCH", "--mailbox-stats", str(s.org / "stats.csv"),
+               "--format", "json", "--fail-on", "never"]
+    ldap_args = ["--ldap-url", info.url, "--base-dn", info.base_dn, "--bind-dn", info.bind_dn,
+                 "--allow-unencrypted"]
+    py = sys.executable
+
+    def ldapsearch() -> dict[str, Any]:
+        r = run([shutil.which("ldapsearch") or "ldapsearch", "-x", "-LLL", "-H", info.url,
+                 "-D", info.bind_dn, "-y", str(password_file), "-b", info.base_dn,
+                 "-E", "pr=1000/noprompt", search_filter, *attributes], count=b"\ndn:")
+        # -LLL: the first "dn:" opens the output, every other one follows a line break
+        return {"seconds": r.seconds, "entries": int(r.stdout) + 1, "peak_rss_mb": r.peak_rss_mb}
+
+    def bare() -> dict[str, Any]:
+        cfg = {"url": info.url, "bind_dn": info.bind_dn, "password": info.password,
+               "base_dn": info.base_dn, "filter": search_filter, "attributes": attributes}
+        r = run([py, "-c", BARE_LDAP3, json.dumps(cfg)])
+        out = json.loads(r.stdout)
+        if out["result"] != 0:
+            raise SystemExit(f"bench: bare ldap3 search ended with result {out['result']}")
+        return {"seconds": r.seconds, "entries": out["entries"], "peak_rss_mb": r.peak_rss_mb,
+                "tree_rss_mb": r.tree_rss_mb}
+
+    def audit(kind: str) -> Callable[[], dict[str, Any]]:
+        output = work / f"audit-{kind}-{s.people}.json"
+        source = ldap_args if kind == "ldap" else ["--ldif", str(s.org / "org.ldif")]
+
+        def go() -> dict[str, Any]:
+            r = run([py, "-m", "toolkit", "-q", "audit", *source, *common, "-o", str(output)],
+                    env=env)
+            return {"seconds": r.seconds, "exit_code": r.code, "peak_rss_mb": r.peak_rss_mb,
+                    "tree_rss_mb": r.tree_rss_mb, "output": str(output)}
+
+        return go
+
+    def directory() -> dict[str, Any]:
+        r = run([py, "-c", DIRECTORY_PARSE, json.dumps(s.ccmail)], env=env)
+        out = json.loads(r.stdout)
+        return {"seconds": out["seconds"], "entries": out["entries"],
+                "seconds_per_100k": out["seconds"] * 100_000 / max(out["entries"], 1)}
+
+    return {"ldapsearch": ldapsearch, "ldap3_bare": bare, "audit_ldap": audit("ldap"),
+            "audit_ldif": audit("ldif"), "directory_parse": directory}
+
+
+def rounds(tasks: dict[str, Callable[[], dict[str, Any]]], repeat: int,
+           only: list[str] | None = None, log: Callable[[str], None] = print
+           ) -> dict[str, list[dict[str, Any]]]:
+    """Every task ``repeat`` times, interleaved, the order rotated each round."""
+    names = [n for n in tasks if only is None or n in only]
+    results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for r in range(repeat):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            result = tasks[name]()
+            results[name].append(result)
+            log(f"  round {r + 1}/{repeat} {name:16s} {result['seconds']:8.2f} s"
+                + (f"  {result['peak_rss_mb']:6.0f} MB" if "peak_rss_mb" in result else ""))
+    return results
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"runs_s": [round(r["seconds"], 4) for r in runs],
+                           "median_s": round(median([r["seconds"] for r in runs]), 4)}
+    for key in ("peak_rss_mb", "tree_rss_mb"):
+        if runs and key in runs[0]:
+            out[key + "_runs"] = [round(r[key], 1) for r in runs]
+            out[key] = round(max(r[key] for r in runs), 1)
+    for key in ("entries", "exit_code"):
+        if runs and key in runs[0]:
+            out[key] = runs[-1][key]
+    if runs and "seconds_per_100k" in runs[0]:
+        out["median_s_per_100k"] = round(median([r["seconds_per_100k"] for r in runs]), 4)
+    return out
+
+
+def same_rows(ldap_json: str, ldif_json: str) -> tuple[int, bool]:
+    """(rows, equal): the LDAP and LDIF audits agree on everything but the DN's
+    spelling (the spec keeps the DN as the server returns it)."""
+    def rows(path: str) -> list[tuple[Any, ...]]:
+        with open(path, encoding="utf-8") as fh:
+            return [(r["key"], r["kind"], r["ccmail_name"], r["old_post_office"], r["route"],
+                     r["status"], [(f["code"], f["severity"]) for f in r["findings"]])
+                    for r in json.load(fh)]
+    a, b = rows(ldap_json), rows(ldif_json)
+    return len(a), a == b
+
+
+# ---------------------------------------------------------------- PowerShell
+
+
+def powershell(s: Setup, audit_json: str, identities: int, single: int, batches: list[int],
+               log: Callable[[str], None]) -> dict[str, Any]:
+    """WSMan requests and time for EmailAddresses + item counts of mailboxes
+    (DNs from an audit's rows), batched vs one request per identity."""
+    from mocks.exchange import MockExchange, MockExchangeServer, Organisation
+    from toolkit.exchange.powershell import ExchangeSession, ExchangeSettings
+
+    with open(audit_json, encoding="utf-8") as fh:
+        dns = [r["dn"] for r in json.load(fh) if r["kind"] == "mailbox"]
+    ids = dns[:identities]
+    single_ids = dns[:single]
+    t = time.perf_counter()
+    # Item counts are set directly: the mock's own stats-file matcher compares
+    # every line with every mailbox (quadratic; hours at 100,000).
+    org = Organisation.from_files(s.org / "org.ldif")
+    wanted = set(ids)
+    for n, entry in enumerate(e for e in org.entries if e.dn in wanted):
+        entry.item_count = 100 + n
+    core = MockExchange(org, password="bench-pw")
+    load = time.perf_counter() - t
+    out: dict[str, Any] = {"mock_load_s": round(load, 2)}
+    with MockExchangeServer(core) as srv:
+        base = ExchangeSettings(srv.uri, auth="basic", username=core.username, password="bench-pw",
+                                allow_unencrypted=True, timeout=600)
+        plan = [(f"batch_{size}", dataclasses.replace(base, batch_size=size), ids)
+                for size in batches]
+        plan.append(("one_by_one", dataclasses.replace(base, batch_size=1), single_ids))
+        for label, settings, chosen in plan:
+            with ExchangeSession(settings) as session:
+                core.actions.clear()
+                before = srv.requests
+                t = time.perf_counter()
+                addresses = session.email_addresses(chosen)
+                stats = session.mailbox_stats(chosen)
+                seconds = time.perf_counter() - t
+                requests = srv.requests - before
+                actions = dict(core.actions)
+            found = sum(1 for a in addresses if a.found)
+            counted = sum(1 for x in stats if x.item_count is not None)
+            out[label] = {
+                "identities": len(chosen), "batch_size": settings.batch_size,
+                "requests": requests, "seconds": round(seconds, 3),
+                "requests_per_1000": round(requests * 1000 / max(len(chosen), 1), 2),
+                "addresses_found": found, "item_counts": counted, "wsman_actions": actions,
+            }
+            log(f"  powershell {label:10s} {len(chosen):6d} identities  {requests:6d} requests "
+                f"{seconds:8.2f} s  {actions}")
+    single_run = out["one_by_one"]
+    scale = len(ids) / max(single_run["identities"], 1)
+    single_run["extrapolated_to"] = len(ids)
+    single_run["extrapolated_requests"] = round(single_run["requests"] * scale)
+    single_run["extrapolated_seconds"] = round(single_run["seconds"] * scale, 1)
+    return out
+
+
+# ---------------------------------------------------------------- report
+
+
+def table(report: dict[str, Any]) -> str:
+    m = report["measurements"]
+    rows = [("(a) ldapsearch paged dump", m["ldapsearch"]),
+            ("(b) ldap3 paged generator", m["ldap3_bare"]),
+            ("(c) ccmig audit over LDAP", m["audit_ldap"]),
+            ("(d) ccmig audit --ldif", m["audit_ldif"]),
+            ("(e) cc:Mail directory parse", m["directory_parse"])]
+    lines = [f"N = {report['params']['people']} people, {report['org']['ldap_entries']} entries "
+             f"read, {report['org']['rows']} rows, {report['org']['directory_entries']} cc:Mail "
+             f"entries; median of {report['params']['repeat']}",
+             f"{'measurement':32s}{'median s':>10s}{'peak RSS MB':>13s}"]
+    for label, v in rows:
+        rss = f"{v['peak_rss_mb']:.0f}" if "peak_rss_mb" in v else "-"
+        lines.append(f"{label:32s}{v['median_s']:10.2f}{rss:>13s}")
+    lines.append("")
+    for name, value in report["ratios"].items():
+        lines.append(f"{name:32s}{value:10.2f}")
+    if "linearity" in report:
+        lin = report["linearity"]
+        lines.append(f"{'2N/N audit over LDAP':32s}{lin['audit_ldap_ratio']:10.2f}")
+        lines.append(f"{'2N/N audit --ldif':32s}{lin['audit_ldif_ratio']:10.2f}")
+    if "powershell" in report:
+        ps = report["powershell"]
+        for label, p in ps.items():
+            if not isinstance(p, dict):
+                continue
+            lines.append(f"PowerShell {label:11s}{p['identities']:6d} ids {p['requests']:6d} "
+                         f"requests ({p['requests_per_1000']:.1f}/1000) {p['seconds']:8.2f} s")
+        o = ps["one_by_one"]
+        lines.append(f"  one by one, extrapolated to {o['extrapolated_to']}: "
+                     f"{o['extrapolated_requests']} requests, {o['extrapolated_seconds']} s")
+    lines.append("")
+    for name, t in report["targets"].items():
+        state = "n/a" if t["met"] is None else ("met" if t["met"] else "NOT met")
+        value = "-" if t["value"] is None else f"{t['value']:.2f}"
+        lines.append(f"target {name:34s} {value:>8s} <= {t['limit']:<7g} {state}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", "--people", type=int, default=None, help="organisation size (100000)")
+    ap.add_argument("--repeat", type=int, default=None, help="rounds; medians are reported (3)")
+    ap.add_argument("--quick", action="store_true",
+                    help="small and fast (N=2000, 1 round, few PowerShell identities) for CI")
+    ap.add_argument("--linearity", action="store_true", help="also run (c) and (d) at 2N")
+    ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--ps-identities", type=int, default=None,
+                    help="identities read through PowerShell, batched (10000)")
+    ap.add_argument("--ps-single", type=int, default=None,
+                    help="identities read one request each (500), extrapolated")
+    ap.add_argument("--ps-batch", type=int, default=500,
+                    help="ccmig's --batch-size for the batched read (500, its default); "
+                         "2000 is measured too")
+    ap.add_argument("--no-powershell", action="store_true")
+    ap.add_argument("--json", metavar="FILE", help="write every number to FILE")
+    ap.add_argument("--workdir", metavar="DIR", help="work here (default: a temporary directory)")
+    ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = ap.parse_args(argv)
+    people = args.people or (2000 if args.quick else 100_000)
+    repeat = args.repeat or (1 if args.quick else 3)
+    ps_ids = args.ps_identities or (200 if args.quick else 10_000)
+    ps_single = args.ps_single or (20 if args.quick else 500)
+    for tool in ("ldapsearch",):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"bench: {tool} not found (apt-get install ldap-utils)")
+    slapd.find_tool("slapd")
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="ccmig-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
+    stack: list[Any] = []
+    report: dict[str, Any] = {
+        "params": {"people": people, "repeat": repeat, "seed": args.seed, "quick": args.quick},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(), "load_before": os.getloadavg()},
+    }
+    try:
+        log(f"bench: generating {people} people and loading slapd in {work}")
+        s = build(work, people, args.seed, stack)
+        tasks = measurements(s, work)
+        log("bench: measuring")
+        results = rounds(tasks, repeat, log=log)
+        m = {name: summarise(runs) for name, runs in results.items()}
+        ldif_output = results["audit_ldif"][-1]["output"]
+        rows, equal = same_rows(results["audit_ldap"][-1]["output"], ldif_output)
+        if not equal:
+            raise SystemExit("bench: the LDAP and LDIF audits disagree")
+        if m["ldapsearch"]["entries"] != m["ldap3_bare"]["entries"]:
+            raise SystemExit("bench: ldapsearch and ldap3 read different numbers of entries")
+        report["org"] = {"ldap_entries": m["ldap3_bare"]["entries"], "rows": rows,
+                         "directory_entries": m["directory_parse"]["entries"],
+                         "ldif_bytes": (s.org / "org.ldif").stat().st_size,
+                         **{f"{k}_s": round(v, 2) for k, v in s.seconds.items()}}
+        report["measurements"] = m
+        c, a, b, d = (m[k]["median_s"] for k in ("audit_ldap", "ldapsearch", "ldap3_bare",
+                                                  "audit_ldif"))
+        report["ratios"] = {"audit_ldap / ldapsearch": round(c / a, 3),
+                            "audit_ldap / ldap3_bare": round(c / b, 3),
+                            "audit_ldif / audit_ldap": round(d / c, 3)}
+        if args.linearity:
+            log(f"bench: linearity: {2 * people} people")
+            s2 = build(work, 2 * people, args.seed, stack)
+            results2 = rounds(measurements(s2, work), repeat,
+                              only=["audit_ldap", "audit_ldif"], log=log)
+            m2 = {name: summarise(runs) for name, runs in results2.items()}
+            report["linearity"] = {
+                "people": 2 * people, "measurements": m2,
+                "audit_ldap_ratio": round(m2["audit_ldap"]["median_s"] / c, 3),
+                "audit_ldif_ratio": round(m2["audit_ldif"]["median_s"] / d, 3),
+            }
+        if not args.no_powershell:
+            log("bench: PowerShell")
+            report["powershell"] = powershell(s, ldif_output, ps_ids, ps_single,
+                                              sorted({args.ps_batch, 2000}), log)
+        rss = max(m["audit_ldap"]["peak_rss_mb"], m["audit_ldif"]["peak_rss_mb"],
+                  m["audit_ldap"].get("tree_rss_mb", 0), m["audit_ldif"].get("tree_rss_mb", 0))
+        lin = report.get("linearity")
+        ps = report.get("powershell")
+        values = {
+            "audit_ldap / ldap3_bare": report["ratios"]["audit_ldap / ldap3_bare"],
+            "peak_rss_mb": rss,
+            "linearity_2n_over_n": max(lin["audit_ldap_ratio"], lin["audit_ldif_ratio"])
+            if lin else None,
+            "directory_parse_s_per_100k": m["directory_parse"]["median_s_per_100k"],
+            "powershell_requests_per_1000": ps[f"batch_{args.ps_batch}"]["requests_per_1000"]
+            if ps else None,
+            "powershell_requests_per_1000_batch_2000": ps["batch_2000"]["requests_per_1000"]
+            if ps else None,
+        }
+        scale_note = "targets are stated for N=100000" if people != 100_000 else None
+        report["targets"] = {name: {"value": values[name], "limit": limit,
+                                    "met": None if values[name] is None else values[name] <= limit}
+                             for name, limit in TARGETS.items()}
+        if scale_note:
+            report["targets_note"] = scale_note
+        report["machine"]["load_after"] = os.getloadavg()
+        print(table(report))
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    finally:
+        for server in reversed(stack):
+            server.__exit__(None, None, None)
+        if not args.keep and not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
