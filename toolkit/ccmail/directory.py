@@ -52,6 +52,9 @@ class DirectoryFile:
     spans: list[tuple[int, int]] = field(default_factory=list)
 
 
+MESSAGES_DIGITS = 18  # int() refuses > 4,300 digits; no mailbox holds 10**18 messages
+
+
 def split_po_arg(arg: str) -> tuple[str | None, Path]:
     """``PO=FILE`` or ``FILE``; an existing file whose name holds ``=`` wins."""
     match = _PO_PREFIX.match(arg)
@@ -64,14 +67,21 @@ def decode(data: bytes, encoding: str | None, where: str) -> tuple[str, str]:
     """(text, encoding used): BOM or valid UTF-8 -> UTF-8, else cp850."""
     if encoding:
         try:
-            codecs.lookup(encoding)
+            info = codecs.lookup(encoding)
         except LookupError:
             raise InputError(f"unknown encoding {encoding!r}", "--ccmail-encoding") from None
+        # rot13, base64, zlib... pass lookup but are bytes<->bytes or str<->str transforms
+        if not getattr(info, "_is_text_encoding", True):
+            raise InputError(f"{encoding!r} is not a text encoding", "--ccmail-encoding")
         try:
             return data.decode(encoding), encoding
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             raise InputError(f"not valid {encoding}", f"{where}:{line}") from None
+        except (UnicodeError, LookupError, ValueError, TypeError):
+            # codecs such as punycode or "undefined" fail without a position
+            raise InputError(f"{where} cannot be decoded as {encoding!r}",
+                             "--ccmail-encoding") from None
     if data.startswith(codecs.BOM_UTF8):
         try:
             return data[3:].decode("utf-8"), "utf-8-sig"
@@ -93,10 +103,16 @@ def _split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
+BARE_CR = ("carriage return without a line feed (CR-only line endings?): "
+           "lines must end in LF or CR LF")
+
+
 def _records(text: str, where: str) -> Iterator[list[tuple[int, str, str]]]:
     """Records as lists of (line, key, value); keys as written."""
     record: list[tuple[int, str, str]] = []
     for number, line in enumerate(_split_lines(text), 1):
+        if "\r" in line:  # read on, and a CR-only file would be one header line
+            raise InputError(BARE_CR, f"{where}:{number}")
         if not line.strip():
             if record:
                 yield record
@@ -137,8 +153,9 @@ def _entry(record: list[tuple[int, str, str]], po: str, where: str,
         elif k == "comments":
             comments = value
         elif k == "messages":
-            if value and not _DIGITS.fullmatch(value):
-                raise InputError(f"'Messages' must be a non-negative integer, found {value!r}", at)
+            if value and (not _DIGITS.fullmatch(value) or len(value) > MESSAGES_DIGITS):
+                raise InputError(f"'Messages' must be a non-negative integer of at most "
+                                 f"{MESSAGES_DIGITS} digits, found {value[:40]!r}", at)
             if value and messages is None:
                 messages = int(value)
         elif k == "post office":
@@ -231,6 +248,8 @@ def _quick(text: str, where: str, po: str | None, path: str
         text = text.replace("\r\n", "\n")
         if text.endswith("\r"):
             text = text[:-1]
+        if "\r" in text:
+            return None  # a bare CR: the exact reader names its line
     cache: dict[str, tuple[int, str]] = {}
     shared: dict[str, str] = {}
     entries: list[DirEntry] = []
@@ -273,7 +292,7 @@ def _quick(text: str, where: str, po: str | None, path: str
                 comments = shared.setdefault(value, value) if value else value
             elif kind == _MESSAGES:
                 if value:
-                    if not (value.isascii() and value.isdigit()):
+                    if not (value.isascii() and value.isdigit()) or len(value) > MESSAGES_DIGITS:
                         return None
                     if messages is None:
                         messages = int(value)
@@ -323,10 +342,13 @@ def read_directory_file(
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read cc:Mail directory file: {exc.strerror}", where) from None
-    if b"\x00" in data and not data.startswith(codecs.BOM_UTF8):
+    if b"\x00" in data and not encoding:  # UTF-16 and binary files; a BOM is no excuse
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise InputError("NUL byte: not a cc:Mail directory text file", f"{where}:{line}")
     text, used = decode(data, encoding, where)
+    if "\x00" in text:  # an explicit --ccmail-encoding (e.g. utf-16) decoded one
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise InputError("NUL character: not a cc:Mail directory text file", f"{where}:{line}")
     newline = "\r\n" if "\r\n" in text[:4096] else "\n"
     absolute = os.path.abspath(where)
     quick = _quick(text, where, po, absolute)

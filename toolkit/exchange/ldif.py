@@ -67,6 +67,20 @@ def _text(data: bytes) -> AttrValue:
         return data
 
 
+BARE_CR = ("carriage return without a line feed (CR-only line endings?): "
+           "LDIF lines end in LF or CR LF, and a value holding a CR must be base64")
+
+
+def _line_end(path: Path | str, number: int, line: str) -> str:
+    """``line`` without its CR of a CR LF; any other CR is an error (RFC 2849
+    SAFE-CHAR excludes CR), or a CR-only file would read as one line."""
+    if line.endswith("\r"):
+        line = line[:-1]
+    if "\r" in line:
+        raise InputError(BARE_CR, f"{path}:{number}")
+    return line
+
+
 def _utf16_lines(path: Path, fh) -> Iterator[tuple[int, str]]:
     decoder = codecs.getincrementaldecoder("utf-16")("strict")
     number = 0
@@ -82,12 +96,12 @@ def _utf16_lines(path: Path, fh) -> Iterator[tuple[int, str]]:
             number += 1
             if "\x00" in line:
                 raise InputError("NUL character: not an LDIF text file", f"{path}:{number}")
-            yield number, line.rstrip("\r")
+            yield number, _line_end(path, number, line)
         if not chunk:
             break
     if pending:
         number += 1
-        yield number, pending.rstrip("\r")
+        yield number, _line_end(path, number, pending)
 
 
 def _raw_lines(path: str, block: bytes, first: int) -> Iterator[tuple[int, str]]:
@@ -99,7 +113,7 @@ def _raw_lines(path: str, block: bytes, first: int) -> Iterator[tuple[int, str]]
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InputError("not valid UTF-8", f"{path}:{number}") from None
-        yield number, text.rstrip("\r\n")
+        yield number, _line_end(path, number, text)
 
 
 class _Reader:
@@ -148,6 +162,9 @@ class _Reader:
         path = self.path
         if self.dn is None:
             if lname == "version" and not self.seen_version and sep == ":":
+                if value.strip() != "1":
+                    raise InputError(f"LDIF version {value.strip()[:20]!r} is not supported "
+                                     "(only version: 1)", f"{path}:{number}")
                 self.seen_version = True
                 return
             if lname != "dn":
@@ -312,9 +329,11 @@ class _Reader:
         """A decoded block that starts a record: record by record, quick when plain."""
         if "\r" in text:
             plain = text.replace("\r\n", "\n")
-            if "\r" in plain:  # a stray CR: only the exact reader strips it right
-                yield from self.lines(self._numbered(text, first), final)
-                return
+            if "\r" in plain:
+                cr = plain.index("\r")
+                if cr != len(plain) - 1:  # a CR at the very end: the last line's, without LF
+                    raise InputError(BARE_CR, f"{self.path}:{first + plain.count(chr(10), 0, cr)}")
+                plain = plain[:-1]
             text = plain
         if not text.endswith("\n"):
             text += "\n"  # the last line of the file, without its line break
@@ -341,10 +360,6 @@ class _Reader:
             number += rec.count("\n") + 1
             pos = end + 1
 
-    @staticmethod
-    def _numbered(text: str, first: int) -> Iterator[tuple[int, str]]:
-        body = text[:-1] if text.endswith("\n") else text
-        return ((n, line.rstrip("\r\n")) for n, line in enumerate(body.split("\n"), first))
 
 
 def _blocks(fh) -> Iterator[bytes]:
