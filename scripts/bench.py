@@ -79,6 +79,23 @@ conn.unbind()
 print(json.dumps({"entries": count, "result": result}))
 """
 
+# ccmig's own LDAP reader (toolkit.exchange.ldap.read_ldap) over one filter,
+# entries only counted: the reading cost without the audit.
+READER = r"""
+import json, sys
+from toolkit.exchange.ldap import LdapSettings, read_ldap
+cfg = json.loads(sys.argv[1])
+settings = LdapSettings(cfg["url"], cfg["base_dn"], cfg["bind_dn"], cfg["password"],
+                        allow_unencrypted=True)
+print(json.dumps({"entries": sum(1 for _ in read_ldap(settings, cfg["filter"],
+                                                       cfg["attributes"]))}))
+"""
+
+# Two disjoint, complete halves of any filter: cn starting a-m, and the rest
+# (substring matching is case-insensitive for cn in AD and OpenLDAP alike).
+FIRST_HALF = "(|" + "".join(f"(cn={c}*)" for c in "abcdefghijklm") + ")"
+
+
 DIRECTORY_PARSE = r"""
 import json, sys, time
 from toolkit.ccmail.directory import Directory
@@ -278,6 +295,29 @@ def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]
 
         return go
 
+    def partitions(parts: int) -> Callable[[], dict[str, Any]]:
+        """ccmig's reader over the filter in 1 process, or 2 disjoint halves
+        read at once by 2 processes (wall time until both are done)."""
+        if parts == 1:
+            filters = [search_filter]
+        else:
+            filters = [f"(&{search_filter}{FIRST_HALF})", f"(&{search_filter}(!{FIRST_HALF}))"]
+
+        def go() -> dict[str, Any]:
+            start = time.perf_counter()
+            procs = [subprocess.Popen(
+                [py, "-c", READER, json.dumps({
+                    "url": info.url, "base_dn": info.base_dn, "bind_dn": info.bind_dn,
+                    "password": info.password, "filter": f, "attributes": attributes})],
+                stdout=subprocess.PIPE, env=env, text=True) for f in filters]
+            outs = [p.communicate()[0] for p in procs]
+            seconds = time.perf_counter() - start
+            if any(p.returncode for p in procs):
+                raise SystemExit("bench: the partitioned reader failed")
+            return {"seconds": seconds, "entries": sum(json.loads(o)["entries"] for o in outs)}
+
+        return go
+
     def directory() -> dict[str, Any]:
         r = run([py, "-c", DIRECTORY_PARSE, json.dumps(s.ccmail)], env=env)
         out = json.loads(r.stdout)
@@ -285,7 +325,8 @@ def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]
                 "seconds_per_100k": out["seconds"] * 100_000 / max(out["entries"], 1)}
 
     return {"ldapsearch": ldapsearch, "ldap3_bare": bare, "audit_ldap": audit("ldap"),
-            "audit_ldif": audit("ldif"), "directory_parse": directory}
+            "audit_ldif": audit("ldif"), "directory_parse": directory,
+            "reader_1": partitions(1), "reader_2x": partitions(2)}
 
 
 def rounds(tasks: dict[str, Callable[[], dict[str, Any]]], repeat: int,
@@ -398,7 +439,9 @@ def table(report: dict[str, Any]) -> str:
             ("(b) ldap3 paged generator", m["ldap3_bare"]),
             ("(c) ccmig audit over LDAP", m["audit_ldap"]),
             ("(d) ccmig audit --ldif", m["audit_ldif"]),
-            ("(e) cc:Mail directory parse", m["directory_parse"])]
+            ("(e) cc:Mail directory parse", m["directory_parse"]),
+            ("(f) ccmig LDAP reader, 1 stream", m["reader_1"]),
+            ("(f) ccmig LDAP reader, 2 halves", m["reader_2x"])]
     lines = [f"N = {report['params']['people']} people, {report['org']['ldap_entries']} entries "
              f"read, {report['org']['rows']} rows, {report['org']['directory_entries']} cc:Mail "
              f"entries; median of {report['params']['repeat']}",
@@ -479,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
         rows, equal = same_rows(results["audit_ldap"][-1]["output"], ldif_output)
         if not equal:
             raise SystemExit("bench: the LDAP and LDIF audits disagree")
-        if m["ldapsearch"]["entries"] != m["ldap3_bare"]["entries"]:
+        if not m["ldapsearch"]["entries"] == m["ldap3_bare"]["entries"] \
+                == m["reader_1"]["entries"] == m["reader_2x"]["entries"]:
             raise SystemExit("bench: ldapsearch and ldap3 read different numbers of entries")
         report["org"] = {"ldap_entries": m["ldap3_bare"]["entries"], "rows": rows,
                          "directory_entries": m["directory_parse"]["entries"],
@@ -490,7 +534,10 @@ def main(argv: list[str] | None = None) -> int:
                                                   "audit_ldif"))
         report["ratios"] = {"audit_ldap / ldapsearch": round(c / a, 3),
                             "audit_ldap / ldap3_bare": round(c / b, 3),
-                            "audit_ldif / audit_ldap": round(d / c, 3)}
+                            "audit_ldif / audit_ldap": round(d / c, 3),
+                            "reader_2x / reader_1": round(m["reader_2x"]["median_s"]
+                                                          / m["reader_1"]["median_s"], 3),
+                            "reader_1 / ldap3_bare": round(m["reader_1"]["median_s"] / b, 3)}
         if args.linearity:
             log(f"bench: linearity: {2 * people} people")
             s2 = build(work, 2 * people, args.seed, stack)

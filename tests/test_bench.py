@@ -38,13 +38,16 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["params"] == {"people": 2000, "repeat": 1, "seed": 3, "quick": True}
     m = report["measurements"]
-    assert set(m) == {"ldapsearch", "ldap3_bare", "audit_ldap", "audit_ldif", "directory_parse"}
+    assert set(m) == {"ldapsearch", "ldap3_bare", "audit_ldap", "audit_ldif", "directory_parse",
+                      "reader_1", "reader_2x"}
     for name, values in m.items():
         assert len(values["runs_s"]) == 1, name
         assert 0 < values["median_s"] < 300, name
     entries = report["org"]["ldap_entries"]
     assert entries > 1000  # most people carry cc:Mail values or are mailboxes
     assert m["ldapsearch"]["entries"] == m["ldap3_bare"]["entries"] == entries
+    # the two cn halves are disjoint and complete
+    assert m["reader_1"]["entries"] == m["reader_2x"]["entries"] == entries
     assert report["org"]["rows"] > 1000
     assert m["directory_parse"]["entries"] > 2000
     assert 0 < m["directory_parse"]["median_s_per_100k"] < 60
@@ -53,7 +56,8 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     assert m["audit_ldap"]["exit_code"] == m["audit_ldif"]["exit_code"] == 0
     ratios = report["ratios"]
     assert set(ratios) == {"audit_ldap / ldapsearch", "audit_ldap / ldap3_bare",
-                           "audit_ldif / audit_ldap"}
+                           "audit_ldif / audit_ldap", "reader_2x / reader_1",
+                           "reader_1 / ldap3_bare"}
     assert all(math.isfinite(v) and v > 0 for v in ratios.values())
     ps = report["powershell"]
     for label in ("batch_500", "batch_2000", "one_by_one"):
