@@ -182,7 +182,7 @@ def test_size_limit_on_the_only_page_without_paging_control():
     """A server that ignores paging and stops at its limit (result 4, no cookie)."""
     conn = ScriptedConnection([([_entry("CN=A", cn=[b"A"])], _done(4, description="sizeLimitExceeded"))])
     _, exc = _consume(conn)
-    assert isinstance(exc, ConnectionFailure) and "after 1 entries" in str(exc)
+    assert isinstance(exc, ConnectionFailure) and "after 1 entry (" in str(exc)
 
 
 def test_time_limit_is_a_connection_failure():

@@ -78,6 +78,8 @@ EXAMPLE = """\
 # ldap-url = "ldaps://dc01.corp.example"
 # base-dn = "DC=corp,DC=example"
 # bind-dn = "CORP\\\\svc-ccmig"
+# timeout = 30                       # seconds; bounds connecting and every wait for data
+# retries = 2                        # re-try connecting (never a started search)
 # dialect = "ad"                     # or "exchange55"
 # exchange-po = ["EXCH"]             # the Exchange sites' cc:Mail PO names
 # ccmail-dir = ["HUBPO=exports/hubpo.txt", "exports/po1.txt"]

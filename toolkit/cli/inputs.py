@@ -18,6 +18,8 @@ from toolkit.audit import AuditInputs, EntrySource, file_directory, ldif_source
 from toolkit.errors import InputError
 from toolkit.model import Dialect
 
+MAX_RETRIES = 10  # toolkit.exchange.ldap.MAX_RETRIES (not imported: ldap3 loads only when used)
+
 SOURCES = ("auto", "ldif", "ldap", "powershell")
 
 
@@ -39,6 +41,11 @@ def input_options(f: Callable) -> Callable:
                      default=None, help="LDAP authentication (default: simple with --bind-dn)."),
         click.option("--page-size", type=click.IntRange(1, 100000), default=1000,
                      show_default=True, help="LDAP paged-search page size."),
+        click.option("--retries", type=click.IntRange(0, MAX_RETRIES), default=0, show_default=True,
+                     metavar="N",
+                     help="Retry a failed LDAP connect N times, waiting 1 s, 2 s, 4 s, ... (at most "
+                          "30 s). Only connecting is retried, never a refused bind, a TLS error or "
+                          "a search that has started: a search cut short fails (exit 3)."),
         click.option("--dialect", type=click.Choice([d.value for d in Dialect]), default="ad",
                      show_default=True, help="Directory schema: Active Directory or Exchange 5.5."),
         click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
@@ -106,7 +113,7 @@ def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
         password=password, starttls=params["starttls"], ca_file=params["ca_file"],
         insecure_skip_verify=params["insecure_skip_verify"],
         allow_unencrypted=params["allow_unencrypted"], auth=auth,
-        page_size=params["page_size"], timeout=params["timeout"],
+        page_size=params["page_size"], timeout=params["timeout"], retries=params["retries"],
     )
     dialect = Dialect(params["dialect"])
     attributes = AD_ATTRIBUTES if dialect is Dialect.AD else EX55_ATTRIBUTES

@@ -26,6 +26,13 @@ Why it is written the way it is:
   recipients and which every whole-domain search returns), is a
   ConnectionFailure naming the URL: point ``--ldap-url`` at a Global Catalog
   (port 3268/3269) or read each domain separately.
+* **Faults.** ``timeout`` bounds the TCP connect and every wait for data
+  from the server (ldap3's receive timeout, so a stalled reply ends too). A
+  connection lost, reset or stalled mid-search is a ConnectionFailure that
+  says how many entries and whole pages had arrived; the search is never
+  re-run. ``retries`` re-tries only *connect* failures (server unreachable,
+  refused, no answer before the bind was answered) with exponential backoff;
+  a rejected bind or a TLS failure is never re-tried.
 * **Secrets.** Certificates are verified by default; a password never
   crosses the network in clear unless ``allow_unencrypted`` (spec: Inputs);
   the password never appears in a message, log line or ``repr``.
@@ -43,6 +50,7 @@ import math
 import re
 import ssl
 import struct
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,7 +58,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import ldap3
-from ldap3.core.exceptions import LDAPException, LDAPInvalidFilterError
+from ldap3.core.exceptions import (
+    LDAPException,
+    LDAPInvalidFilterError,
+    LDAPResponseTimeoutError,
+    LDAPSessionTerminatedByServerError,
+    LDAPSocketOpenError,
+)
 from ldap3.utils.conv import escape_bytes, escape_filter_chars
 
 from toolkit.errors import ConnectionFailure, InputError
@@ -84,7 +98,8 @@ class LdapSettings:
     ``url``: ``ldap://host[:port]`` or ``ldaps://host[:port]``. ``auth``:
     ``simple`` (anonymous when ``bind_dn`` is None), ``anonymous``, ``ntlm``
     (``bind_dn`` is ``DOMAIN\\user``) or ``gssapi``. ``timeout`` (seconds) bounds connecting
-    and each wait for a server reply.
+    and each wait for a server reply. ``retries``: how many more times to try
+    when the server cannot be reached (see :func:`connect`).
     """
 
     url: str
@@ -98,6 +113,29 @@ class LdapSettings:
     auth: str = "simple"
     page_size: int = 1000
     timeout: float = 30.0
+    retries: int = 0
+
+
+# Backoff between connect attempts: 1 s, 2 s, 4 s, ... at most RETRY_MAX_DELAY.
+RETRY_BASE_DELAY = 1.0
+RETRY_MAX_DELAY = 30.0
+MAX_RETRIES = 10
+_sleep = time.sleep  # tests replace it to act during the backoff
+
+
+def retry_delay(retry: int) -> float:
+    """Seconds to wait before retry number ``retry`` (1, 2, ...)."""
+    return min(RETRY_BASE_DELAY * 2 ** (retry - 1), RETRY_MAX_DELAY)
+
+
+class ServerUnreachable(ConnectionFailure):
+    """The connection could not be set up (nothing was read yet): worth retrying."""
+
+
+# Failures of the transport itself (ldap3's socket errors also subclass OSError).
+_TRANSPORT_ERRORS = (
+    OSError, LDAPSocketOpenError, LDAPSessionTerminatedByServerError, LDAPResponseTimeoutError,
+)
 
 
 # ---------------------------------------------------------------- filters
@@ -163,6 +201,36 @@ def _one_line(text: str, secrets: Iterable[str | None] = ()) -> str:
         previous = text
         text = text.strip().strip("()'\",").strip()
     return text if len(text) <= 240 else text[:237] + "..."
+
+
+def _receive_timeout(timeout: float) -> int:
+    """ldap3 packs the receive timeout as whole seconds (SO_RCVTIMEO)."""
+    return max(1, math.ceil(timeout))
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count:,} {word if count == 1 else plural or word + 's'}"
+
+
+def _transport_reason(exc: BaseException, timeout: float | None, secrets: Iterable[str | None] = ()) -> str:
+    """Why a socket operation failed, in words an admin can act on (one line).
+
+    ldap3 raises classes that inherit from both its own exception and the
+    socket error it caught, so ``isinstance`` sees the original cause.
+    """
+    text = str(exc)
+    lower = text.lower()
+    if isinstance(exc, TimeoutError) or "timed out" in lower:
+        limit = f" within {timeout:g} s (--timeout)" if timeout is not None else ""
+        return f"timed out: no reply from the server{limit}"
+    if isinstance(exc, ConnectionResetError) or "reset by peer" in lower:
+        return "the connection was reset"
+    if isinstance(exc, ConnectionRefusedError) or "connection refused" in lower:
+        return "connection refused (is the server running, is the port right?)"
+    if isinstance(exc, (LDAPSessionTerminatedByServerError, BrokenPipeError, ConnectionAbortedError)) \
+            or "session terminated" in lower or "broken pipe" in lower:
+        return "the server closed the connection"
+    return _one_line(text, secrets)
 
 
 def _where(settings: LdapSettings) -> str:
@@ -239,8 +307,10 @@ def _validate(settings: LdapSettings) -> tuple[str, str, int]:
         raise InputError(f"unknown auth method {settings.auth!r} (use {', '.join(AUTH_METHODS)})")
     if not 1 <= settings.page_size <= 100_000:
         raise InputError(f"page size must be 1..100000, got {settings.page_size}")
-    if settings.timeout <= 0:
+    if not settings.timeout > 0:  # also NaN
         raise InputError("timeout must be positive")
+    if not 0 <= settings.retries <= MAX_RETRIES:
+        raise InputError(f"retries must be 0..{MAX_RETRIES}, got {settings.retries}", "--retries")
     if settings.ca_file and settings.insecure_skip_verify:
         raise InputError("a CA file and skipping verification contradict each other")
     encrypted = scheme == "ldaps" or settings.starttls
@@ -281,7 +351,32 @@ def _tls(settings: LdapSettings, host: str) -> ldap3.Tls:
 
 
 def connect(settings: LdapSettings) -> ldap3.Connection:
-    """An open, bound, read-only connection; InputError or ConnectionFailure otherwise."""
+    """An open, bound, read-only connection; InputError or ConnectionFailure otherwise.
+
+    When the server cannot be reached (:class:`ServerUnreachable`: refused,
+    unreachable, timed out, connection dropped before the bind was answered)
+    it tries ``settings.retries`` more times, waiting :func:`retry_delay`
+    seconds before each. Anything else - a rejected bind, a TLS failure, a
+    bad setting - fails at once: waiting does not fix it, and re-trying a
+    wrong password can lock the account.
+    """
+    _validate(settings)
+    attempts = settings.retries + 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return _connect_once(settings)
+        except ServerUnreachable as exc:
+            if attempt == attempts:
+                if attempts > 1:
+                    raise ServerUnreachable(f"{exc}; gave up after {attempts} attempts") from None
+                raise
+            delay = retry_delay(attempt)
+            log.warning("%s; retry %d of %d in %g s", exc, attempt, settings.retries, delay)
+            _sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _connect_once(settings: LdapSettings) -> ldap3.Connection:
     scheme, host, port = _validate(settings)
     encrypted = scheme == "ldaps" or settings.starttls
     tls = _tls(settings, host) if encrypted else None
@@ -320,7 +415,7 @@ def connect(settings: LdapSettings) -> ldap3.Connection:
         check_names=False,
         auto_referrals=False,
         return_empty_attributes=False,
-        receive_timeout=max(1, math.ceil(settings.timeout)),  # ldap3 packs it as an int
+        receive_timeout=_receive_timeout(settings.timeout),
         **kwargs,
     )
     step = "connect"
@@ -335,14 +430,24 @@ def connect(settings: LdapSettings) -> ldap3.Connection:
             result = conn.result or {}
             detail = _one_line(f"{result.get('description', '?')} {result.get('message', '')}", secrets)
             who = "Kerberos ticket" if settings.auth == "gssapi" else settings.bind_dn or "anonymous"
-            raise ConnectionFailure(f"{where}: bind as {who} failed: {detail}")
+            # busy (51) and unavailable (52): a server still starting or shutting down.
+            failure = ServerUnreachable if result.get("result") in (51, 52) else ConnectionFailure
+            raise failure(f"{where}: bind as {who} failed: {detail}")
     except (LDAPException, OSError) as exc:
         _close(conn)
         text = str(exc)
-        what = "TLS" if step == "StartTLS" or "ssl" in text.lower() else step
+        tls_error = not isinstance(exc, TimeoutError) and (  # a hung handshake is a timeout
+            isinstance(exc, (ssl.SSLError, ssl.CertificateError)) or "ssl" in text.lower())
+        what = "TLS" if step == "StartTLS" or tls_error else step
         if "doesn't match any name" in text:  # ldap3's host name check: message holds the whole cert
             what, text = "TLS", f"the server certificate is not valid for host name {host}"
-        raise ConnectionFailure(f"{where}: {what} failed: {_one_line(text, secrets)}") from None
+        if what == "TLS" or not isinstance(exc, _TRANSPORT_ERRORS):
+            raise ConnectionFailure(f"{where}: {what} failed: {_one_line(text, secrets)}") from None
+        timeout = settings.timeout if step == "connect" else _receive_timeout(settings.timeout)
+        # Nothing has been read yet: the caller may try again (settings.retries).
+        raise ServerUnreachable(
+            f"{where}: {what} failed: {_transport_reason(exc, timeout, secrets)}"
+        ) from None
     except ConnectionFailure:
         _close(conn)
         raise
@@ -607,10 +712,16 @@ def search(
     page_size: int = 1000,
     *,
     where: str = "LDAP",
+    timeout: float | None = None,
 ) -> Iterator[RawEntry]:
-    """Stream a whole-subtree paged search; raise unless the server says it is complete."""
+    """Stream a whole-subtree paged search; raise unless the server says it is complete.
+
+    A failure says how far the search got: the entries already streamed and
+    the whole pages they came in (a page cut short is never streamed).
+    ``timeout`` is only for the message (the connection holds the real one).
+    """
     with _fast_entries(conn):
-        yield from _paged(conn, base_dn, search_filter, attributes, page_size, where)
+        yield from _paged(conn, base_dn, search_filter, attributes, page_size, where, timeout)
 
 
 def _paged(
@@ -620,11 +731,16 @@ def _paged(
     attributes: Iterable[str] | None,
     page_size: int,
     where: str,
+    timeout: float | None,
 ) -> Iterator[RawEntry]:
     attrs = list(attributes) if attributes is not None else [ldap3.ALL_ATTRIBUTES]
     cookie: bytes | None = None
     count = 0
     pages = 0
+
+    def progress() -> str:  # "after 2,000 entries (2 pages)": complete pages only
+        return f"after {_plural(count, 'entry', 'entries')} ({_plural(pages, 'page')})"
+
     while True:
         try:
             conn.search(
@@ -640,8 +756,10 @@ def _paged(
         except LDAPInvalidFilterError as exc:
             raise InputError(f"bad LDAP filter {search_filter!r}: {_one_line(str(exc))}") from None
         except (LDAPException, OSError) as exc:
+            # Never re-run: the entries streamed so far are already with the consumer.
             raise ConnectionFailure(
-                f"{where}: search failed after {count} entries: {_one_line(str(exc))}"
+                f"{where}: search failed {progress()}: {_transport_reason(exc, timeout)}; "
+                "the read is incomplete"
             ) from None
         pages += 1
         result = conn.result or {}
@@ -658,12 +776,12 @@ def _paged(
                     continue
                 raise ConnectionFailure(
                     f"{where}: the directory continues on another server ({', '.join(uris)}) "
-                    f"after {count} entries; referrals are not followed: search a Global "
+                    f"{progress()}; referrals are not followed: search a Global "
                     "Catalog or each domain"
                 )
         code = result.get("result")
         if code is None:  # never treat "no answer" as success
-            raise ConnectionFailure(f"{where}: no search result from the server after {count} entries")
+            raise ConnectionFailure(f"{where}: no search result from the server {progress()}")
         if code == 10:
             refs = ", ".join(result.get("referrals") or []) or "?"
             raise ConnectionFailure(
@@ -679,7 +797,7 @@ def _paged(
             hint = _RESULT_HINTS.get(code, "the search did not complete")
             message = _one_line(str(result.get("message") or ""))
             raise ConnectionFailure(
-                f"{where}: search incomplete after {count} entries: {hint} "
+                f"{where}: search incomplete {progress()}: {hint} "
                 f"({result.get('description', '?')}, code {code}{': ' + message if message else ''})"
             )
         try:
@@ -709,6 +827,7 @@ def read_ldap(
             attributes,
             settings.page_size,
             where=_where(settings),
+            timeout=_receive_timeout(settings.timeout),
         )
     finally:
         _close(conn)
