@@ -237,6 +237,7 @@ CASES = [
     Case("config/page_size_not_integer.toml", 2, None, "key 'page-size'"),
     Case("config/starttls_not_boolean.toml", 2, None, "key 'starttls'"),
     Case("config/timeout_negative.toml", 2, None, "key 'timeout'"),
+    Case("config/unknown_key_typo.toml", 2, None, "unknown key 'ldap-uri'"),
     Case("config/fail_on_not_a_choice.toml", 2, None, "key 'fail-on'"),
     Case("config/not_utf8.toml", 2, None, "cannot read configuration"),
     Case("config/utf16.toml", 2, None, "cannot read configuration"),

@@ -1,7 +1,9 @@
 """Configuration profiles: TOML ``[profiles.NAME]`` tables of long option names.
 
 A profile supplies any option the command line leaves unset; the command line
-always wins. Secrets never live here (they live in the OS keyring).
+always wins. A key that is no command's option is an error (a typo such as
+``ldap-uri`` must not quietly run with a default). Secrets never live here
+(they live in the OS keyring).
 """
 
 from __future__ import annotations

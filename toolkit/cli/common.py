@@ -115,8 +115,30 @@ def _resolve_path(value: str, base: Path) -> str:
     return str(p if p.is_absolute() else base / p)
 
 
+def _option_names(command: click.Command) -> set[str]:
+    """Every long option name of ``command`` and, for a group, its commands."""
+    names = {o[2:] for p in command.params if isinstance(p, click.Option)
+             for o in p.opts if o.startswith("--")}
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            names |= _option_names(sub)
+    return names
+
+
+def check_profile_keys(ctx: click.Context, profile: Profile) -> None:
+    """A key no command has is a typo: silently ignoring it would run with a default."""
+    if not profile.values:
+        return
+    known = _option_names(ctx.find_root().command)
+    for key in profile.values:
+        if key not in known:
+            raise InputError(f"profile {profile.name!r}: unknown key {key!r} (keys are long "
+                             "option names without '--', e.g. ldap-url)", str(profile.path))
+
+
 def apply_profile(ctx: click.Context, profile: Profile) -> None:
     """Fill unset options from the profile (command line > profile > default)."""
+    check_profile_keys(ctx, profile)
     base = profile.path.parent if profile.path else Path.cwd()
     for param in ctx.command.params:
         if not isinstance(param, click.Option) or not param.name:
