@@ -65,6 +65,19 @@ def test_plan_without_counts_blocks_every_removal(site):
     assert not any("remove" in a["kind"] and "address" in a["kind"] for a in plan["actions"])
 
 
+def test_plan_records_the_ca_file_but_never_a_security_override(site, tmp_path, monkeypatch):
+    """apply re-reads with the plan's inputs: the CA bundle is needed again, but
+    --insecure-skip-verify / --allow-unencrypted must be given again on purpose."""
+    org, args, stats = site
+    (tmp_path / "ca.pem").write_text("not read for an LDIF source\n")
+    monkeypatch.chdir(tmp_path)
+    plan = make_plan(args, "--ca-file", "ca.pem", "--insecure-skip-verify", "--allow-unencrypted",
+                     "--page-size", "250")
+    assert plan["inputs"]["ca_file"] == str(tmp_path / "ca.pem")
+    assert plan["inputs"]["page_size"] == 250
+    assert not {"insecure_skip_verify", "allow_unencrypted"} & set(plan["inputs"])
+
+
 def test_plan_shape_reasons_and_safety(site):
     org, args, stats = site
     plan = make_plan(args, "--mailbox-stats", str(stats))

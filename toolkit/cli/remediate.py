@@ -26,10 +26,12 @@ from toolkit.render.plan import PLAN_FORMATS, write_plan
 from toolkit.render.table import clean, fit
 from toolkit.text import fold
 
+# Never recorded: secrets, and --insecure-skip-verify / --allow-unencrypted,
+# which an apply must be given again on purpose.
 RECORDED = ("ldif", "ldap_url", "base_dn", "bind_dn", "starttls", "ldap_auth", "dialect",
             "source", "ccmail_dirs", "ccmail_encoding", "exchange_pos", "mailbox_stats",
-            "exchange_uri", "exchange_auth", "exchange_user")
-PATHS = ("ldif", "mailbox_stats")
+            "exchange_uri", "exchange_auth", "exchange_user", "ca_file", "page_size")
+PATHS = ("ldif", "mailbox_stats", "ca_file")
 
 
 def _abs(value: str) -> str:
