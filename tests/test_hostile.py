@@ -167,6 +167,12 @@ CASES = [
     Case("ldif/bare_cr_inside_crlf_value.ldif", 2, 6, "carriage return without a line feed",
          content=lambda: GOOD_LDIF_TEXT.replace("\n", "\r\n").replace(
              "CCMAIL:Smith, John at EXCH", "CCMAIL:Smith,\r John at EXCH").encode()),
+    Case("ldif/latin1_base64_ccmail_value.ldif", 1,
+         rows=[(None, ["invalid-address"]), *SMITH_OK], content=lambda: (
+             GOOD_LDIF_TEXT.rstrip("\n") + "\n\ndn: CN=Mueller,OU=Staff,DC=corp,DC=example\n"
+             "objectClass: user\nhomeMDB: CN=DB1\nmailNickname: mueller\nproxyAddresses:: "
+             + base64.b64encode("CCMAIL:Müller, Zoë at EXCH".encode("latin-1")).decode()
+             + "\n").encode()),
     Case("ldif/crlf_line_endings.ldif", 1, rows=SMITH_OK,
          content=lambda: GOOD_LDIF_TEXT.replace("\n", "\r\n").encode()),
     # ---- LDIF, generated: huge lines

@@ -49,6 +49,15 @@ def ccmail_value(value: str, sep: str, source: str) -> CcmailValue | None:
     return parse(value, value[:6], value[7:], source)
 
 
+def undecodable_ccmail(raw: bytes, sep: str, source: str) -> CcmailValue | None:
+    """A cc:Mail value whose bytes are not UTF-8 (base64 in LDIF, or so sent
+    over LDAP): it is on the object, so it is ``invalid-address``, not dropped."""
+    if len(raw) < 7 or raw[:6].upper() != b"CCMAIL" or raw[6:7] != sep.encode():
+        return None
+    text = raw.decode("utf-8", "backslashreplace")
+    return CcmailValue(text, text[:6], source, None, None, None, "not valid UTF-8")
+
+
 def _texts(values: list[AttrValue] | None) -> list[str]:
     if not values:
         return []
@@ -94,18 +103,23 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     classes = {c.lower() for c in _texts(get("objectclass"))}
     if dialect is Dialect.AD:
         kind = _classify_ad(classes, entry)
-        sep, proxy_attr, targets = ":", "proxyaddresses", _texts(get("targetaddress"))
+        sep, proxy_attr, targets = ":", "proxyaddresses", list(get("targetaddress") or ())
     else:
         kind = _classify_55(classes, entry)
         sep, proxy_attr = "$", "othermailbox"  # type$address; targets are TYPE:address
-        targets = _texts(get("targetaddress")) + _texts(get("target-address"))
+        targets = list(get("targetaddress") or ()) + list(get("target-address") or ())
     if kind is None:
         return None
     values: list[CcmailValue] = []
     smtp: list[str] = []
     primary_smtp = None
-    for raw in _texts(get(proxy_attr)):
-        cut = raw.find(sep)
+    for raw in get(proxy_attr) or ():
+        if raw.__class__ is bytes:
+            bad = undecodable_ccmail(raw, sep, "proxy")  # type: ignore[arg-type]
+            if bad is not None:
+                values.append(bad)
+            continue
+        cut = raw.find(sep)  # type: ignore[union-attr]
         if cut == 6:
             prefix = raw[:6]
             if is_ccmail_type(prefix):
@@ -119,7 +133,10 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
                 if prefix == "SMTP" and dialect is Dialect.AD:  # last one wins
                     primary_smtp = address
     for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
-        value = ccmail_value(raw, ":", "target")
+        if raw.__class__ is bytes:
+            value = undecodable_ccmail(raw, ":", "target")  # type: ignore[arg-type]
+        else:
+            value = ccmail_value(raw, ":", "target")  # type: ignore[arg-type]
         if value is not None:
             values.append(value)
     mail = _first(get("mail")) or _first(get("rfc822mailbox"))
