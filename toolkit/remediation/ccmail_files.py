@@ -154,6 +154,11 @@ def apply_removal(r: Removal) -> None:
 
 
 def revert_removal(r: Removal) -> None:
+    """Put the removed lines back; a file already back at ``sha_before`` is left as
+    it is (an undo killed after its write but before journalling it is re-run)."""
+    if current_sha(r.file) == r.sha_before:
+        discard_temp(r.file)
+        return
     ft = FileText.read(r.file, r.encoding if r.encoding != "utf-8" else None)
     if sha256(ft.encode()) != r.sha_after:
         raise InputError("file changed since the journalled removal; not reverted", r.file)

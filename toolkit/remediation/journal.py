@@ -55,6 +55,20 @@ class JournalState:
         return {e.action: e for e in self.entries}
 
 
+def _record(line: bytes) -> dict[str, Any] | None:
+    """The record on one line, or None for a line that is not one (torn, garbage)."""
+    try:
+        rec = json.loads(line.decode("utf-8"))  # UnicodeDecodeError is a ValueError
+    except ValueError:
+        return None
+    return rec if isinstance(rec, dict) and "type" in rec else None
+
+
+def _last_line(lines: list[bytes]) -> int:
+    """The index of the last line that is not blank (-1 if none)."""
+    return max((i for i, line in enumerate(lines) if line.strip()), default=-1)
+
+
 def read_journal(path: str | Path) -> JournalState:
     path = Path(path)
     state = JournalState()
@@ -62,19 +76,23 @@ def read_journal(path: str | Path) -> JournalState:
         return state
     by_seq: dict[int, Entry] = {}
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise InputError(f"cannot read journal: {exc}", str(path)) from None
-    for number, line in enumerate(lines, 1):
+    # Split at LF only (str.splitlines() would also split a record at a U+2028 or
+    # U+0085 that json.dumps(ensure_ascii=False) leaves in a cc:Mail value), and
+    # decode line by line (a record torn inside a UTF-8 sequence is still torn).
+    lines = data.split(b"\n")
+    last = _last_line(lines)
+    for index, line in enumerate(lines):
         if not line.strip():
             continue
-        try:
-            rec = json.loads(line)
-            kind = rec["type"]
-        except (ValueError, KeyError, TypeError):
-            if number == len(lines):  # a record torn by a kill: the change never started
+        rec = _record(line)
+        if rec is None:
+            if index == last:  # a record torn by a crash: the change never started
                 break
-            raise InputError("not a journal record", f"{path}:{number}") from None
+            raise InputError("not a journal record", f"{path}:{index + 1}") from None
+        kind = rec["type"]
         if kind == "run":
             state.runs.append(rec)
         elif kind == "intent":
@@ -87,6 +105,34 @@ def read_journal(path: str | Path) -> JournalState:
     return state
 
 
+def _mend_tail(path: Path) -> None:
+    """Make the journal end with a whole record and a line break before appending.
+
+    A crash (power loss, a full disk) can leave the last record torn or without
+    its line break. Appending to it would glue the next record onto that line
+    and make the journal unreadable (a bad line that is no longer the last).
+    The tail is mended as :func:`read_journal` reads it: a whole record gets its
+    line break; a torn one, which was never acted on (a change waits for its
+    intent's fsync), is cut off.
+    """
+    try:
+        fh = open(path, "rb+")  # noqa: SIM115
+    except FileNotFoundError:
+        return
+    with fh:
+        data = fh.read()
+        lines = data.split(b"\n")
+        last = _last_line(lines)
+        if last >= 0 and _record(lines[last]) is None:
+            fh.truncate(sum(len(line) + 1 for line in lines[:last]))
+        elif data and not data.endswith(b"\n"):
+            fh.write(b"\n")
+        else:
+            return
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 class Journal:
     """Append-only writer; each record is flushed and fsynced before returning."""
 
@@ -97,6 +143,7 @@ class Journal:
         self.fh: TextIO | None = None
 
     def __enter__(self) -> Journal:
+        _mend_tail(self.path)
         self.fh = open(self.path, "a", encoding="utf-8")
         return self
 
