@@ -280,15 +280,13 @@ def recover_by_undo(s: Site, where: str) -> None:
     assert not s.temps(), where
 
 
-def recover_by_resume(s: Site, in_flight_action: str | None, where: str) -> None:
+def recover_by_resume(s: Site, where: str) -> None:
     code, out, err = ccmig("apply", str(s.plan), "--yes", *ONLY, "--format", "json")
     assert code == s.ref_code, f"{where}: {err}"
     status = {o["id"]: o["status"] for o in json.loads(out)}
     assert set(status) == set(s.ref_status), where
     for i, ref in s.ref_status.items():
         ok = {"applied", "already-done"} if ref == "applied" else {ref}
-        if i == in_flight_action:
-            ok.add("skipped")  # apply.py reads `done` before settle: see the xfail below
         assert status[i] in ok, f"{where}: action {i} {status[i]}, not {ok}"
     assert s.contents() == s.reference, where
     assert done_once(read_journal(s.journal), where) == s.ref_done, where
@@ -321,8 +319,6 @@ def test_kill_apply_at_random_points_then_undo_or_resume(site):
         else:
             assert code != 0, where
         seen[after_kill(s, "apply", took is None, where)] += 1
-        pending = [e for e in read_journal(s.journal).entries if e.state == "intent"]
-        in_flight_action = pending[0].action if pending else None
 
         if twice:  # the recovery is killed too
             if recovery == "undo":
@@ -335,12 +331,10 @@ def test_kill_apply_at_random_points_then_undo_or_resume(site):
                 where += f", killed at {drawn}, then resumed again"
                 code, took = s.kill_after(delay, "apply", str(s.plan), "--yes", *ONLY)
                 seen[after_kill(s, "apply", took is None, where) + " (resuming)"] += 1
-                pending = [e for e in read_journal(s.journal).entries if e.state == "intent"]
-                in_flight_action = pending[0].action if pending else in_flight_action
         if recovery == "undo":
             recover_by_undo(s, where)
         else:
-            recover_by_resume(s, in_flight_action, where)
+            recover_by_resume(s, where)
     s.reset(s.start)
     print(f"\napply kill loop, seed {SEED}, {RUNS} runs, apply {s.apply_seconds:.2f}s: "
           + ", ".join(f"{n} {what}" for what, n in sorted(seen.items())))
@@ -412,7 +406,7 @@ def test_apply_killed_inside_atomic_write(site, recovery):
     if recovery == "undo":
         recover_by_undo(s, where)
     else:
-        recover_by_resume(s, None, where)
+        recover_by_resume(s, where)
     s.reset(s.start)
 
 
@@ -482,9 +476,6 @@ def test_line_separators_inside_a_record(org, tmp_path):
     assert (org.root / "PO1.txt").read_bytes() == start
 
 
-@pytest.mark.xfail(strict=True, reason="apply.py: apply_plan reads the journal's done actions "
-                   "before settle() marks a killed run's made change done, so resume reports "
-                   "that change 'skipped' (exit 1) instead of 'already-done'")
 def test_resume_reports_a_change_settled_as_made_as_already_done(site):
     s = site
     s.reset(s.reference, s.ref_journal)

@@ -130,6 +130,21 @@ def test_unprojected_objects_are_large_and_select_object_projects(pool):
     assert selected.extended_properties["EmailAddresses"].types[0].endswith("ProxyAddressCollection")
 
 
+def test_full_objects_carry_exchange_2010s_property_sets(pool):
+    """Dozens of properties, as Exchange 2010+ returns them: what projection saves."""
+    sizes = {}
+    for cmdlet, identity in (("Get-Recipient", "jsmith"), ("Get-Mailbox", "jsmith"),
+                             ("Get-MailContact", CONTACT), ("Get-MailboxStatistics", SMITH)):
+        ps = run(pool, (cmdlet, {"Identity": identity}))
+        sizes[cmdlet] = len(ps.output[0].adapted_properties)
+    assert sizes["Get-Recipient"] >= 95 and sizes["Get-Mailbox"] >= 150
+    assert sizes["Get-MailContact"] >= 80 and sizes["Get-MailboxStatistics"] >= 40
+    recipient = run(pool, ("Get-Recipient", {"Identity": "jsmith"})).output[0].adapted_properties
+    for name in ("ArchiveGuid", "CustomAttribute15", "ExtensionCustomAttribute5",
+                 "MailboxMoveStatus", "UMRecipientDialPlanId", "WhenChangedUTC"):
+        assert name in recipient
+
+
 def test_select_object_expand_property_yields_the_addresses(pool):
     ps = run(pool, ("Get-Recipient", {"Identity": "lzolc"}),
              ("Select-Object", {"ExpandProperty": "EmailAddresses"}))
@@ -399,6 +414,112 @@ def test_https_with_a_generated_certificate(core):
         strict = WSMan("127.0.0.1", port=srv.port, ssl=True, auth="basic", path="PowerShell",
                        no_proxy=True, username=core.username, password=core.password)
         open_fails(strict, requests.exceptions.SSLError)
+
+
+# -- envelope size (MaxEnvelopeSizekb) ------------------------------------------------------
+
+
+def _post(srv: MockExchangeServer, body: bytes) -> int:
+    response = requests.post(srv.uri, data=body, auth=(srv.core.username, srv.core.password),
+                             headers={"Content-Type": "application/soap+xml;charset=UTF-8"},
+                             timeout=10)
+    return response.status_code
+
+
+def test_a_request_larger_than_max_envelope_size_kb_is_refused_with_413(core):
+    core.service.max_envelope_kb = 32
+    with MockExchangeServer(core) as srv:
+        assert _post(srv, b"<x/>" + b" " * (32 * 1024)) == 413
+        assert _post(srv, b"<x/>") == 500  # small enough: parsed (and refused as no WSMan)
+
+
+def test_responses_never_exceed_the_envelope_size_asked_for():
+    """Every answer fits the request's MaxEnvelopeSize, lowered to the server's setting."""
+    big = [RawEntry(f"CN=U{i},OU=Bulk,DC=corp,DC=example",
+                    {"objectclass": ["user"], "homemdb": ["CN=DB01"],
+                     "proxyaddresses": [f"SMTP:u{i}@corp.example"]}) for i in range(120)]
+    core = MockExchange(Organisation(big), password="pw")
+    seen: list[tuple[int, int]] = []
+    handle = core.service.handle
+
+    def recording(data: bytes, user: str = "") -> tuple[int, bytes]:
+        status, body = handle(data, user)
+        asked = int(data.split(b"MaxEnvelopeSize", 1)[1].split(b">", 1)[1].split(b"<", 1)[0])
+        seen.append((min(asked, core.service.max_envelope), len(body)))
+        return status, body
+
+    core.service.handle = recording
+    with MockExchangeServer(core) as srv:
+        with open_pool(wsman_for(srv, max_envelope_size=16384)) as p:  # a small envelope
+            ps = run(p, ("Get-Mailbox", {"ResultSize": "Unlimited"}))
+            assert len(ps.output) == 120
+        with open_pool(wsman_for(srv)) as p:  # pypsrp asks 512000 once the pool is open
+            assert len(run(p, ("Get-Mailbox", {"ResultSize": "Unlimited"})).output) == 120
+    assert seen and all(size <= limit for limit, size in seen), max(seen, key=lambda x: x[1])
+    assert sum(1 for limit, _ in seen if limit == 16384) > 60  # many small answers
+
+
+def test_a_max_envelope_size_below_8192_is_an_encoding_limit_fault(server):
+    error = open_fails(wsman_for(server, max_envelope_size=4096), WSManFaultError)
+    assert "MaxEnvelopeSize (4096) is less than the minimum (8192)" in error.reason
+
+
+def test_the_server_reports_its_max_envelope_size_kb(core):
+    core.service.max_envelope_kb = 150
+    with MockExchangeServer(core) as srv:
+        wsman = wsman_for(srv)
+        try:
+            wsman.update_max_payload_size()
+            assert wsman.max_envelope_size == 150 * 1024
+        finally:
+            wsman.close()
+
+
+# -- injected faults ------------------------------------------------------------------------
+
+
+def test_injected_faults_fail_requests_as_a_server_and_a_network_do(core):
+    from pypsrp.exceptions import WinRMTransportError
+
+    with MockExchangeServer(core) as srv, open_pool(wsman_for(srv)) as p:
+        core.inject("http-500", "Command")
+        with pytest.raises(WinRMTransportError) as info:  # not a WSMan fault: no XML body
+            run(p, ("Get-Recipient", {"Identity": "jsmith"}))
+        assert info.value.code == 500 and "injected fault" in info.value.response_text
+        core.inject("wsman-fault", "Command")
+        with pytest.raises(WSManFaultError, match="internal error"):
+            run(p, ("Get-Recipient", {"Identity": "jsmith"}))
+        core.inject("reset", "Command")
+        with pytest.raises(requests.exceptions.ConnectionError, match=r"reset|aborted"):
+            run(p, ("Get-Recipient", {"Identity": "jsmith"}))
+        assert len(run(p, ("Get-Recipient", {"Identity": "jsmith"})).output) == 1  # spent
+
+
+def test_a_fault_after_the_request_lets_the_change_happen(core):
+    with MockExchangeServer(core) as srv, open_pool(wsman_for(srv)) as p:
+        other = core.inject("reset", "Command", cmdlet="Get-Recipient")  # not this pipeline
+        fault = core.inject("reset", "Command", cmdlet="Set-Mailbox", after=True)
+        with pytest.raises(requests.exceptions.ConnectionError):
+            run(p, ("Set-Mailbox", {"Identity": "jsmith",
+                                    "EmailAddresses": {"Add": ["ccmail:Lost, Answer at PO9"]}}))
+        assert fault.hits == [("Command", "Set-Mailbox")] and not other.hits
+    assert "ccmail:Lost, Answer at PO9" in next(
+        e for e in core.org.entries if e.dn == SMITH).texts("proxyaddresses")
+    assert core.cmdlets["Set-Mailbox"] == 1
+
+
+def test_fault_skip_and_count_and_the_no_socket_transport(core):
+    wsman = WSMan("mock-exchange", ssl=False, auth="basic", encryption="never", path="PowerShell",
+                  username=core.username, password=core.password)
+    wsman.transport = MockTransport(core)
+    with open_pool(wsman) as p:
+        fault = core.inject("reset", "Receive", skip=1, count=2)
+        assert len(run(p, ("Get-Recipient", {"Identity": "jsmith"})).output) == 1  # skipped
+        for _ in range(2):
+            with pytest.raises(requests.exceptions.ConnectionError):
+                run(p, ("Get-Recipient", {"Identity": "jdoe"}))
+        assert len(fault.hits) == 2 and fault.spent
+        assert len(run(p, ("Get-Recipient", {"Identity": "jdoe"})).output) == 1
 
 
 # -- organisation ---------------------------------------------------------------------

@@ -31,8 +31,10 @@ from toolkit.exchange.powershell import (
     ExchangeSession,
     ExchangeSettings,
     _attribute,
+    _place,
 )
 from toolkit.model import Dialect, Kind, RawEntry, Recipient
+from toolkit.text import fold
 
 DATA = Path(__file__).parent / "data" / "exchange"
 LDIF, STATS = DATA / "org.ldif", DATA / "stats.csv"
@@ -160,7 +162,8 @@ def test_batching_is_proved_by_the_request_counter():
         core.actions.clear()
         results = s.email_addresses([f"u{i:04d}" for i in range(1000)])
         assert srv.requests - before <= 10
-        assert core.actions["Command"] == 2  # two batches of 500, one invocation each
+        assert core.actions["Command"] == 1  # every identity streamed into ONE invocation
+        assert core.actions["Signal"] == 1
         assert all(r.found for r in results)
         assert results[737].addresses == ["SMTP:u0737@corp.example",
                                           "ccmail:User0737, Bulk at PO2",
@@ -170,13 +173,42 @@ def test_batching_is_proved_by_the_request_counter():
         assert srv.requests == before  # looked up already: nothing is asked twice
 
 
+def test_reading_2000_identities_takes_at_most_10_requests_per_1000():
+    """Issue 6: EmailAddresses and item counts of 2,000 identities, projected, from a
+    mock whose unprojected objects are as large as Exchange's: <= 10 WSMan requests
+    per 1,000 identities, all reads together (pool opening not counted)."""
+    org = bulk(2000)
+    for i, entry in enumerate(org.entries):
+        entry.item_count = i
+    core = MockExchange(org, password=PASSWORD)
+    ids = [f"CN=User{i:04d}\\, Bulk,OU=Bulk,DC=corp,DC=example" for i in range(2000)]
+    with MockExchangeServer(core) as srv, ExchangeSession(settings_for(srv)) as s:
+        before, sent = srv.requests, core.bytes_out
+        core.actions.clear()
+        addresses = s.email_addresses(ids)
+        projected = (core.bytes_out - sent) / 2000  # wire bytes per Get-Recipient answer
+        stats = s.mailbox_stats(ids)
+        requests = srv.requests - before
+    assert [a.dn for a in addresses] == ids and all(a.addresses for a in addresses)
+    assert [x.item_count for x in stats] == list(range(2000))
+    assert requests * 1000 / 2000 <= 10, dict(core.actions)
+    assert core.actions["Command"] == 2 and core.actions["Signal"] == 2  # one pipeline per read
+    with MockExchangeServer(MockExchange(bulk(50), password=PASSWORD)) as srv, \
+            ExchangeSession(settings_for(srv)) as s:
+        sent = srv.core.bytes_out
+        s.run("Get-Recipient", {"ResultSize": "Unlimited"})  # whole objects, ~100 properties
+        assert (srv.core.bytes_out - sent) / 50 > 3 * projected  # projection keeps it small
+
+
 def test_results_that_cannot_be_placed_are_asked_one_by_one(core, session):
     # A canonical name resolves in Exchange but is not among the projected
-    # names, so the batch answer cannot be checked: the adapter asks again.
+    # names, so its answer cannot be checked: the adapter asks it again alone.
+    # The others are placed with certainty (an error by the name it names, an
+    # object from the back), so they are not asked twice.
     before = core.actions["Command"]
     results = session.email_addresses(["corp.example/Staff/Smith, John", "nobody", "jdoe"])
     assert [r.dn for r in results] == [SMITH, None, "CN=Doe\\, Jane,OU=Sales,DC=corp,DC=example"]
-    assert core.actions["Command"] - before == 4  # the batch, then each of the 3 alone
+    assert core.actions["Command"] - before == 2  # the batch, then the canonical name alone
 
 
 def test_attribution_refuses_to_guess():
@@ -189,6 +221,30 @@ def test_attribution_refuses_to_guess():
     assert _attribute(["jdoe", "jsmith"], [smith, doe], []) is None  # order does not fit
     assert _attribute(["jsmith", "y"], [smith], [not_found]) is None  # error names no input
     assert _attribute(["jsmith", "jdoe"], [smith], []) is None  # an answer is missing
+
+
+def test_placement_leaves_only_the_uncertain_identities_unsure():
+    def obj(alias: str) -> dict:
+        return {"DistinguishedName": f"CN={alias}", "Alias": alias}
+
+    def answers(identity, o):
+        return pso.plausible(identity, o, fold)
+
+    a, b, c, d = obj("a"), obj("b"), obj("c"), obj("d")
+    x1, x2 = obj("x1"), obj("x2")  # "x*" named two objects: the stream shifts by one
+    placed = _place(["a", "b", "x*", "c", "d"], [a, b, x1, x2, c, d], [], answers)
+    assert placed == [(a, None), (b, None), None, (c, None), (d, None)]
+    # a stream cut short (a lost connection): only the front is certain
+    assert _place(["a", "b", "c"], [a, b], [], answers, complete=False) == [
+        (a, None), (b, None), None]
+    # an error that names no input: the identities it could belong to are unsure
+    odd = ErrorInfo("The recipient is corrupt.")
+    assert _place(["a", "b", "c"], [a, c], [odd], answers) == [(a, None), None, (c, None)]
+    # the same identity twice: errors are given out in order
+    gone = ErrorInfo("The operation couldn't be performed because object 'z' couldn't be "
+                     "found on 'DC01'.")
+    assert _place(["z", "a", "Z"], [a], [gone, gone], answers) == [
+        (None, gone.message), (a, None), (None, gone.message)]
 
 
 # -- mailbox_stats -------------------------------------------------------------------------

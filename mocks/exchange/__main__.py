@@ -3,6 +3,11 @@
 Prints ONE JSON line ``{"uri", "username", "password", "pid"}`` (plus
 ``"ca_file"`` with ``--https``) on stdout, then serves until killed, so a
 benchmark or a shell script can start it, read one line and connect.
+
+``--fault KIND[:ACTION[:CMDLET]][,skip=N][,count=N][,after]`` (repeatable)
+arms an injected fault, e.g. ``--fault reset:Command:Set-Mailbox,after``
+(the change is made, the answer lost) or ``--fault http-500:Receive,skip=3``;
+KIND is ``http-500``, ``wsman-fault`` or ``reset``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 import signal
 import sys
 
-from mocks.exchange.server import MockExchange, MockExchangeServer
+from mocks.exchange.server import InjectedFault, MockExchange, MockExchangeServer
 from toolkit.errors import CcmigError
 
 
@@ -28,7 +33,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="also accept Negotiate/NTLM (with message encryption) on http")
     parser.add_argument("--no-select-object", action="store_true",
                         help="do not expose Select-Object (test a client's fallback)")
+    parser.add_argument("--max-envelope-kb", type=int, default=500,
+                        help="WinRM's MaxEnvelopeSizekb (500; WinRM 2.0 used 150)")
+    parser.add_argument("--fault", action="append", default=[], metavar="SPEC",
+                        help="inject a fault: KIND[:ACTION[:CMDLET]][,skip=N][,count=N][,after]")
     args = parser.parse_args(argv)
+    try:
+        faults = [InjectedFault.parse(spec) for spec in args.fault]
+    except ValueError as exc:
+        parser.error(str(exc))
     password = os.environ.get("MOCK_EXCHANGE_PASSWORD") or None
     commands = None
     if args.no_select_object:
@@ -38,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         core = MockExchange.from_files(args.ldif, args.stats, username=args.username,
                                        password=password, commands=commands,
-                                       auth_methods=("basic", "ntlm") if args.ntlm else ("basic",))
+                                       auth_methods=("basic", "ntlm") if args.ntlm else ("basic",),
+                                       max_envelope_kb=args.max_envelope_kb)
+        core.faults.extend(faults)
         server = MockExchangeServer(core, port=args.port, https=args.https).start()
     except CcmigError as exc:
         print(f"mock-exchange: {exc}", file=sys.stderr)

@@ -260,10 +260,21 @@ def unlimited() -> ExValue:
 # -- recipient objects -----------------------------------------------------------
 
 _EPOCH = datetime.datetime(2001, 6, 1, 9, 30, tzinfo=datetime.UTC)
+_ZERO = uuid.UUID(int=0)
+_NO_MOVE = "None"
+
+
+def _mv(values: list[str] | None = None) -> ExCollection:
+    return strings(list(values or []))
 
 
 def _common(e: Entry, org: Organisation) -> dict[str, Any]:
-    """Properties every recipient view shares, in Exchange's alphabetical order."""
+    """Properties every recipient view shares (Exchange 2010 names).
+
+    Real Exchange objects carry about a hundred properties (Get-Mailbox
+    closer to two hundred); most are empty or default, as here, but they
+    all travel unless the client projects with ``Select-Object``.
+    """
     identity = ad_object_id(org, e.dn, e.guid)
     parent = parent_dn(e.dn) or e.dn
     hidden = (e.text("msexchhidefromaddresslists") or "").upper() == "TRUE"
@@ -280,21 +291,33 @@ def _common(e: Entry, org: Organisation) -> dict[str, Any]:
         "DistinguishedName": e.dn,
         "EmailAddresses": proxy_collection(e.texts("proxyaddresses")),
         "EmailAddressPolicyEnabled": (e.text("msexchpoliciesexcluded") is None),
+        "ExchangeObjectId": e.guid,
         "ExchangeVersion": "0.10 (14.0.100.0)",
+        **{f"ExtensionCustomAttribute{i}": _mv() for i in range(1, 6)},
+        "ExternalDirectoryObjectId": "",
         "ExternalEmailAddress": proxy_address(e.target),
         "FirstName": e.text("givenname"),
         "Guid": e.guid,
         "HiddenFromAddressListsEnabled": hidden,
         "Id": identity,
         "Identity": identity,
+        "IsDirSynced": False,
         "IsValid": True,
         "LastName": e.text("sn"),
         "LegacyExchangeDN": e.text("legacyexchangedn"),
+        "MailboxMoveBatchName": "",
+        "MailboxMoveFlags": _NO_MOVE,
+        "MailboxMoveRemoteHostName": "",
+        "MailboxMoveSourceMDB": None,
+        "MailboxMoveStatus": _NO_MOVE,
+        "MailboxMoveTargetMDB": None,
         "Name": e.name,
         "ObjectCategory": ad_object_id(org, f"CN=Person,CN=Schema,CN=Configuration,DC={org.domain}"),
         "ObjectClass": strings(e.texts("objectclass")),
+        "ObjectState": "Unchanged",
         "Office": e.text("physicaldeliveryofficename"),
         "OrganizationalUnit": org.canonical_name(parent),
+        "OrganizationId": "",
         "OriginatingServer": org.domain_controller,
         "PoliciesExcluded": strings([]),
         "PoliciesIncluded": strings([]),
@@ -303,12 +326,14 @@ def _common(e: Entry, org: Organisation) -> dict[str, Any]:
         "RecipientTypeDetails": ExEnum(RecipientTypeDetails, e.type_details),
         "SamAccountName": e.text("samaccountname"),
         "Title": e.text("title"),
+        "UsageLocation": None,
         "UserPrincipalName": e.text("userprincipalname"),
         "WhenChanged": created,
         "WhenChangedUTC": created,
         "WhenCreated": created,
         "WhenCreatedUTC": created,
         "WindowsEmailAddress": smtp_address(e.text("mail")),
+        "WindowsLiveID": "",
     }
     return props
 
@@ -321,86 +346,236 @@ def _database(e: Entry, org: Organisation) -> ExValue | None:
     return ad_object_id(org, home, None, to_string=name)
 
 
+def _server_legacy_dn(org: Organisation) -> str:
+    return ("/o=Corp/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/"
+            f"cn=Servers/cn={org.server}")
+
+
 def reduced_recipient(e: Entry, org: Organisation) -> ExObject:
-    """What ``Get-Recipient`` outputs for any recipient type."""
+    """What ``Get-Recipient`` outputs for any recipient type (~100 properties)."""
     props = _common(e, org)
     mailbox = e.recipient_type == MAILBOX
     props.update({
         "ArchiveDatabase": None,
-        "ArchiveGuid": uuid.UUID(int=0),
+        "ArchiveGuid": _ZERO,
+        "ArchiveRelease": "",
+        "ArchiveState": "None",
+        "ArchiveStatus": "None",
+        "AuthenticationType": None,
+        "Capabilities": strings([]),
         "Database": _database(e, org),
-        "ExchangeGuid": e.guid if mailbox else uuid.UUID(int=0),
+        "ExchangeGuid": e.guid if mailbox else _ZERO,
+        "ExpansionServer": "",
         "HasActiveSyncDevicePartnership": False,
+        "IsValidSecurityPrincipal": e.recipient_type in (MAILBOX, "MailUser"),
+        "LastExchangeChangedTime": None,
+        "MailboxRelease": "",
         "ManagedBy": strings([]),
         "Manager": e.text("manager"),
+        "Notes": e.text("info"),
+        "OwnerId": None,
         "Phone": e.text("telephonenumber"),
-        "ServerLegacyDN": f"/o=Corp/ou=Exchange/cn=Configuration/cn=Servers/cn={org.server}"
-        if mailbox else None,
+        "PostalCode": e.text("postalcode"),
+        "ResourceType": None,
+        "ServerLegacyDN": _server_legacy_dn(org) if mailbox else None,
         "ServerName": org.server.lower() if mailbox else None,
+        "SKUAssigned": None,
+        "StateOrProvince": e.text("st"),
+        "StorageGroupName": None,
         "UMEnabled": False,
+        "UMMailboxPolicy": None,
+        "UMRecipientDialPlanId": None,
     })
     return ExObject(REDUCED_RECIPIENT_TYPES, dict(sorted(props.items())), str(props["Identity"]))
 
 
+def _unlimited_quotas(*names: str) -> dict[str, Any]:
+    return {name: unlimited() for name in names}
+
+
 def mailbox(e: Entry, org: Organisation) -> ExObject:
-    """What ``Get-Mailbox`` outputs: the recipient view plus mailbox settings."""
+    """What ``Get-Mailbox`` outputs: the recipient view plus mailbox settings (~180)."""
     props = _common(e, org)
+    for name in ("City", "Company", "CountryOrRegion", "Department", "FirstName", "LastName",
+                 "Title"):  # Get-User's, not Get-Mailbox's
+        props.pop(name, None)
     props.update({
-        "AcceptMessagesOnlyFrom": strings([]),
-        "ArchiveName": strings([]),
+        **{name: strings([]) for name in (
+            "AcceptMessagesOnlyFrom", "AcceptMessagesOnlyFromDLMembers",
+            "AcceptMessagesOnlyFromSendersOrMembers", "ArchiveName", "AuditAdmin",
+            "AuditDelegate", "AuditOwner", "BypassModerationFromSendersOrMembers",
+            "GrantSendOnBehalfTo", "Languages", "MailTipTranslations", "ModeratedBy",
+            "ProtocolSettings", "RejectMessagesFrom", "RejectMessagesFromDLMembers",
+            "RejectMessagesFromSendersOrMembers", "ResourceCustom", "UMDtmfMap")},
+        **_unlimited_quotas("ArchiveQuota", "ArchiveWarningQuota", "CalendarLoggingQuota",
+                            "IssueWarningQuota", "MaxReceiveSize", "MaxSendSize",
+                            "ProhibitSendQuota", "ProhibitSendReceiveQuota",
+                            "RecoverableItemsQuota", "RecoverableItemsWarningQuota",
+                            "RulesQuota"),
+        "AddressBookPolicy": None,
+        "AdminDisplayVersion": "Version 14.3 (Build 123.4)",
+        "AntispamBypassEnabled": False,
+        "ArbitrationMailbox": None,
+        "ArchiveDatabase": None,
+        "ArchiveDomain": "",
+        "ArchiveGuid": _ZERO,
+        "ArchiveRelease": "",
+        "ArchiveState": "None",
+        "ArchiveStatus": "None",
+        "AuditEnabled": False,
+        "AuditLogAgeLimit": datetime.timedelta(days=90),
+        "CalendarRepairDisabled": False,
+        "CalendarVersionStoreDisabled": False,
         "Database": _database(e, org),
         "DeliverToMailboxAndForward": False,
+        "DisabledArchiveDatabase": None,
+        "DisabledArchiveGuid": _ZERO,
+        "DowngradeHighPriorityMessagesEnabled": False,
+        "EndDateForRetentionHold": None,
         "ExchangeGuid": e.guid,
+        "ExchangeSecurityDescriptor": "System.Security.AccessControl.RawSecurityDescriptor",
+        "ExchangeUserAccountControl": "None",
+        "ExternalOofOptions": "External",
         "ForwardingAddress": None,
         "ForwardingSmtpAddress": None,
-        "IssueWarningQuota": unlimited(),
+        "ImListMigrationCompleted": False,
+        "IsLinked": False,
+        "IsMailboxEnabled": True,
+        "IsResource": False,
+        "IsShared": e.type_details == "SharedMailbox",
+        "LinkedMasterAccount": "",
+        "LitigationHoldDate": None,
         "LitigationHoldEnabled": False,
-        "MaxReceiveSize": unlimited(),
-        "MaxSendSize": unlimited(),
-        "ProhibitSendQuota": unlimited(),
-        "ProhibitSendReceiveQuota": unlimited(),
+        "LitigationHoldOwner": "",
+        "MailTip": None,
+        "MailboxPlan": None,
+        "ManagedFolderMailboxPolicy": None,
+        "MaxBlockedSenders": None,
+        "MaxSafeSenders": None,
+        "MessageTrackingReadStatusEnabled": True,
+        "ModerationEnabled": False,
+        "OfflineAddressBook": None,
+        "PartnerObjectId": None,
+        "QueryBaseDN": None,
+        "QueryBaseDNRestrictionEnabled": False,
+        "RecipientLimits": "Unlimited",
+        "RemoteAccountPolicy": None,
+        "RemoteRecipientType": "None",
+        "RequireSenderAuthenticationEnabled": False,
+        "ResetPasswordOnNextLogon": False,
+        "ResourceCapacity": None,
+        "ResourceType": None,
         "RetainDeletedItemsFor": datetime.timedelta(days=14),
+        "RetainDeletedItemsUntilBackup": False,
+        "RetentionComment": "",
+        "RetentionHoldEnabled": False,
+        "RetentionPolicy": None,
+        "RetentionUrl": "",
+        "RoleAssignmentPolicy": "Default Role Assignment Policy",
+        "SCLDeleteEnabled": None,
+        "SCLDeleteThreshold": None,
+        "SCLJunkEnabled": None,
+        "SCLJunkThreshold": None,
+        "SCLQuarantineEnabled": None,
+        "SCLQuarantineThreshold": None,
+        "SCLRejectEnabled": None,
+        "SCLRejectThreshold": None,
+        "SendModerationNotifications": "Always",
+        "ServerLegacyDN": _server_legacy_dn(org),
         "ServerName": org.server.lower(),
+        "SharingPolicy": None,
+        "SimpleDisplayName": "",
         "SingleItemRecoveryEnabled": False,
+        "SKUAddonAssigned": strings([]),
+        "SKUAssigned": None,
+        "StartDateForRetentionHold": None,
+        "ThrottlingPolicy": None,
+        "UMEnabled": False,
         "UseDatabaseQuotaDefaults": True,
+        "UseDatabaseRetentionDefaults": True,
+        "WhenMailboxCreated": _EPOCH + datetime.timedelta(minutes=e.created),
     })
     return ExObject(MAILBOX_TYPES, dict(sorted(props.items())), str(props["Identity"]))
 
 
 def mail_contact(e: Entry, org: Organisation) -> ExObject:
-    """What ``Get-MailContact`` / ``New-MailContact`` output."""
+    """What ``Get-MailContact`` / ``New-MailContact`` output (~90 properties)."""
     props = _common(e, org)
+    for name in ("City", "Company", "CountryOrRegion", "Department", "FirstName", "LastName",
+                 "Office", "Title"):  # Get-Contact's, not Get-MailContact's
+        props.pop(name, None)
     props.update({
+        **{name: strings([]) for name in (
+            "AcceptMessagesOnlyFrom", "AcceptMessagesOnlyFromDLMembers",
+            "AcceptMessagesOnlyFromSendersOrMembers", "BypassModerationFromSendersOrMembers",
+            "GrantSendOnBehalfTo", "MailTipTranslations", "ModeratedBy", "RejectMessagesFrom",
+            "RejectMessagesFromDLMembers", "RejectMessagesFromSendersOrMembers", "UMDtmfMap")},
         "MacAttachmentFormat": "BinHex",
+        "MailTip": None,
+        "MaxReceiveSize": unlimited(),
+        "MaxRecipientPerMessage": "Unlimited",
+        "MaxSendSize": unlimited(),
         "MessageBodyFormat": "TextAndHtml",
         "MessageFormat": "Mime",
-        "UsePreferMessageFormat": False,
+        "ModerationEnabled": False,
+        "RequireSenderAuthenticationEnabled": False,
+        "SendModerationNotifications": "Always",
+        "SimpleDisplayName": "",
         "UseMapiRichTextFormat": "UseDefaultSettings",
+        "UsePreferMessageFormat": False,
     })
     return ExObject(MAIL_CONTACT_TYPES, dict(sorted(props.items())), str(props["Identity"]))
 
 
 def mailbox_statistics(e: Entry, org: Organisation) -> ExObject:
-    """What ``Get-MailboxStatistics`` outputs (sizes derived from the count)."""
+    """What ``Get-MailboxStatistics`` outputs (~45 properties; sizes derived from the count)."""
     count = e.item_count or 0
     legacy = (e.text("legacyexchangedn") or "").upper()
+    database = _database(e, org)
     return ExObject(MAILBOX_STATISTICS_TYPES, {
         "AssociatedItemCount": 12,
-        "Database": _database(e, org),
-        "DatabaseName": str(_database(e, org) or ""),
+        "BigFunnelIsEnabled": None,
+        "Database": database,
+        "DatabaseIssueWarningQuota": unlimited(),
+        "DatabaseName": str(database or ""),
+        "DatabaseProhibitSendQuota": unlimited(),
+        "DatabaseProhibitSendReceiveQuota": unlimited(),
         "DeletedItemCount": 0,
+        "DisconnectDate": None,
+        "DisconnectReason": None,
         "DisplayName": e.text("displayname") or e.name,
+        "ExternalDirectoryOrganizationId": _ZERO,
         "Identity": ExValue((f"{_DATA}.Mapi.MailboxId", f"{_DATA}.Mapi.MapiObjectId",
                              f"{_DATA}.ObjectId", "System.Object"), str(e.guid)),
         "IsArchiveMailbox": False,
+        "IsClutterObjectsFeatureEnabled": False,
+        "IsMoveDestination": False,
+        "IsQuarantined": False,
         "IsValid": True,
         "ItemCount": PSUInt(count),
+        "LastLoggedOnUserAccount": f"{org.netbios}\\{e.text('samaccountname') or e.alias or ''}",
+        "LastLogoffTime": _EPOCH + datetime.timedelta(days=1),
         "LastLogonTime": _EPOCH,
         "LegacyDN": legacy,
         "MailboxGuid": e.guid,
+        "MailboxMessagesPerFolderCountReceiveQuota": None,
+        "MailboxMessagesPerFolderCountWarningQuota": None,
+        "MailboxTableIdentifier": f"{e.guid}:{e.created}",
+        "MailboxType": "Private",
+        "MapiIdentity": str(e.guid),
+        "MoveHistory": None,
+        "NeedsToMove": False,
         "ObjectClass": "Mailbox",
+        "OriginatingServer": f"{org.server.lower()}.{org.domain}",
+        "OwnerADGuid": e.guid,
+        "ResourceUsageRollingAvgDatabaseReads": 0,
+        "ResourceUsageRollingAvgDatabaseTime": 0,
+        "ResourceUsageRollingClientTypes": "",
         "ServerName": org.server.upper(),
+        "StorageGroupName": None,
         "StorageLimitStatus": "BelowLimit",
+        "SystemMessageCount": 0,
+        "SystemMessageSize": byte_size(0),
         "TotalDeletedItemSize": byte_size(0),
         "TotalItemSize": byte_size(count * 37_411),
     }, legacy)

@@ -354,6 +354,13 @@ class Organisation:
             lambda e: e.alias,
             lambda e: e.text("samaccountname"),
         ]
+        levels: list[dict[str, list[Entry]]] = []  # one index per level: linear, not N x M
+        for get in getters:
+            index: dict[str, list[Entry]] = {}
+            for e in mailboxes:
+                if (v := get(e)):
+                    index.setdefault(fold(v), []).append(e)
+            levels.append(index)
         seen: dict[int, int] = {}
         matched = 0
         for row in reader:
@@ -365,8 +372,8 @@ class Organisation:
                                  f"{path}:{line}")
             key = fold(identity)
             hits: list[Entry] = []
-            for get in getters:
-                hits = [e for e in mailboxes if (v := get(e)) and fold(v) == key]
+            for index in levels:
+                hits = index.get(key, [])
                 if hits:
                     break
             if not hits:

@@ -5,7 +5,9 @@ One :class:`Shell` per WSMan shell. Incoming fragments go to psrpcore's
 per target (pool or pipeline) until a Receive asks for it. A pipeline runs
 lazily: each Receive pumps the cmdlet generators just far enough to fill the
 client's envelope, so a 100,000-object ``Get-Recipient`` streams instead of
-being built in memory, and a Ctrl+C really stops the work.
+being built in memory, and a Ctrl+C really stops the work. A pipeline starts
+as soon as it can (at its Command, or at its end of input), as on a real
+server: a write is made even when the client never receives its answer.
 
 psrpcore quirks handled here: ``ServerPipeline.start()`` would emit a
 Running state that a real server does not send (so the state is set without
@@ -117,12 +119,14 @@ def _statements(metadata: Any) -> list[list[CommandCall]]:
 class Shell:
     """One runspace pool (WSMan shell) and its pipelines."""
 
-    def __init__(self, shell_id: str, engine: Engine) -> None:
+    def __init__(self, shell_id: str, engine: Engine, fragment_size: int = FRAGMENT_SIZE) -> None:
         self.id = shell_id
+        self.fragment_size = fragment_size
         self.engine = engine
         self.pool = ServerRunspacePool()
         self.runs: dict[uuid.UUID, _Run] = {}
         self.outbox: dict[uuid.UUID | None, deque[bytes]] = {None: deque()}
+        self.queued: dict[uuid.UUID | None, int] = {}  # bytes waiting in each outbox
         self.stopped: list[str] = []  # command ids stopped by Ctrl+C, for tests
 
     # -- input -------------------------------------------------------------
@@ -171,15 +175,20 @@ class Shell:
         run.server._change_state(PSInvocationState.Running, emit=False)
         run.started = True
         run.generator = self.engine.run(run.statements, run.inputs, _Sink(run.server))
+        # A real server starts work when the command (or its last input) arrives, not
+        # when the client first asks for output: a write is made even if no Receive follows.
+        self._pump(run, self.fragment_size)
 
     # -- output ------------------------------------------------------------
 
     def _drain(self) -> None:
-        while (payload := self.pool.data_to_send(FRAGMENT_SIZE)) is not None:
+        while (payload := self.pool.data_to_send(self.fragment_size)) is not None:
             self.outbox.setdefault(payload.pipeline_id, deque()).append(payload.data)
+            self.queued[payload.pipeline_id] = (self.queued.get(payload.pipeline_id, 0)
+                                                + len(payload.data))
 
     def _queued(self, target: uuid.UUID | None) -> int:
-        return sum(len(chunk) for chunk in self.outbox.get(target, ()))
+        return self.queued.get(target, 0)
 
     def _fail(self, run: _Run, spec: ErrorSpec) -> None:
         run.server._change_state(PSInvocationState.Failed, error=error_record(spec))
@@ -204,7 +213,11 @@ class Shell:
             self._drain()
 
     def receive(self, command_id: str | None, budget: int) -> tuple[list[bytes], bool]:
-        """(chunks of at most ``budget`` bytes, whether the command is done)."""
+        """(chunks of at most ``budget`` bytes, whether the command is done).
+
+        A chunk larger than ``budget`` stays queued and nothing is returned
+        (the caller answers with the envelope-size fault).
+        """
         target = uuid.UUID(command_id) if command_id else None
         run = self.runs.get(target) if target else None
         if run is not None:
@@ -212,11 +225,18 @@ class Shell:
         box = self.outbox.get(target, deque())
         chunks: list[bytes] = []
         size = 0
-        while box and (not chunks or size + len(box[0]) <= budget):
+        while box and size + len(box[0]) <= budget:
             size += len(box[0])
             chunks.append(box.popleft())
+        if size:
+            self.queued[target] = self.queued.get(target, 0) - size
         done = run is not None and run.finished and not box
         return chunks, done
+
+    def too_big(self, command_id: str | None, budget: int) -> int:
+        """Size of the next chunk when it cannot fit ``budget`` bytes, else 0."""
+        box = self.outbox.get(uuid.UUID(command_id) if command_id else None)
+        return len(box[0]) if box and len(box[0]) > budget else 0
 
     def has_pending(self, command_id: str | None) -> bool:
         """True if a Receive would return something now (data or a state change)."""
@@ -244,6 +264,7 @@ class Shell:
             run.server.state = PSInvocationState.Stopped
         self._drain()
         self.outbox[pid] = deque()
+        self.queued[pid] = 0
 
     def terminate(self, command_id: str) -> None:
         """Signal terminate: the client is done with the command."""
@@ -257,3 +278,4 @@ class Shell:
             run.server.close()
         self._drain()
         self.outbox.pop(pid, None)
+        self.queued.pop(pid, None)

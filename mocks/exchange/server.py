@@ -1,18 +1,28 @@
-"""HTTP(S) front of the mock: Basic auth, a request counter, a thread to serve.
+"""HTTP(S) front of the mock: Basic auth, counters, fault injection, a thread to serve.
 
-:class:`MockExchange` is the endpoint without a socket (auth + counter +
-WSMan service); :class:`MockExchangeServer` puts it behind a stdlib
-``ThreadingHTTPServer`` on 127.0.0.1. Nagle is disabled on the handler:
-with it, every request pays ~40 ms of delayed ACK and benchmarks measure
-the kernel, not the client.
+:class:`MockExchange` is the endpoint without a socket (auth + counters +
+injected faults + WSMan service); :class:`MockExchangeServer` puts it behind
+a stdlib ``ThreadingHTTPServer`` on 127.0.0.1. Nagle is disabled on the
+handler: with it, every request pays ~40 ms of delayed ACK and benchmarks
+measure the kernel, not the client.
+
+Faults (:class:`InjectedFault`, armed with :meth:`MockExchange.inject`) make
+chosen requests fail the way a real network and server do: an HTTP 500 with
+a non-WSMan body (IIS or a proxy in front of WinRM), a WSMan ``InternalError``
+fault, or a TCP reset (RST, no answer at all). A fault can hit the request
+*before* the endpoint handles it (nothing happened) or *after* (the change
+was made, only the answer is lost) - the case a client must never retry
+blindly.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import os
+import re
 import secrets
 import shutil
 import ssl
@@ -20,6 +30,7 @@ import tempfile
 import threading
 import weakref
 from collections import Counter
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -27,9 +38,72 @@ from typing import Any
 
 from mocks.exchange.cmdlets import Engine
 from mocks.exchange.organisation import Organisation
-from mocks.exchange.wsman import WSManService, parse
+from mocks.exchange.wsman import NS, WSManService, parse
 
 PATH = "/powershell"
+FAULT_KINDS = ("http-500", "wsman-fault", "reset")
+
+
+class ConnectionReset(Exception):
+    """Raised by :meth:`MockExchange.handle` when the connection must be reset (RST)."""
+
+
+@dataclass
+class InjectedFault:
+    """One armed fault: which requests it hits and how they fail.
+
+    ``action`` is a WSMan action name (``Command``, ``Send``, ``Receive``,
+    ``Signal``, ``Create``, ``Delete``; None: any); ``cmdlet`` narrows a
+    ``Command`` to pipelines whose first command is that cmdlet. The first
+    ``skip`` matching requests pass, the next ``count`` fail, then the fault
+    is spent. ``after``: the endpoint handles the request first, so its
+    effect happens and only the answer is lost. ``hits`` records
+    ``(action, cmdlet)`` of each request it failed.
+    """
+
+    kind: str
+    action: str | None = None
+    cmdlet: str | None = None
+    skip: int = 0
+    count: int = 1
+    after: bool = False
+    hits: list[tuple[str, str | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.kind not in FAULT_KINDS:
+            raise ValueError(f"fault kind must be one of {', '.join(FAULT_KINDS)}")
+
+    @property
+    def spent(self) -> bool:
+        return len(self.hits) >= self.count
+
+    @classmethod
+    def parse(cls, text: str) -> InjectedFault:
+        """``KIND[:ACTION[:CMDLET]][,skip=N][,count=N][,after]`` (the CLI's ``--fault``)."""
+        head, *options = text.split(",")
+        kind, action, cmdlet = [*head.split(":"), None, None][:3]
+        kwargs: dict[str, object] = {}
+        for option in options:
+            key, _, value = option.partition("=")
+            if key == "after":
+                kwargs["after"] = True
+            elif key in ("skip", "count") and value.isdigit():
+                kwargs[key] = int(value)
+            else:
+                raise ValueError(f"bad fault option {option!r}")
+        return cls(kind or "", action or None, cmdlet or None, **kwargs)  # type: ignore[arg-type]
+
+
+def _command_cmdlet(body: bytes) -> str | None:
+    """The first cmdlet of a Command request's pipeline (read from its CreatePipeline)."""
+    try:
+        line = parse(body).body
+        args = line.findall("rsp:Arguments", NS) if line is not None else []
+        data = base64.b64decode(args[0].text or "") if args else b""
+    except Exception:
+        return None
+    m = re.search(rb"<S N=\"Cmd\">([A-Za-z]+-[A-Za-z0-9]+)</S>", data)
+    return m.group(1).decode() if m else None
 
 
 class MockExchange:
@@ -38,7 +112,10 @@ class MockExchange:
     ``requests`` counts WSMan requests (every POST, refused ones and auth
     handshakes included); ``actions`` counts them by WSMan action name
     (``Receive``, ``Send``...; ``auth`` for empty handshake posts).
-    ``commands`` restricts the cmdlets the session exposes (None: all).
+    ``cmdlets`` counts Command requests by the pipeline's first cmdlet.
+    ``bytes_in``/``bytes_out`` count request and response bodies (SOAP,
+    before any NTLM sealing). ``commands`` restricts the cmdlets the session
+    exposes (None: all). ``max_envelope_kb`` is WinRM's MaxEnvelopeSizekb.
     ``auth_methods`` may add ``"ntlm"`` (Negotiate/NTLM with WinRM message
     encryption, HTTP only): pyspnego's NTLM acceptor reads its credentials
     from the file named by ``$NTLM_USER_FILE``, so enabling it sets that
@@ -47,13 +124,18 @@ class MockExchange:
 
     def __init__(self, org: Organisation, *, username: str = "CORP\\exadmin",
                  password: str | None = None, commands: list[str] | None = None,
-                 auth_methods: tuple[str, ...] = ("basic",)) -> None:
+                 auth_methods: tuple[str, ...] = ("basic",), max_envelope_kb: int = 500) -> None:
         self.org = org
         self.username = username
         self.password = password if password is not None else secrets.token_urlsafe(18)
-        self.service = WSManService(lambda: Engine(org, commands=commands), machine=org.server)
+        self.service = WSManService(lambda: Engine(org, commands=commands), machine=org.server,
+                                    max_envelope_kb=max_envelope_kb)
         self.requests = 0
+        self.bytes_in = 0
+        self.bytes_out = 0
         self.actions: Counter[str] = Counter()
+        self.cmdlets: Counter[str] = Counter()  # Command requests by their first cmdlet
+        self.faults: list[InjectedFault] = []
         self.auth_methods = tuple(a.lower() for a in auth_methods)
         self.encrypted = 0  # requests that arrived sealed (NTLM message encryption)
         self._count_lock = threading.Lock()
@@ -75,7 +157,64 @@ class MockExchange:
     def dispatch(self, body: bytes, user: str) -> tuple[int, bytes]:
         """Count and handle a request from an already authenticated client."""
         self._count(body)
-        return self.service.handle(body, user)
+        return self._serve(body, user)
+
+    def inject(self, kind: str, action: str | None = None, *, cmdlet: str | None = None,
+               skip: int = 0, count: int = 1, after: bool = False) -> InjectedFault:
+        """Arm a fault (see :class:`InjectedFault`); returns it, to look at its ``hits``."""
+        fault = InjectedFault(kind, action, cmdlet, skip, count, after)
+        with self._count_lock:
+            self.faults.append(fault)
+        return fault
+
+    def _fault_for(self, body: bytes) -> InjectedFault | None:
+        if not body:
+            return None
+        try:
+            action = parse(body).action.rsplit("/", 1)[-1]
+        except Exception:
+            return None
+        with self._count_lock:
+            armed = [f for f in self.faults if not f.spent
+                     and (f.action is None or f.action.lower() == action.lower())]
+            if not armed:
+                return None
+            cmdlet = _command_cmdlet(body) if action == "Command" else None
+            due: InjectedFault | None = None
+            for fault in armed:  # each fault counts the requests it matches on its own
+                if fault.cmdlet and (cmdlet or "").lower() != fault.cmdlet.lower():
+                    continue
+                if fault.skip > 0:
+                    fault.skip -= 1
+                elif due is None:
+                    due = fault
+            if due is not None:
+                due.hits.append((action, cmdlet))
+            return due
+
+    def _serve(self, body: bytes, user: str) -> tuple[int, bytes]:
+        """Handle one authenticated request, unless an injected fault hits it."""
+        self.bytes_in += len(body)
+        fault = self._fault_for(body)
+        if fault is not None and not fault.after:
+            return self._fail(fault, b"")
+        status, data = self.service.handle(body, user)
+        if fault is not None:
+            return self._fail(fault, body)
+        self.bytes_out += len(data)
+        return status, data
+
+    def _fail(self, fault: InjectedFault, body: bytes) -> tuple[int, bytes]:
+        if fault.kind == "reset":
+            raise ConnectionReset(fault.kind)
+        if fault.kind == "wsman-fault":
+            from mocks.exchange.wsman import BAD_REQUEST, Fault, fault_envelope
+
+            relates = parse(body).message_id if body else ""
+            return 500, fault_envelope(Fault(BAD_REQUEST, "The WS-Management service cannot "
+                                             "process the request: an internal error occurred "
+                                             "(injected fault)."), relates, self.org.server)
+        return 500, b"500 Internal Server Error (injected fault)"
 
     @classmethod
     def from_files(cls, ldif: str | Path, stats: str | Path | None = None,
@@ -87,9 +226,12 @@ class MockExchange:
             action = parse(body).action.rsplit("/", 1)[-1] if body else "auth"
         except Exception:
             action = "?"
+        cmdlet = _command_cmdlet(body) if action == "Command" else None
         with self._count_lock:
             self.requests += 1
             self.actions[action] += 1
+            if cmdlet:
+                self.cmdlets[cmdlet] += 1
 
     def authorised(self, header: str | None) -> bool:
         """Basic auth check in constant time; anything else is refused."""
@@ -107,7 +249,7 @@ class MockExchange:
         self._count(body)
         if not self.authorised(authorization):
             return 401, b""
-        return self.service.handle(body, self.username)
+        return self._serve(body, self.username)
 
     @property
     def signals(self) -> list[tuple[str, str]]:
@@ -138,8 +280,30 @@ class _Handler(BaseHTTPRequestHandler):
         elif "multipart/encrypted" in self.headers.get("Content-Type", "").lower():
             self._reply(401, b"", "text/plain")
         else:
-            status, data = core.handle(body, auth or None)
-            self._reply(status, data)
+            try:
+                status, data = core.handle(body, auth or None)
+            except ConnectionReset:
+                self._reset()
+                return
+            self._reply(status, data, self._content_type(data))
+
+    @staticmethod
+    def _content_type(data: bytes) -> str:
+        if data[:1] == b"<" or not data:
+            return "application/soap+xml;charset=UTF-8"
+        return "text/plain"
+
+    def _reset(self) -> None:
+        """Abort the connection with a TCP RST: the client gets no answer at all."""
+        import socket
+        import struct
+
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.close()
 
     def _negotiate(self, auth: str, body: bytes) -> None:
         """One leg of the Negotiate/NTLM handshake on this connection."""
@@ -171,9 +335,20 @@ class _Handler(BaseHTTPRequestHandler):
         ctype = self.headers.get("Content-Type", "")
         plain = body
         if "multipart/encrypted" in ctype.lower():
-            plain = crypto.unwrap_message(body, "Encrypted Boundary")
+            try:
+                plain = crypto.unwrap_message(body, "Encrypted Boundary")
+            except Exception:  # sealed with another connection's key: refuse, start over
+                self.server.core._count(b"")
+                self._ntlm = None
+                self.close_connection = True
+                self._reply(400, b"", "text/plain")
+                return
             self.server.core.encrypted += 1
-        status, data = self.server.core.dispatch(plain, str(self._ntlm.client_principal))
+        try:
+            status, data = self.server.core.dispatch(plain, str(self._ntlm.client_principal))
+        except ConnectionReset:
+            self._reset()
+            return
         if "multipart/encrypted" not in ctype.lower():
             self._reply(status, data, extra=headers)
             return

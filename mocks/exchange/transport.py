@@ -3,7 +3,8 @@
 pypsrp's WSMan only needs ``transport.send(bytes) -> bytes``, ``endpoint``
 and ``close()``; HTTP errors are signalled with its own exceptions, which
 this class raises the same way its HTTP transport does, so fault parsing
-and auth failures behave as over a real connection.
+and auth failures behave as over a real connection (an injected reset is
+the ``requests`` ConnectionError a reset socket gives).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from mocks.exchange.server import MockExchange
+from mocks.exchange.server import ConnectionReset, MockExchange
 
 
 class MockTransport:
@@ -27,10 +28,16 @@ class MockTransport:
 
     def send(self, message: bytes, *, retries_on_read_timeout: int = 0,
              timeout: Any = None) -> bytes:
+        import requests
         from pypsrp.exceptions import AuthenticationError, WinRMTransportError
 
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-        status, body = self.core.handle(message, f"Basic {token}")
+        try:
+            status, body = self.core.handle(message, f"Basic {token}")
+        except ConnectionReset:
+            raise requests.exceptions.ConnectionError(
+                "('Connection aborted.', ConnectionResetError(104, 'Connection reset by peer'))"
+            ) from None
         if status == 401:
             raise AuthenticationError(f"Failed to authenticate the user {self.username} with basic")
         if status != 200:

@@ -1,4 +1,4 @@
-"""The WSMan (MS-WSMV) SOAP layer: envelopes, actions, faults.
+"""The WSMan (MS-WSMV) SOAP layer: envelopes, actions, faults, size limits.
 
 Operations pypsrp sends for PowerShell: Create (shell with ``creationXml``),
 Receive, Command (first CreatePipeline fragment in ``Arguments``), Send
@@ -7,6 +7,15 @@ response carries ``wsa:RelatesTo`` = the request's MessageID, which pypsrp
 checks; Receive returns base64 PSRP fragments sized to the request's
 ``MaxEnvelopeSize``; faults are HTTP 500 with an ``s:Fault``/``WSManFault``
 body that pypsrp turns into ``WSManFaultError``.
+
+Envelope sizes are enforced as WinRM enforces them (``MaxEnvelopeSizekb``,
+500 by default, reported by ``Get`` on the config resource): a request body
+larger than that is refused with HTTP 413 before it is parsed (the WinRM
+client calls it "the request size exceeded the configured MaxEnvelopeSize
+quota"); a request's ``wsman:MaxEnvelopeSize`` above the setting is lowered
+to it, below 8,192 bytes it is an ``EncodingLimit`` fault; no response is
+ever larger than the request's MaxEnvelopeSize ("The computed response
+packet size (N) exceeds the maximum envelope size that is allowed (M)").
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mocks.exchange.cmdlets import Engine
-from mocks.exchange.psrp import Shell
+from mocks.exchange.psrp import FRAGMENT_SIZE, Shell
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",
@@ -52,6 +61,8 @@ SHELL_NOT_FOUND = 2150858843
 BAD_RESOURCE = 2150858770
 BAD_ACTION = 2150858753
 BAD_REQUEST = 2150858752
+ENCODING_LIMIT = 2150858817  # the code pypsrp shows for a wsman:EncodingLimit fault here
+MIN_ENVELOPE = 8192
 
 
 class Fault(Exception):
@@ -155,19 +166,37 @@ class WSManService:
     configuration: str = "Microsoft.Exchange"
     machine: str = "EX01"
     max_wait: float = 5.0
+    max_envelope_kb: int = 500  # WinRM's MaxEnvelopeSizekb
     shells: dict[str, Shell] = field(default_factory=dict)
     signals: list[tuple[str, str]] = field(default_factory=list)  # (code, command id)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
+    @property
+    def max_envelope(self) -> int:
+        return self.max_envelope_kb * 1024
+
     def handle(self, data: bytes, user: str = "") -> tuple[int, bytes]:
         relates = ""
+        if len(data) > self.max_envelope:
+            return 413, b""  # refused before parsing, as WinRM does
         try:
             request = parse(data)
             relates = request.message_id
+            if request.max_envelope < MIN_ENVELOPE:
+                raise Fault(ENCODING_LIMIT, "The WS-Management service cannot process the "
+                            f"request because the MaxEnvelopeSize ({request.max_envelope}) is "
+                            f"less than the minimum ({MIN_ENVELOPE}).", "w:EncodingLimit")
+            request.max_envelope = min(request.max_envelope, self.max_envelope)
             with self.cond:
                 body = self._dispatch(request, user)
                 self.cond.notify_all()
-            return 200, envelope(request.action + "Response", relates, *body)
+            reply = envelope(request.action + "Response", relates, *body)
+            if len(reply) > request.max_envelope:
+                raise Fault(ENCODING_LIMIT, "The WS-Management service cannot process the "
+                            f"request. The computed response packet size ({len(reply)}) exceeds "
+                            "the maximum envelope size that is allowed "
+                            f"({request.max_envelope}).", "w:EncodingLimit")
+            return 200, reply
         except Fault as fault:
             return 500, fault_envelope(fault, relates, self.machine)
         except Exception as exc:  # a mock bug: answer like a server error, keep serving
@@ -229,7 +258,8 @@ class WSManService:
         if creation is None or not (creation.text or "").strip():
             raise Fault(BAD_REQUEST, "The PowerShell shell needs creationXml.")
         shell_id = (request.body.get("ShellId") or str(uuid.uuid4())).upper()
-        shell = Shell(shell_id, self.engine_factory())
+        budget = (request.max_envelope - 4096) * 3 // 4
+        shell = Shell(shell_id, self.engine_factory(), max(1024, min(FRAGMENT_SIZE, budget)))
         shell.feed(base64.b64decode(creation.text or ""))
         self.shells[shell_id] = shell
         created = ET.Element(_q("x:ResourceCreated"))
@@ -255,7 +285,7 @@ class WSManService:
     def _get(self, request: Request) -> list[ET.Element]:
         if request.resource_uri.rstrip("/").lower() == _CONFIG_URI:
             config = ET.Element(_q("cfg:Config"))
-            ET.SubElement(config, _q("cfg:MaxEnvelopeSizekb")).text = "500"
+            ET.SubElement(config, _q("cfg:MaxEnvelopeSizekb")).text = str(self.max_envelope_kb)
             return [config]
         if request.resource_uri.rstrip("/").lower() != _SHELL_URI:
             self._check_resource(request)
@@ -288,7 +318,7 @@ class WSManService:
         shell = self._shell(request)
         desired = request.body.find("rsp:DesiredStream", NS) if request.body is not None else None
         command_id = desired.get("CommandId") if desired is not None else None
-        budget = max(4096, (request.max_envelope - 4096) * 3 // 4)
+        budget = (request.max_envelope - 4096) * 3 // 4  # base64 and the SOAP around it
         deadline = time.monotonic() + min(request.timeout, self.max_wait)
         while not shell.has_pending(command_id):
             left = deadline - time.monotonic()
@@ -299,12 +329,18 @@ class WSManService:
             if self.shells.get(shell.id) is not shell:
                 raise Fault(SHELL_NOT_FOUND, "The shell was closed while receiving.")
         chunks, done = shell.receive(command_id, budget)
+        if not chunks and (big := shell.too_big(command_id, budget)):
+            raise Fault(ENCODING_LIMIT, "The WS-Management service cannot process the request. "
+                        f"The computed response packet size ({big * 4 // 3 + 4096}) exceeds the "
+                        f"maximum envelope size that is allowed ({request.max_envelope}).",
+                        "w:EncodingLimit")
         response = ET.Element(_q("rsp:ReceiveResponse"))
-        for chunk in chunks:
+        if chunks:  # fragments concatenated in one Stream element (MS-PSRP 3.1.5.1.1)
             attrs = {"Name": "stdout"}
             if command_id:
                 attrs["CommandId"] = command_id
-            ET.SubElement(response, _q("rsp:Stream"), attrs).text = base64.b64encode(chunk).decode()
+            ET.SubElement(response, _q("rsp:Stream"), attrs).text = \
+                base64.b64encode(b"".join(chunks)).decode()
         if command_id:
             ET.SubElement(response, _q("rsp:CommandState"),
                           {"CommandId": command_id, "State": _DONE if done else _RUNNING})

@@ -82,7 +82,9 @@ EXCHANGE_OPTIONS = [
                  default="negotiate", show_default=True, help="Remote PowerShell auth."),
     click.option("--exchange-user", metavar="USER", help="Remote PowerShell user name."),
     click.option("--batch-size", type=click.IntRange(1, 100000), default=500,
-                 show_default=True, help="Identities per PowerShell invocation."),
+                 show_default=True, help="Identities per retry batch: a read streams all its identities "
+                 "through one invocation; a batch hit by a transport failure is asked "
+                 "again once."),
 ]
 
 

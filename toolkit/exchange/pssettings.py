@@ -26,6 +26,12 @@ class ExchangeSettings:
     over http use WinRM message encryption instead). ``timeout`` bounds
     connecting; the HTTP read timeout is kept above the WSMan operation
     timeout, during which the server may legitimately hold a Receive.
+
+    ``batch_size`` is the unit a read is retried in: all identities of one
+    read stream through ONE pipeline (up to 50,000), and when its transport
+    fails, the batch it failed in is asked again, once (a second failure of
+    that batch is exit 3). It no longer sets the identities per invocation,
+    so the default (500) costs nothing in round trips.
     """
 
     uri: str

@@ -1,8 +1,16 @@
 """Exchange-side changes of apply/undo, over an open PowerShell session.
 
-Each method is one cmdlet with parameters. A refusal (a non-terminating error
-such as "already being used") becomes an ``ExchangeRefused`` with Exchange's
-own words, so the journal and the report say exactly why a change was not made.
+Each change is one cmdlet with parameters. A refusal (a non-terminating error
+such as "already being used", or a terminating one) becomes an
+``ExchangeRefused`` with Exchange's own words, so the journal and the report
+say exactly why a change was not made.
+
+Writes are never retried. When the connection fails after a change was sent
+the session raises :class:`~toolkit.exchange.powershell.OutcomeUnknown` (a
+ConnectionFailure, exit 3): apply/undo journal the change as unknown and the
+next run settles it by reading the current state. Re-creating a contact is
+idempotent by observation: a contact that already exists (a re-creation whose
+answer was lost) is not created again, only its missing addresses are added.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from typing import Any
 
 from toolkit.errors import CcmigError
 from toolkit.exchange import psobjects as pso
-from toolkit.exchange.powershell import ErrorInfo, ExchangeSession
+from toolkit.exchange.powershell import CommandFailed, ErrorInfo, ExchangeSession
 
 CONTACT_PROPERTIES = ("DistinguishedName", "Name", "Alias", "DisplayName", "ExternalEmailAddress",
                       "EmailAddresses", "LegacyExchangeDN", "OrganizationalUnit")
@@ -28,6 +36,11 @@ def _check(error: ErrorInfo | None) -> None:
         raise ExchangeRefused(" ".join(error.message.split()))
 
 
+def _refused(failed: CommandFailed) -> ExchangeRefused:
+    """A terminating error: Exchange refused the command, nothing was changed."""
+    return ExchangeRefused(str(failed))
+
+
 class PowerShellWriter:
     """:class:`toolkit.remediation.apply.ExchangeWriter` over remote PowerShell."""
 
@@ -39,10 +52,16 @@ class PowerShellWriter:
         return list(result.addresses) if result.found else None
 
     def add_address(self, dn: str, address: str) -> None:
-        _check(self.session.update_email_addresses(dn, add=[address]))
+        try:
+            _check(self.session.update_email_addresses(dn, add=[address]))
+        except CommandFailed as failed:
+            raise _refused(failed) from None
 
     def remove_address(self, dn: str, address: str) -> None:
-        _check(self.session.update_email_addresses(dn, remove=[address]))
+        try:
+            _check(self.session.update_email_addresses(dn, remove=[address]))
+        except CommandFailed as failed:
+            raise _refused(failed) from None
 
     def get_contact(self, dn: str) -> dict[str, Any] | None:
         result = self.session.run("Get-MailContact", {"Identity": dn})
@@ -56,21 +75,38 @@ class PowerShellWriter:
         return record
 
     def remove_contact(self, dn: str) -> None:
-        _check(self.session.remove_mail_contact(dn))
+        try:
+            _check(self.session.remove_mail_contact(dn))
+        except CommandFailed as failed:
+            raise _refused(failed) from None
 
     def new_contact(self, record: dict[str, Any]) -> None:
         """Re-create a removed contact with its recorded attributes, plus an X500
-        proxy of its old LegacyExchangeDN so replies to old mail still arrive."""
-        params = {"Name": record["Name"], "ExternalEmailAddress": record["ExternalEmailAddress"]}
-        for key in ("Alias", "DisplayName", "OrganizationalUnit"):
-            if record.get(key):
-                params[key] = record[key]
-        created = self.session.run("New-MailContact", params)
-        _check(created.errors[0] if created.errors else None)
-        extra = [a for a in record.get("EmailAddresses") or []
-                 if a.casefold() != (record["ExternalEmailAddress"] or "").casefold()]
-        if record.get("LegacyExchangeDN"):
-            extra.append(f"X500:{record['LegacyExchangeDN']}")
-        if extra:
-            ident = record.get("DistinguishedName") or record["Name"]
-            _check(self.session.update_email_addresses(ident, add=extra, cmdlet="Set-MailContact"))
+        proxy of its old LegacyExchangeDN so replies to old mail still arrive.
+
+        Looks first: a contact already there (an earlier re-creation whose
+        answer was lost) is not created twice; only the addresses it lacks
+        are added.
+        """
+        ident = record.get("DistinguishedName") or record["Name"]
+        existing = self.get_contact(ident)
+        try:
+            if existing is None:
+                params = {"Name": record["Name"],
+                          "ExternalEmailAddress": record["ExternalEmailAddress"]}
+                for key in ("Alias", "DisplayName", "OrganizationalUnit"):
+                    if record.get(key):
+                        params[key] = record[key]
+                created = self.session.run("New-MailContact", params)
+                _check(created.errors[0] if created.errors else None)
+            have = {a.casefold() for a in (existing or {}).get("EmailAddresses") or []}
+            have.add((record["ExternalEmailAddress"] or "").casefold())
+            extra = [a for a in record.get("EmailAddresses") or [] if a.casefold() not in have]
+            legacy = f"X500:{record['LegacyExchangeDN']}" if record.get("LegacyExchangeDN") else None
+            if legacy and legacy.casefold() not in have:
+                extra.append(legacy)
+            if extra:
+                _check(self.session.update_email_addresses(ident, add=extra,
+                                                           cmdlet="Set-MailContact"))
+        except CommandFailed as failed:
+            raise _refused(failed) from None

@@ -14,10 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from toolkit.errors import CcmigError, InputError
+from toolkit.errors import CcmigError, ConnectionFailure, InputError
 from toolkit.progress import counting
 from toolkit.remediation import ccmail_files as cf
-from toolkit.remediation.journal import Entry, Journal, exclusive_lock, read_journal
+from toolkit.remediation.journal import Entry, Journal, exclusive_lock, now, read_journal
 from toolkit.remediation.plan import ADVICE, Action, entry_key
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,19 @@ def _observe(entry: Entry, exchange: ExchangeWriter | None) -> str:
     if exchange is None:
         return "needs --exchange-uri to look"
     if c["type"] == "add-address":
-        have = {a.casefold() for a in exchange.get_addresses(c["dn"]) or []}
-        return "made" if c["address"].casefold() in have else "not-made"
+        return "made" if _carries(exchange.get_addresses(c["dn"]), c["address"]) else "not-made"
     if c["type"] == "remove-contact":
         return "made" if exchange.get_contact(c["dn"]) is None else "not-made"
     return "unknown change type"
+
+
+def _carries(addresses: list[str] | None, address: str) -> bool:
+    """Is ``address`` on the object? The type prefix compares exactly - its case says
+    primary or not, and adding ``CCMAIL:X`` to an object with ``ccmail:X`` is a
+    change - the address after it case-insensitively, as Exchange compares them."""
+    prefix, _, rest = address.partition(":")
+    return any(p == prefix and r.casefold() == rest.casefold()
+               for p, _, r in (a.partition(":") for a in addresses or []))
 
 
 # --------------------------------------------------------------------------- apply
@@ -162,21 +170,34 @@ def apply_plan(plan: dict[str, Any], current_actions: Iterable[Action], *, yes: 
     unknown = sorted(confirm - known)
     if unknown:
         raise InputError(f"no action with id {', '.join(unknown)} in the plan", "--confirm")
-    previous = read_journal(journal_path)
-    done = {e.action for e in previous.entries if e.state == "done"}
-    go, out = _applicable(current, plan["actions"], only, confirm, done)
     order = {"add-secondary-address": 0, "add-primary-address": 1,
              "remove-custom-recipient": 2, "remove-ccmail-entry": 3}
-    go.sort(key=lambda pa: (order[pa[0]["kind"]], pa[0]["id"]))
+
+    def select(entries: Iterable[Entry]) -> tuple[list[tuple[dict, Action]], list[Outcome]]:
+        done = {e.action for e in entries if e.state == "done"}
+        go, out = _applicable(current, plan["actions"], only, confirm, done)
+        go.sort(key=lambda pa: (order[pa[0]["kind"]], pa[0]["id"]))
+        return go, out
+
     if not yes:
+        go, out = select(read_journal(journal_path).entries)
         out += [Outcome(p["id"], p["kind"], "would-apply", describe(p) + _diff(a, encoding))
                 for p, a in go]
         return _sorted(out)
     with exclusive_lock(journal_path), Journal(journal_path) as journal:
         settle(journal, exchange)
+        # after settle: a change a killed run made is 'done' now, so it reads as
+        # already-done instead of 'skipped' (its record is gone from the fresh read)
+        go, out = select(journal.state.entries)
         journal.run("apply", plan=plan_path, actions=len(go))
         for p, a in counting(go, "actions applied"):
-            out.append(_apply_one(journal, p, a, exchange, encoding))
+            try:
+                out.append(_apply_one(journal, p, a, exchange, encoding))
+            except ConnectionFailure as exc:
+                made = sum(1 for o in out if o.status == "applied")
+                raise ConnectionFailure(
+                    f"apply stopped at action {p['id']} ({describe(p)}): {exc}; {made} change(s) "
+                    f"made before it are journalled in {journal_path}") from None
     return _sorted(out)
 
 
@@ -222,6 +243,8 @@ def _apply_one(journal: Journal, p: dict[str, Any], a: Action, exchange: Exchang
                                f"{describe(p)}: Exchange-side change needs --exchange-uri "
                                "(or run the plan's ps1/ldif output)")
             entry = _exchange_change(journal, p, t, exchange)
+    except ConnectionFailure:
+        raise  # Exchange unreachable (reads already retried) or a write's outcome unknown: stop
     except CcmigError as exc:
         return Outcome(p["id"], kind, "failed", f"{describe(p)}: {exc}")
     journal.mark(entry, "done")
@@ -247,12 +270,28 @@ def _exchange_change(journal: Journal, p: dict[str, Any], t: dict[str, Any],
 
 
 def _make(journal: Journal, entry: Entry, change) -> None:
-    """Make a journalled change; a refusal is journalled as failed, then raised."""
+    """Make a journalled change; a refusal is journalled as failed, then raised.
+
+    A connection failure during an Exchange write is NOT a refusal: the change
+    may have been made. It is never retried here; an ``unknown`` record with
+    the reason goes to the journal (readers keep the entry an ``intent``), and
+    the next apply or undo settles it from the current state (:func:`settle`).
+    """
     try:
         change()
+    except ConnectionFailure as exc:
+        _unknown(journal, entry, "apply", exc)
+        raise ConnectionFailure(f"outcome unknown, journalled as seq {entry.seq}; run apply or "
+                                f"undo again to settle it from the current state: {exc}") from None
     except CcmigError as exc:
         journal.mark(entry, "failed", str(exc))
         raise
+
+
+def _unknown(journal: Journal, entry: Entry, during: str, exc: BaseException) -> None:
+    """Journal that the outcome of a change (or of its revert) is not known."""
+    journal.write({"type": "unknown", "seq": entry.seq, "during": during, "time": now(),
+                   "error": " ".join(str(exc).split())})
 
 
 # --------------------------------------------------------------------------- undo
@@ -278,6 +317,11 @@ def undo_journal(journal_path: str, *, yes: bool, exchange: ExchangeWriter | Non
                 continue
             try:
                 _revert(e, exchange)
+            except ConnectionFailure as exc:
+                _unknown(journal, e, "undo", exc)  # the entry stays done: undo again settles it
+                raise ConnectionFailure(
+                    f"undo stopped at seq {e.seq} ({_change_text(e)}): outcome unknown; run undo "
+                    f"again to settle it from the current state: {exc}") from None
             except CcmigError as exc:
                 out.append(Outcome(e.action, e.kind, "failed", f"{_change_text(e)}: {exc}"))
                 continue
@@ -303,6 +347,12 @@ def _revert(e: Entry, exchange: ExchangeWriter | None) -> None:
     if exchange is None:
         raise InputError("reverting an Exchange-side change needs --exchange-uri", "--exchange-uri")
     if c["type"] == "add-address":
+        # Look before writing: an earlier undo whose answer was lost may have removed it.
+        have = exchange.get_addresses(c["dn"])
+        if have is not None and not _carries(have, c["address"]):
+            log.info("journal seq %d: '%s' is no longer on %s; nothing to revert", e.seq,
+                     c["address"], c["dn"])
+            return
         exchange.remove_address(c["dn"], c["address"])
     else:
-        exchange.new_contact(c["record"])
+        exchange.new_contact(c["record"])  # the writer looks first, too
