@@ -217,3 +217,22 @@ def test_kill_9_mid_apply_then_undo_restores(site, tmp_path):
             journal.unlink()
         assert snapshot(org) == start, delay
         assert not list(org.root.glob(".*ccmig-tmp"))
+
+
+def test_add_primary_is_not_blocked_by_the_mailboxs_own_old_primary(org: Org):
+    """An upper-case CCMAIL: at an old PO is the mailbox's primary (and old
+    address): the add-primary-address proposal must not name the mailbox itself
+    as the conflict. Another object's primary with the name still blocks it."""
+    org.objects = [mailbox("Cooper, Grover", "CCMAIL:Cooper, Grover at PO1"),
+                   mailbox("Ames, Ann", "CCMAIL:Ames, Ann at PO1"),
+                   mailbox("Ames, Ann (2)", "CCMAIL:Ames, Ann at EXCH", nick="ames2")]
+    org.dirs = {"PO1": podir("PO1", entry("Keep, Kim"))}
+    args = [*org.write(), "--exchange-po", "EXCH"]
+    plan = make_plan(args)
+    adds = {a["target"]["dn"]: a for a in plan["actions"] if a["kind"] == "add-primary-address"}
+    cooper = next(a for dn, a in adds.items() if "Cooper" in dn)
+    assert cooper["target"]["address"] == "CCMAIL:Cooper, Grover at EXCH"
+    assert not cooper["blocked"], cooper["blocked_reason"]
+    ames = next(a for dn, a in adds.items() if "Ames, Ann," in dn.replace("\\", ""))
+    assert ames["blocked"] and "Ann (2),OU=" in ames["blocked_reason"]
+    assert "Ann,OU=" not in ames["blocked_reason"]

@@ -163,9 +163,12 @@ class Planner:
             )
             if name is None:
                 action.block("no cc:Mail name to build the address from")
-            elif self.ctx.by_primary_name.get(fold(name)):
-                others = [self.ctx.facts[j].r.dn for j in self.ctx.by_primary_name[fold(name)]]
-                action.block(f"the name is already a primary of {', '.join(others)}")
+            else:
+                # the mailbox's own primary (an upper-case CCMAIL: at an old PO) is no conflict
+                others = [self.ctx.facts[j].r.dn for j in self.ctx.by_primary_name[fold(name)]
+                          if j != i]
+                if others:
+                    action.block(f"the name is already a primary of {', '.join(others)}")
         if f.stale_entries:
             self.stale(i, f, codes)
 
