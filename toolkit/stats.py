@@ -12,7 +12,6 @@ import csv
 import io
 import logging
 from array import array
-from collections.abc import Iterable
 from pathlib import Path
 
 from toolkit.errors import InputError
@@ -162,11 +161,3 @@ class StatsMatcher:
             assigned[index] = line
             mailboxes[index].item_count = count
         return len(assigned)
-
-
-def apply_stats(path: str | Path, recipients: Iterable[Recipient]) -> int:
-    """Set ``item_count`` on the matching mailboxes; returns how many matched."""
-    matcher = StatsMatcher(path)
-    for r in recipients:
-        matcher.observe(r)
-    return matcher.apply()
