@@ -91,7 +91,7 @@ def read_recipients(inputs: AuditInputs,
     """Every recipient the audit needs, in reading order; ``observe`` sees each
     as it is read."""
     need_all = inputs.mailbox_stats is not None
-    keep = (lambda r: bool(r.values) or r.kind is Kind.MAILBOX) if need_all else None
+    keep = (lambda r: r.has_values or r.kind is Kind.MAILBOX) if need_all else None
     entries = counting(inputs.source(need_all), "directory objects read")
     found = classify(entries, inputs.dialect, keep)
     if observe is None:
@@ -155,7 +155,7 @@ def enrich_from_powershell(session: Any, recipients: list[Recipient],
     """
     from toolkit.exchange.dialects import ccmail_value
 
-    mailboxes = [r for r in recipients if r.kind is Kind.MAILBOX and r.values]
+    mailboxes = [r for r in recipients if r.kind is Kind.MAILBOX and r.has_values]
     dns = [r.dn for r in mailboxes]
     for r, res in zip(mailboxes, session.email_addresses(dns) if compare_addresses else (),
                       strict=compare_addresses):

@@ -146,16 +146,23 @@ class Recipient:
     string and unpacked when read: at 100,000 objects that saves ~25 MB of
     string and list headers. ``smtp`` is therefore a new list on each read;
     assign a list to change it.
+
+    Recipients made by the directory readers (:meth:`read`) keep their
+    cc:Mail values *packed* too: the raw texts in one string, parsed again
+    each time ``values`` is read (a new list each time). Parsed, a value
+    costs ~300 bytes in objects (value, name, folded name, key); packed, the
+    length of its text - at 100,000 recipients ~40 MB. The rules read each
+    recipient's values a few times in one audit. Recipients made with
+    ``Recipient(...)`` keep the list they are given.
     """
 
-    __slots__ = ("_ids", "dn", "exchange_values", "item_count", "kind", "subtype", "values")
+    __slots__ = ("_ids", "_vals", "dn", "exchange_values", "item_count", "kind", "subtype")
     __match_args__ = ("dn", "kind", "values", "primary_smtp", "smtp", "nickname", "sam", "upn",
                       "mail", "item_count", "exchange_values", "subtype", "legacy_dn")
     __hash__ = None  # type: ignore[assignment]
 
     dn: str
     kind: Kind
-    values: list[CcmailValue]
     # Set by later stages (stats file or PowerShell):
     item_count: int | None
     exchange_values: list[str] | None  # cc:Mail values Exchange returned
@@ -169,12 +176,42 @@ class Recipient:
                  legacy_dn: str | None = None) -> None:
         self.dn = dn
         self.kind = kind
-        self.values = values
+        self._vals: str | list[CcmailValue] = values
         self._ids: str | tuple[Any, ...] = _pack(primary_smtp, nickname, sam, upn, mail, legacy_dn,
                                                  [] if smtp is None else smtp)
         self.item_count = item_count
         self.exchange_values = exchange_values
         self.subtype = subtype
+
+    @classmethod
+    def read(cls, dn: str, kind: Kind, packed: str | list[CcmailValue],
+             primary_smtp: str | None, smtp: list[str], nickname: str | None, sam: str | None,
+             upn: str | None, mail: str | None, subtype: str | None,
+             legacy_dn: str | None) -> Recipient:
+        """A recipient as a reader makes it: ``packed`` is
+        :func:`toolkit.ccmail.address.pack_values`'s string (or a list)."""
+        r = cls.__new__(cls)
+        r.dn, r.kind, r._vals = dn, kind, packed
+        r._ids = _pack(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp)
+        r.item_count = r.exchange_values = None
+        r.subtype = subtype
+        return r
+
+    @property
+    def values(self) -> list[CcmailValue]:
+        vals = self._vals
+        if vals.__class__ is str:
+            return _unpack_values(vals)  # type: ignore[arg-type]
+        return vals  # type: ignore[return-value]
+
+    @values.setter
+    def values(self, value: list[CcmailValue]) -> None:
+        self._vals = value
+
+    @property
+    def has_values(self) -> bool:
+        """``bool(values)``, without parsing them."""
+        return bool(self._vals)
 
     # ------------------------------------------------------------ identity fields
 
@@ -288,6 +325,18 @@ class Recipient:
             if v.valid:
                 out += [v.name or "", v.address]
         return out
+
+
+_UNPACK: Any = None
+
+
+def _unpack_values(packed: str) -> list[CcmailValue]:
+    global _UNPACK
+    if _UNPACK is None:  # the grammar imports this module: import it on first use
+        from toolkit.ccmail.address import unpack_values
+
+        _UNPACK = unpack_values
+    return _UNPACK(packed)  # type: ignore[no-any-return]
 
 
 _MARKS = frozenset("\x00\x01\x02")

@@ -9,8 +9,9 @@ small function named after its finding code, in the table's order (see
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,17 +81,23 @@ class Facts:
 
 @dataclass(slots=True)
 class Context:
-    """Indexes shared by the rules: one pass over each input builds them."""
+    """Indexes shared by the rules: one pass over each input builds them.
+
+    Index values are positions in ``recipients`` (the objects with cc:Mail
+    values, in reading order); ``facts[i]`` derives the Facts of one when
+    asked (see :class:`FactsView`), so no per-object record outlives a rule.
+    """
 
     x: set[str]
     dialect: Dialect
     powershell: bool
-    facts: list[Facts]
+    recipients: list[Recipient]
+    facts: FactsView
     by_address: dict[Key, list[int]]  # an Index: reads give lists
     by_primary_name: dict[str, list[int]]  # an Index
     users_by_name: dict[str, list[DirEntry]]  # an Index
     orphans: dict[int, list[tuple[int, CcmailValue]]]
-    indexes: list[int] = _NONE  # type: ignore[assignment]  # 0..len(facts)-1, one int object each
+    indexes: list[int] = _NONE  # type: ignore[assignment]  # 0..len-1, one int object each
 
     def at_x(self, po: str | None) -> bool:
         return po is not None and fold_po(po) in self.x
@@ -104,12 +111,12 @@ class Context:
 
     def row_key(self, handle: int | DirEntry) -> str:
         if isinstance(handle, int):
-            return "dn:" + fold(self.facts[handle].r.dn)
+            return "dn:" + fold(self.recipients[handle].dn)
         return f"ccmail:{fold(handle.name)}@{fold(handle.file_po)}"
 
     def row_identities(self, handle: int | DirEntry) -> list[str]:
         if isinstance(handle, int):
-            return self.facts[handle].r.identities()
+            return self.recipients[handle].identities()
         return [handle.name, f"{squeeze(handle.name)} at {handle.file_po}"]
 
     def finding_text(self, code: str, handle: int | DirEntry) -> tuple[str, str]:
@@ -175,6 +182,54 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect) -> Facts:
     return Facts(r, valid, keys, primary, old, name)
 
 
+class FactsView(Sequence[Facts]):
+    """``ctx.facts``: the :class:`Facts` of each recipient, derived again
+    when asked (values parsed, primary chosen, stale entries looked up) and
+    the last few kept.
+
+    Keeping them all would cost ~250 bytes an object (at 100,000 objects a
+    sixth of the audit's memory); deriving them is a few microseconds, and
+    the rules ask for one object's facts many times in a row, which the
+    cache serves.
+    """
+
+    __slots__ = ("_cache", "_ctx", "recipients")
+    CACHED = 8
+
+    def __init__(self, recipients: list[Recipient]) -> None:
+        self.recipients = recipients
+        self._cache: dict[int, Facts] = {}
+        self._ctx: Context | None = None
+
+    def __len__(self) -> int:
+        return len(self.recipients)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def,override]
+        if i.__class__ is slice:
+            return [self[k] for k in range(len(self.recipients))[i]]
+        cache = self._cache
+        f = cache.get(i)
+        if f is None:
+            ctx = self._ctx
+            assert ctx is not None
+            if i < 0:
+                i += len(self.recipients)
+            r = self.recipients[i]
+            f = facts_of(r, ctx.x, ctx.dialect)
+            if r.kind is Kind.MAILBOX:
+                found = stale_entries(f, ctx.users_by_name, ctx.x)
+                if found:
+                    f.stale_entries = found
+            if len(cache) >= self.CACHED:
+                del cache[next(iter(cache))]
+            cache[i] = f
+        return f
+
+    def __iter__(self) -> Iterator[Facts]:
+        for i in range(len(self.recipients)):
+            yield self[i]
+
+
 def stale_entries(f: Facts, users_by_name: dict[str, list[DirEntry]], x: set[str]):
     """User entries named like the mailbox's primary or an old address that
     route to a cc:Mail mailbox (spec: ``stale-ccmail-mailbox``)."""
@@ -197,45 +252,70 @@ def build_context(
     dialect: Dialect,
     powershell: bool = False,
 ) -> tuple[Context, dict[Key, DirEntry]]:
+    """The indexes, and the first local entry of each cc:Mail user no Exchange
+    mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows)."""
     x = {fold(p) for p in exchange_pos}
-    facts = [facts_of(r, x, dialect) for r in recipients if r.values]
+    recips = [r for r in recipients if r.has_values]
     by_address = Index()
     by_primary_name = Index()
-    indexes = list(range(len(facts)))  # the same int objects in every index and row
-    for i, f in zip(indexes, facts, strict=True):
+    indexes = list(range(len(recips)))  # the same int objects in every index
+    # Most cc:Mail names are also on an Exchange object: key the entries by
+    # that object's folded-name string instead of a second equal one.
+    folded: dict[str, str] = {}
+    for i, r in zip(indexes, recips, strict=True):
+        f = facts_of(r, x, dialect)
         for key in f.keys:
             by_address.add(key, i)
+            folded.setdefault(key[0], key[0])
         if f.primary is not None:
-            by_primary_name.add(f.primary.key[0] if f.primary.key
-                                else fold(f.primary.name or ""), i)
+            by_primary_name.add(_name_key(f.primary), i)
+    mailbox = Kind.MAILBOX
+
+    def taken(key: Key) -> bool:
+        return (any(recips[j].kind is mailbox for j in by_address[key])
+                or any(recips[j].kind is mailbox for j in by_primary_name[key[0]]))
+
     users_by_name = Index()
-    locals_: dict[Key, DirEntry] = {}
-    # Most cc:Mail names are also on an Exchange object: key them by that
-    # object's folded-name string instead of a second equal one.
-    folded = {key[0]: key[0] for f in facts for key in f.keys}
+    not_migrated: dict[Key, DirEntry] = {}
     for e in entries:
         if e.locn in "LlRr":  # is_user
             name = fold(e.name)
             name = folded.get(name, name)
             users_by_name.add(name, e)
-            if e.locn in "Ll":  # is_local
-                locals_.setdefault((name, fold_po(e.file_po)), e)
+            if e.locn in "Ll":  # is_local: the first one of each (name, PO)
+                key = (name, fold_po(e.file_po))
+                if key not in not_migrated and not taken(key):
+                    not_migrated[key] = e
     del folded
-    for f in facts:
-        if f.r.kind is Kind.MAILBOX:
-            found = stale_entries(f, users_by_name, x)
-            if found:
-                f.stale_entries = found
+    orphans = _orphans(recips, by_address, x, dialect)
+    facts = FactsView(recips)
+    ctx = Context(x, dialect, powershell, recips, facts, by_address, by_primary_name,
+                  users_by_name, orphans, indexes)
+    facts._ctx = ctx
+    return ctx, not_migrated
+
+
+def _orphans(recips: list[Recipient], by_address: dict[Key, Any], x: set[str],
+             dialect: Dialect) -> dict[int, list[tuple[int, CcmailValue]]]:
+    """Mailbox old addresses shared with custom recipients, both ways.
+
+    Only addresses on several objects can be shared: the index finds the
+    few mailboxes concerned, whose facts are derived again."""
+    custom, mailbox = Kind.CUSTOM_RECIPIENT, Kind.MAILBOX
+    candidates: set[int] = set()
+    for key, items in by_address.items():  # raw items: a list when several
+        if type(items) is list and key[1] not in x:
+            kinds = {recips[j].kind for j in items}
+            if custom in kinds and mailbox in kinds:
+                candidates.update(j for j in items if recips[j].kind is mailbox)
     orphans: dict[int, list[tuple[int, CcmailValue]]] = defaultdict(list)
-    for i, f in zip(indexes, facts, strict=True):
-        for v in f.old:
+    for i in sorted(candidates):
+        for v in facts_of(recips[i], x, dialect).old:
             for j in by_address[v.key]:  # type: ignore[index]
-                if facts[j].r.kind is Kind.CUSTOM_RECIPIENT:
+                if recips[j].kind is custom:
                     orphans[i].append((j, v))
                     orphans[j].append((i, v))
-    ctx = Context(x, dialect, powershell, facts, by_address, by_primary_name,
-                  users_by_name, orphans, indexes)
-    return ctx, locals_
+    return orphans
 
 
 def _name_key(v: CcmailValue) -> str:
@@ -286,9 +366,10 @@ def duplicate_address(ctx: Context, i: int) -> Finding | None:
             continue
         partners = []
         for j in ctx.by_address[v.key]:
-            if j == i or _exempt_pair(ctx, f, ctx.facts[j], v.key):
+            other = ctx.recipients[j]
+            if j == i or _exempt_pair(ctx, f.r, other, v.key):
                 continue
-            partners.append(describe(ctx.facts[j].r))
+            partners.append(describe(other))
         if partners:
             clashes.append(f"'{v.address}' is also on {', '.join(sorted(partners))}")
     if not clashes:
@@ -301,11 +382,11 @@ def duplicate_address(ctx: Context, i: int) -> Finding | None:
     )
 
 
-def _exempt_pair(ctx: Context, a: Facts, b: Facts, key: Key) -> bool:
+def _exempt_pair(ctx: Context, a: Recipient, b: Recipient, key: Key) -> bool:
     """A mailbox's old address shared with a custom recipient is an orphan pair."""
     if key[1] in ctx.x:
         return False
-    kinds = {a.r.kind, b.r.kind}
+    kinds = {a.kind, b.kind}
     return kinds == {Kind.MAILBOX, Kind.CUSTOM_RECIPIENT}
 
 
@@ -315,8 +396,10 @@ def name_conflict(ctx: Context, i: int) -> Finding | None:
         return None
     others = []
     for j in ctx.by_primary_name[_name_key(f.primary)]:
+        if j == i:
+            continue
         g = ctx.facts[j]
-        if j == i or g.primary is None or g.primary.key == f.primary.key:
+        if g.primary is None or g.primary.key == f.primary.key:
             continue
         if orphan_pair(ctx, i, j):
             continue
@@ -355,11 +438,11 @@ def orphan_custom_recipient(ctx: Context, i: int) -> Finding | None:
         return None
     seen: set[tuple[int, Key | None]] = set()
     parts = []
-    for j, v in sorted(pairs, key=lambda p: (fold(ctx.facts[p[0]].r.dn), p[1].key or ("", ""))):
+    for j, v in sorted(pairs, key=lambda p: (fold(ctx.recipients[p[0]].dn), p[1].key or ("", ""))):
         if (j, v.key) in seen:
             continue
         seen.add((j, v.key))
-        parts.append(f"'{v.address}' with {describe(ctx.facts[j].r)}")
+        parts.append(f"'{v.address}' with {describe(ctx.recipients[j])}")
     if f.r.kind is Kind.MAILBOX:
         message = f"mailbox {f.r.dn} shares its old cc:Mail address " + "; ".join(parts)
         action = ("Remove the left-over custom recipient (the Migration Wizard should have "
@@ -528,20 +611,12 @@ def old_post_office(ctx: Context, f: Facts) -> str | None:
     return None
 
 
-def ccmail_user_rows(ctx: Context, locals_: dict[Key, DirEntry]) -> list[Row]:
-    """Spec, *Which rows*: cc:Mail users still only on cc:Mail."""
-    taken_addresses: set[Key] = set()
-    taken_names: set[str] = set()
-    for f in ctx.facts:
-        if f.r.kind is Kind.MAILBOX:
-            taken_addresses.update(f.keys)
-            if f.primary is not None:
-                taken_names.add(f.primary.key[0] if f.primary.key else fold(f.primary.name or ""))
+def ccmail_user_rows(ctx: Context, not_migrated: dict[Key, DirEntry]) -> list[Row]:
+    """Spec, *Which rows*: cc:Mail users still only on cc:Mail (found by
+    :func:`build_context`)."""
     rows = []
     codes = ("not-migrated",)
-    for key, e in locals_.items():
-        if key in taken_addresses or key[0] in taken_names:
-            continue
+    for e in not_migrated.values():
         name = squeeze(e.name)
         rows.append(Row.lazy(ctx, e, None, Kind.CCMAIL_USER, e.name if name == e.name else name,
                              e.file_po, "ccmail-mailbox", codes))
@@ -558,12 +633,77 @@ def not_migrated(e: DirEntry) -> Finding:
     )
 
 
+class Rows(Sequence[Row]):
+    """The rows of an analysis, sorted by key, made when read.
+
+    The ``ccmail-user`` rows are kept; each recipient's row is kept as its
+    position and the index of its finding codes, and made again (a new
+    :class:`Row`, from :class:`FactsView`) each time it is read - at
+    100,000 rows, 2 MB instead of 15. Read-only: filter into a list to keep
+    rows or change them.
+    """
+
+    __slots__ = ("_code_sets", "_codes", "_ctx", "_head", "_order")
+
+    def __init__(self, ctx: Context, head: list[Row], order: array[int], codes: array[int],
+                 code_sets: list[tuple[str, ...]]) -> None:
+        self._ctx, self._head, self._order = ctx, head, order
+        self._codes, self._code_sets = codes, code_sets
+
+    def __len__(self) -> int:
+        return len(self._head) + len(self._order)
+
+    def _make(self, i: int, codes: tuple[str, ...]) -> Row:
+        ctx = self._ctx
+        f = ctx.facts[i]
+        r = f.r
+        return Row.lazy(ctx, i, r.dn, r.kind, f.ccmail_name, old_post_office(ctx, f),
+                        route_of(ctx, f), codes, r)
+
+    def __getitem__(self, k):  # type: ignore[no-untyped-def,override]
+        if k.__class__ is slice:
+            return [self[n] for n in range(len(self))[k]]
+        if k < 0:
+            k += len(self)
+        head = self._head
+        if 0 <= k < len(head):
+            return head[k]
+        n = k - len(head)
+        if not 0 <= n < len(self._order):
+            raise IndexError("row index out of range")
+        return self._make(self._order[n], self._code_sets[self._codes[n]])
+
+    def __iter__(self) -> Iterator[Row]:
+        yield from self._head
+        sets, make = self._code_sets, self._make
+        for i, c in zip(self._order, self._codes, strict=True):
+            yield make(i, sets[c])
+
+    def codes(self) -> Iterator[tuple[str, ...]]:
+        """Each row's finding codes, without making the rows."""
+        for row in self._head:
+            yield tuple(f.code for f in row.findings)
+        sets = self._code_sets
+        for c in self._codes:
+            yield sets[c]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Rows: {len(self)} rows>"
+
+
 @dataclass(slots=True)
 class Analysis:
     """The rows plus the derived facts behind them (remediation plans from both)."""
 
     ctx: Context
-    rows: list[Row]
+    rows: Rows
     entries: list[DirEntry]
 
 
@@ -575,25 +715,26 @@ def analyse(
     powershell: bool = False,
 ) -> Analysis:
     entries = list(entries)
-    ctx, locals_ = build_context(recipients, entries, exchange_pos, dialect, powershell)
+    recips = [r for r in recipients if r.has_values]
     # Rows sorted by key: every "ccmail:..." key sorts before every "dn:..."
-    # key, so each kind is sorted on its own - the objects before their rows
-    # exist, which keeps the sort's 100,000 keys out of the peak.
-    rows = ccmail_user_rows(ctx, locals_)
-    rows.sort(key=lambda row: row.key)
-    facts = ctx.facts
-    indexes = ctx.indexes or list(range(len(facts)))
-    order = sorted(indexes, key=lambda i: fold(facts[i].r.dn))  # stable, as a row sort
-    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
+    # key, so each kind is sorted on its own. The recipients' order comes
+    # first, before the indexes exist: its 100,000 sort keys stay out of the peak.
+    order = array("l", sorted(range(len(recips)), key=lambda i: fold(recips[i].dn)))
+    ctx, not_migrated = build_context(recips, entries, exchange_pos, dialect, powershell)
+    head = ccmail_user_rows(ctx, not_migrated)
+    del not_migrated
+    head.sort(key=lambda row: row.key)
+    code_sets: list[tuple[str, ...]] = []
+    known: dict[tuple[str, ...], int] = {}
+    codes = array("H")
     for i in order:
-        f = facts[i]
-        # Rows keep the codes; messages are written again when a report reads
-        # them (Row.lazy), so 100,000 rows do not hold 100,000 messages.
-        codes = tuple([fd.code for rule in RULES if (fd := rule(ctx, i)) is not None])
-        codes = shared.setdefault(codes, codes)
-        rows.append(Row.lazy(ctx, i, f.r.dn, f.r.kind, f.ccmail_name, old_post_office(ctx, f),
-                             route_of(ctx, f), codes, f.r))
-    return Analysis(ctx, rows, entries)
+        found = tuple([fd.code for rule in RULES if (fd := rule(ctx, i)) is not None])
+        c = known.get(found)
+        if c is None:
+            c = known[found] = len(code_sets)
+            code_sets.append(found)
+        codes.append(c)
+    return Analysis(ctx, Rows(ctx, head, order, codes, code_sets), entries)
 
 
 def evaluate(
@@ -604,4 +745,4 @@ def evaluate(
     powershell: bool = False,
 ) -> list[Row]:
     """Every row of the audit, sorted by key (spec: Output)."""
-    return analyse(recipients, entries, exchange_pos, dialect, powershell).rows
+    return list(analyse(recipients, entries, exchange_pos, dialect, powershell).rows)

@@ -81,6 +81,12 @@ def _fold_po(po: str) -> str:
     return found
 
 
+# The last name parsed, squeezed and folded: an object's values mostly share
+# their name ("Smith, John at PO1", "Smith, John at EXCH"), and one string for
+# both keeps the rules' indexes smaller.
+_last: list[str | None] = [None, None, None]
+
+
 def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
     """Build a :class:`CcmailValue` from one cc:Mail value, valid or not."""
     prefix = _shared(prefix)
@@ -88,15 +94,58 @@ def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
     if parts is None:
         return CcmailValue(raw, prefix, source, None, None, None,
                            "no ' at ' between name and post office")
-    name, po = squeeze(parts[0]), _shared(squeeze(parts[1]))
-    error = name_problem(name) or po_problem(po)
-    key = (fold(name), _fold_po(po)) if error is None else None
+    last = _last
+    if parts[0] == last[0]:
+        name, folded = last[1], last[2]
+    else:
+        name = squeeze(parts[0])
+        folded = None
+    po = _shared(squeeze(parts[1]))
+    error = name_problem(name) or po_problem(po)  # type: ignore[arg-type]
+    if error is None:
+        if folded is None:
+            folded = fold(name)  # type: ignore[arg-type]
+            last[0], last[1], last[2] = parts[0], name, folded
+        key: tuple[str, str] | None = (folded, _fold_po(po))
+    else:
+        key = None
     cut = len(prefix)
     sep = raw[cut : cut + 1]
     if len(raw) == cut + len(name) + len(po) + 5 and raw == f"{prefix}{sep}{name} at {po}":
         # "CCMAIL:Smith, John at PO1" is rebuilt from its parts when read
-        return CcmailValue.canonical(sep, prefix, source, name, po, key, error)
+        return CcmailValue.canonical(sep, prefix, source, name, po, key, error)  # type: ignore[arg-type]
     return CcmailValue(raw, prefix, source, name, po, key, error)
+
+
+# --------------------------------------------------------------------------- packed values
+# A reader keeps an object's cc:Mail values as one string (see
+# model.Recipient.read): each value's raw text after a tag saying how it was
+# found, NUL between values. The tags: "p"/"t" a text proxy/target value
+# (parsed with :func:`parse`), "P"/"T" one whose bytes were not UTF-8 (kept
+# decoded with backslash escapes, invalid).
+_TAGS = {"p": "proxy", "t": "target", "P": "proxy", "T": "target"}
+NOT_UTF8 = "not valid UTF-8"
+
+
+def pack_values(tagged: list[str]) -> str | list[CcmailValue]:
+    """Tagged raw values as one string; a parsed list when a value holds NUL."""
+    for item in tagged:
+        if "\x00" in item:
+            return [unpack_one(item) for item in tagged]
+    return "\x00".join(tagged)
+
+
+def unpack_values(packed: str) -> list[CcmailValue]:
+    if not packed:
+        return []
+    return [unpack_one(item) for item in packed.split("\x00")]
+
+
+def unpack_one(item: str) -> CcmailValue:
+    tag, raw = item[0], item[1:]
+    if tag in "pt":
+        return parse(raw, raw[:6], raw[7:], _TAGS[tag])
+    return CcmailValue(raw, raw[:6], _TAGS[tag], None, None, None, NOT_UTF8)
 
 
 def format_address(name: str, po: str) -> str:

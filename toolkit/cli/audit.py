@@ -7,7 +7,7 @@ import csv
 import io
 import sys
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import click
 
@@ -69,9 +69,12 @@ def audit(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
     return exit_code(rows, fail_on)
 
 
-def filter_rows(rows: list[Row], post_offices: Iterable[str], statuses: Iterable[str]) -> list[Row]:
+def filter_rows(rows: Sequence[Row], post_offices: Iterable[str],
+                statuses: Iterable[str]) -> Sequence[Row]:
     pos = {fold(p) for p in post_offices}
     wanted = set(statuses)
+    if not pos and not wanted:
+        return rows  # an analysis's rows are made as they are written: no list of them all
     return [
         r for r in rows
         if (not pos or (r.old_post_office is not None and fold(r.old_post_office) in pos))

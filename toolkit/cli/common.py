@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,7 +25,7 @@ from toolkit import progress
 from toolkit.audit import no_cyclic_gc
 from toolkit.config import Profile, load_profile
 from toolkit.errors import InputError
-from toolkit.model import SEVERITY_RANK, Row
+from toolkit.model import SEVERITY, SEVERITY_RANK, Row
 
 META = "ccmig.globals"
 PATH_OPTIONS = {"ldif", "mailbox-stats", "ca-file", "ccmail-dir", "output", "journal", "record"}
@@ -274,9 +274,13 @@ def open_output(path: str | None) -> Iterator[TextIO]:
         raise
 
 
-def exit_code(rows: list[Row], fail_on: str) -> int:
+def exit_code(rows: Sequence[Row], fail_on: str) -> int:
     if fail_on == "never":
         return 0
     threshold = SEVERITY_RANK[fail_on]
-    worst = max((SEVERITY_RANK[f.severity] for r in rows for f in r.findings), default=0)
+    codes = getattr(rows, "codes", None)  # an analysis's Rows: no need to make the rows
+    if codes is not None:
+        worst = max((SEVERITY_RANK[SEVERITY[c]] for found in codes() for c in found), default=0)
+    else:
+        worst = max((SEVERITY_RANK[f.severity] for r in rows for f in r.findings), default=0)
     return 1 if worst >= threshold else 0

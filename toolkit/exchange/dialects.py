@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from toolkit.ccmail.address import is_ccmail_type, parse
+from toolkit.ccmail.address import is_ccmail_type, pack_values, parse
 from toolkit.model import AttrValue, CcmailValue, Dialect, Kind, RawEntry, Recipient
 
 # Attributes the toolkit reads (spec); LDAP searches request exactly these.
@@ -110,44 +110,43 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
         targets = list(get("targetaddress") or ()) + list(get("target-address") or ())
     if kind is None:
         return None
-    values: list[CcmailValue] = []
+    # Values stay raw text, tagged (see toolkit.ccmail.address.pack_values):
+    # they are parsed when the rules read them.
+    tagged: list[str] = []
     smtp: list[str] = []
     primary_smtp = None
     for raw in get(proxy_attr) or ():
         if raw.__class__ is bytes:
-            bad = undecodable_ccmail(raw, sep, "proxy")  # type: ignore[arg-type]
-            if bad is not None:
-                values.append(bad)
+            if undecodable_ccmail(raw, sep, "proxy") is not None:  # type: ignore[arg-type]
+                tagged.append("P" + raw.decode("utf-8", "backslashreplace"))  # type: ignore[union-attr]
             continue
         cut = raw.find(sep)  # type: ignore[union-attr]
         if cut == 6:
-            prefix = raw[:6]
-            if is_ccmail_type(prefix):
-                values.append(parse(raw, prefix, raw[7:], "proxy"))
+            if is_ccmail_type(raw[:6]):  # type: ignore[arg-type]
+                tagged.append("p" + raw)  # type: ignore[operator]
             continue
         if cut == 4:  # SMTP (four characters, for the same reason as CCMAIL)
             prefix = raw[:4]
             if prefix.upper() == "SMTP":
                 address = raw[5:]
-                smtp.append(address)
+                smtp.append(address)  # type: ignore[arg-type]
                 if prefix == "SMTP" and dialect is Dialect.AD:  # last one wins
                     primary_smtp = address
     for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
         if raw.__class__ is bytes:
-            value = undecodable_ccmail(raw, ":", "target")  # type: ignore[arg-type]
-        else:
-            value = ccmail_value(raw, ":", "target")  # type: ignore[arg-type]
-        if value is not None:
-            values.append(value)
+            if undecodable_ccmail(raw, ":", "target") is not None:  # type: ignore[arg-type]
+                tagged.append("T" + raw.decode("utf-8", "backslashreplace"))  # type: ignore[union-attr]
+        elif raw.find(":") == 6 and is_ccmail_type(raw[:6]):  # type: ignore[union-attr,arg-type]
+            tagged.append("t" + raw)  # type: ignore[operator]
     mail = _first(get("mail")) or _first(get("rfc822mailbox"))
     if dialect is Dialect.EXCHANGE55:
         primary_smtp = mail
         smtp = _texts(get("mail")) + _texts(get("rfc822mailbox")) + smtp
     nickname = _first(get("mailnickname")) or _first(get("uid"))
     sam = _first(get("samaccountname"))
-    return Recipient(
-        entry.dn, kind, values[:], primary_smtp, smtp, nickname, sam,
-        _first(get("userprincipalname")), mail, None, None, _subtype(kind, classes),
+    return Recipient.read(
+        entry.dn, kind, pack_values(tagged), primary_smtp, smtp, nickname, sam,
+        _first(get("userprincipalname")), mail, _subtype(kind, classes),
         _first(get("legacyexchangedn")),
     )
 
@@ -169,7 +168,7 @@ def recipients(
     keep: Callable[[Recipient], bool] | None = None,
 ) -> Iterator[Recipient]:
     """Stream recipients; ``keep`` drops those not needed (default: cc:Mail ones)."""
-    keep = keep or (lambda r: bool(r.values))
+    keep = keep or (lambda r: r.has_values)
     for entry in entries:
         recipient = to_recipient(entry, dialect)
         if recipient is not None and keep(recipient):
