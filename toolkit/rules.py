@@ -66,6 +66,47 @@ class Index(dict):  # type: ignore[type-arg]
         return have if type(have) is list else [have]
 
 
+class AddressIndex:
+    """(folded name, folded PO) -> items, read like :class:`Index`, stored as
+    one Index of folded names per PO: the names are strings the values'
+    keys already hold, so the 150,000 keys cost no tuple each (~8 MB)."""
+
+    __slots__ = ("_by_po",)
+
+    def __init__(self) -> None:
+        self._by_po: dict[str, Index] = {}
+
+    def add(self, key: Key, item: Any) -> None:
+        names = self._by_po.get(key[1])
+        if names is None:
+            names = self._by_po[key[1]] = Index()
+        names.add(key[0], item)
+
+    def __getitem__(self, key: Key) -> list[Any]:
+        names = self._by_po.get(key[1])
+        return [] if names is None else names[key[0]]
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        names = self._by_po.get(key[1])
+        return default if names is None else names.get(key[0], default)
+
+    def __contains__(self, key: object) -> bool:
+        if type(key) is not tuple or len(key) != 2:
+            return False
+        names = self._by_po.get(key[1])
+        return names is not None and dict.__contains__(names, key[0])
+
+    def __len__(self) -> int:
+        return sum(len(names) for names in self._by_po.values())
+
+    def shared(self) -> Iterator[tuple[Key, list[Any]]]:
+        """Every key on several items, with them."""
+        for po, names in self._by_po.items():
+            for name, items in dict.items(names):
+                if type(items) is list:
+                    yield (name, po), items
+
+
 @dataclass(slots=True)
 class Facts:
     """What the rules need to know about one Exchange object (derived once)."""
@@ -77,6 +118,7 @@ class Facts:
     old: Sequence[CcmailValue]  # mailboxes only: valid values at a PO outside X, first of each key
     ccmail_name: str | None
     stale_entries: Sequence[DirEntry] = _NONE
+    values: Sequence[CcmailValue] = _NONE  # r.values, as parsed for these facts
 
 
 @dataclass(slots=True)
@@ -93,7 +135,7 @@ class Context:
     powershell: bool
     recipients: list[Recipient]
     facts: FactsView
-    by_address: dict[Key, list[int]]  # an Index: reads give lists
+    by_address: AddressIndex
     by_primary_name: dict[str, list[int]]  # an Index
     users_by_name: dict[str, list[DirEntry]]  # an Index
     orphans: dict[int, list[tuple[int, CcmailValue]]]
@@ -179,7 +221,7 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect) -> Facts:
     else:
         name = primary.name if primary else None
     keys = tuple(dict.fromkeys(v.key for v in valid if v.key))
-    return Facts(r, valid, keys, primary, old, name)
+    return Facts(r, valid, keys, primary, old, name, _NONE, values)
 
 
 class FactsView(Sequence[Facts]):
@@ -193,18 +235,22 @@ class FactsView(Sequence[Facts]):
     cache serves.
     """
 
-    __slots__ = ("_cache", "_ctx", "recipients")
+    __slots__ = ("_cache", "_ctx", "_f", "_i", "recipients")
     CACHED = 8
 
     def __init__(self, recipients: list[Recipient]) -> None:
         self.recipients = recipients
         self._cache: dict[int, Facts] = {}
         self._ctx: Context | None = None
+        self._i: int = -1  # the last one asked for, and its facts
+        self._f: Facts | None = None
 
     def __len__(self) -> int:
         return len(self.recipients)
 
     def __getitem__(self, i):  # type: ignore[no-untyped-def,override]
+        if i == self._i:
+            return self._f
         if i.__class__ is slice:
             return [self[k] for k in range(len(self.recipients))[i]]
         cache = self._cache
@@ -223,6 +269,7 @@ class FactsView(Sequence[Facts]):
             if len(cache) >= self.CACHED:
                 del cache[next(iter(cache))]
             cache[i] = f
+        self._i, self._f = i, f
         return f
 
     def __iter__(self) -> Iterator[Facts]:
@@ -237,6 +284,8 @@ def stale_entries(f: Facts, users_by_name: dict[str, list[DirEntry]], x: set[str
     if f.primary is not None:
         names.add(f.primary.key[0] if f.primary.key else fold(f.primary.name or ""))
     found = [e for name in names for e in users_by_name.get(name, ()) if fold_po(e.po) not in x]
+    if len(found) < 2:
+        return found
     return sorted(found, key=entry_order)
 
 
@@ -256,7 +305,7 @@ def build_context(
     mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows)."""
     x = {fold(p) for p in exchange_pos}
     recips = [r for r in recipients if r.has_values]
-    by_address = Index()
+    by_address = AddressIndex()
     by_primary_name = Index()
     indexes = list(range(len(recips)))  # the same int objects in every index
     # Most cc:Mail names are also on an Exchange object: key the entries by
@@ -295,7 +344,7 @@ def build_context(
     return ctx, not_migrated
 
 
-def _orphans(recips: list[Recipient], by_address: dict[Key, Any], x: set[str],
+def _orphans(recips: list[Recipient], by_address: AddressIndex, x: set[str],
              dialect: Dialect) -> dict[int, list[tuple[int, CcmailValue]]]:
     """Mailbox old addresses shared with custom recipients, both ways.
 
@@ -303,8 +352,8 @@ def _orphans(recips: list[Recipient], by_address: dict[Key, Any], x: set[str],
     few mailboxes concerned, whose facts are derived again."""
     custom, mailbox = Kind.CUSTOM_RECIPIENT, Kind.MAILBOX
     candidates: set[int] = set()
-    for key, items in by_address.items():  # raw items: a list when several
-        if type(items) is list and key[1] not in x:
+    for key, items in by_address.shared():
+        if key[1] not in x:
             kinds = {recips[j].kind for j in items}
             if custom in kinds and mailbox in kinds:
                 candidates.update(j for j in items if recips[j].kind is mailbox)
@@ -345,8 +394,9 @@ def finding(code: str, message: str, action: str) -> Finding:
 
 
 def invalid_address(ctx: Context, i: int) -> Finding | None:
-    r = ctx.facts[i].r
-    bad = [v for v in r.values if not v.valid]
+    f = ctx.facts[i]
+    r = f.r
+    bad = [v for v in f.values if not v.valid]
     if not bad:
         return None
     what = "; ".join(f"'{v.raw}' ({v.error})" for v in bad)
@@ -556,7 +606,7 @@ def source_mismatch(ctx: Context, i: int) -> Finding | None:
     f = ctx.facts[i]
     if not ctx.powershell or f.r.kind is not Kind.MAILBOX or f.r.exchange_values is None:
         return None
-    directory = {v.raw for v in f.r.values if v.source == "proxy"}
+    directory = {v.raw for v in f.values if v.source == "proxy"}
     exchange = set(f.r.exchange_values)
     if directory == exchange:
         return None
@@ -611,16 +661,15 @@ def old_post_office(ctx: Context, f: Facts) -> str | None:
     return None
 
 
-def ccmail_user_rows(ctx: Context, not_migrated: dict[Key, DirEntry]) -> list[Row]:
-    """Spec, *Which rows*: cc:Mail users still only on cc:Mail (found by
-    :func:`build_context`)."""
-    rows = []
-    codes = ("not-migrated",)
-    for e in not_migrated.values():
-        name = squeeze(e.name)
-        rows.append(Row.lazy(ctx, e, None, Kind.CCMAIL_USER, e.name if name == e.name else name,
-                             e.file_po, "ccmail-mailbox", codes))
-    return rows
+NOT_MIGRATED = ("not-migrated",)
+
+
+def ccmail_user_row(ctx: Context, e: DirEntry) -> Row:
+    """Spec, *Which rows*: the row of a cc:Mail user still only on cc:Mail
+    (:func:`build_context` finds them)."""
+    name = squeeze(e.name)
+    return Row.lazy(ctx, e, None, Kind.CCMAIL_USER, e.name if name == e.name else name,
+                    e.file_po, "ccmail-mailbox", NOT_MIGRATED)
 
 
 def not_migrated(e: DirEntry) -> Finding:
@@ -633,32 +682,52 @@ def not_migrated(e: DirEntry) -> Finding:
     )
 
 
+_UNKNOWN = 0xFFFF  # a row whose codes the rules have not given yet
+
+
 class Rows(Sequence[Row]):
     """The rows of an analysis, sorted by key, made when read.
 
-    The ``ccmail-user`` rows are kept; each recipient's row is kept as its
-    position and the index of its finding codes, and made again (a new
+    A ``ccmail-user`` row is kept as its entry; a recipient's row as its
+    position and the index of its finding codes; each is made again (a new
     :class:`Row`, from :class:`FactsView`) each time it is read - at
-    100,000 rows, 2 MB instead of 15. Read-only: filter into a list to keep
-    rows or change them.
+    100,000 rows, 2 MB instead of 15. The rules run for a row when its
+    codes are first needed (writing the rows, or :meth:`codes`), with the
+    facts the row is made from, and the codes are remembered. Read-only:
+    filter into a list to keep rows or change them.
     """
 
-    __slots__ = ("_code_sets", "_codes", "_ctx", "_head", "_order")
+    __slots__ = ("_code_sets", "_codes", "_ctx", "_head", "_known", "_order")
 
-    def __init__(self, ctx: Context, head: list[Row], order: array[int], codes: array[int],
-                 code_sets: list[tuple[str, ...]]) -> None:
+    def __init__(self, ctx: Context, head: list[DirEntry], order: array[int]) -> None:
         self._ctx, self._head, self._order = ctx, head, order
-        self._codes, self._code_sets = codes, code_sets
+        self._codes = array("H", [_UNKNOWN]) * len(order)
+        self._code_sets: list[tuple[str, ...]] = []
+        self._known: dict[tuple[str, ...], int] = {}
 
     def __len__(self) -> int:
         return len(self._head) + len(self._order)
 
-    def _make(self, i: int, codes: tuple[str, ...]) -> Row:
+    def _codes_of(self, n: int, i: int) -> tuple[str, ...]:
+        """The codes of the n-th recipient row (recipient ``i``)."""
+        c = self._codes[n]
+        if c == _UNKNOWN:
+            ctx = self._ctx
+            found = tuple([fd.code for rule in RULES if (fd := rule(ctx, i)) is not None])
+            c = self._known.get(found)  # type: ignore[assignment]
+            if c is None:
+                c = self._known[found] = len(self._code_sets)
+                self._code_sets.append(found)
+            self._codes[n] = c
+        return self._code_sets[c]
+
+    def _make(self, n: int) -> Row:
         ctx = self._ctx
+        i = self._order[n]
         f = ctx.facts[i]
         r = f.r
         return Row.lazy(ctx, i, r.dn, r.kind, f.ccmail_name, old_post_office(ctx, f),
-                        route_of(ctx, f), codes, r)
+                        route_of(ctx, f), self._codes_of(n, i), r)
 
     def __getitem__(self, k):  # type: ignore[no-untyped-def,override]
         if k.__class__ is slice:
@@ -667,25 +736,27 @@ class Rows(Sequence[Row]):
             k += len(self)
         head = self._head
         if 0 <= k < len(head):
-            return head[k]
+            return ccmail_user_row(self._ctx, head[k])
         n = k - len(head)
         if not 0 <= n < len(self._order):
             raise IndexError("row index out of range")
-        return self._make(self._order[n], self._code_sets[self._codes[n]])
+        return self._make(n)
 
     def __iter__(self) -> Iterator[Row]:
-        yield from self._head
-        sets, make = self._code_sets, self._make
-        for i, c in zip(self._order, self._codes, strict=True):
-            yield make(i, sets[c])
+        ctx = self._ctx
+        for e in self._head:
+            yield ccmail_user_row(ctx, e)
+        make = self._make
+        for n in range(len(self._order)):
+            yield make(n)
 
     def codes(self) -> Iterator[tuple[str, ...]]:
         """Each row's finding codes, without making the rows."""
-        for row in self._head:
-            yield tuple(f.code for f in row.findings)
-        sets = self._code_sets
-        for c in self._codes:
-            yield sets[c]
+        for _ in self._head:
+            yield NOT_MIGRATED
+        codes_of = self._codes_of
+        for n, i in enumerate(self._order):
+            yield codes_of(n, i)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str | bytes):
@@ -721,20 +792,9 @@ def analyse(
     # first, before the indexes exist: its 100,000 sort keys stay out of the peak.
     order = array("l", sorted(range(len(recips)), key=lambda i: fold(recips[i].dn)))
     ctx, not_migrated = build_context(recips, entries, exchange_pos, dialect, powershell)
-    head = ccmail_user_rows(ctx, not_migrated)
+    head = sorted(not_migrated.values(), key=ctx.row_key)
     del not_migrated
-    head.sort(key=lambda row: row.key)
-    code_sets: list[tuple[str, ...]] = []
-    known: dict[tuple[str, ...], int] = {}
-    codes = array("H")
-    for i in order:
-        found = tuple([fd.code for rule in RULES if (fd := rule(ctx, i)) is not None])
-        c = known.get(found)
-        if c is None:
-            c = known[found] = len(code_sets)
-            code_sets.append(found)
-        codes.append(c)
-    return Analysis(ctx, Rows(ctx, head, order, codes, code_sets), entries)
+    return Analysis(ctx, Rows(ctx, head, order), entries)
 
 
 def evaluate(

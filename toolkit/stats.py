@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 from array import array
+from collections.abc import Iterator
 from pathlib import Path
 
 from toolkit.errors import InputError
@@ -24,6 +25,11 @@ _COUNT_OK = frozenset("0123456789")
 
 def read_stats(path: str | Path) -> list[tuple[int, str, int]]:
     """(line, identity, count) rows of a stats CSV, validated."""
+    return list(iter_stats(path))
+
+
+def iter_stats(path: str | Path) -> Iterator[tuple[int, str, int]]:
+    """:func:`read_stats` a row at a time (a file's rows are never all tuples at once)."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -44,7 +50,6 @@ def read_stats(path: str | Path) -> list[tuple[int, str, int]]:
     if "identity" not in names or "item_count" not in names:
         raise InputError("header must name columns 'identity,item_count'", f"{path}:1")
     id_col, count_col = names.index("identity"), names.index("item_count")
-    rows = []
     try:
         for row in reader:
             line = reader.line_num
@@ -60,10 +65,9 @@ def read_stats(path: str | Path) -> list[tuple[int, str, int]]:
                 raise InputError(
                     f"item_count must be a non-negative integer, found {count[:40]!r}", f"{path}:{line}"
                 )
-            rows.append((line, identity, int(count)))
+            yield line, identity, int(count)
     except csv.Error as exc:
         raise InputError(f"bad CSV: {exc}", f"{path}:{reader.line_num}") from None
-    return rows
 
 
 class StatsMatcher:
@@ -92,12 +96,12 @@ class StatsMatcher:
         # folded key -> mailbox index, or a list of them when several share it
         self.levels: list[dict[str, int | list[int]]] = [{}, {}, {}, {}]
         try:
-            for line, identity, count in read_stats(path):
+            for line, identity, count in iter_stats(path):
                 self.line_numbers.append(line)
                 self.counts.append(count)
-                self.identities.append(identity)
                 key = fold(identity)
-                self.wanted.setdefault(key, key)
+                key = self.wanted.setdefault(key, key)
+                self.identities.append(key if key == identity else identity)
         except Exception as exc:
             self.error = exc
 
@@ -124,11 +128,12 @@ class StatsMatcher:
             else:
                 level[key] = [have, index]
 
-    def _hits(self, key: str) -> list[int]:
+    @staticmethod
+    def _hits(key: str, levels: list[dict[str, int | list[int]]]) -> list[int]:
         """The mailboxes ``key`` names, at the first level that has any."""
         if not key:
             return []
-        for level in self.levels:
+        for level in levels:
             have = level.get(key)
             if have is not None:
                 return have if isinstance(have, list) else [have]
@@ -139,11 +144,14 @@ class StatsMatcher:
         if self.error is not None:
             raise self.error
         path, mailboxes = self.path, self.mailboxes
-        self.wanted = {}
+        lines, identities, counts = self.line_numbers, self.identities, self.counts
+        # Applied once: what the file held is freed for the analysis that follows.
+        self.wanted, self.mailboxes, self.identities = {}, [], []
+        self.line_numbers, self.counts = array("q"), array("q")
+        levels, self.levels = self.levels, [{}, {}, {}, {}]
         assigned: dict[int, int] = {}
-        for line, identity, count in zip(self.line_numbers, self.identities, self.counts,
-                                         strict=True):
-            hits = self._hits(fold(identity))
+        for line, identity, count in zip(lines, identities, counts, strict=True):
+            hits = self._hits(fold(identity), levels)
             if not hits:
                 log.info("%s:%d: identity %r matches no mailbox; ignored", path, line, identity)
                 continue

@@ -120,11 +120,23 @@ def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
 # --------------------------------------------------------------------------- packed values
 # A reader keeps an object's cc:Mail values as one string (see
 # model.Recipient.read): each value's raw text after a tag saying how it was
-# found, NUL between values. The tags: "p"/"t" a text proxy/target value
-# (parsed with :func:`parse`), "P"/"T" one whose bytes were not UTF-8 (kept
-# decoded with backslash escapes, invalid).
+# found, NUL between values. The tags: "v"/"w" a proxy/target value :func:`parse`
+# found valid and written exactly ``TYPE:name at PO`` (most values: unpacked
+# without parsing again), "p"/"t" any other text proxy/target value (parsed
+# again), "P"/"T" one whose bytes were not UTF-8 (kept decoded with backslash
+# escapes, invalid).
 _TAGS = {"p": "proxy", "t": "target", "P": "proxy", "T": "target"}
 NOT_UTF8 = "not valid UTF-8"
+
+
+def tagged(raw: str, source: str) -> str:
+    """``raw`` (a cc:Mail value, ``TYPE`` then a one-character separator)
+    with its tag: parsed once here, so that unpacking a valid value written
+    the canonical way needs no second parse."""
+    v = parse(raw, raw[:6], raw[7:], source)
+    if v.error is None and len(v._raw) == 1:  # valid and canonical (see CcmailValue.canonical)
+        return ("v" if source == "proxy" else "w") + raw
+    return ("p" if source == "proxy" else "t") + raw
 
 
 def pack_values(tagged: list[str]) -> str | list[CcmailValue]:
@@ -143,6 +155,19 @@ def unpack_values(packed: str) -> list[CcmailValue]:
 
 def unpack_one(item: str) -> CcmailValue:
     tag, raw = item[0], item[1:]
+    if tag in "vw":
+        # "TYPE:name at PO", checked when tagged: the PO holds no space, so the
+        # last " at " is the separator, and name and PO are already squeezed.
+        cut = raw.rfind(" at ")
+        name, po = raw[7:cut], _shared(raw[cut + 4:])
+        last = _last
+        if name == last[1]:
+            name, folded = last[1], last[2]
+        else:
+            folded = fold(name)
+            last[0], last[1], last[2] = name, name, folded
+        return CcmailValue.canonical(raw[6], _shared(raw[:6]), "proxy" if tag == "v" else "target",
+                                     name, po, (folded, _fold_po(po)), None)  # type: ignore[arg-type]
     if tag in "pt":
         return parse(raw, raw[:6], raw[7:], _TAGS[tag])
     return CcmailValue(raw, raw[:6], _TAGS[tag], None, None, None, NOT_UTF8)

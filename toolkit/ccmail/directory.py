@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Protocol
 
 from toolkit.errors import InputError
-from toolkit.model import DirEntry
+from toolkit.model import DirEntry, DirFile
 from toolkit.text import fold, squeeze
 
 LOCATION_CODES = frozenset("PpLlRrAa")
@@ -251,7 +251,7 @@ def _quick(text: str, where: str, po: str | None, path: str
         if "\r" in text:
             return None  # a bare CR: the exact reader names its line
     cache: dict[str, tuple[int, str]] = {}
-    shared: dict[str, str] = {}
+    src: DirFile | None = None  # what this file's entries share (see DirEntry.read)
     entries: list[DirEntry] = []
     spans = array("l")
     header_po: str | None = None
@@ -287,9 +287,9 @@ def _quick(text: str, where: str, po: str | None, path: str
                     return None
                 locn = value
             elif kind == _ADDR:
-                addr = shared.setdefault(value, value) if value else value
+                addr = value
             elif kind == _COMMENTS:
-                comments = shared.setdefault(value, value) if value else value
+                comments = value
             elif kind == _MESSAGES:
                 if value:
                     if not (value.isascii() and value.isdigit()) or len(value) > MESSAGES_DIGITS:
@@ -316,8 +316,9 @@ def _quick(text: str, where: str, po: str | None, path: str
         else:
             if file_po is None or name is None or locn is None:
                 return None
-            entries.append(read(name, locn, file_po, addr, comments, messages, extra, where,
-                                start, path))
+            if src is None or src.file_po is not file_po:
+                src = DirFile(where, file_po, path)
+            entries.append(read(name, locn, addr, comments, messages, extra, src, start))
             spans.append(start)
             spans.append(number - 1)
             name = locn = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from toolkit.ccmail.address import is_ccmail_type, pack_values, parse
+from toolkit.ccmail.address import is_ccmail_type, pack_values, parse, tagged
 from toolkit.model import AttrValue, CcmailValue, Dialect, Kind, RawEntry, Recipient
 
 # Attributes the toolkit reads (spec); LDAP searches request exactly these.
@@ -112,18 +112,18 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
         return None
     # Values stay raw text, tagged (see toolkit.ccmail.address.pack_values):
     # they are parsed when the rules read them.
-    tagged: list[str] = []
+    values: list[str] = []
     smtp: list[str] = []
     primary_smtp = None
     for raw in get(proxy_attr) or ():
         if raw.__class__ is bytes:
             if undecodable_ccmail(raw, sep, "proxy") is not None:  # type: ignore[arg-type]
-                tagged.append("P" + raw.decode("utf-8", "backslashreplace"))  # type: ignore[union-attr]
+                values.append("P" + raw.decode("utf-8", "backslashreplace"))  # type: ignore[union-attr]
             continue
         cut = raw.find(sep)  # type: ignore[union-attr]
         if cut == 6:
             if is_ccmail_type(raw[:6]):  # type: ignore[arg-type]
-                tagged.append("p" + raw)  # type: ignore[operator]
+                values.append(tagged(raw, "proxy"))  # type: ignore[arg-type]
             continue
         if cut == 4:  # SMTP (four characters, for the same reason as CCMAIL)
             prefix = raw[:4]
@@ -135,9 +135,9 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
         if raw.__class__ is bytes:
             if undecodable_ccmail(raw, ":", "target") is not None:  # type: ignore[arg-type]
-                tagged.append("T" + raw.decode("utf-8", "backslashreplace"))  # type: ignore[union-attr]
+                values.append("T" + raw.decode("utf-8", "backslashreplace"))  # type: ignore[union-attr]
         elif raw.find(":") == 6 and is_ccmail_type(raw[:6]):  # type: ignore[union-attr,arg-type]
-            tagged.append("t" + raw)  # type: ignore[operator]
+            values.append(tagged(raw, "target"))  # type: ignore[arg-type]
     mail = _first(get("mail")) or _first(get("rfc822mailbox"))
     if dialect is Dialect.EXCHANGE55:
         primary_smtp = mail
@@ -145,7 +145,7 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     nickname = _first(get("mailnickname")) or _first(get("uid"))
     sam = _first(get("samaccountname"))
     return Recipient.read(
-        entry.dn, kind, pack_values(tagged), primary_smtp, smtp, nickname, sam,
+        entry.dn, kind, pack_values(values), primary_smtp, smtp, nickname, sam,
         _first(get("userprincipalname")), mail, _subtype(kind, classes),
         _first(get("legacyexchangedn")),
     )

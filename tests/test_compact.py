@@ -1,0 +1,262 @@
+"""The compact forms the audit keeps at scale behave exactly like the plain ones.
+
+Issue 6 (memory): readers keep identity fields, cc:Mail values and directory
+entries packed, the analysis derives facts and rows when asked. Each packed
+form is checked here against the plain object it stands for, including the
+inputs that must fall back to the plain form (NUL, marker characters, huge
+line numbers, unknown keys).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from toolkit.ccmail.address import pack_values, parse, unpack_values
+from toolkit.ccmail.directory import read_directory_file
+from toolkit.cli.common import exit_code
+from toolkit.exchange.dialects import ccmail_value, to_recipient, undecodable_ccmail
+from toolkit.model import NO_EXTRA, Dialect, DirEntry, DirFile, Kind, RawEntry, Recipient
+from toolkit.rules import AddressIndex, Index, Rows, analyse, facts_of, stale_entries
+
+MARKS = "ab@.c\x00\x01\x02\x03\x04\x05xyz"
+field_text = st.text(alphabet=MARKS, max_size=8)
+maybe = st.none() | field_text
+
+
+@settings(max_examples=400, deadline=None)
+@given(field_text, maybe, maybe, maybe, maybe, maybe, maybe, st.lists(field_text, max_size=4))
+def test_identity_fields_round_trip(dn, primary, nick, sam, upn, mail, legacy, smtp):
+    """Packed identity fields (markers for None, "same as", nickname and
+    domain) and the DN give back exactly what was stored, whatever
+    characters they hold."""
+    r = Recipient(dn, Kind.MAILBOX, [], primary, smtp, nick, sam, upn, mail, legacy_dn=legacy)
+    assert (r.dn, r.primary_smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn, r.smtp) == (
+        dn, primary, nick, sam, upn, mail, legacy, smtp)
+    assert not r.has_values and r.values == []
+
+
+@pytest.mark.parametrize("dn", ["CN=Smith\\, John,DC=corp", "CN=odd\x05one", ""])
+def test_dn_identities_and_values_share_one_string(dn):
+    r = to_recipient(RawEntry(dn, _entry(["CCMAIL:A at EXCH"]).attrs), Dialect.AD)
+    assert r.dn == dn and r.values[0].address == "A at EXCH" and r.has_values
+    assert isinstance(r._d, str if "\x05" not in dn else tuple)
+    r.dn = "CN=new"
+    assert (r.dn, r.values[0].address, r._d.__class__) == ("CN=new", "A at EXCH", str)
+    r.nickname = "a\x05b"  # a field holding the separator: kept apart
+    assert (r.dn, r.nickname, r.values[0].address) == ("CN=new", "a\x05b", "A at EXCH")
+    r.values = []
+    assert not r.has_values and r.dn == "CN=new" and r.nickname == "a\x05b"
+
+
+def test_identity_fields_share_nickname_and_domain():
+    r = Recipient("CN=x", Kind.MAILBOX, [], "John.Smith@corp.example",
+                  ["John.Smith@corp.example", "jsmith@corp.example"], "jsmith", "jsmith",
+                  "jsmith@corp.example", "John.Smith@corp.example",
+                  legacy_dn="/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith")
+    assert isinstance(r._ids, str)
+    assert r._ids.count("jsmith") == 1 and r._ids.count("corp.example") == 1
+    assert r.upn == "jsmith@corp.example"
+    assert r.legacy_dn == "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith"
+    assert r.smtp == ["John.Smith@corp.example", "jsmith@corp.example"]
+    r.upn = "other@corp.example"  # a setter repacks the rest unchanged
+    assert (r.upn, r.sam, r.mail) == ("other@corp.example", "jsmith", "John.Smith@corp.example")
+
+
+PROXIES = [
+    "SMTP:john@corp.example",
+    "CCMAIL:Smith, John at EXCH",
+    "ccmail:Smith,   John  at  PO1",  # not canonical: the raw text is kept
+    "ccmail:Smith, John at PO1",
+    "ccmail:no separator here",
+    'CcMail:Bad "Name" at PO1',
+    "ccmail:Name at P O",
+    "X400:c=US;a= ;",
+]
+
+
+def _entry(proxies: list, targets: list | None = None) -> RawEntry:
+    attrs = {"objectclass": ["top", "person", "user"], "homemdb": ["CN=DB1"],
+             "proxyaddresses": proxies}
+    if targets:
+        attrs["targetaddress"] = targets
+    return RawEntry("CN=Smith\\, John,OU=Staff,DC=corp,DC=example", attrs)
+
+
+def _plain(proxies: list, targets: list) -> list:
+    """The values as the reader made them before packing: one parse each."""
+    out = []
+    for raw, source in [(p, "proxy") for p in proxies] + [(t, "target") for t in targets]:
+        if isinstance(raw, bytes):
+            v = undecodable_ccmail(raw, ":", source)
+        else:
+            v = ccmail_value(raw, ":", source)
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def test_reader_values_are_packed_and_unpack_to_the_parsed_values():
+    targets = ["CCMAIL:Smith, John at PO9", "SMTP:x@y"]
+    proxies = [*PROXIES, b"ccmail:M\xfcller at PO1", b"\xff\xfe"]
+    r = to_recipient(_entry(proxies, targets), Dialect.AD)
+    assert r is not None and isinstance(r._vals, str)  # packed, not objects
+    assert r.has_values
+    assert r.values == _plain(proxies, targets)
+    assert r.values is not r.values  # parsed again each time: a new list
+    assert [v.error for v in r.values if v.error] == [
+        "no ' at ' between name and post office", "name holds '\"'",
+        "post office may hold only ASCII letters, digits, '-' and '_'", "not valid UTF-8"]
+
+
+def test_a_value_holding_nul_keeps_the_parsed_list():
+    proxies = ["CCMAIL:Nul\x00Name at EXCH", "ccmail:Smith, John at PO1"]
+    r = to_recipient(_entry(proxies), Dialect.AD)
+    assert isinstance(r._vals, list)
+    assert r.values == _plain(proxies, []) and r.values is r.values
+    assert r.values[0].error == "name holds a control character"
+
+
+def test_no_values_and_assigned_values():
+    r = to_recipient(_entry(["SMTP:a@b"]), Dialect.AD)
+    assert not r.has_values and r.values == []
+    v = parse("ccmail:A at PO1", "ccmail", "A at PO1", "proxy")
+    r.values = [v]
+    assert r.has_values and r.values == [v] and r.values[0] is v
+    assert unpack_values("") == [] and pack_values([]) == ""
+
+
+# --------------------------------------------------------------------------- DirEntry
+
+
+def _src() -> DirFile:
+    return DirFile("/x/PO1.txt", "PO1", "/x/PO1.txt")
+
+
+@pytest.mark.parametrize("messages", [None, 0, 1, 257, 10**18 - 1])
+@pytest.mark.parametrize("locn", list("PpLlRrAa"))
+def test_read_entry_is_packed_and_equals_the_plain_entry(locn, messages):
+    e = DirEntry.read("Smith, John", locn, "EXCH x", "Sales, 2nd", messages, None, _src(), 41)
+    assert e._rec.__class__ is int and e._src is not None
+    plain = DirEntry("Smith, John", locn, "PO1", "EXCH x", "Sales, 2nd", messages, None,
+                     "/x/PO1.txt:41", "/x/PO1.txt")
+    plain.extra = NO_EXTRA
+    assert e == plain
+    assert (e.locn, e.file_po, e.addr, e.comments, e.messages, e.where, e.path) == (
+        locn, "PO1", "EXCH x", "Sales, 2nd", messages, "/x/PO1.txt:41", "/x/PO1.txt")
+    assert e.po == ("PO1" if locn in "Ll" else "EXCH")
+    assert e.extra == {} and repr(e) == repr(plain)
+
+
+def test_entries_of_a_file_share_their_strings():
+    src = _src()
+    a = DirEntry.read("A", "R", "EXCH", "", 3, None, src, 1)
+    b = DirEntry.read("B", "R", "EXCH", "", None, None, src, 5)
+    assert a.addr is b.addr and src.strings == ["", "EXCH"]
+
+
+@pytest.mark.parametrize("extra, line", [({"Phone": "1"}, 7), (None, 2**32), (None, -1)])
+def test_unusual_entries_keep_their_fields(extra, line):
+    e = DirEntry.read("A", "L", "", "", 5, extra, _src(), line)
+    assert isinstance(e._rec, list)
+    assert (e.extra, e.where, e.messages, e.file_po) == (extra or {}, f"/x/PO1.txt:{line}", 5, "PO1")
+
+
+def test_setters_unpack_and_change_one_field():
+    e = DirEntry.read("Smith, John", "R", "PO2", "c", 12, None, _src(), 9)
+    e.addr = "PO3"
+    assert isinstance(e._rec, list)
+    assert (e.locn, e.file_po, e.addr, e.comments, e.messages, e.where, e.path, e.po) == (
+        "R", "PO1", "PO3", "c", 12, "/x/PO1.txt:9", "/x/PO1.txt", "PO3")
+    e.messages, e.where, e.locn = None, None, "L"
+    assert (e.messages, e.where, e.po) == (None, None, "PO1")
+    with pytest.raises(TypeError):
+        e.extra["x"] = "y"  # the shared empty extra stays read-only
+    e.extra = {"x": "y"}
+    assert e.extra == {"x": "y"}
+
+
+def test_a_read_file_gives_packed_entries(tmp_path: Path):
+    path = tmp_path / "PO1.txt"
+    path.write_text("Post office: PO1\n\nName: Smith,  John\nLocn: L\nMessages: 4\n\n"
+                    "Name: Doe, Jane\nLocn: r\nAddr: EXCH\nComments: moved\n", encoding="utf-8")
+    f = read_directory_file(str(path))
+    assert [e._rec.__class__ for e in f.entries] == [int, int]
+    assert [(e.name, e.locn, e.addr, e.comments, e.messages, e.where) for e in f.entries] == [
+        ("Smith, John", "L", "", "", 4, f"{path}:3"),
+        ("Doe, Jane", "r", "EXCH", "moved", None, f"{path}:7")]
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def _recipient(dn: str, kind: Kind, *values: str) -> Recipient:
+    return Recipient(dn, kind, [ccmail_value(v, ":", "proxy") for v in values])
+
+
+@pytest.fixture
+def analysis():
+    recips = [
+        _recipient("CN=Zed", Kind.MAILBOX, "CCMAIL:Zed at EXCH", "ccmail:Zed at PO1"),
+        _recipient("CN=Abe", Kind.MAILBOX, "CCMAIL:Abe at EXCH", "ccmail:Abe at PO1"),
+        _recipient("CN=Abe contact", Kind.CUSTOM_RECIPIENT, "CCMAIL:Abe at PO1"),
+        Recipient("CN=nothing", Kind.MAILBOX, []),
+    ]
+    entries = [DirEntry("Zed", "L", "PO1"), DirEntry("Lee", "L", "PO1"),
+               DirEntry("Abe", "r", "HUBPO", "EXCH"), DirEntry("Kim", "l", "PO2")]
+    return analyse(recips, entries, ["EXCH"]), recips, entries
+
+
+def test_facts_view_derives_what_facts_of_gives(analysis):
+    a, recips, _ = analysis
+    ctx = a.ctx
+    assert len(ctx.facts) == 3  # objects with cc:Mail values only
+    for i, r in enumerate(recips[:3]):
+        f = ctx.facts[i]
+        want = facts_of(r, ctx.x, ctx.dialect)
+        if r.kind is Kind.MAILBOX:
+            want.stale_entries = stale_entries(want, ctx.users_by_name, ctx.x) or ()
+        assert f == want
+        assert ctx.facts[i] is f  # kept while the rules ask again
+    assert ctx.facts[0].stale_entries[0].name == "Zed"
+    assert ctx.facts[-1].r is recips[2] and [f.r for f in ctx.facts] == recips[:3]
+    assert [f.r for f in ctx.facts[1:]] == recips[1:3]
+    assert ctx.orphans[1][0][0] == 2 and ctx.orphans[2][0][0] == 1  # Abe <-> contact
+
+
+def test_rows_are_a_read_only_sequence_made_when_read(analysis):
+    a, recips, _ = analysis
+    rows = a.rows
+    assert isinstance(rows, Rows) and len(rows) == 5
+    keys = [r.key for r in rows]
+    assert keys == ["ccmail:kim@po2", "ccmail:lee@po1", "dn:cn=abe", "dn:cn=abe contact",
+                    "dn:cn=zed"]
+    assert [rows[k].key for k in range(-5, 5)] == keys + keys
+    assert [r.key for r in rows[1:4]] == keys[1:4]
+    with pytest.raises(IndexError):
+        rows[5]
+    assert rows[2].recipient is recips[1] and rows[2] == rows[2] and rows[2] is not rows[2]
+    assert list(rows.codes()) == [tuple(f.code for f in r.findings) for r in rows]
+    assert rows == list(rows) and rows != list(rows)[:4]
+    assert [r.status for r in rows] == ["not-migrated", "not-migrated", "orphan-custom-recipient",
+                                        "orphan-custom-recipient", "stale-ccmail-mailbox"]
+    assert exit_code(rows, "error") == 1 and exit_code(rows, "never") == 0
+    assert exit_code(list(rows), "error") == 1
+    assert [r.findings[0].message for r in rows][2].startswith("mailbox CN=Abe shares")
+
+
+def test_address_index_reads_like_an_index():
+    plain, packed = Index(), AddressIndex()
+    keys = [("a", "po1"), ("b", "po1"), ("a", "po2"), ("a", "po1"), ("c", "po3"), ("a", "po1")]
+    for n, key in enumerate(keys):
+        plain.add(key, n)
+        packed.add(key, n)
+    for key in [*keys, ("z", "po1"), ("a", "nope")]:
+        assert packed[key] == plain[key]
+        assert packed.get(key, "none") == plain.get(key, "none")
+        assert (key in packed) == (key in plain)
+    assert "a" not in packed and len(packed) == len(plain) == 4
+    assert dict(packed.shared()) == {("a", "po1"): [0, 3, 5]}
