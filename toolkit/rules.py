@@ -242,7 +242,7 @@ class FactsView(Sequence[Facts]):
         self.recipients = recipients
         self._cache: dict[int, Facts] = {}
         self._ctx: Context | None = None
-        self._i: int = -1  # the last one asked for, and its facts
+        self._i: int | None = None  # the last one asked for, and its facts
         self._f: Facts | None = None
 
     def __len__(self) -> int:

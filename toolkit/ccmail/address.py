@@ -81,10 +81,11 @@ def _fold_po(po: str) -> str:
     return found
 
 
-# The last name parsed, squeezed and folded: an object's values mostly share
-# their name ("Smith, John at PO1", "Smith, John at EXCH"), and one string for
-# both keeps the rules' indexes smaller.
-_last: list[str | None] = [None, None, None]
+# The last name parsed (as written, squeezed, folded): an object's values
+# mostly share their name ("Smith, John at PO1", "Smith, John at EXCH"), and
+# one string for both keeps the rules' indexes smaller. One tuple, replaced
+# whole, so threads parsing at once never see a mixed one.
+_last: tuple[str, str, str] = ("\x00", "\x00", "\x00")
 
 
 def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
@@ -94,18 +95,20 @@ def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
     if parts is None:
         return CcmailValue(raw, prefix, source, None, None, None,
                            "no ' at ' between name and post office")
+    global _last
     last = _last
+    folded: str | None
     if parts[0] == last[0]:
         name, folded = last[1], last[2]
     else:
         name = squeeze(parts[0])
         folded = None
     po = _shared(squeeze(parts[1]))
-    error = name_problem(name) or po_problem(po)  # type: ignore[arg-type]
+    error = name_problem(name) or po_problem(po)
     if error is None:
         if folded is None:
-            folded = fold(name)  # type: ignore[arg-type]
-            last[0], last[1], last[2] = parts[0], name, folded
+            folded = fold(name)
+            _last = (parts[0], name, folded)
         key: tuple[str, str] | None = (folded, _fold_po(po))
     else:
         key = None
@@ -158,6 +161,7 @@ def unpack_one(item: str) -> CcmailValue:
     if tag in "vw":
         # "TYPE:name at PO", checked when tagged: the PO holds no space, so the
         # last " at " is the separator, and name and PO are already squeezed.
+        global _last
         cut = raw.rfind(" at ")
         name, po = raw[7:cut], _shared(raw[cut + 4:])
         last = _last
@@ -165,7 +169,7 @@ def unpack_one(item: str) -> CcmailValue:
             name, folded = last[1], last[2]
         else:
             folded = fold(name)
-            last[0], last[1], last[2] = name, name, folded
+            _last = (name, name, folded)
         return CcmailValue.canonical(raw[6], _shared(raw[:6]), "proxy" if tag == "v" else "target",
                                      name, po, (folded, _fold_po(po)), None)  # type: ignore[arg-type]
     if tag in "pt":

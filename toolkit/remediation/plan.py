@@ -197,7 +197,7 @@ class Planner:
     # ------------------------------------------------------------ whole plan
 
     def build(self) -> list[Action]:
-        index = {id(f.r): i for i, f in enumerate(self.ctx.facts)}
+        index = {id(r): i for i, r in enumerate(self.ctx.recipients)}
         done_crs: set[int] = set()
         awaiting: list[str] = []
         for row in self.a.rows:
