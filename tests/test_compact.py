@@ -90,10 +90,8 @@ def _plain(proxies: list, targets: list) -> list:
     """The values as the reader made them before packing: one parse each."""
     out = []
     for raw, source in [(p, "proxy") for p in proxies] + [(t, "target") for t in targets]:
-        if isinstance(raw, bytes):
-            v = undecodable_ccmail(raw, ":", source)
-        else:
-            v = ccmail_value(raw, ":", source)
+        read = undecodable_ccmail if isinstance(raw, bytes) else ccmail_value
+        v = read(raw, ":", source)
         if v is not None:
             out.append(v)
     return out

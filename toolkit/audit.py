@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +50,11 @@ class AuditInputs:
 
 @dataclass
 class AuditResult:
-    rows: list[Row]
+    """``rows`` is a read-only sequence whose rows are made as they are read
+    (:class:`toolkit.rules.Rows`: ~100,000 rows cost a few MB); ``list(rows)``
+    to keep or change them."""
+
+    rows: Sequence[Row]
     exchange_pos: list[str]
     recipients: list[Recipient]
     analysis: Analysis
