@@ -109,7 +109,7 @@ class AddressIndex:
 
 @dataclass(slots=True)
 class Facts:
-    """What the rules need to know about one Exchange object (derived once)."""
+    """What the rules need to know about one Exchange object (derived when asked: :class:`FactsView`)."""
 
     r: Recipient
     valid: Sequence[CcmailValue]  # r.values itself when every value is valid

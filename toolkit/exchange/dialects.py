@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from toolkit.ccmail.address import is_ccmail_type, pack_values, parse, tagged
+from toolkit.ccmail.address import NOT_UTF8, is_ccmail_type, pack_values, parse, tagged
 from toolkit.model import AttrValue, CcmailValue, Dialect, Kind, RawEntry, Recipient
 
 # Attributes the toolkit reads (spec); LDAP searches request exactly these.
@@ -55,7 +55,7 @@ def undecodable_ccmail(raw: bytes, sep: str, source: str) -> CcmailValue | None:
     if len(raw) < 7 or raw[:6].upper() != b"CCMAIL" or raw[6:7] != sep.encode():
         return None
     text = raw.decode("utf-8", "backslashreplace")
-    return CcmailValue(text, text[:6], source, None, None, None, "not valid UTF-8")
+    return CcmailValue(text, text[:6], source, None, None, None, NOT_UTF8)
 
 
 def _texts(values: list[AttrValue] | None) -> list[str]:
