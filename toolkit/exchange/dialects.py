@@ -52,10 +52,18 @@ def ccmail_value(value: str, sep: str, source: str) -> CcmailValue | None:
 def undecodable_ccmail(raw: bytes, sep: str, source: str) -> CcmailValue | None:
     """A cc:Mail value whose bytes are not UTF-8 (base64 in LDIF, or so sent
     over LDAP): it is on the object, so it is ``invalid-address``, not dropped."""
+    text = _undecodable_text(raw, sep)
+    if text is None:
+        return None
+    return CcmailValue(text, text[:6], source, None, None, None, NOT_UTF8)
+
+
+def _undecodable_text(raw: bytes, sep: str) -> str | None:
+    """The text kept for :func:`undecodable_ccmail`, or None when ``raw`` is
+    no cc:Mail value."""
     if len(raw) < 7 or raw[:6].upper() != b"CCMAIL" or raw[6:7] != sep.encode():
         return None
-    text = raw.decode("utf-8", "backslashreplace")
-    return CcmailValue(text, text[:6], source, None, None, None, NOT_UTF8)
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _texts(values: list[AttrValue] | None) -> list[str]:
@@ -117,8 +125,9 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     primary_smtp = None
     for raw in get(proxy_attr) or ():
         if raw.__class__ is bytes:
-            if undecodable_ccmail(raw, sep, "proxy") is not None:  # type: ignore[arg-type]
-                values.append("P" + raw.decode("utf-8", "backslashreplace"))  # type: ignore[union-attr]
+            text = _undecodable_text(raw, sep)  # type: ignore[arg-type]
+            if text is not None:
+                values.append("P" + text)
             continue
         cut = raw.find(sep)  # type: ignore[union-attr]
         if cut == 6:
@@ -134,8 +143,9 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
                     primary_smtp = address
     for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
         if raw.__class__ is bytes:
-            if undecodable_ccmail(raw, ":", "target") is not None:  # type: ignore[arg-type]
-                values.append("T" + raw.decode("utf-8", "backslashreplace"))  # type: ignore[union-attr]
+            text = _undecodable_text(raw, ":")  # type: ignore[arg-type]
+            if text is not None:
+                values.append("T" + text)
         elif raw.find(":") == 6 and is_ccmail_type(raw[:6]):  # type: ignore[union-attr,arg-type]
             values.append(tagged(raw, "target"))  # type: ignore[arg-type]
     mail = _first(get("mail")) or _first(get("rfc822mailbox"))
