@@ -35,13 +35,18 @@ class MemoryKeyring(KeyringBackend):
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, tmp_path_factory):
     """Memory keyring, empty config home, no secrets from the environment."""
+    from toolkit import credentials
+
     backend = MemoryKeyring()
     previous = keyring.get_keyring()
     keyring.set_keyring(backend)
+    # Memory only, never written anywhere: as safe as an encrypted store for ccmig's rule.
+    monkeypatch.setattr(credentials, "ENCRYPTED_BACKENDS",
+                        credentials.ENCRYPTED_BACKENDS | {credentials._name(backend)})
     home = tmp_path_factory.mktemp("config-home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
     for var in ("CCMIG_CONFIG", "CCMIG_PROFILE", "CCMIG_LDAP_PASSWORD",
-                "CCMIG_EXCHANGE_PASSWORD"):
+                "CCMIG_EXCHANGE_PASSWORD", "CCMIG_ALLOW_PLAINTEXT_KEYRING"):
         monkeypatch.delenv(var, raising=False)
     yield backend
     keyring.set_keyring(previous)

@@ -31,20 +31,44 @@ class Profile:
     path: Path | None = None  # the config file it came from (relative paths resolve there)
 
 
-def load_profile(config: str | None, profile: str | None, must_exist: bool = True) -> Profile:
+def config_source(config: str | None) -> tuple[Path, str | None]:
+    """The configuration file in use and what chose it (``--config``,
+    ``$CCMIG_CONFIG``, or None for the default path)."""
+    if config:
+        return Path(config), "--config"
+    env = os.environ.get("CCMIG_CONFIG")
+    if env:
+        return Path(env), "$CCMIG_CONFIG"
+    return default_config_path(), None
+
+
+def _not_found(name: str, path: Path, chosen_by: str | None, known: list[str]) -> InputError:
+    """Name the profiles there are, and what chose the file: a forgotten
+    ``export CCMIG_CONFIG=demo.toml`` is the usual reason a profile is missing."""
+    names = ", ".join(repr(k) for k in sorted(known)) or "none"
+    by = f" (chosen by {chosen_by})" if chosen_by else ""
+    return InputError(f"profile {name!r} not found in {path}{by}; its profiles: {names}",
+                      "--profile")
+
+
+def load_profile(config: str | None, profile: str | None,
+                 must_exist: bool | str = True) -> Profile:
     """The named profile (``default`` if none) from ``--config`` or the default file.
 
-    ``must_exist=False`` (``ccmig creds``) accepts a profile that only names
-    keyring entries: its secrets may be stored before any file is written.
+    ``must_exist``: True, a profile named with ``--profile``/``$CCMIG_PROFILE``
+    must be in the file; ``"if-file"`` (``ccmig creds``, ``config show``) the
+    same, except that with no configuration file at all any name is accepted
+    (secrets may be stored before the file is written); False, never checked.
     """
-    explicit = config or os.environ.get("CCMIG_CONFIG")
+    path, chosen_by = config_source(config)
     name = profile or os.environ.get("CCMIG_PROFILE") or "default"
-    path = Path(explicit) if explicit else default_config_path()
+    named = bool(profile or os.environ.get("CCMIG_PROFILE"))
     if not path.exists():
-        if explicit:
-            raise InputError("configuration file not found", str(path))
-        if profile and must_exist:
-            raise InputError(f"profile {name!r} not found: no configuration file", "--profile")
+        if chosen_by:
+            raise InputError(f"configuration file not found (chosen by {chosen_by})", str(path))
+        if named and must_exist is True:
+            raise InputError(f"profile {name!r} not found: no configuration file ({path})",
+                             "--profile")
         return Profile(name)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -57,8 +81,8 @@ def load_profile(config: str | None, profile: str | None, must_exist: bool = Tru
         raise InputError("'profiles' must be a table of [profiles.NAME] tables", str(path))
     values = profiles.get(name)
     if values is None:
-        if (profile or os.environ.get("CCMIG_PROFILE")) and must_exist:
-            raise InputError(f"profile {name!r} not found", str(path))
+        if named and must_exist:
+            raise _not_found(name, path, chosen_by, list(profiles))
         return Profile(name, {}, path)
     if not isinstance(values, dict):
         raise InputError(f"[profiles.{name}] must be a table", str(path))

@@ -220,7 +220,12 @@ def resolve_run(ref: str, directory: str | Path | None) -> Run:
         runs = load_runs(directory)
         need = 1 if ref == "latest" else 2
         if len(runs) < need:
-            raise InputError(f"'{ref}': the directory holds {len(runs)} run(s)", str(directory))
+            if not runs:
+                msg = "the directory holds 0 run(s): `ccmig audit --record DIR` records one"
+            else:
+                msg = ("only one run recorded yet — record another (`ccmig audit --record DIR` "
+                       "again, e.g. after the next change) to compare")
+            raise InputError(f"'{ref}': {msg}", str(directory))
         return runs[-need]
     path = Path(ref)
     if not path.exists() and directory is not None and (Path(directory) / ref).exists():

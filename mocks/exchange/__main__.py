@@ -28,9 +28,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stats", help="CSV identity,item_count for Get-MailboxStatistics")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any)")
     parser.add_argument("--https", action="store_true", help="serve TLS, self-signed certificate")
-    parser.add_argument("--username", default="CORP\\exadmin", help="Basic auth user name")
+    parser.add_argument("--username", default="CORP\\exadmin", help="the one user name")
+    # ccmig's default --exchange-auth is negotiate: the mock accepts it (falling back to
+    # NTLM, as a domain-less client does with Exchange) unless told --basic-only.
+    parser.add_argument("--basic-only", action="store_true",
+                        help="accept Basic auth only (default: Basic and Negotiate/NTLM)")
     parser.add_argument("--ntlm", action="store_true",
-                        help="also accept Negotiate/NTLM (with message encryption) on http")
+                        help="accepted for old scripts: Negotiate/NTLM is on by default")
     parser.add_argument("--no-select-object", action="store_true",
                         help="do not expose Select-Object (test a client's fallback)")
     parser.add_argument("--max-envelope-kb", type=int, default=500,
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         core = MockExchange.from_files(args.ldif, args.stats, username=args.username,
                                        password=password, commands=commands,
-                                       auth_methods=("basic", "ntlm") if args.ntlm else ("basic",),
+                                       auth_methods=("basic",) if args.basic_only else ("basic", "ntlm"),
                                        max_envelope_kb=args.max_envelope_kb)
         core.faults.extend(faults)
         server = MockExchangeServer(core, port=args.port, https=args.https).start()

@@ -21,7 +21,7 @@ from typing import Any, TextIO
 import click
 from click.core import ParameterSource
 
-from toolkit import progress
+from toolkit import credentials, progress
 from toolkit.audit import no_cyclic_gc
 from toolkit.config import Profile, load_profile
 from toolkit.errors import InputError
@@ -116,6 +116,37 @@ def _resolve_path(value: str, base: Path) -> str:
     return str(p if p.is_absolute() else base / p)
 
 
+GLOB_CHARS = frozenset("*?[")
+
+
+def expand_ccmail_dirs(values: Sequence[str]) -> list[str]:
+    """``--ccmail-dir 'exports/*.txt'``: a quoted glob, expanded by ccmig
+    (sorted, so the same files give the same order on every system and shell,
+    Windows' cmd and PowerShell included, which expand nothing). A value that
+    names an existing file is taken as it is, even with ``*`` or ``[`` in its
+    name; a pattern that matches nothing is an error, never zero post offices.
+    """
+    import glob
+
+    from toolkit.ccmail.directory import split_po_arg
+
+    out: list[str] = []
+    for value in values:
+        po, path = split_po_arg(value)
+        text = str(path)
+        if path.exists() or not GLOB_CHARS & set(text):
+            out.append(value)
+            continue
+        matches = sorted(glob.glob(os.path.expanduser(text)))
+        if not matches:
+            raise InputError(f"no file matches {text!r}", "--ccmail-dir")
+        if po and len(matches) > 1:
+            raise InputError(f"{po}={text} names one post office but matches {len(matches)} "
+                             "files; give PO=FILE once per file", "--ccmail-dir")
+        out.extend(f"{po}={m}" if po else m for m in matches)
+    return out
+
+
 def _option_names(command: click.Command) -> set[str]:
     """Every long option name of ``command`` and, for a group, its commands."""
     names = {o[2:] for p in command.params if isinstance(p, click.Option)
@@ -167,15 +198,21 @@ def apply_profile(ctx: click.Context, profile: Profile) -> None:
 class CcmigCommand(click.Command):
     """A command that reads global flags and its profile before it runs."""
 
-    profile_must_exist = True
+    # True: a named profile must exist; "if-file": unless there is no file at all;
+    # False: any name; None: the command reads no profile (``config init``).
+    profile_must_exist: bool | str | None = True
 
     def invoke(self, ctx: click.Context) -> Any:
         g = globals_of(ctx)
         setup_logging(g["verbose"], g["quiet"], g.get("log_file"))
         progress.ENABLED = not g["quiet"]
-        profile = load_profile(g.get("config"), g.get("profile"), self.profile_must_exist)
+        if self.profile_must_exist is None:
+            profile = Profile(g.get("profile") or "default")
+        else:
+            profile = load_profile(g.get("config"), g.get("profile"), self.profile_must_exist)
         ctx.meta["ccmig.profile"] = profile
         apply_profile(ctx, profile)
+        credentials.profile_opt_in = profile.values.get("allow-plaintext-keyring") is True
         # A command is one short process over one big heap: reading, analysing
         # and rendering 100,000 recipients with the cyclic collector on costs
         # a quarter of the run (see toolkit.audit.no_cyclic_gc).
@@ -184,9 +221,23 @@ class CcmigCommand(click.Command):
 
 
 class LenientProfileCommand(CcmigCommand):
-    """For ``creds``: a profile may exist only as keyring entries."""
+    """For ``creds`` and ``config show``: before any configuration file is
+    written a profile may exist only as keyring entries; once there is a file,
+    a name not in it is a typo (``--profile lba``) and refused as ``audit`` does."""
+
+    profile_must_exist = "if-file"
+
+
+class AnyProfileCommand(CcmigCommand):
+    """``creds delete``: clearing a secret of a profile no longer in the file works."""
 
     profile_must_exist = False
+
+
+class NoProfileCommand(CcmigCommand):
+    """``config init``: writes the file, so it reads none."""
+
+    profile_must_exist = None
 
 
 class CcmigGroup(click.Group):

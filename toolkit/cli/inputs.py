@@ -51,7 +51,8 @@ def input_options(f: Callable) -> Callable:
         click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
                      help="Where recipients come from (auto: --ldif, else --ldap-url)."),
         click.option("--ccmail-dir", "ccmail_dirs", multiple=True, metavar="[PO=]FILE",
-                     help="A cc:Mail PO directory export (repeat: one per PO)."),
+                     help="A cc:Mail PO directory export (repeat: one per PO), or a quoted "
+                          "glob such as 'exports/*.txt' that ccmig expands."),
         click.option("--ccmail-encoding", metavar="ENC",
                      help="Encoding of the cc:Mail files (default: UTF-8 if valid, else cp850)."),
         click.option("--exchange-po", "exchange_pos", multiple=True, metavar="NAME",
@@ -157,7 +158,9 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
         source_kind = "ldif" if params["ldif"] else "ldap" if params["ldap_url"] else None
     if source_kind is None:
         raise InputError("no Exchange source: give --ldif FILE or --ldap-url URL", "--ldif")
-    directory = file_directory(params["ccmail_dirs"], params["ccmail_encoding"])
+    from toolkit.cli.common import expand_ccmail_dirs
+
+    directory = file_directory(expand_ccmail_dirs(params["ccmail_dirs"]), params["ccmail_encoding"])
     with ExitStack() as stack:
         session = None
         if params["exchange_uri"]:

@@ -74,8 +74,14 @@ def boundary(call) -> int:
         return exc.exit_code
     except click.UsageError as exc:
         hint = f" (see 'ccmig {exc.ctx.info_name if exc.ctx and exc.ctx.parent else ''} --help')"
-        click.echo(f"ccmig: error: {one_line(exc.format_message())}{hint.replace('  ', ' ')}",
-                   err=True)
+        message = exc.format_message()
+        takes_dirs = exc.ctx is not None and any(
+            p.name == "ccmail_dirs" for p in exc.ctx.command.params)
+        if takes_dirs and message.startswith("Got unexpected extra argument"):
+            hint = (" (an unquoted glob such as --ccmail-dir exports/*.txt becomes several "
+                    "words: quote it, --ccmail-dir 'exports/*.txt', or repeat --ccmail-dir "
+                    "for each file)")
+        click.echo(f"ccmig: error: {one_line(message)}{hint.replace('  ', ' ')}", err=True)
         return 2
     except click.ClickException as exc:
         click.echo(f"ccmig: error: {one_line(exc.format_message())}", err=True)

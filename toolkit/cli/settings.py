@@ -8,8 +8,16 @@ from pathlib import Path
 import click
 
 from toolkit import credentials
-from toolkit.cli.common import CcmigGroup, LenientProfileCommand, global_options, profile_of
-from toolkit.config import EXAMPLE, default_config_path
+from toolkit.cli.common import (
+    AnyProfileCommand,
+    CcmigGroup,
+    LenientProfileCommand,
+    NoProfileCommand,
+    global_options,
+    globals_of,
+    profile_of,
+)
+from toolkit.config import EXAMPLE, config_source, default_config_path
 from toolkit.errors import InputError
 
 
@@ -38,7 +46,7 @@ def config_show(ctx: click.Context) -> int:
     return 0
 
 
-@config_group.command("init", cls=LenientProfileCommand, epilog="""\b
+@config_group.command("init", cls=NoProfileCommand, epilog="""\b
 Examples:
   ccmig config init
   ccmig config init --path ./ccmig.toml
@@ -46,14 +54,24 @@ Examples:
 @click.option("--path", metavar="FILE", help="Where to write (default ~/.config/ccmig/config.toml).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @global_options
-def config_init(path: str | None, force: bool) -> int:
-    """Write a commented example configuration file."""
+@click.pass_context
+def config_init(ctx: click.Context, path: str | None, force: bool) -> int:
+    """Write a commented example configuration file.
+
+    Warns when --config or $CCMIG_CONFIG names another file: ccmig would go on
+    reading that one, and the profiles written here would seem not to exist.
+    """
     target = Path(path) if path else default_config_path()
     if target.exists() and not force:
         raise InputError("file exists (use --force to overwrite)", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(EXAMPLE, encoding="utf-8")
     click.echo(f"wrote {target}")
+    active, chosen_by = config_source(globals_of(ctx).get("config"))
+    if chosen_by and active.resolve() != target.resolve():
+        fix = "unset CCMIG_CONFIG" if chosen_by == "$CCMIG_CONFIG" else "drop --config"
+        click.echo(f"ccmig: warning: {chosen_by} names {active}: ccmig reads that file, not "
+                   f"{target}, until you {fix} (or pass --config {target})", err=True)
     return 0
 
 
@@ -73,17 +91,25 @@ Examples:
   pass show svc-ccmig | ccmig creds set --for exchange
 """)
 @PURPOSE
+@click.option("--allow-plaintext-keyring", is_flag=True, default=False,
+              help="Store even when the keyring backend is not known to encrypt (e.g. "
+                   "keyrings.alt's PlaintextKeyring file); refused otherwise.")
 @global_options
 @click.pass_context
-def creds_set(ctx: click.Context, purpose: str) -> int:
-    """Store a secret: read from a prompt, or from stdin when it is not a terminal."""
+def creds_set(ctx: click.Context, purpose: str, allow_plaintext_keyring: bool) -> int:
+    """Store a secret: read from a prompt, or from stdin when it is not a terminal.
+
+    The keyring backend must encrypt (OS keyrings do); an unencrypted one is
+    refused unless --allow-plaintext-keyring (docs/security.md).
+    """
     profile = profile_of(ctx).name
+    credentials.check_can_store(allow_plaintext_keyring)  # before asking for anything
     if sys.stdin.isatty():
         secret = click.prompt(f"{purpose} secret for profile {profile}", hide_input=True,
                               confirmation_prompt=True, err=True)
     else:
         secret = sys.stdin.readline().rstrip("\r\n")
-    backend = credentials.set_secret(profile, purpose, secret)
+    backend = credentials.set_secret(profile, purpose, secret, allow_plaintext_keyring)
     click.echo(f"stored {purpose} secret for profile {profile!r} in {backend} "
                f"(service {credentials.SERVICE!r}, username "
                f"{credentials.username(profile, purpose)!r})")
@@ -105,7 +131,7 @@ def creds_get(ctx: click.Context, purpose: str) -> int:
     return 0
 
 
-@creds_group.command("delete", cls=LenientProfileCommand, epilog="""\b
+@creds_group.command("delete", cls=AnyProfileCommand, epilog="""\b
 Examples:
   ccmig creds delete --profile prod --for exchange
 """)

@@ -975,7 +975,12 @@ class ExchangeSession:
         if isinstance(exc, ConnectionFailure):
             return exc
         if isinstance(exc, AuthenticationError):
-            msg = f"authentication failed at {uri} for user {s.username!r} (auth {s.auth})"
+            # The name as typed (CORP\\exadmin, not repr's doubled backslash), and the
+            # two usual causes: the password, or a method the server does not offer.
+            msg = (f"authentication failed at {uri} for user '{s.username}' with "
+                   f"--exchange-auth {s.auth}: check the password (ccmig creds get --for "
+                   "exchange) and that the server accepts this method, else choose another "
+                   "with --exchange-auth (docs/powershell.md)")
         elif isinstance(exc, WSManFaultError):
             msg = f"WSMan fault from {uri}: {exc.reason or 'no reason given'} (code {exc.code})"
         elif isinstance(exc, WinRMTransportError):
