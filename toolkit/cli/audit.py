@@ -164,7 +164,7 @@ def check(ctx: click.Context, identities: tuple[str, ...], from_file: str | None
     if not shown:
         raise InputError("no identity matched any row", "IDENTITY")
     with open_output(output) as out:
-        write_rows(shown, fmt, out, fields)
+        write_rows(shown, fmt, out, fields, details=True)
     return exit_code(shown, fail_on)
 
 

@@ -15,7 +15,8 @@ FORMATS = ("table", "json", "jsonl", "ndjson", "csv")
 
 
 def write_rows(rows: Sequence[Row], fmt: str, out: TextIO,
-               fields: Sequence[str] | None = None) -> None:
+               fields: Sequence[str] | None = None, details: bool = False) -> None:
+    """``details``: the table (check) shows each finding's message and action."""
     if fields:
         if fmt not in ("table", "csv"):
             raise InputError("--fields applies to --format table and csv", "--fields")
@@ -28,4 +29,4 @@ def write_rows(rows: Sequence[Row], fmt: str, out: TextIO,
     elif fmt == "csv":
         write_csv(rows, out)
     else:
-        write_table(rows, out)
+        write_table(rows, out, details)
