@@ -3,6 +3,7 @@ say what the audit says, with every directory value escaped."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -113,7 +114,9 @@ def made(org, tmp_path):
     target = tmp_path / "report.html"
     code, out, err = ccmig("report", *args, "-o", str(target))
     assert code == 1, err  # findings at or above --fail-on warning, as audit
-    assert out == "" and err == ""
+    stale = 2  # Smith, John and the <img> mailbox: errors; the rest below warning
+    assert out == "" and err == (f"ccmig: wrote {target}; exit 1: {stale} row(s) have a finding "
+                                 "at or above --fail-on warning (--fail-on never exits 0)\n")
     return args, target.read_text(encoding="utf-8"), audit_rows(args)
 
 
@@ -255,3 +258,74 @@ def test_inputs_never_hold_secrets():
     assert inputs == {"ldap_url": "ldaps://dc01.corp.example",
                       "exchange_uri": "https://ex01/PowerShell", "bind_dn": "CORP\\svc",
                       "ccmail_dirs": ["PO1=po1.txt"]}
+
+
+def test_needing_action_leaves_out_the_accepted_not_migrated(made):
+    _, text, rows = made
+    page = Page(text)
+    totals = {a["data-total"]: int(t.split(a["data-total"])[0]) for a, t in page.find("div")
+              if a.get("data-total")}
+    assert totals["not migrated (accepted)"] == sum(r["status"] == "not-migrated" for r in rows)
+    assert totals["needing action"] == sum(r["status"] not in ("complete", "not-migrated")
+                                           for r in rows)
+    assert totals["rows"] == sum(v for k, v in totals.items() if k != "rows")
+    assert "Accepted: users staying on cc:Mail" in text
+    assert text.index("Accepted: users staying") < text.index('id="status-not-migrated"')
+
+
+def test_what_to_do_tables_hold_the_finding_text(made):
+    _, text, rows = made
+    page = Page(text)
+    for r in rows:
+        if r["status"] == "complete":
+            continue
+        (tr, shown_text), = [(a, t) for a, t in page.find("tr") if a.get("data-key") ==
+                             shown(r["key"]) and not a.get("data-status")]
+        assert shown(r["findings"][0]["message"]) in shown_text, r["key"]
+
+
+def test_none_post_office_is_explained_where_it_appears(org, tmp_path):
+    from tests.orgkit import group
+
+    args = hostile_org(org)
+    code, text, _ = ccmig("report", *args)
+    assert "(none)" not in Page(text).chart("post-office")
+    assert 'id="no-post-office"' not in text  # no (none) row: no note
+    org.objects.append(group("Team", "CCMAIL:Team at EXCH"))
+    code, text, _ = ccmig("report", *[*org.write(), "--exchange-po", "EXCH"])
+    assert "(none)" in Page(text).chart("post-office")
+    (note, words), = Page(text).find("p", id="no-post-office")
+    assert words.startswith("(none): rows with no old cc:Mail post office")
+    code, md_text, _ = ccmig("report", *[*org.write(), "--exchange-po", "EXCH"], "--format", "md")
+    assert "(none): rows with no old cc:Mail post office" in md_text
+    assert "not migrated (staying on cc:Mail: accepted" in md_text
+    assert "| Finding |" in md_text
+
+
+def test_trend_chart_axis_ticks_and_distinct_colours():
+    from toolkit.history import STATUSES, Run
+    from toolkit.render.html import DASHES, STATUS_COLOURS, trend_chart
+    from toolkit.render.report import severity_of
+
+    series = [Run(timestamp=f"2026-05-0{d}T09:30:00.000000Z", total=300,
+                  counts={"stale-ccmail-mailbox": 60 - 10 * d, "complete": 100 + 10 * d,
+                          "awaiting-dirsync": 7})
+              for d in range(1, 6)]
+    svg = Page(trend_chart(series, ["stale-ccmail-mailbox", "awaiting-dirsync", "complete"]))
+    ticks = [int(a["data-tick"]) for a, _ in svg.find("text") if a.get("data-tick")]
+    assert ticks[0] == 0 and ticks[-1] >= 150 and len(ticks) >= 4
+    assert len({b - a for a, b in itertools.pairwise(ticks)}) == 1  # even steps
+    labels = [t for a, t in svg.find("text") if a.get("class") == "when"]
+    assert labels == [f"05-0{d} 09:30" for d in range(1, 6)]
+    # Every status has its own colour, far from every other (RGB distance), and a
+    # dash pattern per severity.
+    rgb = {s: tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for s, c in STATUS_COLOURS.items()}
+    assert set(rgb) == set(STATUSES)
+    for a in rgb:
+        for b in rgb:
+            if a < b:
+                distance = sum((x - y) ** 2 for x, y in zip(rgb[a], rgb[b], strict=True)) ** .5
+                assert distance > 80, (a, b)
+    lines = {a.get("stroke"): a.get("stroke-dasharray") for a, _ in svg.find("polyline")}
+    assert lines[STATUS_COLOURS["awaiting-dirsync"]] == DASHES[severity_of("awaiting-dirsync")]
+    assert lines[STATUS_COLOURS["complete"]] is None

@@ -36,10 +36,11 @@ def chromium() -> str:
                 "chromium (scripts/test installs it)")
 
 
-def load(page: Path, profile: Path) -> tuple[str, list[str]]:
+def load(page: Path, profile: Path, window: str | None = None) -> tuple[str, list[str]]:
     """The DOM Chromium built from ``page``, and its console lines."""
     command = [
-        chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+        chromium(), *([f"--window-size={window}"] if window else []), "--headless",
+        "--no-sandbox", "--disable-gpu", "--disable-quic",
         "--no-first-run", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--disable-extensions", "--disable-dev-shm-usage",
         "--host-resolver-rules=MAP * ~NOTFOUND",  # even a stray fetch could not leave
@@ -99,3 +100,88 @@ def test_report_renders_in_chromium(org: Org, tmp_path):
     visible = "".join(page.text)
     for value in HOSTILE_TEXTS:
         assert value in visible
+
+
+DEMO = Path(__file__).resolve().parent.parent / "mocks" / "demo"
+LAPTOP = "1366,768"
+# Measures the laid-out page and writes the result into <title>, which
+# --dump-dom then shows. Only in a test copy of the report: the report itself
+# holds no script and its CSP would refuse one.
+PROBE = """<script>
+const out = {overflow: document.documentElement.scrollWidth - window.innerWidth, split: []};
+for (const td of document.querySelectorAll("#rows-table td:not(.msg)")) {
+  const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (const m of node.data.matchAll(/\\S+/g)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+      if (tops.size > 1) out.split.push(m[0]);
+    }
+  }
+}
+document.title = "PROBE " + JSON.stringify(out);
+</script>"""
+
+
+def demo_report(tmp_path: Path) -> Path:
+    """The demo's report with a trend of three recorded runs that differ."""
+    runs = tmp_path / "runs"
+    base = ["--ldif", str(DEMO / "org.ldif"), "--exchange-po", "EXCH"]
+    files = sorted((DEMO / "ccmail").glob("*.txt"))
+    for n in (2, 3, len(files)):
+        dirs = [a for f in files[:n] for a in ("--ccmail-dir", str(f))]
+        assert ccmig("audit", *base, *dirs, "--record", str(runs), "-q",
+                     "-o", str(tmp_path / "a.txt"))[0] == 1
+    report = tmp_path / "report.html"
+    code, _, err = ccmig("report", *base, "--ccmail-dir", str(DEMO / "ccmail" / "*.txt"),
+                         "--mailbox-stats", str(DEMO / "stats.csv"), "--record", str(runs),
+                         "-o", str(report))
+    assert code == 1 and "exit 1:" in err, err
+    return report
+
+
+def test_report_layout_at_laptop_width(tmp_path):
+    """At 1366x768 nothing overflows sideways and no word of the "All rows"
+    table (status, name, PO, route, kind, DN part) is broken across lines."""
+    import json
+
+    report = demo_report(tmp_path)
+    probe = tmp_path / "probe.html"
+    text = re.sub(r"<meta http-equiv=\"Content-Security-Policy\"[^>]*>", "",
+                  report.read_text(encoding="utf-8"))
+    probe.write_text(text.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    dom, console = load(probe, tmp_path / "profile", window=LAPTOP)
+    assert console == [], console
+    found = re.search(r"<title>PROBE (.*?)</title>", dom)
+    assert found, "the probe did not run"
+    result = json.loads(found.group(1).replace("&quot;", '"'))
+    assert result["overflow"] <= 0, result
+    assert result["split"] == [], result["split"][:20]
+    # The probe sees a break when there is one: a cell far too narrow for its word.
+    narrow = tmp_path / "narrow.html"
+    narrow.write_text("<!DOCTYPE html><html><head><title>x</title></head><body>"
+                      "<table id=\"rows-table\"><tr><td style=\"width:2px;"
+                      "overflow-wrap:anywhere\">exchange</td></tr></table>"
+                      + PROBE + "</body></html>", encoding="utf-8")
+    dom, _ = load(narrow, tmp_path / "profile2", window=LAPTOP)
+    assert "exchange" in re.search(r"<title>PROBE (.*?)</title>", dom).group(1)
+
+
+def test_report_screenshot_at_laptop_width(tmp_path):
+    """The picture an admin sees first: taken at 1366x768 (and looked at when
+    the report changes; see docs/tutorial.md)."""
+    report = demo_report(tmp_path)
+    shot = tmp_path / "report.png"
+    command = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               f"--window-size={LAPTOP}", f"--user-data-dir={tmp_path / 'profile'}",
+               "--host-resolver-rules=MAP * ~NOTFOUND", f"--screenshot={shot}",
+               report.resolve().as_uri()]
+    subprocess.run(command, capture_output=True, timeout=60, check=False,
+                   env={**os.environ, "HOME": str(tmp_path)})
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert (width, height) == (1366, 768)
+    assert len(data) > 20000  # text and charts, not a blank page

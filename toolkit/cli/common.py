@@ -325,6 +325,26 @@ def open_output(path: str | None) -> Iterator[TextIO]:
         raise
 
 
+def failing_rows(rows: Sequence[Row], fail_on: str) -> int:
+    """How many rows have a finding at or above ``fail_on``."""
+    if fail_on == "never":
+        return 0
+    threshold = SEVERITY_RANK[fail_on]
+    codes = getattr(rows, "codes", None)
+    found = codes() if codes is not None else ([f.code for f in r.findings] for r in rows)
+    return sum(1 for cs in found if any(SEVERITY_RANK[SEVERITY[c]] >= threshold for c in cs))
+
+
+def explain_exit(code: int, rows: Sequence[Row], fail_on: str, written: str | None) -> None:
+    """Exit 1 with the output in a file: say why on stderr (unless -q), or the
+    admin sees a failed command and a report that looks fine."""
+    if code != 1 or not written or logging.getLogger().getEffectiveLevel() > logging.WARNING:
+        return
+    n = failing_rows(rows, fail_on)
+    click.echo(f"ccmig: wrote {written}; exit 1: {n} row(s) have a finding at or above "
+               f"--fail-on {fail_on} (--fail-on never exits 0)", err=True)
+
+
 def exit_code(rows: Sequence[Row], fail_on: str) -> int:
     if fail_on == "never":
         return 0

@@ -148,6 +148,52 @@ def powershell_session(params: dict[str, Any], profile: str):
     return ExchangeSession(settings)
 
 
+def clean(value: object) -> str:
+    from toolkit.render.table import clean as printable  # control characters defused
+
+    return printable(value)
+
+
+def told(source: EntrySource, what: str) -> EntrySource:
+    """``source`` that says at ``-v`` what it read and how many objects: the
+    first thing to check when a number looks wrong is which server answered."""
+    import logging
+
+    log = logging.getLogger("toolkit.audit")
+
+    def read(all_mailboxes: bool):
+        n = 0
+        entries = source(all_mailboxes)
+        try:
+            for entry in entries:
+                n += 1
+                yield entry
+        finally:  # stopped early: let the source stop too (PowerShell signals the pipeline)
+            close = getattr(entries, "close", None)
+            if close is not None:
+                close()
+        log.info("read %d directory object(s) from %s", n, clean(what))
+
+    return read
+
+
+def _describe_source(kind: str, params: dict[str, Any]) -> str:
+    if kind == "ldif":
+        return f"LDIF file {params['ldif']}"
+    if kind == "ldap":
+        return f"LDAP server {params['ldap_url']} (base {params['base_dn']})"
+    return f"Exchange remote PowerShell {params['exchange_uri']}"
+
+
+def _tell_directory(directory: Any) -> None:
+    import logging
+
+    log = logging.getLogger("toolkit.audit")
+    for f in getattr(directory, "files", []):
+        log.info("read %d cc:Mail entr%s of post office %s from %s", len(f.entries),
+                 "y" if len(f.entries) == 1 else "ies", clean(f.po), clean(f.path))
+
+
 @contextmanager
 def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
     """Build :class:`AuditInputs` from the options; opens PowerShell if asked."""
@@ -161,6 +207,7 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
     from toolkit.cli.common import expand_ccmail_dirs
 
     directory = file_directory(expand_ccmail_dirs(params["ccmail_dirs"]), params["ccmail_encoding"])
+    _tell_directory(directory)
     with ExitStack() as stack:
         session = None
         if params["exchange_uri"]:
@@ -181,7 +228,7 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
             source = lambda all_mailboxes: session.iter_recipients()  # noqa: E731
         stats = Path(params["mailbox_stats"]) if params["mailbox_stats"] else None
         yield AuditInputs(
-            source=source,
+            source=told(source, _describe_source(source_kind, params)),
             directory=directory,
             dialect=Dialect(params["dialect"]),
             exchange_pos=list(params["exchange_pos"]),

@@ -11,6 +11,7 @@ from toolkit.cli.common import (
     FAIL_ON,
     CcmigCommand,
     exit_code,
+    explain_exit,
     global_options,
     open_output,
     profile_of,
@@ -72,4 +73,6 @@ def report(ctx: click.Context, fmt: str | None, output: str | None, record: str 
                         exchange_pos=result.exchange_pos, title=title, runs=runs)
     with open_output(output) as out:
         (write_markdown if fmt == "md" else write_html)(the_report, out)
-    return exit_code(result.rows, fail_on)
+    code = exit_code(result.rows, fail_on)
+    explain_exit(code, result.rows, fail_on, output)
+    return code

@@ -20,16 +20,34 @@ from typing import TextIO
 
 from toolkit.history import STATUSES, Change, Run, current_run, trend_statuses
 from toolkit.model import Row
-from toolkit.render.report import SEVERITIES, Report, input_items, severity_of
+from toolkit.render.report import (
+    NO_PO,
+    NO_PO_NOTE,
+    SEVERITIES,
+    Group,
+    Report,
+    input_items,
+    severity_of,
+)
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
        "form-action 'none'")
 COLOURS = {"error": "#b03a2e", "warning": "#b9770e", "info": "#2471a3", "complete": "#1e8449"}
-# One colour per status for the trend lines (the table's order), told apart easily.
-PALETTE = ("#9c755f", "#b07aa1", "#ff9da7", "#e15759", "#f28e2b", "#edc948", "#76b7b2",
-           "#bab0ac", "#17becf", "#8c564b", "#7f7f7f", "#4e79a7", "#59a14f")
-STATUS_COLOURS = dict(zip(STATUSES, PALETTE, strict=True))
+# One colour per status for the trend lines, far apart in hue and lightness
+# (errors warm, warnings earthy/blue, not-migrated grey, complete green), and
+# a dash pattern per severity so lines stay apart in grey print too.
+STATUS_COLOURS = {
+    "invalid-address": "#7f0000", "duplicate-address": "#9e1fb4", "name-conflict": "#e7298a",
+    "stale-ccmail-mailbox": "#d62728", "orphan-custom-recipient": "#f28e00",
+    "missing-primary-address": "#8c564b", "multiple-primaries": "#7a7a00",
+    "missing-secondary-address": "#000000", "unconfirmed-migration": "#1a237e",
+    "awaiting-dirsync": "#1f77b4", "source-mismatch": "#00c49a", "not-migrated": "#a0a0a0",
+    "complete": "#2ca02c",
+}
+DASHES = {"error": "", "warning": "7 4", "info": "2 4", "complete": ""}
+LINE_STYLE = {"error": ", solid", "warning": ", dashed", "info": ", dotted", "complete": ", solid"}
+assert set(STATUS_COLOURS) == set(STATUSES)
 
 STYLE = """
 :root { color-scheme: light; --border: #d5d8dc; --muted: #566573; }
@@ -66,8 +84,14 @@ ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: .
 table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
 th, td { border: 1px solid var(--border); padding: .25rem .45rem; text-align: left;
          vertical-align: top; }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
 td.n, td.t { overflow-wrap: normal; white-space: nowrap; }
+td.dn { min-width: 12rem; }
+td.dn .rdn { display: inline-block; }  /* a DN wraps between its parts, not inside one */
+th { white-space: nowrap; }
+td.msg { min-width: 16rem; overflow-wrap: anywhere; }  /* prose; only a DN inside may split */
+svg .grid { stroke: #e5e8e8; stroke-width: 1; }
+p.note { color: var(--muted); font-size: .9rem; margin: .25rem 0 1rem; }
 .scroll { overflow-x: auto; }
 th { background: #f2f4f4; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
@@ -95,8 +119,22 @@ def esc(value: object) -> str:
 
 
 def cell(value: object, cls: str | None = None) -> str:
+    """A table cell: ``t`` a token never wrapped (status, route, kind, PO),
+    ``dn`` a DN that may wrap anywhere, ``msg`` a message wrapped between words."""
     shown = "—" if value is None or value == "" else f"<bdi>{esc(value)}</bdi>"
     return f"<td class=\"{cls}\">{shown}</td>" if cls else f"<td>{shown}</td>"
+
+
+_RDN_END = re.compile(r"(?<!\\),")
+
+
+def dn_cell(value: str) -> str:
+    """A DN (or key) cell that wraps only after a separating comma: each RDN is an
+    inline block, so ``OU=Sites`` never becomes ``OU=Si`` / ``tes``."""
+    parts = _RDN_END.split(value)
+    shown = "".join(f"<span class=\"rdn\">{esc(p)}{',' if i < len(parts) - 1 else ''}</span>"
+                    for i, p in enumerate(parts))
+    return f"<td class=\"dn\"><bdi>{shown}</bdi></td>"
 
 
 def code(value: object) -> str:
@@ -150,9 +188,12 @@ def _summary(report: Report, w) -> None:
     complete = sum(1 for r in rows if not r.findings)
     w("<section id=\"summary\">\n<h2>Summary</h2>\n<div class=\"totals\">")
     for label, n in (("rows", len(rows)), ("needing action", report.needing_action),
-                     ("complete", complete)):
+                     ("not migrated (accepted)", report.accepted), ("complete", complete)):
         w(f"<div data-total=\"{esc(label)}\"><strong>{n}</strong>{esc(label)}</div>")
-    w("</div>\n<div class=\"charts\">\n")
+    w("</div>\n<p class=\"note\">Needing action: every row with a finding, except "
+      "<code>not-migrated</code> cc:Mail users who stay on cc:Mail — an accepted end state "
+      "(docs/runbook.md), counted apart so that this number reaches 0 when the clean-up is "
+      "done.</p>\n<div class=\"charts\">\n")
     w("<figure>\n<figcaption id=\"chart-status-caption\">Rows per status</figcaption>\n")
     w(status_chart(report.by_status()))
     w("</figure>\n<figure>\n<figcaption id=\"chart-po-caption\">Rows per old post office"
@@ -170,40 +211,59 @@ def _summary(report: Report, w) -> None:
     w("<table id=\"post-office-table\"><thead><tr><th>Old post office</th>"
       "<th class=\"n\">Rows</th>" + "".join(f"<th class=\"n\">{s}</th>" for s in SEVERITIES)
       + "</tr></thead><tbody>\n")
-    for po, c in report.by_post_office():
-        w(f"<tr data-post-office=\"{esc(po)}\">{cell(po)}<td class=\"n\">{c['rows']}</td>"
+    per_po = report.by_post_office()
+    for po, c in per_po:
+        w(f"<tr data-post-office=\"{esc(po)}\">{cell(po, 't')}<td class=\"n\">{c['rows']}</td>"
           + "".join(f"<td class=\"n\">{c[s]}</td>" for s in SEVERITIES) + "</tr>\n")
-    w("</tbody></table>\n</section>\n")
+    w("</tbody></table>\n")
+    if any(po == NO_PO for po, _ in per_po):
+        w(f"<p class=\"note\" id=\"no-post-office\">{esc(NO_PO_NOTE)}</p>\n")
+    w("</section>\n")
 
 
 def _actions(report: Report, w) -> None:
     groups = report.groups()
     w("<section id=\"actions\">\n<h2>What to do</h2>\n")
     if not groups:
-        w("<p>Nothing to do: every row is complete.</p>\n")
+        w("<p>Nothing to do: every row is complete or an accepted <code>not-migrated</code> "
+          "cc:Mail user.</p>\n")
     for g in groups:
-        n = len(g.rows)
-        w(f"<section class=\"group {g.severity}\" id=\"status-{esc(g.status)}\" "
-          f"data-status=\"{esc(g.status)}\" data-count=\"{n}\">\n"
-          f"<h3>{code(g.status)} <span class=\"badge {g.severity}\">{g.severity}</span> "
-          f"— {n} {'row' if n == 1 else 'rows'}</h3>\n<div class=\"do\">")
-        for action in g.actions:
-            w(f"<p><strong>Do:</strong> {esc(action)}</p>")
-        w("</div>\n<table class=\"people\"><thead><tr><th>cc:Mail name</th><th>Old PO</th>"
-          "<th>Route</th><th>Kind</th><th>DN or key</th><th>Other findings</th></tr></thead>"
-          "<tbody>\n")
-        for r in g.rows:
-            others = ", ".join(f.code for f in r.findings[1:])
-            w(f"<tr data-key=\"{esc(r.key)}\">{cell(r.ccmail_name)}{cell(r.old_post_office)}"
-              f"{cell(r.route)}{cell(r.kind.value)}{cell(r.dn or r.key)}{cell(others)}</tr>\n")
-        w("</tbody></table>\n</section>\n")
+        _group(g, w)
+    accepted = report.groups(accepted=True)
+    if accepted:
+        w("<h3>Accepted: users staying on cc:Mail</h3>\n<p class=\"note\">Not counted as "
+          "needing action. Migrate them when their turn comes; until then nothing is wrong "
+          "with their mail.</p>\n")
+        for g in accepted:
+            _group(g, w)
     w("</section>\n")
 
 
+def _group(g: Group, w) -> None:
+    n = len(g.rows)
+    w(f"<section class=\"group {g.severity}\" id=\"status-{esc(g.status)}\" "
+      f"data-status=\"{esc(g.status)}\" data-count=\"{n}\">\n"
+      f"<h3>{code(g.status)} <span class=\"badge {g.severity}\">{g.severity}</span> "
+      f"— {n} {'row' if n == 1 else 'rows'}</h3>\n<div class=\"do\">")
+    for action in g.actions:
+        w(f"<p><strong>Do:</strong> {esc(action)}</p>")
+    # The finding's message names the object (its DN), the value and any other
+    # object involved: what the admin needs to act, so no separate DN column.
+    w("</div>\n<div class=\"scroll\"><table class=\"people\"><thead><tr><th>cc:Mail name</th>"
+      "<th>Old PO</th><th>Route</th><th>Kind</th><th>Finding</th>"
+      "<th>Other findings</th></tr></thead><tbody>\n")
+    for r in g.rows:
+        others = ", ".join(f.code for f in r.findings[1:])
+        w(f"<tr data-key=\"{esc(r.key)}\">{cell(r.ccmail_name)}{cell(r.old_post_office, 't')}"
+          f"{cell(r.route, 't')}{cell(r.kind.value, 't')}{cell(r.findings[0].message, 'msg')}"
+          f"{cell(others)}</tr>\n")
+    w("</tbody></table></div>\n</section>\n")
+
+
 def _all_rows(rows: Sequence[Row], w) -> None:
-    w("<section id=\"rows\">\n<h2>All rows</h2>\n<table id=\"rows-table\"><thead><tr>"
-      "<th>Status</th><th>cc:Mail name</th><th>Old PO</th><th>Route</th><th>Kind</th>"
-      "<th>DN or key</th><th>Findings</th></tr></thead><tbody>\n")
+    w("<section id=\"rows\">\n<h2>All rows</h2>\n<div class=\"scroll\"><table id=\"rows-table\">"
+      "<thead><tr><th>Status</th><th>cc:Mail name</th><th>Old PO</th><th>Route</th>"
+      "<th>Kind</th><th>DN or key</th><th>Findings</th></tr></thead><tbody>\n")
     for r in rows:
         if r.findings:
             findings = "<ul class=\"findings\">" + "".join(
@@ -212,9 +272,10 @@ def _all_rows(rows: Sequence[Row], w) -> None:
         else:
             findings = "—"
         w(f"<tr data-key=\"{esc(r.key)}\" data-status=\"{esc(r.status)}\">"
-          f"<td>{code(r.status)}</td>{cell(r.ccmail_name)}{cell(r.old_post_office)}"
-          f"{cell(r.route)}{cell(r.kind.value)}{cell(r.dn or r.key)}<td>{findings}</td></tr>\n")
-    w("</tbody></table>\n</section>\n")
+          f"<td class=\"t\">{code(r.status)}</td>{cell(r.ccmail_name)}"
+          f"{cell(r.old_post_office, 't')}{cell(r.route, 't')}{cell(r.kind.value, 't')}"
+          f"{dn_cell(r.dn) if r.dn else cell(r.key)}<td class=\"msg\">{findings}</td></tr>\n")
+    w("</tbody></table></div>\n</section>\n")
 
 
 def _inputs(report: Report, w) -> None:
@@ -241,8 +302,11 @@ def _trend(report: Report, w) -> None:
       "<figcaption id=\"chart-trend-caption\">Rows per status, run by run</figcaption>\n")
     w(trend_chart(series, statuses))
     w("<ul class=\"legend\">" + "".join(
-        f"<li><span class=\"swatch\" style=\"background:{STATUS_COLOURS.get(s, '#555')}\">"
-        f"</span>{esc(s)}</li>" for s in statuses) + "</ul>\n</figure>\n")
+        f"<li data-status=\"{esc(s)}\"><span class=\"swatch\" "
+        f"style=\"background:{STATUS_COLOURS.get(s, '#555')}\"></span>{esc(s)} "
+        f"<span class=\"muted\">({severity_of(s)}{LINE_STYLE[severity_of(s)]})</span></li>"
+        for s in statuses)
+      + "</ul>\n</figure>\n")
     w("<div class=\"scroll\"><table id=\"trend-table\"><thead><tr><th>Run (UTC)</th><th>Record</th>"
       "<th class=\"n\">Rows</th>" + "".join(f"<th class=\"n\">{esc(s)}</th>" for s in statuses)
       + "</tr></thead><tbody>\n")
@@ -342,33 +406,65 @@ def post_office_chart(per_po: Sequence[tuple[str, dict]]) -> str:
     return "".join(out)
 
 
+def nice_step(top: int, ticks: int = 5) -> int:
+    """A round step (1, 2, 5 x 10^k) giving about ``ticks`` intervals up to ``top``."""
+    raw = max(top / ticks, 1)
+    base = 10 ** (len(str(int(raw))) - 1)
+    return next(m * base for m in (1, 2, 5, 10) if m * base >= raw)
+
+
+def short_when(run: Run) -> str:
+    """A run's time on the axis: ``05-01 09:30`` (the table below has the year)."""
+    return run.timestamp[5:16].replace("T", " ")
+
+
 def trend_chart(series: Sequence[Run], statuses: Sequence[str]) -> str:
-    """One line per status over the runs; each point a ``<circle data-run data-count>``."""
-    width, height, left, right, top_pad, bottom = 640, 260, 44, 16, 12, 28
+    """One line per status over the runs; each point a ``<circle data-run data-count>``.
+
+    The y axis has round ticks with grid lines, the x axis each run's time
+    (thinned so labels never overlap); each status has its own colour and its
+    severity's dash pattern, named in the legend below the chart.
+    """
+    width, height, left, right, top_pad, bottom = 720, 300, 56, 56, 12, 46
     plot_w, plot_h = width - left - right, height - top_pad - bottom
-    top = max((run.counts.get(s, 0) for run in series for s in statuses), default=0) or 1
-    step = plot_w / max(len(series) - 1, 1)
+    peak = max((run.counts.get(s, 0) for run in series for s in statuses), default=0)
+    step = nice_step(peak)
+    top = max(step * -(-peak // step), step)
+    x_step = plot_w / max(len(series) - 1, 1)
 
     def xy(i: int, n: int) -> tuple[float, float]:
-        return round(left + i * step, 1), round(top_pad + plot_h - plot_h * n / top, 1)
+        x = left + (i * x_step if len(series) > 1 else plot_w / 2)
+        return round(x, 1), round(top_pad + plot_h - plot_h * n / top, 1)
 
+    base = top_pad + plot_h
     out = [f"<svg data-chart=\"trend\" role=\"img\" aria-labelledby=\"chart-trend-caption\" "
-           f"width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">",
-           f"<line class=\"axis\" x1=\"{left}\" y1=\"{top_pad + plot_h}\" x2=\"{width - right}\" "
-           f"y2=\"{top_pad + plot_h}\"/>",
-           f"<line class=\"axis\" x1=\"{left}\" y1=\"{top_pad}\" x2=\"{left}\" "
-           f"y2=\"{top_pad + plot_h}\"/>",
-           f"<text x=\"{left - 6}\" y=\"{top_pad + 4}\" text-anchor=\"end\">{top}</text>",
-           f"<text x=\"{left - 6}\" y=\"{top_pad + plot_h}\" text-anchor=\"end\">0</text>",
-           f"<text x=\"{left}\" y=\"{height - 8}\">{esc(when(series[0]))}</text>",
-           f"<text x=\"{width - right}\" y=\"{height - 8}\" text-anchor=\"end\">"
-           f"{esc(when(series[-1]))}</text>"]
+           f"width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">"]
+    for tick in range(0, top + 1, step):
+        y = round(base - plot_h * tick / top, 1)
+        out.append(f"<line class=\"grid\" x1=\"{left}\" y1=\"{y}\" x2=\"{width - right}\" "
+                   f"y2=\"{y}\"/><text class=\"tick\" data-tick=\"{tick}\" x=\"{left - 6}\" "
+                   f"y=\"{y + 4}\" text-anchor=\"end\">{tick}</text>")
+    out.append(f"<line class=\"axis\" x1=\"{left}\" y1=\"{base}\" x2=\"{width - right}\" "
+               f"y2=\"{base}\"/><line class=\"axis\" x1=\"{left}\" y1=\"{top_pad}\" "
+               f"x2=\"{left}\" y2=\"{base}\"/>")
+    every = max(1, -(-len(series) * 84 // plot_w))  # a label needs about 84 px
+    for i, run in enumerate(series):
+        if i % every and i != len(series) - 1:
+            continue
+        x, _ = xy(i, 0)
+        out.append(f"<text class=\"when\" x=\"{x}\" y=\"{base + 16}\" text-anchor=\"middle\">"
+                   f"{esc(short_when(run))}</text>")
+    out.append(f"<text x=\"{left + plot_w / 2}\" y=\"{height - 6}\" text-anchor=\"middle\">"
+               "run (UTC)</text><text x=\"14\" y=\"{0}\" text-anchor=\"middle\" "
+               "transform=\"rotate(-90 14 {0})\">rows</text>".format(round(top_pad + plot_h / 2)))
     for s in statuses:
         colour = STATUS_COLOURS.get(s, "#555")
+        dash = DASHES[severity_of(s)]
         points = [xy(i, run.counts.get(s, 0)) for i, run in enumerate(series)]
         out.append(f"<g data-label=\"{esc(s)}\" data-count=\"{series[-1].counts.get(s, 0)}\">"
                    f"<title>{esc(s)}</title>"
-                   f"<polyline stroke=\"{colour}\" points=\""
+                   f"<polyline stroke=\"{colour}\""
+                   + (f" stroke-dasharray=\"{dash}\"" if dash else "") + " points=\""
                    + " ".join(f"{x},{y}" for x, y in points) + "\"/>")
         for run, (x, y) in zip(series, points, strict=True):
             n = run.counts.get(s, 0)

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from toolkit.history import current_run, trend_statuses
-from toolkit.render.report import SEVERITIES, Report, input_items, severity_of
+from toolkit.render.report import (
+    NO_PO,
+    NO_PO_NOTE,
+    SEVERITIES,
+    Group,
+    Report,
+    input_items,
+    severity_of,
+)
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|&#~!])")
@@ -45,31 +53,36 @@ def table(out: TextIO, header: Sequence[str], rows: Sequence[Sequence[str]],
 def write_markdown(report: Report, out: TextIO) -> None:
     stamp = report.generated.strftime("%Y-%m-%d %H:%M UTC")
     rows = report.rows
+    complete = sum(1 for r in rows if not r.findings)
     out.write(f"# {md(report.title)}\n\nGenerated {stamp} by ccmig {md(report.version)}: "
               f"{len(rows)} rows, {report.needing_action} needing action, "
-              f"{len(rows) - report.needing_action} complete.\n\n")
+              f"{report.accepted} not migrated (staying on cc:Mail: accepted, not counted as "
+              f"needing action), {complete} complete.\n\n")
 
     out.write("## Rows per status\n\n")
     table(out, ("Status", "Severity", "Rows"),
           [(code(s), severity_of(s), str(n)) for s, n in report.by_status()], right=(2,))
 
     out.write("## Rows per old post office\n\n")
+    per_po = report.by_post_office()
     table(out, ("Old post office", "Rows", *SEVERITIES),
           [(md(po), str(c["rows"]), *(str(c[s]) for s in SEVERITIES))
-           for po, c in report.by_post_office()], right=range(1, 2 + len(SEVERITIES)))
+           for po, c in per_po], right=range(1, 2 + len(SEVERITIES)))
+    if any(po == NO_PO for po, _ in per_po):
+        out.write(md(NO_PO_NOTE) + "\n\n")
 
     out.write("## What to do\n\n")
     groups = report.groups()
     if not groups:
-        out.write("Nothing to do: every row is complete.\n\n")
+        out.write("Nothing to do: every row is complete or an accepted `not-migrated` "
+                  "cc:Mail user.\n\n")
     for g in groups:
-        n = len(g.rows)
-        out.write(f"### {code(g.status)} ({g.severity}) — {n} {'row' if n == 1 else 'rows'}\n\n")
-        for action in g.actions:
-            out.write(f"**Do:** {md(action)}\n\n")
-        table(out, ("cc:Mail name", "Old PO", "Route", "DN or key", "Other findings"),
-              [(md(r.ccmail_name), md(r.old_post_office), md(r.route), md(r.dn or r.key),
-                md(", ".join(f.code for f in r.findings[1:]))) for r in g.rows])
+        _group(g, out)
+    accepted = report.groups(accepted=True)
+    if accepted:
+        out.write("## Accepted: users staying on cc:Mail\n\nNot counted as needing action.\n\n")
+        for g in accepted:
+            _group(g, out)
 
     if report.runs is not None:
         _trend(report, out)
@@ -82,6 +95,16 @@ def write_markdown(report: Report, out: TextIO) -> None:
         out.write(f"- {md(key)}: {md(value)}\n")
     out.write("\nFinding codes are explained in docs/findings.md. Secrets are never written "
               "into a report.\n")
+
+
+def _group(g: Group, out: TextIO) -> None:
+    n = len(g.rows)
+    out.write(f"### {code(g.status)} ({g.severity}) — {n} {'row' if n == 1 else 'rows'}\n\n")
+    for action in g.actions:
+        out.write(f"**Do:** {md(action)}\n\n")
+    table(out, ("cc:Mail name", "Old PO", "Route", "Finding", "DN or key", "Other findings"),
+          [(md(r.ccmail_name), md(r.old_post_office), md(r.route), md(r.findings[0].message),
+            md(r.dn or r.key), md(", ".join(f.code for f in r.findings[1:]))) for r in g.rows])
 
 
 def _trend(report: Report, out: TextIO) -> None:

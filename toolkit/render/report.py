@@ -17,6 +17,11 @@ from toolkit.rules import CODES, SEVERITY
 
 STATUSES = (*CODES, "complete")
 NO_PO = "(none)"
+NO_PO_NOTE = ("(none): rows with no old cc:Mail post office — groups, mailboxes without an "
+              "old cc:Mail address, and contacts whose cc:Mail address is at an Exchange "
+              "post office or missing.")
+# The runbook's accepted end state besides complete: a user who stays on cc:Mail.
+ACCEPTED = ("not-migrated",)
 SEVERITIES = ("error", "warning", "info", "complete")
 DEFAULT_TITLE = "cc:Mail → Exchange migration audit"
 
@@ -59,10 +64,13 @@ class Report:
             c[severity_of(row.status)] += 1
         return [(po, per[po]) for po in sorted(per, key=str.casefold)]
 
-    def groups(self) -> list[Group]:
-        """People needing action, one group per status, most severe first."""
+    def groups(self, accepted: bool = False) -> list[Group]:
+        """People needing action, one group per status, most severe first;
+        ``accepted``: the groups of the accepted end state (``not-migrated``)."""
         out = []
         for status in CODES:
+            if (status in ACCEPTED) != accepted:
+                continue
             rows = [r for r in self.rows if r.status == status]
             if not rows:
                 continue
@@ -76,7 +84,13 @@ class Report:
 
     @property
     def needing_action(self) -> int:
-        return sum(1 for r in self.rows if r.findings)
+        """Rows with a finding other than the accepted ``not-migrated``: this
+        reaches 0 when the clean-up is done, even if users stay on cc:Mail."""
+        return sum(1 for r in self.rows if r.findings and r.status not in ACCEPTED)
+
+    @property
+    def accepted(self) -> int:
+        return sum(1 for r in self.rows if r.status in ACCEPTED)
 
     @property
     def latest_run(self) -> Run | None:
