@@ -223,8 +223,8 @@ def resolve_run(ref: str, directory: str | Path | None) -> Run:
             if not runs:
                 msg = "the directory holds 0 run(s): `ccmig audit --record DIR` records one"
             else:
-                msg = ("only one run recorded yet — record another (`ccmig audit --record DIR` "
-                       "again, e.g. after the next change) to compare")
+                msg = ("only one run recorded yet — record another to compare (`ccmig audit "
+                       "--record DIR` again, e.g. after the next change)")
             raise InputError(f"'{ref}': {msg}", str(directory))
         return runs[-need]
     path = Path(ref)
