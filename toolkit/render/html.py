@@ -89,6 +89,7 @@ td.n, td.t { overflow-wrap: normal; white-space: nowrap; }
 td.dn { min-width: 12rem; }
 td.dn .rdn { display: inline-block; }  /* a DN wraps between its parts, not inside one */
 th { white-space: nowrap; }
+#status-table, #post-office-table { width: auto; min-width: 28rem; }
 td.msg { min-width: 16rem; overflow-wrap: anywhere; }  /* prose; only a DN inside may split */
 svg .grid { stroke: #e5e8e8; stroke-width: 1; }
 p.note { color: var(--muted); font-size: .9rem; margin: .25rem 0 1rem; }
