@@ -156,6 +156,12 @@ def test_ccmail_dir_accepts_a_quoted_glob(tmp_path):
     assert code == 2 and "no file matches" in err and "--ccmail-dir" in err
     code, _, err = ccmig(*base, "--ccmail-dir", f"PO1={tmp_path / 'exports' / '*.txt'}")
     assert code == 2 and "one post office" in err
+    # Expanded once, before anything is recorded: a record (or a plan) names the files.
+    ccmig(*base, "--ccmail-dir", str(tmp_path / "exports" / "*.txt"), "--record",
+          str(tmp_path / "runs"), "-o", str(tmp_path / "out.json"))
+    (run,) = (tmp_path / "runs").glob("*.json")
+    recorded = json.loads(run.read_text(encoding="utf-8"))["inputs"]["ccmail_dirs"]
+    assert recorded == [str(f) for f in files]
 
 
 def test_unquoted_glob_error_suggests_quoting_or_repeating(tmp_path):

@@ -212,6 +212,8 @@ class CcmigCommand(click.Command):
             profile = load_profile(g.get("config"), g.get("profile"), self.profile_must_exist)
         ctx.meta["ccmig.profile"] = profile
         apply_profile(ctx, profile)
+        if ctx.params.get("ccmail_dirs"):  # expanded once: plans and records name the files
+            ctx.params["ccmail_dirs"] = tuple(expand_ccmail_dirs(ctx.params["ccmail_dirs"]))
         credentials.profile_opt_in = profile.values.get("allow-plaintext-keyring") is True
         # A command is one short process over one big heap: reading, analysing
         # and rendering 100,000 recipients with the cyclic collector on costs

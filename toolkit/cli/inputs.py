@@ -204,9 +204,7 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
         source_kind = "ldif" if params["ldif"] else "ldap" if params["ldap_url"] else None
     if source_kind is None:
         raise InputError("no Exchange source: give --ldif FILE or --ldap-url URL", "--ldif")
-    from toolkit.cli.common import expand_ccmail_dirs
-
-    directory = file_directory(expand_ccmail_dirs(params["ccmail_dirs"]), params["ccmail_encoding"])
+    directory = file_directory(params["ccmail_dirs"], params["ccmail_encoding"])
     _tell_directory(directory)
     with ExitStack() as stack:
         session = None
