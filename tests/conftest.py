@@ -7,6 +7,7 @@ import pytest
 from keyring.backend import KeyringBackend
 
 from tests.orgkit import Org
+from toolkit import credentials
 
 
 class MemoryKeyring(KeyringBackend):
@@ -32,17 +33,20 @@ class MemoryKeyring(KeyringBackend):
         del self.store[(service, username)]
 
 
+# Memory only, never written anywhere: as safe as an encrypted store for ccmig's
+# rule. Defining the class also makes it keyring's own default in this process
+# (it is the highest-priority backend keyring finds), so module-scoped fixtures,
+# which run before ``isolated``, meet it too.
+credentials.ENCRYPTED_BACKENDS = credentials.ENCRYPTED_BACKENDS | {
+    f"{MemoryKeyring.__module__}.{MemoryKeyring.__name__}"}
+
+
 @pytest.fixture(autouse=True)
 def isolated(monkeypatch, tmp_path_factory):
     """Memory keyring, empty config home, no secrets from the environment."""
-    from toolkit import credentials
-
     backend = MemoryKeyring()
     previous = keyring.get_keyring()
     keyring.set_keyring(backend)
-    # Memory only, never written anywhere: as safe as an encrypted store for ccmig's rule.
-    monkeypatch.setattr(credentials, "ENCRYPTED_BACKENDS",
-                        credentials.ENCRYPTED_BACKENDS | {credentials._name(backend)})
     home = tmp_path_factory.mktemp("config-home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
     for var in ("CCMIG_CONFIG", "CCMIG_PROFILE", "CCMIG_LDAP_PASSWORD",

@@ -15,7 +15,6 @@ from toolkit.audit import read_recipients, run_audit
 from toolkit.cli.common import (
     CcmigCommand,
     exit_code,
-    explain_exit,
     global_options,
     open_output,
     output_options,
@@ -67,9 +66,7 @@ def audit(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
     rows = filter_rows(rows, post_offices, statuses)
     with open_output(output) as out:
         write_rows(rows, fmt, out, fields)
-    code = exit_code(rows, fail_on)
-    explain_exit(code, rows, fail_on, output)
-    return code
+    return exit_code(rows, fail_on)
 
 
 def filter_rows(rows: Sequence[Row], post_offices: Iterable[str],
