@@ -78,9 +78,11 @@ def _text_value(raw: AttrValue, primary_by_case: bool) -> ProxyValue:
 
 
 def _values_55(entry: RawEntry) -> list[ProxyValue]:
-    """otherMailbox as ``TYPE:address``, then mail/rfc822Mailbox (one
-    attribute under two names: a value under both is counted once) as
-    ``SMTP:``, then textEncodedORAddress as ``X400:``."""
+    """otherMailbox as ``TYPE:address``, then mail as ``SMTP:`` values, then
+    textEncodedORAddress as ``X400:``. ``rfc822Mailbox`` is ``mail`` under
+    its other name (an LDAP server returns one of them): it is read only
+    when there is no ``mail``, so an LDIF export holding both counts each
+    address once, as the same directory read over LDAP does."""
     values: list[ProxyValue] = []
     for raw in entry.get("othermailbox"):
         if isinstance(raw, bytes):
@@ -90,9 +92,7 @@ def _values_55(entry: RawEntry) -> list[ProxyValue]:
             values.append(ProxyValue.typed(kind, address))
         else:  # not TYPE$address: no type, shown as read
             values.append(ProxyValue(raw, None, ""))
-    mail = list(entry.get("mail"))
-    mail += [v for v in entry.get("rfc822mailbox") if v not in mail]
-    for raw in mail:
+    for raw in entry.get("mail") or entry.get("rfc822mailbox"):
         values.append(ProxyValue.undecodable_bytes(raw) if isinstance(raw, bytes)
                       else ProxyValue.typed("SMTP", raw))
     for raw in entry.get("textencodedoraddress"):
