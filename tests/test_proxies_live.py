@@ -21,7 +21,7 @@ DATA = Path(__file__).parent / "data" / "ldap"
 AD_OBJECTS = [
     ("CN=Smith\\, John,OU=Staff,DC=corp,DC=example",
      [("objectClass", "top"), ("objectClass", "person"), ("objectClass", "organizationalPerson"),
-      ("objectClass", "user"), ("cn", "Smith, John"), ("homeMDB", "CN=DB1,CN=EX1"),
+      ("objectClass", "user"), ("cn", "Smith, John"), ("sn", "Smith"), ("homeMDB", "CN=DB1,CN=EX1"),
       ("msExchRecipientTypeDetails", "1"),
       ("msExchPoliciesExcluded", "{26491cfc-9e50-4857-861b-0cb8df22b5d7}"),
       ("proxyAddresses", "SMTP:john@corp.example"), ("proxyAddresses", "MS:CORP/HQ/JSMITH"),
@@ -31,11 +31,11 @@ AD_OBJECTS = [
       ("proxyAddresses", "X400:c=US;a= ;p=Corp;s=Smith;")]),
     ("CN=Old,OU=Staff,DC=corp,DC=example",
      [("objectClass", "top"), ("objectClass", "person"), ("objectClass", "organizationalPerson"),
-      ("objectClass", "contact"), ("cn", "Old"), ("targetAddress", "MS:CORP/HQ/OLD"),
+      ("objectClass", "contact"), ("cn", "Old"), ("sn", "Old"), ("targetAddress", "MS:CORP/HQ/OLD"),
       ("proxyAddresses", "smtp:john@corp.example")]),
     ("CN=Plain User,OU=Staff,DC=corp,DC=example",
      [("objectClass", "top"), ("objectClass", "person"), ("objectClass", "organizationalPerson"),
-      ("objectClass", "user"), ("cn", "Plain User"), ("proxyAddresses", "gwise:plain.po.dom"),
+      ("objectClass", "user"), ("cn", "Plain User"), ("sn", "User"), ("proxyAddresses", "gwise:plain.po.dom"),
       ("proxyAddresses", "=cmd|' /C calc'!A0")]),
     ("CN=WS01,OU=Computers,DC=corp,DC=example",
      [("objectClass", "top"), ("objectClass", "person"), ("objectClass", "organizationalPerson"),
@@ -126,3 +126,36 @@ def test_exchange55_over_ldap_equals_ldif(tmp_path, monkeypatch):
                          "exchange55", "--format", "json")
     assert live == offline
     assert {r["type"]: r["primaries"] for r in json.loads(live)}.get("SMTP", "absent") is None
+
+
+def test_ldif_plan_applied_with_ldapmodify_removes_exactly_the_values(tmp_path, monkeypatch):
+    """The ldif plan is what ``ldifde -i`` / ``ldapmodify`` apply: every value,
+    hostile ones included, is deleted whole, and nothing else changes."""
+    import subprocess
+
+    ldif = write_ldif(tmp_path / "org.ldif")
+    retire = ["--retire", "MS", "--retire", "CCMAIL", "--retire", "GWISE", "--ccmail-decommissioned"]
+    code, plan_text, err = ccmig("proxies", "plan", "--ldif", str(ldif), *retire, "--format", "ldif")
+    assert code == 0, err
+    (tmp_path / "plan.ldf").write_text(plan_text, encoding="utf-8")
+    plan = json.loads(ccmig("proxies", "plan", "--ldif", str(ldif), *retire)[1])
+    removed = {a["target"]: a["values"] for a in plan["actions"]}
+    assert 'ccmail:Smith, "J" [x]\t at PO1' in removed["dn:cn=smith\\, john,ou=staff,dc=corp,dc=example"]
+    with slapd.SlapdServer(tmp_path / "slapd", "DC=corp,DC=example", ldif, admin=True) as info:
+        secret = tmp_path / "admin.pw"
+        secret.write_text(info.admin_password)
+        secret.chmod(0o600)
+        done = subprocess.run(["ldapmodify", "-x", "-H", info.url, "-D", info.admin_dn, "-y",
+                               str(secret), "-f", str(tmp_path / "plan.ldf")],
+                              capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        monkeypatch.setenv("CCMIG_LDAP_PASSWORD", info.password)
+        live = ["--allow-unencrypted", "--ldap-url", info.url, "--base-dn", info.base_dn,
+                "--bind-dn", info.bind_dn]
+        code, after, err = ccmig("proxies", "audit", *live, *retire, "--format", "json")
+        code, types, _ = ccmig("proxies", "types", *live, "--format", "json")
+    assert all(not r["remove"] for r in json.loads(after))
+    assert "retired-address" not in after
+    counts = {r["type"]: r["values"] for r in json.loads(types)}
+    assert "MS" not in counts and "GWISE" not in counts and "CCMAIL" not in counts
+    assert counts["SMTP"] == 4 and counts["X400"] == 1  # everything else stays

@@ -30,8 +30,8 @@ from toolkit.cli.inputs import (
 )
 from toolkit.errors import InputError
 from toolkit.progress import counting
-from toolkit.proxies import ProxyInputs, proxies_audit, proxies_types
-from toolkit.render.proxies import FORMATS, write_audit, write_types
+from toolkit.proxies import ProxyInputs, proxies_audit, proxies_plan, proxies_types
+from toolkit.render.proxies import FORMATS, PLAN_FORMATS, write_audit, write_proxy_plan, write_types
 
 PROXY_OPTIONS = [
     click.option("--retire", multiple=True, metavar="TYPE",
@@ -40,6 +40,10 @@ PROXY_OPTIONS = [
     click.option("--ccmail-decommissioned", is_flag=True, default=False,
                  help="cc:Mail is gone: evidence enough to retire CCMAIL without --ccmail-dir."),
 ]
+
+
+MAX_VALUES = click.option("--max-values", type=click.IntRange(0), metavar="N",
+                          help="Flag objects with more than N address values.")
 
 
 def _apply(f: Callable, options: list[Callable]) -> Callable:
@@ -100,6 +104,7 @@ def proxy_inputs(params: dict[str, Any], profile: str,
 Examples:
   ccmig proxies types --ldif org.ldif
   ccmig proxies audit --ldif org.ldif --retire MS --retire CCMAIL --ccmail-dir PO1.txt
+  ccmig proxies plan --ldif org.ldif --retire MS -o plan.json
 """)
 @global_options
 def proxies_group() -> None:
@@ -134,8 +139,7 @@ Examples:
       --max-values 200 --format csv
 """)
 @proxy_input_options
-@click.option("--max-values", type=click.IntRange(0), metavar="N",
-              help="Flag objects with more than N address values.")
+@MAX_VALUES
 @format_options
 @click.option("--fail-on", type=click.Choice(FAIL_ON), default="warning", show_default=True,
               help="Exit 1 when a finding is this severe.")
@@ -150,3 +154,31 @@ def proxies_audit_command(ctx: click.Context, fmt: str, output: str | None, fail
     with open_output(output) as out:
         write_audit(rows, fmt, out)
     return exit_code(rows, fail_on)
+
+
+@proxies_group.command("plan", cls=CcmigCommand, epilog="""\b
+Examples:
+  ccmig proxies plan --ldif org.ldif --retire MS --retire X400 -o plan.json
+  ccmig proxies plan --ldif org.ldif --retire CCMAIL --ccmail-dir PO1.txt \\
+      --format ps1 -o remove.ps1
+  ccmig proxies plan --ldif org.ldif --retire MS --format ldif -o remove.ldf
+""")
+@proxy_input_options
+@MAX_VALUES
+@click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="json",
+              show_default=True, help="json/csv plan, or a reviewable ps1/ldif script.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@global_options
+@click.pass_context
+def proxies_plan_command(ctx: click.Context, fmt: str, output: str | None,
+                         max_values: int | None, **params) -> int:
+    """One remove-proxy-addresses action per object whose retired values can
+    go: the exact values, the cmdlet, whether a policy blocks it. Changes nothing."""
+    from toolkit.cli.remediate import recorded_inputs
+
+    record = {k: v for k, v in recorded_inputs(params).items() if k in params}
+    with proxy_inputs(params, profile_of(ctx).name, max_values) as inputs:
+        plan = proxies_plan(inputs, record)
+    with open_output(output) as out:
+        write_proxy_plan(plan, fmt, out)
+    return 0

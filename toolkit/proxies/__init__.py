@@ -5,9 +5,9 @@ the cc:Mail grammar and directory, and errors, so it can later move into the
 rules package by renaming. Modules: ``model`` (values, objects, rows),
 ``read`` (entries -> objects per dialect), ``settings`` (``--retire``, the
 CCMAIL evidence), ``rules`` (the six codes), ``inventory`` (``types``),
-``run`` (the library calls).
+``plan`` (``remove-proxy-addresses`` actions), ``run`` (the library calls).
 """
 
-from toolkit.proxies.run import ProxyInputs, proxies_audit, proxies_types
+from toolkit.proxies.run import ProxyInputs, proxies_audit, proxies_plan, proxies_types
 
-__all__ = ["ProxyInputs", "proxies_audit", "proxies_types"]
+__all__ = ["ProxyInputs", "proxies_audit", "proxies_plan", "proxies_types"]

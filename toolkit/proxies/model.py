@@ -111,6 +111,7 @@ class ProxyObject:
     kind: ProxyKind
     values: tuple[ProxyValue, ...]
     targets: tuple[str, ...] = ()
+    classes: frozenset[str] = frozenset()  # objectClass values, lower case
     type_details: int | None = None
     policies_excluded: tuple[str, ...] = ()
     where: str | None = None

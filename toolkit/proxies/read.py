@@ -136,7 +136,8 @@ def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
         return None
     return ProxyObject(
         key="dn:" + fold(entry.dn), dn=entry.dn, kind=kind, values=tuple(values),
-        targets=targets, type_details=_type_details(entry) if dialect == AD else None,
+        targets=targets, classes=frozenset(classes),
+        type_details=_type_details(entry) if dialect == AD else None,
         policies_excluded=tuple(_texts(entry.get("msexchpoliciesexcluded"))),
         where=entry.where,
     )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from toolkit.ccmail.directory import DirectoryLayer
 from toolkit.model import RawEntry
 from toolkit.proxies.inventory import type_rows
 from toolkit.proxies.model import ProxyObject, ProxyRow, TypeRow
+from toolkit.proxies.plan import ProxyPlan, check_dialect, make_proxy_plan
 from toolkit.proxies.read import AD, read_objects
 from toolkit.proxies.rules import evaluate
 from toolkit.proxies.settings import ProxySettings, make_settings
@@ -56,3 +58,15 @@ def proxies_types(inputs: ProxyInputs,
     ``--exchange-uri``); None when policies were not read."""
     settings = inputs.settings(need_evidence=False)
     return type_rows(inputs.objects(), settings.retired, inputs.dialect == AD, policies)
+
+
+def proxies_plan(inputs: ProxyInputs, record: dict[str, Any],
+                 policies: Mapping[str, Iterable[str]] | None = None) -> ProxyPlan:
+    """``ccmig proxies plan``: ``record`` is the plan's ``inputs`` (how apply
+    reads the same organisation again; the rule inputs are added here)."""
+    check_dialect(inputs.dialect)
+    settings = inputs.settings(need_evidence=True)
+    record = {**record, "retire": sorted(settings.retired),
+              "ccmail_decommissioned": inputs.ccmail_decommissioned,
+              "max_values": inputs.max_values, "policies_checked": policies is not None}
+    return make_proxy_plan(inputs.objects(), settings, inputs.dialect, record, policies)

@@ -95,3 +95,72 @@ def write_types(rows: Sequence[Any], fmt: str, out: TextIO) -> None:
     for line in [header, *cells]:
         out.write("  ".join(fit(c, w).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
                   + "\n")
+
+
+# --------------------------------------------------------------------------- plan
+
+PLAN_FORMATS = ("json", "csv", "ps1", "ldif")
+PLAN_COLUMNS = ("id", "kind", "target", "dn", "cmdlet", "values", "reason", "precondition",
+                "blocked", "blocked_reason")
+
+
+def _comment(text: str) -> str:
+    """One comment line: no line break, no block-comment end."""
+    return clean(" ".join(text.replace("#>", "# >").split()))
+
+
+def write_proxy_plan(plan: Any, fmt: str, out: TextIO) -> None:
+    """json/csv plan, or a reviewable script: ps1 (Exchange Management Shell,
+    one ``Set-...`` line per action) or ldif (``ldifde -i``). Every value is a
+    quoted literal (ps1) or a SAFE-STRING/base64 value (ldif): a hostile
+    address can never become code or another LDIF line."""
+    if fmt == "json":
+        import json
+
+        json.dump(plan.as_dict(), out, ensure_ascii=False, indent=1)
+        out.write("\n")
+    elif fmt == "csv":
+        write_table_csv(PLAN_COLUMNS, (
+            [a.id, a.kind, a.target, a.dn, a.cmdlet, dumps(a.values), " ".join(a.reason),
+             a.precondition, "true" if a.blocked else "false", a.blocked_reason]
+            for a in plan.actions), out)
+    elif fmt == "ps1":
+        _plan_ps1(plan, out)
+    elif fmt == "ldif":
+        _plan_ldif(plan, out)
+    else:
+        raise InputError(f"unknown plan format {fmt!r}", "--format")
+
+
+def _plan_ps1(plan: Any, out: TextIO) -> None:
+    from toolkit.render.plan import ps_quote
+
+    # A BOM: Windows PowerShell 5.1 reads a BOM-less script as ANSI (see render.plan).
+    out.write("\ufeff# ccmig proxies plan: remove retired proxy addresses. Review before running\n"
+              "# in the Exchange Management Shell. Blocked actions are commented out.\n")
+    out.write("$ErrorActionPreference = 'Stop'\n\n")
+    for a in plan.actions:
+        out.write(f"# {a.id} {a.kind} ({', '.join(a.reason)}): {_comment(a.precondition)}\n")
+        if a.cmdlet is None:
+            out.write(f"# {_comment(a.dn)} is no Exchange recipient: no cmdlet edits it; use "
+                      "the ldif plan\n\n")
+            continue
+        values = ",".join(ps_quote(v) for v in a.values)
+        cmd = f"{a.cmdlet} -Identity {ps_quote(a.dn)} -EmailAddresses @{{Remove={values}}}"
+        if a.blocked:
+            out.write(f"# {_comment('BLOCKED: ' + (a.blocked_reason or ''))}\n# {cmd}\n\n")
+        else:
+            out.write(f"{cmd}\n\n")
+
+
+def _plan_ldif(plan: Any, out: TextIO) -> None:
+    from toolkit.exchange.ldif_write import ldif_line
+
+    out.write("# ccmig proxies plan: remove retired proxy addresses with ldifde -i.\n"
+              "# Blocked actions are left out.\nversion: 1\n\n")
+    for a in plan.actions:
+        if a.blocked:
+            continue
+        lines = "".join(ldif_line("proxyAddresses", v) + "\n" for v in a.values)
+        out.write(f"# {a.id} {a.kind}\n{ldif_line('dn', a.dn)}\nchangetype: modify\n"
+                  f"delete: proxyAddresses\n{lines}-\n\n")
