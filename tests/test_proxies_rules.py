@@ -10,7 +10,7 @@ from toolkit.model import DirEntry, RawEntry
 from toolkit.proxies import ProxyInputs, proxies_audit, proxies_types
 from toolkit.proxies.model import ProxyValue, value_type
 from toolkit.proxies.read import to_object
-from toolkit.proxies.rules import CODES, SEVERITY
+from toolkit.proxies.rules import CODES, RULES, SEVERITY
 
 BASE = "OU=Staff,DC=corp,DC=example"
 
@@ -285,6 +285,7 @@ def test_codes_in_table_order_with_severities():
     assert CODES == ("malformed-proxy", "duplicate-proxy", "retired-target", "retired-in-use",
                      "retired-address", "too-many-values")
     assert [SEVERITY[c] for c in CODES] == ["error"] * 4 + ["warning"] * 2
+    assert [r.__name__.replace("_", "-") for r in RULES] == list(CODES)  # one function a code
 
 
 def test_rows_sorted_by_key_and_shape():

@@ -69,7 +69,7 @@ class ProxyValue:
     def parse(cls, text: str, primary_by_case: bool = True) -> ProxyValue:
         kind = value_type(text)
         if kind is None:
-            return cls(text, None, text[text.find(":") + 1:] if ":" in text else "")
+            return cls(text, None, "")
         cut = text.find(":")
         primary = primary_by_case and written_primary(text[:cut])
         return cls(text, kind, text[cut + 1:], primary)
