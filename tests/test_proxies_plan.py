@@ -173,6 +173,7 @@ def test_plan_ps1_is_injection_safe(org_args):
     assert ps_statements(out.lstrip("\ufeff")) == expected
     assert out.startswith("\ufeff")
     assert "# " in out and "no Exchange recipient" in out  # the user: a comment line only
+    assert "policies were not checked" in out
 
 
 def parse_ldif_changes(text: str) -> list[tuple[str, list[str]]]:
@@ -202,6 +203,7 @@ def test_plan_ldif_is_exact_and_injection_safe(org_args):
     assert code == 0, err
     plan = json.loads(ccmig("proxies", "plan", *org_args, "--retire", "MS")[1])
     assert parse_ldif_changes(out) == [(a["dn"], a["values"]) for a in plan["actions"]]
+    assert "policies were not checked" in out.split("version: 1")[0]
     assert "\r" not in out and all(ln.isascii() for ln in out.splitlines() if not ln.startswith("#"))
     hostile = [v for a in plan["actions"] for v in a["values"] if v in HOSTILE]
     # every hostile value, whole, as read; " MS:lead" is of type " MS", which is not retired

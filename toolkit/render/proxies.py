@@ -104,6 +104,11 @@ PLAN_COLUMNS = ("id", "kind", "target", "dn", "cmdlet", "values", "reason", "pre
                 "blocked", "blocked_reason")
 
 
+_UNCHECKED = ("# Email address policies were not checked (no --exchange-uri): run "
+              "Get-EmailAddressPolicy first;\n# a policy that still generates a removed type "
+              "stamps the address again.\n")
+
+
 def _comment(text: str) -> str:
     """One comment line: no line break, no block-comment end."""
     return clean(" ".join(text.replace("#>", "# >").split()))
@@ -138,6 +143,8 @@ def _plan_ps1(plan: Any, out: TextIO) -> None:
     # A BOM: Windows PowerShell 5.1 reads a BOM-less script as ANSI (see render.plan).
     out.write("\ufeff# ccmig proxies plan: remove retired proxy addresses. Review before running\n"
               "# in the Exchange Management Shell. Blocked actions are commented out.\n")
+    if not plan.inputs.get("policies_checked"):
+        out.write(_UNCHECKED)
     out.write("$ErrorActionPreference = 'Stop'\n\n")
     for a in plan.actions:
         out.write(f"# {a.id} {a.kind} ({', '.join(a.reason)}): {_comment(a.precondition)}\n")
@@ -157,7 +164,10 @@ def _plan_ldif(plan: Any, out: TextIO) -> None:
     from toolkit.exchange.ldif_write import ldif_line
 
     out.write("# ccmig proxies plan: remove retired proxy addresses with ldifde -i.\n"
-              "# Blocked actions are left out.\nversion: 1\n\n")
+              "# Blocked actions are left out.\n")
+    if not plan.inputs.get("policies_checked"):
+        out.write(_UNCHECKED)
+    out.write("version: 1\n\n")
     for a in plan.actions:
         if a.blocked:
             continue
