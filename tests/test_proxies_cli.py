@@ -229,6 +229,19 @@ def test_same_bytes_under_any_hash_seed(ad, fmt):
     assert len(seen) == 1
 
 
+@pytest.mark.parametrize("fmt", ["json", "ps1", "ldif"])
+def test_plan_same_bytes_under_any_hash_seed(ad, fmt):
+    args = ["proxies", "plan", *ad, "--retire", "MS", "--retire", "CCMAIL", "--retire", "GWISE",
+            "--format", fmt]
+    env = {**os.environ}
+    seen = set()
+    for seed in ("0", "3", "12345"):
+        env["PYTHONHASHSEED"] = seed
+        seen.add(subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True,
+                                env=env, cwd=ROOT, check=True).stdout)
+    assert len(seen) == 1 and len(next(iter(seen))) > 200
+
+
 def test_output_file_and_help(ad, tmp_path):
     target = tmp_path / "p.json"
     code, out, _ = ccmig("proxies", "audit", *ad, "--retire", "MS", "--format", "json", "-o",

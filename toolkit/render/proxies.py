@@ -89,7 +89,7 @@ def write_types(rows: Sequence[Any], fmt: str, out: TextIO) -> None:
     if fmt == "csv":
         write_table_csv(TYPE_COLUMNS, lines, out)
         return
-    cells = [[clean(v) if v != "" else '""' for v in line] for line in lines]
+    cells = [[clean(line[0]) or '""', *(clean(v) for v in line[1:])] for line in lines]
     header = [c.upper() for c in TYPE_COLUMNS]
     widths = [min(40, max([len(h)] + [len(c[n]) for c in cells])) for n, h in enumerate(header)]
     for line in [header, *cells]:
