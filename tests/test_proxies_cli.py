@@ -205,40 +205,33 @@ def test_exchange55_dialect(tmp_path):
     assert "cn=srv" not in rows
 
 
-def _run_seed(args: list[str], seed: str) -> bytes:
-    env = {**os.environ, "PYTHONHASHSEED": seed}
-    done = subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True, env=env,
-                          cwd=ROOT, check=False)
-    assert done.returncode == 1, done.stderr
-    return done.stdout
+def outputs_under_seeds(args: list[str], code: int, seeds=("0", "1", "4242")) -> set[bytes]:
+    """stdout of ``python -m toolkit ARGS`` under each PYTHONHASHSEED (a set:
+    one element when the bytes never change)."""
+    seen = set()
+    for seed in seeds:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True,
+                              env=env, cwd=ROOT, check=False)
+        assert done.returncode == code, done.stderr
+        seen.add(done.stdout)
+    return seen
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv", "table"])
 def test_same_bytes_under_any_hash_seed(ad, fmt):
     args = ["proxies", "audit", *ad, "--retire", "MS", "--retire", "CCMAIL", "--retire", "GWISE",
             "--max-values", "3", "--format", fmt]
-    outputs = {_run_seed(args, seed) for seed in ("0", "1", "4242")}
-    assert len(outputs) == 1
+    assert len(outputs_under_seeds(args, 1)) == 1
     types = ["proxies", "types", *ad, "--retire", "MS", "--retire", "Z", "--format", fmt]
-    env = {**os.environ}
-    seen = set()
-    for seed in ("0", "7", "99"):
-        env["PYTHONHASHSEED"] = seed
-        seen.add(subprocess.run([sys.executable, "-m", "toolkit", *types], capture_output=True,
-                                env=env, cwd=ROOT, check=True).stdout)
-    assert len(seen) == 1
+    assert len(outputs_under_seeds(types, 0, ("0", "7", "99"))) == 1
 
 
 @pytest.mark.parametrize("fmt", ["json", "ps1", "ldif"])
 def test_plan_same_bytes_under_any_hash_seed(ad, fmt):
     args = ["proxies", "plan", *ad, "--retire", "MS", "--retire", "CCMAIL", "--retire", "GWISE",
             "--format", fmt]
-    env = {**os.environ}
-    seen = set()
-    for seed in ("0", "3", "12345"):
-        env["PYTHONHASHSEED"] = seed
-        seen.add(subprocess.run([sys.executable, "-m", "toolkit", *args], capture_output=True,
-                                env=env, cwd=ROOT, check=True).stdout)
+    seen = outputs_under_seeds(args, 0, ("0", "3", "12345"))
     assert len(seen) == 1 and len(next(iter(seen))) > 200
 
 
