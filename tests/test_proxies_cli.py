@@ -283,3 +283,14 @@ def test_docs_examples_run_as_shown(org: Org, tmp_path, monkeypatch):
         assert code in (0, 1), (argv, err)
         ran += 1
     assert ran >= 5
+
+
+def test_utf16_ldifde_export_gives_the_same_rows(ad, tmp_path):
+    """ldifde -u writes UTF-16 with a BOM: the same organisation, the same bytes out."""
+    utf16 = tmp_path / "org16.ldif"
+    utf16.write_text(Path(ad[1]).read_text(encoding="utf-8").replace("\n", "\r\n"),
+                     encoding="utf-16")
+    args = ["proxies", "audit", "--retire", "MS", "--retire", "GWISE", "--format", "json"]
+    first = ccmig(*args, *ad)[1]
+    assert first == ccmig(*args, "--ldif", str(utf16), *ad[2:])[1]
+    assert json.loads(first)
