@@ -226,3 +226,22 @@ def test_mock_accepts_the_default_exchange_auth_and_hints_on_failure(mock_exchan
     assert "wrong-pa55" not in err
     doc = (ROOT / "docs" / "powershell.md").read_text(encoding="utf-8")
     assert "--basic-only" in doc
+
+
+# --------------------------------------------------------------------------- 15: -v
+
+
+def test_verbose_says_which_source_was_read_and_how_much():
+    import re
+
+    code, _, err = ccmig("audit", "--ldif", str(DEMO / "org.ldif"), "--ccmail-dir",
+                         str(DEMO / "ccmail" / "*.txt"), "-v", "--format", "json")
+    ldif = (DEMO / "org.ldif").read_text(encoding="utf-8")
+    objects = len(re.findall(r"(?m)^dn:", ldif))
+    assert f"read {objects} directory object(s) from LDIF file {DEMO / 'org.ldif'}" in err
+    for path in sorted((DEMO / "ccmail").glob("*.txt")):
+        names = len(re.findall(r"(?mi)^name:", path.read_text(encoding="latin-1")))
+        assert f"read {names} cc:Mail entries of post office {path.stem} from {path}" in err
+    quiet = ccmig("audit", "--ldif", str(DEMO / "org.ldif"), "--ccmail-dir",
+                  str(DEMO / "ccmail" / "*.txt"), "--format", "json")[2]
+    assert "read " not in quiet  # only with -v
