@@ -245,3 +245,18 @@ def test_verbose_says_which_source_was_read_and_how_much():
     quiet = ccmig("audit", "--ldif", str(DEMO / "org.ldif"), "--ccmail-dir",
                   str(DEMO / "ccmail" / "*.txt"), "--format", "json")[2]
     assert "read " not in quiet  # only with -v
+
+
+def test_html_report_is_not_poured_onto_a_terminal(monkeypatch, capsys):
+    import sys
+
+    args = ["report", "--ldif", str(DEMO / "org.ldif"), "--ccmail-dir",
+            str(DEMO / "ccmail" / "*.txt"), "--exchange-po", "EXCH"]
+    code, out, _ = ccmig(*args)  # stdout is not a terminal here: the HTML is written
+    assert out.startswith("<!DOCTYPE html>")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    from toolkit.cli.main import run
+
+    assert run(args) == 2
+    assert "give -o report.html" in capsys.readouterr().err
+    assert run([*args, "--format", "md"]) == 1  # Markdown reads fine on a terminal

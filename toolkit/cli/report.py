@@ -4,6 +4,8 @@ recorded runs."""
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from toolkit.audit import run_audit
@@ -18,6 +20,7 @@ from toolkit.cli.common import (
 )
 from toolkit.cli.history import record_inputs
 from toolkit.cli.inputs import audit_inputs, input_options
+from toolkit.errors import InputError
 from toolkit.history import load_runs
 from toolkit.render.html import write_html
 from toolkit.render.markdown import write_markdown
@@ -65,6 +68,9 @@ def report(ctx: click.Context, fmt: str | None, output: str | None, record: str 
     offline.
     """
     fmt = format_for(fmt, output)
+    if fmt == "html" and not output and sys.stdout.isatty():
+        raise InputError("the HTML report would fill the terminal: give -o report.html (or "
+                         "--format md to read it here)", "--output")
     runs = load_runs(record) if record else None  # a bad DIR fails before the audit
     profile = profile_of(ctx).name
     with audit_inputs(params, profile) as inputs:
