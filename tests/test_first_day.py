@@ -260,3 +260,16 @@ def test_html_report_is_not_poured_onto_a_terminal(monkeypatch, capsys):
     assert run(args) == 2
     assert "give -o report.html" in capsys.readouterr().err
     assert run([*args, "--format", "md"]) == 1  # Markdown reads fine on a terminal
+
+
+def test_check_suggests_whole_names_for_a_part():
+    args = ["check", "--ldif", str(DEMO / "org.ldif"), "--ccmail-dir",
+            str(DEMO / "ccmail" / "*.txt"), "--exchange-po", "EXCH"]
+    code, out, err = ccmig(*args, "wood")
+    assert code == 2 and out == ""
+    assert err.splitlines()[:2] == ["ccmig: no row matches identity 'wood'",
+                                    "ccmig: for 'wood', did you mean 'Wood, Ursula'?"]
+    code, out, err = ccmig(*args, "Wood, Ursula")
+    assert code == 1 and "Wood, Ursula" in out and err == ""
+    code, _, err = ccmig(*args, "zzqx")
+    assert "did you mean" not in err

@@ -24,6 +24,7 @@ from toolkit.cli.inputs import audit_inputs, input_options
 from toolkit.errors import InputError
 from toolkit.model import Row
 from toolkit.render import write_rows
+from toolkit.render.table import clean
 from toolkit.rules import CODES
 from toolkit.text import fold
 
@@ -135,6 +136,20 @@ def match_rows(rows: list[Row], identities: list[str]) -> tuple[list[Row], list[
     return out, unmatched
 
 
+def suggest(rows: Sequence[Row], ident: str, most: int = 3) -> str:
+    """``'Wood, Ursula'`` (up to ``most`` whole names holding ``ident``): identities
+    match whole values only, and a first-day admin types ``Wood``."""
+    part = fold(ident)
+    if len(part) < 2:
+        return ""
+    names = sorted({r.ccmail_name for r in rows if r.ccmail_name and part in fold(r.ccmail_name)},
+                   key=lambda n: (fold(n), n))
+    if not names:
+        return ""
+    shown = " or ".join(repr(clean(n)) for n in names[:most])
+    return shown + (" or ..." if len(names) > most else "")
+
+
 @click.command(cls=CcmigCommand, epilog="""\b
 Examples:
   ccmig check --ldif org.ldif --ccmail-dir PO1.txt --exchange-po EXCH \\
@@ -161,6 +176,10 @@ def check(ctx: click.Context, identities: tuple[str, ...], from_file: str | None
     shown, unmatched = match_rows(rows, wanted)
     for ident in unmatched:
         click.echo(f"ccmig: no row matches identity {ident!r}", err=True)
+    for ident in unmatched:  # after the list of misses, which scripts may read line by line
+        hint = suggest(rows, ident)
+        if hint:
+            click.echo(f"ccmig: for {clean(repr(ident))}, did you mean {hint}?", err=True)
     if not shown:
         raise InputError("no identity matched any row", "IDENTITY")
     with open_output(output) as out:
