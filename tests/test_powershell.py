@@ -30,11 +30,11 @@ from toolkit.exchange.powershell import (
     ErrorInfo,
     ExchangeSession,
     ExchangeSettings,
-    _attribute,
-    _place,
 )
+from toolkit.exchange.psmatch import attribute as _attribute
+from toolkit.exchange.psmatch import place as _place
+from toolkit.exchange.psmatch import plausible
 from toolkit.model import Dialect, Kind, RawEntry, Recipient
-from toolkit.text import fold
 
 DATA = Path(__file__).parent / "data" / "exchange"
 LDIF, STATS = DATA / "org.ldif", DATA / "stats.csv"
@@ -228,7 +228,7 @@ def test_placement_leaves_only_the_uncertain_identities_unsure():
         return {"DistinguishedName": f"CN={alias}", "Alias": alias}
 
     def answers(identity, o):
-        return pso.plausible(identity, o, fold)
+        return plausible(identity, o)
 
     a, b, c, d = obj("a"), obj("b"), obj("c"), obj("d")
     x1, x2 = obj("x1"), obj("x2")  # "x*" named two objects: the stream shifts by one
