@@ -435,7 +435,7 @@ def test_without_select_object_the_adapter_reads_whole_objects(caplog):
                                    commands=[c for c in mock_cmdlets.IMPLEMENTATIONS
                                              if c != "select-object"])
     with MockExchangeServer(core) as srv, ExchangeSession(settings_for(srv)) as s, \
-            caplog.at_level(logging.WARNING, logger="toolkit.exchange.powershell"):
+            caplog.at_level(logging.WARNING, logger="toolkit.exchange.pspipeline"):
         results = s.email_addresses(["jsmith", "nobody"])
         assert results[0].addresses == ldif_proxies(SMITH) and not results[1].found
         assert "does not offer Select-Object" in caplog.text

@@ -51,13 +51,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Warning_:
+class WarningText:
     """A warning record's text (Exchange writes e.g. "no statistics" as a warning)."""
 
     text: str
 
 
-Item = Any  # an output object, an ErrorInfo or a Warning_
+Item = Any  # an output object, an ErrorInfo or a WarningText
 
 
 @dataclass(slots=True)
@@ -84,7 +84,7 @@ def collect(session: Session, commands: Commands, input: Sequence[Any] | None = 
         for item in items:
             if isinstance(item, ErrorInfo):
                 result.errors.append(item)
-            elif isinstance(item, Warning_):
+            elif isinstance(item, WarningText):
                 result.warnings.append(item.text)
             else:
                 result.output.append(convert(item))
@@ -93,7 +93,7 @@ def collect(session: Session, commands: Commands, input: Sequence[Any] | None = 
 
 def run(session: Session, commands: Commands, input: Sequence[Any] | None = None,
         select: Sequence[str] | None = None) -> Iterator[Item]:
-    """Run one pipeline; yield output objects, :class:`ErrorInfo` and :class:`Warning_` in order.
+    """Run one pipeline; yield output objects, :class:`ErrorInfo` and :class:`WarningText` in order.
 
     All ``input`` goes in after the Command. Raises :class:`Failed` or
     :class:`Lost` (see the module docstring); a failure to release the
@@ -117,7 +117,7 @@ def run(session: Session, commands: Commands, input: Sequence[Any] | None = None
             for w in warnings:
                 text = one_line(str(getattr(w, "message", w)))
                 log.info("Exchange warning: %s", text)
-                yield Warning_(text)
+                yield WarningText(text)
             output, ps.output = ps.output, []
             yield from output
             if not running:

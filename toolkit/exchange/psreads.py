@@ -44,7 +44,7 @@ from toolkit.exchange.psmatch import (
     recipient_record,
     stats_record,
 )
-from toolkit.exchange.pspipeline import Invocation, Warning_, collect, run, without_select_object
+from toolkit.exchange.pspipeline import Invocation, WarningText, collect, run, without_select_object
 from toolkit.exchange.pssession import Commands, Session
 from toolkit.model import RawEntry
 from toolkit.text import fold
@@ -358,7 +358,7 @@ class Reads:
                     for item in items:
                         if isinstance(item, ErrorInfo):
                             errors.append(item)
-                        elif isinstance(item, Warning_):
+                        elif isinstance(item, WarningText):
                             warnings.append(item.text)
                         else:
                             yielded += 1
