@@ -95,20 +95,3 @@ def test_the_hook_is_installed_only_for_the_search_and_only_on_the_pinned_ldap3(
     with ldapfast.fast_entries(conn):
         assert "_get_response" not in vars(strategy)  # another ldap3: its own, slower path
 
-
-def test_the_cli_offers_the_adapters_choices_without_loading_ldap3():
-    """Auth lists and MAX_RETRIES are declared once, in the adapters; the CLI
-    imports them from the light modules, so starting it does not load ldap3."""
-    import subprocess
-    import sys
-
-    from toolkit.cli import inputs
-    from toolkit.exchange import ldap, ldapoptions, pssettings
-
-    assert inputs.MAX_RETRIES is ldapoptions.MAX_RETRIES is ldap.MAX_RETRIES
-    assert inputs.LDAP_AUTH_METHODS is ldapoptions.AUTH_METHODS is ldap.AUTH_METHODS
-    assert inputs.EXCHANGE_AUTH_METHODS is pssettings.AUTH_METHODS
-    loaded = subprocess.run(
-        [sys.executable, "-c", "import sys, toolkit.cli.main; print('ldap3' in sys.modules, "
-         "'pypsrp' in sys.modules)"], capture_output=True, text=True, check=True).stdout.split()
-    assert loaded == ["False", "False"]

@@ -16,6 +16,7 @@ import click
 
 from toolkit.audit import AuditInputs, EntrySource, file_directory, ldif_source
 from toolkit.errors import InputError
+from toolkit.exchange import ldapoptions, pssettings
 from toolkit.exchange.ldapoptions import AUTH_METHODS as LDAP_AUTH_METHODS
 from toolkit.exchange.ldapoptions import MAX_RETRIES
 from toolkit.exchange.pssettings import AUTH_METHODS as EXCHANGE_AUTH_METHODS
@@ -104,7 +105,7 @@ def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
         raise InputError("--base-dn is required with --ldap-url", "--base-dn")
     auth = params["ldap_auth"] or ("simple" if params["bind_dn"] else "anonymous")
     password = None
-    if auth in ("simple", "ntlm") and params["bind_dn"]:
+    if auth in ldapoptions.PASSWORD_AUTH and params["bind_dn"]:
         password = get_secret(profile, "ldap", prompt=f"LDAP password for {params['bind_dn']}: ")
         if password is None:
             raise InputError(
@@ -132,9 +133,7 @@ def powershell_session(params: dict[str, Any], profile: str):
     from toolkit.exchange.powershell import ExchangeSession, ExchangeSettings
 
     password = None
-    if params["exchange_auth"] in ("basic", "ntlm", "credssp", "negotiate") and params[
-        "exchange_user"
-    ]:
+    if params["exchange_auth"] in pssettings.PASSWORD_USED and params["exchange_user"]:
         password = get_secret(profile, "exchange",
                               prompt=f"Exchange password for {params['exchange_user']}: ")
     settings = ExchangeSettings(

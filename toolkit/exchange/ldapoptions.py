@@ -12,6 +12,8 @@ from __future__ import annotations
 # simple: a DN or UPN and a password (anonymous without a bind DN); ntlm:
 # DOMAIN\user; gssapi: Kerberos from the ticket cache.
 AUTH_METHODS = ("simple", "ntlm", "gssapi", "anonymous")
+# Methods that send a password (or its hash) when a bind DN is given.
+PASSWORD_AUTH = ("simple", "ntlm")
 
 # Backoff between connect attempts: 1 s, 2 s, 4 s, ... at most RETRY_MAX_DELAY.
 RETRY_BASE_DELAY = 1.0
