@@ -1,7 +1,7 @@
 """Exchange-shaped objects and their CLIXML form.
 
 Cmdlets build plain Python values (:class:`ExObject`, :class:`ExValue`,
-:class:`ExCollection`, :class:`ExEnum`); :func:`mocks.exchange.clixml.to_clixml` turns them into
+:class:`ExCollection`, :class:`ExEnum`); :func:`to_clixml` turns them into
 psrpcore objects with Exchange's real .NET type-name chains. That matters:
 real Exchange sends ``EmailAddresses`` as a ``ProxyAddressCollection`` object
 (type chain plus ``<LST>``), which pypsrp 0.9 does not turn into a list, so a
@@ -13,11 +13,12 @@ projection with ``Select-Object`` makes a measurable difference.
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from psrpcore.types import PSEnumBase, PSInt64, PSType, PSUInt
+from psrpcore.types import PSEnumBase, PSInt64, PSList, PSNoteProperty, PSObject, PSType, PSUInt
 
 from mocks.dn import parent_dn, rdns
 from mocks.exchange.organisation import MAIL_CONTACT, MAILBOX, Entry, Organisation
@@ -54,6 +55,30 @@ MAILBOX_STATISTICS_TYPES = (
 _AD_OBJECT_ID = (f"{_DIR}.ADObjectId", f"{_DATA}.ObjectId", "System.Object")
 _BYTES = f"{_DATA}.ByteQuantifiedSize"
 _UNLIMITED_BYTES = (f"{_DATA}.Unlimited`1[[{_BYTES}, {_ASM}]]", "System.ValueType", "System.Object")
+
+
+# What PowerShell's serializer writes as _xHHHH_ (UTF-16 code units): C0 and C1
+# controls, DEL, and characters outside the BMP (as their surrogate pair).
+_UNSAFE = re.compile("[\u0000-\u001f\u007f-\u009f\ud800-\udfff\U00010000-\U0010ffff]")
+_LITERAL_ESCAPE = re.compile("_(?=[xX])")
+
+
+def clixml_text(value: str) -> str:
+    """A string as PowerShell writes it into CLIXML: ``_x`` as ``_x005F_x``, then
+    every control character (TAB, CR, LF and NEL included) as ``_xHHHH_``.
+
+    psrpcore escapes ``<S>`` values this way but writes ``<ToString>`` as it
+    is given; raw control characters are not even well-formed XML (pypsrp then
+    hands the client the undecoded XML), so every ToString the mock sets passes
+    through here.
+    """
+    value = _LITERAL_ESCAPE.sub("_x005F_", value)
+
+    def units(match: re.Match[str]) -> str:
+        data = match.group(0).encode("utf-16-be", "surrogatepass")
+        return "".join(f"_x{data[i:i + 2].hex().upper()}_" for i in range(0, len(data), 2))
+
+    return _UNSAFE.sub(units, value)
 
 
 @dataclass
@@ -141,13 +166,48 @@ class RecipientTypeDetails(PSEnumBase, base_type=PSInt64):
 
 @dataclass
 class ExEnum:
-    """An enum value by name; :func:`mocks.exchange.clixml.to_clixml` picks the psrpcore enum."""
+    """An enum value by name; :func:`to_clixml` picks the psrpcore enum."""
 
     enum: type[PSEnumBase]
     name: str
 
     def __str__(self) -> str:
         return self.name
+
+
+def to_clixml(value: Any, depth: int = 1) -> Any:
+    """The psrpcore value that serialises as Exchange would send ``value``.
+
+    ``depth`` follows PowerShell's remoting serializer (default depth 1): an
+    output object's properties are written, but a complex property value
+    whose depth is used up travels as its ToString string; a collection
+    keeps its type chain and ``<LST>``, its items as strings; enums keep
+    their type and name.
+    """
+    if isinstance(value, ExObject | ExValue):
+        if depth <= 0:
+            return value.to_string if value.to_string is not None else value.type_names[0]
+        obj = PSObject()
+        obj.PSObject.type_names = list(value.type_names)
+        props = [PSNoteProperty(k, to_clixml(v, depth - 1)) for k, v in value.props.items()]
+        if isinstance(value, ExObject) and value.extended:
+            obj.PSObject.extended_properties = props
+        else:
+            obj.PSObject.adapted_properties = props
+        if value.to_string is not None:
+            obj.PSObject.to_string = clixml_text(value.to_string)
+        return obj
+    if isinstance(value, ExCollection):
+        items = PSList([to_clixml(i, depth - 1) for i in value.items])
+        items.PSObject.type_names = list(value.type_names)
+        return items
+    if isinstance(value, ExEnum):
+        return value.enum[value.name]
+    if isinstance(value, list | tuple):
+        return PSList([to_clixml(i, depth - 1) for i in value])
+    if depth < 0 and isinstance(value, datetime.datetime | datetime.timedelta | uuid.UUID):
+        return str(value)
+    return value
 
 
 # -- value builders ------------------------------------------------------------

@@ -46,9 +46,9 @@ from psrpcore.types import (
     PSRPMessageType,
 )
 
-from mocks.exchange.clixml import clixml_text, to_clixml
 from mocks.exchange.cmdlets import CommandCall, Engine
 from mocks.exchange.errors import ErrorSpec, Terminating
+from mocks.exchange.objects import clixml_text, to_clixml
 
 log = logging.getLogger(__name__)
 
