@@ -58,7 +58,6 @@ from toolkit.exchange.ldaperrors import transport_reason as _transport_reason
 from toolkit.exchange.ldapoptions import (
     AUTH_METHODS,
     MAX_RETRIES,
-    PASSWORD_AUTH,
     RETRY_BASE_DELAY,
     RETRY_MAX_DELAY,
     retry_delay,
@@ -224,7 +223,7 @@ def _validate(settings: LdapSettings) -> tuple[str, str, int]:
         raise InputError("NTLM needs DOMAIN\\user as bind DN and a password", "--bind-dn")
     if settings.auth == "gssapi" and importlib.util.find_spec("gssapi") is None:
         raise InputError("Kerberos (GSSAPI) needs the python package 'gssapi' installed")
-    sends_password = settings.auth in PASSWORD_AUTH and settings.bind_dn is not None
+    sends_password = settings.auth in ("simple", "ntlm") and settings.bind_dn is not None
     if sends_password and not encrypted and not settings.allow_unencrypted:
         # NTLM does not send the password itself, but ldap3 neither signs nor
         # seals, so the response (crackable) and all data travel in clear.
