@@ -143,6 +143,7 @@ class RecipientType(PSEnumBase):
     MailUniversalSecurityGroup = 8
     MailNonUniversalGroup = 9
     DynamicDistributionGroup = 10
+    PublicFolder = 11
 
 
 @PSType(["Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails"], rehydrate=False)
@@ -162,6 +163,12 @@ class RecipientTypeDetails(PSEnumBase, base_type=PSInt64):
     MailNonUniversalGroup = 512
     MailUniversalSecurityGroup = 1024
     DynamicDistributionGroup = 2048
+    PublicFolder = 4096
+    RoomList = 67108864
+    RemoteUserMailbox = 2147483648
+    RemoteRoomMailbox = 8589934592
+    RemoteEquipmentMailbox = 17179869184
+    RemoteSharedMailbox = 34359738368
 
 
 @dataclass
@@ -309,7 +316,7 @@ def _common(e: Entry, org: Organisation) -> dict[str, Any]:
         "DisplayName": e.text("displayname") or e.name,
         "DistinguishedName": e.dn,
         "EmailAddresses": proxy_collection(e.texts("proxyaddresses")),
-        "EmailAddressPolicyEnabled": (e.text("msexchpoliciesexcluded") is None),
+        "EmailAddressPolicyEnabled": e.policy_enabled,
         "ExchangeObjectId": e.guid,
         "ExchangeVersion": "0.10 (14.0.100.0)",
         **{f"ExtensionCustomAttribute{i}": _mv() for i in range(1, 6)},
