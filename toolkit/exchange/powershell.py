@@ -43,6 +43,7 @@ from toolkit.exchange.psreads import (
     PIPELINE_IDENTITIES,
     RECIPIENT_PROPERTIES,
     STATS_PROPERTIES,
+    AddressPolicy,
     AddressResult,
     Reads,
     StatsResult,
@@ -53,7 +54,7 @@ from toolkit.exchange.pswrites import PROXY_CMDLETS, edit_email_addresses, email
 from toolkit.model import RawEntry
 
 __all__ = ["ADDRESS_PROPERTIES", "AUTH_METHODS", "PIPELINE_IDENTITIES", "PROXY_CMDLETS",
-           "RECIPIENT_PROPERTIES", "STATS_PROPERTIES", "AddressResult", "CommandFailed",
+           "RECIPIENT_PROPERTIES", "STATS_PROPERTIES", "AddressPolicy", "AddressResult", "CommandFailed",
            "ErrorInfo", "ExchangeSession", "ExchangeSettings", "Invocation", "OutcomeUnknown",
            "StatsResult", "Throttled"]
 
@@ -108,6 +109,10 @@ class ExchangeSession:
     def mailbox_stats(self, identities: Iterable[str]) -> list[StatsResult]:
         """ItemCount (and TotalItemSize) of each identity's mailbox, in input order."""
         return self._reads.mailbox_stats(identities)
+
+    def email_address_policies(self) -> list[AddressPolicy]:
+        """Every email address policy with its enabled and disabled templates."""
+        return self._reads.email_address_policies()
 
     def iter_recipients(self) -> Iterator[RawEntry]:
         """Every recipient (``Get-Recipient -ResultSize Unlimited``) as an AD RawEntry, streamed."""

@@ -66,7 +66,10 @@ RECIPIENT_PROPERTIES = (
     "DistinguishedName", "RecipientType", "Name", "DisplayName", "FirstName", "LastName",
     "Alias", "SamAccountName", "UserPrincipalName", "PrimarySmtpAddress", "EmailAddresses",
     "ExternalEmailAddress", "LegacyExchangeDN", "Database", "ServerName", "Guid",
+    "RecipientTypeDetails", "EmailAddressPolicyEnabled",
 )
+POLICY_PROPERTIES = ("Name", "Priority", "EnabledEmailAddressTemplates",
+                     "DisabledEmailAddressTemplates")
 
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
@@ -87,6 +90,20 @@ class AddressResult:
         """The row ``ccmig addresses`` prints (spec)."""
         return {"identity": self.identity, "dn": self.dn, "found": self.found,
                 "addresses": list(self.addresses)}
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """An email address policy: its templates (``TYPE:template``) as Exchange sent them.
+
+    Only the *enabled* templates generate (stamp) addresses; disabled ones
+    are kept for show.
+    """
+
+    name: str
+    priority: str | None
+    enabled: tuple[str, ...]
+    disabled: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -181,6 +198,27 @@ class Reads:
             except pso.WireFormatError as exc:
                 raise ConnectionFailure(f"unexpected recipient #{count} from {uri}: {exc}") from None
         log.info("Get-Recipient returned %d recipient(s)", count)
+
+    def email_address_policies(self) -> list[AddressPolicy]:
+        """Every email address policy (``Get-EmailAddressPolicy``), in Exchange's order.
+
+        One small read; any error record makes it fail (ConnectionFailure):
+        a policy list with a hole would unblock actions it should block.
+        """
+        uri = self.session.settings.uri
+        inv = self.read_all([("Get-EmailAddressPolicy", [])], None, POLICY_PROPERTIES,
+                            "Get-EmailAddressPolicy")
+        if inv.errors:
+            raise ConnectionFailure(f"Get-EmailAddressPolicy reported an error at {uri}: "
+                                    f"{inv.errors[0].message}")
+        try:
+            return [AddressPolicy(pso.text(pso.prop(p, "Name")) or "",
+                                  pso.text(pso.prop(p, "Priority")),
+                                  tuple(pso.texts(pso.prop(p, "EnabledEmailAddressTemplates"))),
+                                  tuple(pso.texts(pso.prop(p, "DisabledEmailAddressTemplates"))))
+                    for p in inv.output]
+        except pso.WireFormatError as exc:
+            raise ConnectionFailure(f"unexpected email address policy from {uri}: {exc}") from None
 
     def read_all(self, commands: Commands, input: Sequence[Any] | None,
                  select: Sequence[str] | None, what: str,
