@@ -12,6 +12,9 @@ from tests.orgkit import Obj, Org, contact, group, mail_user, mailbox
 from toolkit.exchange.powershell import ExchangeSettings
 
 EXCLUDED = "{26491cfc-9e50-4857-861b-0cb8df22b5d7}"
+HOSTILE = ('CCMAIL:Smith, "Jo" [x] at PO1', "CCMAIL:Tab\tName at PO1", "SMTP:two@at@corp.example",
+           " smtp:lead@corp.example", "smtp:trail@corp.example ", "MS:=HYPERLINK(1)",
+           "MS:O'Brien; $(calc) `n @{x=1}")
 PASSWORD = "s3cret-Pw"
 
 
@@ -49,6 +52,8 @@ def objects() -> list[Obj]:
                "SMTP:dyn@corp.example", "MS:CORP/HQ/DYN", mailNickname="dyn"),
         _typed("Folder, Public", ("top", "publicFolder"), "SMTP:pf@corp.example",
                "MS:CORP/HQ/PF", mailNickname="pf"),
+        mailbox("Hostile, Harry", "SMTP:harry@corp.example", *HOSTILE,
+                msExchPoliciesExcluded=EXCLUDED),
     ]
 
 

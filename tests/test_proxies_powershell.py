@@ -10,8 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from mocks.exchange import MockExchange, MockExchangeServer
+from mocks.exchange.cmdlets import IMPLEMENTATIONS
 from tests.orgkit import ccmig
-from tests.pxorg import CCMAIL_POLICY, PASSWORD, dn, start, write_org, write_policies
+from tests.pxorg import (
+    CCMAIL_POLICY,
+    HOSTILE,
+    PASSWORD,
+    dn,
+    settings_for,
+    start,
+    write_org,
+    write_policies,
+)
+from toolkit.exchange.powershell import ExchangeSession
 from toolkit.proxies.inventory import policy_types
 
 RETIRE = ["--retire", "MS", "--retire", "CCMAIL", "--ccmail-decommissioned"]
@@ -76,7 +88,7 @@ def test_powershell_plan_equals_ldif_plan_and_picks_each_cmdlet(ldif, mock, tmp_
     # the default policy generates SMTP only: nothing is blocked, and the plan says it checked
     assert not any(a["blocked"] for a in from_file["actions"])
     assert from_file["inputs"]["policies_checked"] is True
-    excluded = {dn("Lee, Ann"), dn("Shared, Box"), dn("Remote, Rita")}  # msExchPoliciesExcluded
+    excluded = {dn(cn) for cn in ("Lee, Ann", "Shared, Box", "Remote, Rita", "Hostile, Harry")}
     for a in from_file["actions"]:
         said = ("the object does not follow email address policies" if a["dn"] in excluded
                 else "no enabled email address policy generates these types")
@@ -156,3 +168,32 @@ def test_policy_types_reads_types_like_values():
     got = policy_types([("A", ["SMTP:@corp.example", "ccmail:%s at PO1", "no-type"]),
                         ("B", [])])
     assert got == {"A": ("CCMAIL", "SMTP"), "B": ()}
+
+
+def test_whole_objects_without_select_object_give_the_same_rows(ldif, monkeypatch):
+    """An endpoint that does not offer Select-Object sends whole objects: the
+    same RecipientTypeDetails, EmailAddressPolicyEnabled and addresses arrive."""
+    core = MockExchange.from_files(ldif, password=PASSWORD,
+                                   commands=[c for c in IMPLEMENTATIONS if c != "select-object"])
+    with MockExchangeServer(core) as srv:
+        remote = connect(srv, monkeypatch)
+        code, out, err = ccmig("proxies", "plan", "--source", "powershell", *RETIRE, *remote)
+        assert code == 0, err
+        code, from_file, _ = ccmig("proxies", "plan", "--ldif", str(ldif), *RETIRE, *remote)
+    assert json.loads(out)["actions"] == json.loads(from_file)["actions"]
+
+
+def test_hostile_values_arrive_whole_and_go_whole(ldif, mock):
+    srv, remote = mock
+    rows = {r["dn"]: r for r in run_json("proxies", "audit", "--source", "powershell",
+                                         *remote, *RETIRE, code=1)}
+    harry = rows[dn("Hostile, Harry")]
+    assert harry["values"] == 1 + len(HOSTILE)
+    assert harry["remove"] == [v for v in HOSTILE if v.startswith(("CCMAIL:", "MS:"))]
+    with ExchangeSession(settings_for(srv)) as session:
+        inv = session.edit_email_addresses("Set-Mailbox", dn("Hostile, Harry"),
+                                           remove=harry["remove"])
+        assert not inv.errors and not inv.warnings
+        (left,) = session.email_addresses([dn("Hostile, Harry")])
+    assert left.addresses == ["SMTP:harry@corp.example",
+                              *(v for v in HOSTILE if v not in harry["remove"])]
