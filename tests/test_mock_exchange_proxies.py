@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from toolkit.exchange.powershell import (
     OutcomeUnknown,
     Throttled,
 )
+from toolkit.exchange.psfailures import is_throttling, throttle_wait
 
 ROOT = Path(__file__).resolve().parent.parent
 SMITH, LEE = dn("Smith, John"), dn("Lee, Ann")
@@ -225,3 +227,31 @@ def test_script_takes_policies_and_throttle_faults(tmp_path, ldif):
                           "--policies", str(tmp_path / "missing.json")],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 2 and "cannot read policies" in bad.stderr
+
+
+def test_a_throttled_read_is_asked_again_after_the_wait(server, session):
+    fault = server.core.inject("throttle-winrm", "Command", cmdlet="Get-Recipient", wait_ms=400)
+    started = time.monotonic()
+    (got,) = session.email_addresses([LEE])
+    assert got.found and "MS:CORP/HQ/ALEE" in got.addresses
+    assert time.monotonic() - started >= 0.4
+    assert fault.hits == [("Command", "Get-Recipient")] and session.retries == 1
+
+
+@pytest.mark.parametrize(("text", "throttled", "wait"), [
+    ("The WS-Management service cannot process the request. The user load quota of 5000 "
+     "requests per 2 seconds has been exceeded. Send future requests at a slower rate or "
+     "raise the quota for this user. The next request from this user will not be approved "
+     "for at least 29 milliseconds.", True, 0.029),
+    ("This operation exceeds the throttling budget for policy part "
+     "'PowerShellMaxDestructiveCmdlets', policy value '30', Budget type: 'PowerShell'. "
+     "Suggested backoff time 5000 ms.", True, 5.0),
+    ("This user is allowed a maximum of 18 concurrent shells, which has been exceeded.",
+     True, None),
+    ("The operation couldn't be performed because object 'x' couldn't be found on 'dc'.",
+     False, None),
+    ("HTTP 500 from https://ex01/PowerShell: 500 Internal Server Error", False, None),
+])
+def test_throttling_is_recognised_by_its_wording_with_its_wait(text, throttled, wait):
+    assert bool(is_throttling(text)) is throttled
+    assert throttle_wait(text) == wait
