@@ -12,10 +12,11 @@ any recovery:
 - the journal reads, and its removals chain file by file (each one's
   ``sha_before`` is the state the previous one left);
 - every cc:Mail file parses and is byte for byte the state the journal says it
-  is in: the last recorded change made, or, for the one change in flight (an
-  ``intent`` without its ``done``; in an undo, the newest change not yet marked
-  ``undone``), the state just before or just after it. Never anything else, so
-  never half-written.
+  is in: the last recorded change made, or, for the changes in flight (apply
+  journals all of a file's removals, then rewrites the file once: the
+  ``intent`` records without their ``done``, all of one file; in an undo, the
+  newest change not yet marked ``undone``), the state just before or just after
+  them. Never anything else, so never half-written.
 
 Then the runs alternate two recoveries: ``undo --yes`` gives back every file
 byte for byte; a resumed ``apply --yes`` gives exactly the files of the
@@ -191,7 +192,8 @@ def removals_by_file(state: JournalState) -> dict[str, list]:
 def check_files_after_kill(s: Site, state: JournalState, in_flight, where: str) -> str | None:
     """Every file parses and is in the state the journal says (see the module doc).
 
-    ``in_flight`` is the one entry whose change may or may not be in the file.
+    ``in_flight`` is the entry whose change (with the pending ones of its file before
+    it) may or may not be in the file.
     Returns the name of the file found in the other state of that change, if any.
     """
     chains = removals_by_file(state)
@@ -241,7 +243,10 @@ def after_kill(s: Site, what: str, killed: bool, where: str) -> str:
     state = read_journal(s.journal)  # reads (InputError otherwise)
     entries = state.entries
     pending = [e for e in entries if e.state == "intent"]
-    assert len(pending) <= 1 and (not pending or pending[0] is entries[-1]), where
+    # apply journals a file's removals together, then writes the file once: the pending
+    # intents are the journal's last entries, all of one file, and they are made together
+    assert pending == entries[len(entries) - len(pending):], where
+    assert len({e.change["file"] for e in pending}) <= 1, where
     for e in entries:
         if e.state == "failed":
             assert e.error == INTERRUPTED, f"{where}: {e}"
@@ -249,8 +254,8 @@ def after_kill(s: Site, what: str, killed: bool, where: str) -> str:
     undone = sum(e.state == "undone" for e in made)
     # an undo reverts newest first: the undone changes are the newest ones
     assert [e.state for e in made] == ["done"] * (len(made) - undone) + ["undone"] * undone, where
-    if pending:  # an intent's change, made or not (an undo killed before it settled it)
-        in_flight = pending[0]
+    if pending:  # a file's batch of intents, made or not (an undo killed before it settled it)
+        in_flight = pending[-1]
     elif what == "undo" and undone < len(made):  # the next to revert, reverted or not
         in_flight = made[len(made) - undone - 1]
     else:

@@ -182,10 +182,14 @@ def apply(ctx: click.Context, plan_file: str, only: tuple[str, ...], confirm: tu
     params = merged_params(ctx, params, data["inputs"])
     assume = assume_migrated or bool(data["inputs"].get("assume_migrated"))
     with audit_inputs(params, profile_of(ctx).name) as inputs:
-        result = run_audit(inputs)
-        current = make_plan(result.analysis, result.exchange_pos, {}, assume)
+
+        def current() -> list:
+            """Read the current state and plan from it (apply calls this under its lock)."""
+            result = run_audit(inputs)
+            return make_plan(result.analysis, result.exchange_pos, {}, assume).actions
+
         outcomes = apply_plan(
-            data, current.actions, yes=yes, journal_path=journal or f"{plan_file}.journal",
+            data, current, yes=yes, journal_path=journal or f"{plan_file}.journal",
             only=set(only) or None, confirm=confirm, exchange=_writer(inputs.powershell),
             encoding=params.get("ccmail_encoding"), plan_path=os.path.abspath(plan_file))
     write_outcomes(outcomes, fmt, sys.stdout)
@@ -216,10 +220,13 @@ def undo(ctx: click.Context, journal_file: str, yes: bool, fmt: str, **params) -
     """Revert the changes a journal records, newest first (only those)."""
     if not Path(journal_file).exists():
         raise InputError("journal not found", journal_file)
+    def notify(text: str) -> None:
+        click.echo(f"ccmig: {text}", err=True)
+
     if params["exchange_uri"]:
         with powershell_session(params, profile_of(ctx).name) as s:
-            outcomes = undo_journal(journal_file, yes=yes, exchange=_writer(s))
+            outcomes = undo_journal(journal_file, yes=yes, exchange=_writer(s), notify=notify)
     else:
-        outcomes = undo_journal(journal_file, yes=yes)
+        outcomes = undo_journal(journal_file, yes=yes, notify=notify)
     write_outcomes(outcomes, fmt, sys.stdout)
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    return 1 if any(o.status in ("failed", "held-back") for o in outcomes) else 0
