@@ -21,7 +21,7 @@ from toolkit.cli.inputs import (
 )
 from toolkit.errors import InputError
 from toolkit.remediation.apply import Outcome, apply_plan, undo_journal
-from toolkit.remediation.plan import APPLIABLE, Plan, make_plan
+from toolkit.remediation.plan import APPLIABLE, Plan, gate_dirsync, make_plan
 from toolkit.render.plan import PLAN_FORMATS, write_plan
 from toolkit.render.table import clean, fit
 from toolkit.text import fold
@@ -74,9 +74,17 @@ def select_wave(plan: Plan, rows, post_offices: tuple[str, ...], identities: lis
     dns = {r.dn.casefold() for r in chosen if r.dn}
     kept = [a for a in plan.actions
             if (a.mailbox or a.target.get("dn") or "").casefold() in dns]
-    if any(a.kind == "remove-ccmail-entry" for a in kept):
-        kept += [a for a in plan.actions if a.kind == "run-dirsync"]
+    # dirsync serves the whole organisation, but the wave's plan names only its own
+    awaiting = [dn for a in plan.actions if a.kind == "run-dirsync"
+                for dn in a.target["mailboxes"] if dn.casefold() in dns]
+    at_risk = [dn for dn in plan.at_risk if dn.casefold() in dns]
+    if awaiting or at_risk or any(a.kind == "remove-ccmail-entry" for a in kept):
+        for a in plan.actions:
+            if a.kind == "run-dirsync":
+                a.target = {**a.target, "mailboxes": awaiting}
+                kept.append(a)
     plan.actions = kept
+    gate_dirsync(plan.actions, at_risk, len(plan.at_risk) - len(at_risk))
 
 
 @click.command(cls=CcmigCommand, epilog="""\b
