@@ -493,3 +493,28 @@ def test_resume_reports_a_change_settled_as_made_as_already_done(site):
     status = {o["id"]: o["status"] for o in json.loads(out)}
     s.reset(s.start)
     assert status[last.action] == "already-done"
+
+
+def test_apply_killed_between_two_files_then_undo(site):
+    """A kill after one file's batch, before the next file's intents: people whose
+    entries span both files are half removed, their other entries untouched and not
+    in the journal. Undo must still put them back whole (those entries are the
+    plan's, not ones dirsync added), and a resumed apply must finish the job."""
+    s = site
+    lines = s.ref_journal.rstrip(b"\n").split(b"\n")
+    records = [json.loads(line) for line in lines]
+    first_file = next(r["change"]["file"] for r in records if r["type"] == "intent")
+    first_seqs = {r["seq"] for r in records
+                  if r["type"] == "intent" and r["change"]["file"] == first_file}
+    cut = max(n for n, r in enumerate(records) if r["type"] == "done" and r["seq"] in first_seqs)
+    assert cut < len(records) - 1  # other files follow
+    files = {p: (s.reference[p] if str(p) == first_file else s.start[p]) for p in s.files}
+    for recovery in ("undo", "resume"):
+        s.reset(files, b"\n".join(lines[:cut + 1]) + b"\n")
+        where = f"apply killed between two files, then {recovery}"
+        assert after_kill(s, "apply", True, where) == "apply killed between two changes"
+        if recovery == "undo":
+            recover_by_undo(s, where)
+        else:
+            recover_by_resume(s, where)
+    s.reset(s.start)

@@ -73,7 +73,7 @@ def undo_journal(journal_path: str, *, yes: bool, exchange: ExchangeWriter | Non
         return []
     if not yes:
         states = settled_state(state.entries, exchange)
-        decision = decide(state.entries, states, exchange, _known_files(state.runs))
+        decision = decide(state.entries, states, exchange, PlanFacts.of(state.runs))
         _tell(decision, journal_path, notify)
         return _newest_first(_held(decision) + [(e.seq, Outcome(e.action, e.kind, "would-revert",
                                                                  change_text(e)))
@@ -83,7 +83,7 @@ def undo_journal(journal_path: str, *, yes: bool, exchange: ExchangeWriter | Non
         settle(journal, exchange)
         entries = journal.state.entries
         states = {e.seq: e.state for e in entries}
-        decision = decide(entries, states, exchange, _known_files(journal.state.runs))
+        decision = decide(entries, states, exchange, PlanFacts.of(journal.state.runs))
         _tell(decision, journal_path, notify)
         journal.run("undo")
         for e in decision.revert:
@@ -155,7 +155,7 @@ def _person(e: Entry) -> list[str]:
 
 
 def decide(entries: list[Entry], states: dict[int, str], exchange: ExchangeWriter | None,
-           known_files: list[tuple[str | None, str, str | None]]) -> UndoDecision:
+           plans: PlanFacts) -> UndoDecision:
     """Which of the ``done`` entries can be reverted, person by person; see the module doc."""
     todo = [e for e in reversed(entries) if states[e.seq] == "done"]  # newest first
     held: dict[int, str] = {}
@@ -176,8 +176,12 @@ def decide(entries: list[Entry], states: dict[int, str], exchange: ExchangeWrite
                                "another wave or an edit); undo only reverts into a file as "
                                "apply left it")
                 break
-    names = _names_now([*known_files, *((None, f, None) for f in by_file)])
-    ours: dict[str, set[tuple[str, str, str]]] = defaultdict(set)  # this journal's records
+    names = _names_now([*plans.files, *((None, f, None) for f in by_file)])
+    # records this journal removed, or its plans meant to (a run killed between two
+    # files leaves a person's other entries in place: they are no stranger's)
+    ours: dict[str, set[tuple[str, str, str]]] = defaultdict(set)
+    for name, keys in plans.targets.items():
+        ours[name] |= keys
     for e in entries:
         if e.change["type"] == "ccmail-remove":
             ours[fold(removed_name(e.change))].add(_record_key(
@@ -221,21 +225,33 @@ def decide(entries: list[Entry], states: dict[int, str], exchange: ExchangeWrite
                         {e.seq: (e, held[e.seq]) for e in todo if e.seq in held}, people_held)
 
 
-def _known_files(runs: list[dict]) -> list[tuple[str | None, str, str | None]]:
-    """(PO, file, encoding) of the cc:Mail files the plans of this journal read."""
-    out: list[tuple[str | None, str, str | None]] = []
-    for run in runs:
-        plan = run.get("plan")
-        if not plan:
-            continue
-        try:
-            inputs = json.loads(Path(plan).read_text(encoding="utf-8"))["inputs"]
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # the plan moved: the journal's own files are still checked
-        for arg in inputs.get("ccmail_dirs") or []:
-            po, path = split_po_arg(arg)
-            out.append((po, str(path), inputs.get("ccmail_encoding")))
-    return out
+@dataclass
+class PlanFacts:
+    """What the plans this journal applied say: the cc:Mail files they read, as
+    (PO, file, encoding), and the records their removals target, by folded name."""
+
+    files: list[tuple[str | None, str, str | None]] = field(default_factory=list)
+    targets: dict[str, set[tuple[str, str, str]]] = field(
+        default_factory=lambda: defaultdict(set))
+
+    @classmethod
+    def of(cls, runs: list[dict]) -> PlanFacts:
+        facts = cls()
+        for plan in dict.fromkeys(run.get("plan") for run in runs if run.get("plan")):
+            try:
+                data = json.loads(Path(plan).read_text(encoding="utf-8"))
+                inputs, actions = data["inputs"], data["actions"]
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # the plan moved: the journal's own files and records still count
+            for arg in inputs.get("ccmail_dirs") or []:
+                po, path = split_po_arg(arg)
+                facts.files.append((po, str(path), inputs.get("ccmail_encoding")))
+            for a in actions:
+                t = a.get("target") or {}
+                if a.get("kind") == "remove-ccmail-entry" and t.get("file"):
+                    facts.targets[fold(t["name"])].add(
+                        _record_key(t["file"], t["locn"], t.get("addr") or ""))
+        return facts
 
 
 def _names_now(files: list[tuple[str | None, str, str | None]]
