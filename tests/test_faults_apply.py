@@ -298,6 +298,10 @@ def recover_by_resume(s: Site, where: str) -> None:
     assert not s.temps(), where
 
 
+def recover(s: Site, recovery: str, where: str) -> None:
+    (recover_by_undo if recovery == "undo" else recover_by_resume)(s, where)
+
+
 def draw(rng: random.Random, seconds: float) -> tuple[float, str]:
     u = rng.random()
     return u * seconds, f"{u:.4f} x {seconds:.3f}s = {u * seconds:.3f}s"
@@ -336,10 +340,7 @@ def test_kill_apply_at_random_points_then_undo_or_resume(site):
                 where += f", killed at {drawn}, then resumed again"
                 code, took = s.kill_after(delay, "apply", str(s.plan), "--yes", *ONLY)
                 seen[after_kill(s, "apply", took is None, where) + " (resuming)"] += 1
-        if recovery == "undo":
-            recover_by_undo(s, where)
-        else:
-            recover_by_resume(s, where)
+        recover(s, recovery, where)
     s.reset(s.start)
     print(f"\napply kill loop, seed {SEED}, {RUNS} runs, apply {s.apply_seconds:.2f}s: "
           + ", ".join(f"{n} {what}" for what, n in sorted(seen.items())))
@@ -408,10 +409,7 @@ def test_apply_killed_inside_atomic_write(site, recovery):
     target.with_name(f".{target.name}.ccmig-tmp").write_bytes(s.reference[target][:1000])
     where = f"apply killed in atomic_write of {target.name}, then {recovery}"
     assert after_kill(s, "apply", True, where) == "apply killed with an intent pending, its change not made"
-    if recovery == "undo":
-        recover_by_undo(s, where)
-    else:
-        recover_by_resume(s, where)
+    recover(s, recovery, where)
     s.reset(s.start)
 
 
@@ -513,8 +511,5 @@ def test_apply_killed_between_two_files_then_undo(site):
         s.reset(files, b"\n".join(lines[:cut + 1]) + b"\n")
         where = f"apply killed between two files, then {recovery}"
         assert after_kill(s, "apply", True, where) == "apply killed between two changes"
-        if recovery == "undo":
-            recover_by_undo(s, where)
-        else:
-            recover_by_resume(s, where)
+        recover(s, recovery, where)
     s.reset(s.start)
