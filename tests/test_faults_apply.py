@@ -513,3 +513,22 @@ def test_apply_killed_between_two_files_then_undo(site):
         assert after_kill(s, "apply", True, where) == "apply killed between two changes"
         recover(s, recovery, where)
     s.reset(s.start)
+
+
+@pytest.mark.parametrize("recovery", ["undo", "resume"])
+def test_apply_killed_after_a_files_rewrite_before_its_done_records(site, recovery):
+    """The last file is rewritten with its whole batch; none of the batch's done
+    records is written. Settling reads the chain: all of them were made."""
+    s = site
+    records = [json.loads(line) for line in s.ref_journal.rstrip(b"\n").split(b"\n")]
+    last_file = [r for r in records if r["type"] == "intent"][-1]["change"]["file"]
+    batch = {r["seq"] for r in records if r["type"] == "intent"
+             and r["change"]["file"] == last_file}
+    assert len(batch) > 1
+    kept = [r for r in records if not (r["type"] == "done" and r["seq"] in batch)]
+    s.reset(s.reference, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                 for r in kept).encode())
+    where = f"apply killed after rewriting {Path(last_file).name}, then {recovery}"
+    assert after_kill(s, "apply", True, where) == "apply killed after a change, before its record"
+    recover(s, recovery, where)
+    s.reset(s.start)
