@@ -225,7 +225,9 @@ Examples:
 @global_options
 @click.pass_context
 def undo(ctx: click.Context, journal_file: str, yes: bool, fmt: str, **params) -> int:
-    """Revert the changes a journal records, newest first (only those)."""
+    """Revert the changes a journal records, newest first (only those). Checks
+    every change first: one it cannot revert (its file changed since, e.g. by
+    dirsync) holds back every change of the same person. A dry run unless --yes."""
     if not Path(journal_file).exists():
         raise InputError("journal not found", journal_file)
     def notify(text: str) -> None:
