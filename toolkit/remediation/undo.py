@@ -44,6 +44,9 @@ RECOVERY = ("Those people are left exactly as they are now, in one state each. I
             "left it, and run undo again.")
 
 
+NEEDS_EXCHANGE = "reverting an Exchange-side change needs --exchange-uri"
+
+
 @dataclass
 class UndoDecision:
     """What undo reverts (newest first) and what it holds back, with why."""
@@ -58,7 +61,9 @@ class UndoDecision:
         return (f"{journal_path}: undo holds back {len(self.held)} change(s) of "
                 f"{len(self.names)} person(s) ({'; '.join(self.names[:10])}"
                 f"{'; ...' if len(self.names) > 10 else ''}); nothing of theirs is reverted. "
-                + RECOVERY)
+                + RECOVERY
+                + (" Exchange-side changes are reverted only with --exchange-uri."
+                   if any(why == NEEDS_EXCHANGE for _, why in self.held.values()) else ""))
 
 
 def undo_journal(journal_path: str, *, yes: bool, exchange: ExchangeWriter | None = None,
@@ -165,7 +170,7 @@ def decide(entries: list[Entry], states: dict[int, str], exchange: ExchangeWrite
         if e.change["type"] == "ccmail-remove":
             by_file[e.change["file"]].append(e)
         elif exchange is None:
-            held[e.seq] = "reverting an Exchange-side change needs --exchange-uri"
+            held[e.seq] = NEEDS_EXCHANGE
     for file, chain in by_file.items():
         cur = cf.current_sha(file)
         for e in chain:
@@ -293,7 +298,7 @@ def _revert(e: Entry, exchange: ExchangeWriter | None) -> None:
         cf.revert_removal(cf.Removal(**{k: c[k] for k in cf.Removal.__dataclass_fields__}))
         return
     if exchange is None:
-        raise InputError("reverting an Exchange-side change needs --exchange-uri", "--exchange-uri")
+        raise InputError(NEEDS_EXCHANGE, "--exchange-uri")
     if c["type"] == "add-address":
         # Look before writing: an earlier undo whose answer was lost may have removed it.
         have = exchange.get_addresses(c["dn"])
