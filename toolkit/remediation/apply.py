@@ -114,6 +114,17 @@ class Located:
     def __init__(self) -> None:
         self.spans: dict[str, tuple[int, int]] = {}  # action id -> line span
         self.sha: dict[str, str | None] = {}  # file -> hash when it was read
+        self._removed: dict[tuple[str, tuple[int, int]], list[str]] = {}
+        self._file: dict[str, str] = {}  # action id -> file
+
+    def removed_lines(self, file: str, span: tuple[int, int], encoding: str | None) -> list[str]:
+        """The lines the removal at ``span`` takes out (all of a file's planned at once)."""
+        if (file, span) not in self._removed:
+            spans = sorted({s for key, s in self.spans.items() if self._file.get(key) == file})
+            removals, _ = cf.plan_removals(file, spans, encoding)
+            for s, r in zip(sorted(spans, reverse=True), removals, strict=True):
+                self._removed[(file, s)] = r.lines
+        return self._removed[(file, span)]
 
     def find(self, chosen: list[Chosen], encoding: str | None) -> dict[str, str]:
         """Locate every removal; the ones that cannot be made, with why (skipped: ...)."""
@@ -145,6 +156,7 @@ class Located:
                     problems[p["id"]] = "skipped: record not found"
                 else:
                     self.spans[p["id"]] = hit
+                    self._file[p["id"]] = file
         return problems
 
 
@@ -216,7 +228,7 @@ def _diff(p: dict[str, Any], a: Action, located: Located, encoding: str | None) 
     span = located.spans.get(p["id"])
     if a.kind != "remove-ccmail-entry" or span is None:
         return ""
-    lines = cf.plan_removal(t["file"], span, encoding).lines
+    lines = located.removed_lines(t["file"], span, encoding)
     shown = " | ".join(f"-{line.rstrip()}" for line in lines if line.strip())
     return f" in {t['file']}:{span[0]}: {shown}"
 

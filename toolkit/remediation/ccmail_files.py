@@ -113,9 +113,15 @@ def plan_removals(path: str | Path, spans: list[tuple[int, int]], encoding: str 
     """
     ft = FileText.read(path, encoding)
     data = ft.encode()
+    # Each state is hashed, so each must be built: from the lines encoded once
+    # (a stateless codec encodes a text as the sum of its lines), else whole.
+    encoded: list[bytes] | None = [line.encode(ft.encoding) for line in ft.lines]
+    if ft.bom + b"".join(encoded) != data:
+        encoded = None
+    sha = sha256(data)
     out: list[Removal] = []
+    lines = ft.lines
     for span in sorted(spans, reverse=True):
-        lines = ft.lines
         start, end = span[0] - 1, span[1]  # the record is lines[start:end]
         while end < len(lines) and not lines[end].strip():
             end += 1
@@ -123,10 +129,15 @@ def plan_removals(path: str | Path, spans: list[tuple[int, int]], encoding: str 
             while start > 0 and not lines[start - 1].strip():
                 start -= 1
         removed = lines[start:end]
-        ft.lines = lines[:start] + lines[end:]
-        after = ft.encode()
-        out.append(Removal(str(path), start, removed, sha256(data), sha256(after), ft.encoding))
-        data = after
+        del lines[start:end]
+        if encoded is not None:
+            del encoded[start:end]
+            data = ft.bom + b"".join(encoded)
+        else:
+            data = ft.encode()
+        after = sha256(data)
+        out.append(Removal(str(path), start, removed, sha, after, ft.encoding))
+        sha = after
     return out, data
 
 
