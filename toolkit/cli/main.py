@@ -14,6 +14,7 @@ from toolkit.cli.common import CcmigGroup, global_options
 from toolkit.cli.demo import demo_group
 from toolkit.cli.history import diff, history
 from toolkit.cli.powershell import addresses, stats
+from toolkit.cli.proxies import proxies_group
 from toolkit.cli.remediate import apply, plan, undo
 from toolkit.cli.report import report
 from toolkit.cli.settings import config_group, creds_group
@@ -53,7 +54,7 @@ def cli() -> None:
 
 
 for command in (audit, check, recipients, addresses, stats, plan, apply, undo, config_group,
-                creds_group, report, history, diff, demo_group):
+                creds_group, report, history, diff, proxies_group, demo_group):
     cli.add_command(command)
 
 
