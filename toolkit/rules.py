@@ -598,7 +598,11 @@ def awaiting_dirsync(ctx: Context, i: int) -> Finding | None:
         "awaiting-dirsync",
         f"mailbox {f.r.dn}: no cc:Mail entry named '{f.ccmail_name}' routes to Exchange "
         f"({_x_names(ctx)}); cc:Mail users cannot reach it",
-        "Run directory synchronisation; it creates the cc:Mail entry pointing at Exchange.",
+        "Run directory synchronisation; it creates the cc:Mail entry pointing at Exchange."
+        if f.primary is not None and ctx.at_x(f.primary.po) else
+        # dirsync creates entries for primaries at X only: running it first is a circle
+        "First add the primary cc:Mail address at an Exchange PO (missing-primary-address), "
+        "then run directory synchronisation: it creates the entry only for that primary.",
     )
 
 
