@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from toolkit.model import SEVERITY, CcmailValue, Dialect, DirEntry, Finding, Kind, Recipient, Row
-from toolkit.text import fold, squeeze
+from toolkit.text import distinct_folded, fold, sorted_texts, squeeze, text_order
 
 Key = tuple[str, str]
+UserGroup = tuple[DirEntry, ...]  # the local entries of one ccmail-user row, spelling first
 
 # SEVERITY (code -> severity, in the table's order) lives in toolkit.model.
 CODES = tuple(SEVERITY)
@@ -151,17 +152,20 @@ class Context:
     # keep: ``handle`` is the index of its Facts, or the DirEntry of a
     # ccmail-user row.
 
-    def row_key(self, handle: int | DirEntry) -> str:
+    def row_key(self, handle: int | UserGroup) -> str:
         if isinstance(handle, int):
             return "dn:" + fold(self.recipients[handle].dn)
-        return f"ccmail:{fold(handle.name)}@{fold(handle.file_po)}"
+        return f"ccmail:{fold(handle[0].name)}@{fold(handle[0].file_po)}"
 
-    def row_identities(self, handle: int | DirEntry) -> list[str]:
+    def row_identities(self, handle: int | UserGroup) -> list[str]:
         if isinstance(handle, int):
             return self.recipients[handle].identities()
-        return [handle.name, f"{squeeze(handle.name)} at {handle.file_po}"]
+        out: list[str] = []
+        for e in handle:
+            out += [e.name, f"{squeeze(e.name)} at {e.file_po}"]
+        return out
 
-    def finding_text(self, code: str, handle: int | DirEntry) -> tuple[str, str]:
+    def finding_text(self, code: str, handle: int | UserGroup) -> tuple[str, str]:
         found = RULE_OF[code](self, handle) if isinstance(handle, int) else not_migrated(handle)
         if found is None or found.code != code:  # the analysis changed under its rows
             raise RuntimeError(f"finding {code} no longer holds: the analysis was modified")
@@ -289,9 +293,10 @@ def stale_entries(f: Facts, users_by_name: dict[str, list[DirEntry]], x: set[str
     return sorted(found, key=entry_order)
 
 
-def entry_order(e: DirEntry) -> tuple[str, str, str, str, str]:
-    """A reading-order-free order for entries in messages (LDAP, LDIF, any file order)."""
-    return (fold(e.name), fold(e.file_po), e.locn, fold(e.addr), e.name)
+def entry_order(e: DirEntry) -> tuple[str, str]:
+    """A reading-order-free order for entries in messages (LDAP, LDIF, any
+    file order): their text folded, ties by code point (spec: Output)."""
+    return text_order(entry_text(e))
 
 
 def build_context(
@@ -300,9 +305,9 @@ def build_context(
     exchange_pos: Iterable[str],
     dialect: Dialect,
     powershell: bool = False,
-) -> tuple[Context, dict[Key, DirEntry]]:
-    """The indexes, and the first local entry of each cc:Mail user no Exchange
-    mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows)."""
+) -> tuple[Context, dict[Key, list[DirEntry]]]:
+    """The indexes, and the local entries of each cc:Mail user (name, PO) no
+    Exchange mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows)."""
     x = {fold(p) for p in exchange_pos}
     recips = [r for r in recipients if r.has_values]
     by_address = AddressIndex()
@@ -325,16 +330,19 @@ def build_context(
                 or any(recips[j].kind is mailbox for j in by_primary_name[key[0]]))
 
     users_by_name = Index()
-    not_migrated: dict[Key, DirEntry] = {}
+    not_migrated: dict[Key, list[DirEntry]] = {}
     for e in entries:
         if e.locn in "LlRr":  # is_user
             name = fold(e.name)
             name = folded.get(name, name)
             users_by_name.add(name, e)
-            if e.locn in "Ll":  # is_local: the first one of each (name, PO)
+            if e.locn in "Ll":  # is_local: every one of each (name, PO)
                 key = (name, fold_po(e.file_po))
-                if key not in not_migrated and not taken(key):
-                    not_migrated[key] = e
+                group = not_migrated.get(key)
+                if group is not None:
+                    group.append(e)
+                elif not taken(key):
+                    not_migrated[key] = [e]
     del folded
     orphans = _orphans(recips, by_address, x, dialect)
     facts = FactsView(recips)
@@ -421,7 +429,7 @@ def duplicate_address(ctx: Context, i: int) -> Finding | None:
                 continue
             partners.append(describe(other))
         if partners:
-            clashes.append(f"'{v.address}' is also on {', '.join(sorted(partners))}")
+            clashes.append(f"'{v.address}' is also on {', '.join(sorted_texts(partners))}")
     if not clashes:
         return None
     return finding(
@@ -456,7 +464,7 @@ def name_conflict(ctx: Context, i: int) -> Finding | None:
         others.append(f"'{g.primary.address}' of {describe(g.r)}")
     if not others:
         return None
-    others.sort()
+    others.sort(key=text_order)
     return finding(
         "name-conflict",
         f"primary '{f.primary.address}' of {describe(f.r)} has the same cc:Mail name as "
@@ -488,7 +496,8 @@ def orphan_custom_recipient(ctx: Context, i: int) -> Finding | None:
         return None
     seen: set[tuple[int, Key | None]] = set()
     parts = []
-    for j, v in sorted(pairs, key=lambda p: (fold(ctx.recipients[p[0]].dn), p[1].key or ("", ""))):
+    for j, v in sorted(pairs, key=lambda p: (*text_order(ctx.recipients[p[0]].dn),
+                                             p[1].key or ("", ""))):
         if (j, v.key) in seen:
             continue
         seen.add((j, v.key))
@@ -556,7 +565,7 @@ def missing_secondary_address(ctx: Context, i: int) -> Finding | None:
     ), key=entry_order)
     if not missing:
         return None
-    pos = sorted({e.po for e in missing}, key=fold)
+    pos = distinct_folded(e.po for e in missing)
     return finding(
         "missing-secondary-address",
         f"mailbox {f.r.dn} (primary '{f.primary.address}') has no old cc:Mail address at "
@@ -606,12 +615,13 @@ def source_mismatch(ctx: Context, i: int) -> Finding | None:
     f = ctx.facts[i]
     if not ctx.powershell or f.r.kind is not Kind.MAILBOX or f.r.exchange_values is None:
         return None
-    directory = {v.raw for v in f.values if v.source == "proxy"}
-    exchange = set(f.r.exchange_values)
-    if directory == exchange:
+    directory = [v.raw for v in f.values if v.source == "proxy"]
+    exchange = f.r.exchange_values
+    if set(directory) == set(exchange):
         return None
-    only_dir = sorted(directory - exchange)
-    only_ex = sorted(exchange - directory)
+    # the object's own values, in value order (spec: Output)
+    only_dir = list(dict.fromkeys(v for v in directory if v not in exchange))
+    only_ex = list(dict.fromkeys(v for v in exchange if v not in directory))
     return finding(
         "source-mismatch",
         f"mailbox {f.r.dn}: the directory has {quoted(only_dir) or 'nothing more'} and "
@@ -664,20 +674,33 @@ def old_post_office(ctx: Context, f: Facts) -> str | None:
 NOT_MIGRATED = ("not-migrated",)
 
 
-def ccmail_user_row(ctx: Context, e: DirEntry) -> Row:
+def user_group(entries: list[DirEntry]) -> UserGroup:
+    """The entries of one ``ccmail-user`` row: first the one whose spelling
+    sorts first by code point (it names the row, so that the order of entries
+    and files never changes the output), then the others in message order."""
+    if len(entries) == 1:
+        return (entries[0],)
+    first = min(entries, key=lambda e: (squeeze(e.name), e.file_po, *entry_order(e)))
+    return (first, *sorted((e for e in entries if e is not first), key=entry_order))
+
+
+def ccmail_user_row(ctx: Context, group: UserGroup) -> Row:
     """Spec, *Which rows*: the row of a cc:Mail user still only on cc:Mail
     (:func:`build_context` finds them)."""
+    e = group[0]
     name = squeeze(e.name)
-    return Row.lazy(ctx, e, None, Kind.CCMAIL_USER, e.name if name == e.name else name,
+    return Row.lazy(ctx, group, None, Kind.CCMAIL_USER, e.name if name == e.name else name,
                     e.file_po, "ccmail-mailbox", NOT_MIGRATED)
 
 
-def not_migrated(e: DirEntry) -> Finding:
-    """The finding of a ``ccmail-user`` row."""
+def not_migrated(group: UserGroup) -> Finding:
+    """The finding of a ``ccmail-user`` row: it names every entry."""
+    e = group[0]
     address = f"{squeeze(e.name)} at {e.file_po}"
+    listed = "; ".join(entry_text(x) for x in sorted(group, key=entry_order))
     return finding(
         "not-migrated",
-        f"cc:Mail user '{address}' ({entry_text(e)}) has no Exchange mailbox",
+        f"cc:Mail user '{address}' ({listed}) has no Exchange mailbox",
         "Migrate this user with the Migration Wizard, or leave it if it stays on cc:Mail.",
     )
 
@@ -699,7 +722,7 @@ class Rows(Sequence[Row]):
 
     __slots__ = ("_code_sets", "_codes", "_ctx", "_head", "_known", "_order")
 
-    def __init__(self, ctx: Context, head: list[DirEntry], order: array[int]) -> None:
+    def __init__(self, ctx: Context, head: list[UserGroup], order: array[int]) -> None:
         self._ctx, self._head, self._order = ctx, head, order
         self._codes = array("H", [_UNKNOWN]) * len(order)
         self._code_sets: list[tuple[str, ...]] = []
@@ -792,7 +815,7 @@ def analyse(
     # first, before the indexes exist: its 100,000 sort keys stay out of the peak.
     order = array("l", sorted(range(len(recips)), key=lambda i: fold(recips[i].dn)))
     ctx, not_migrated = build_context(recips, entries, exchange_pos, dialect, powershell)
-    head = sorted(not_migrated.values(), key=ctx.row_key)
+    head = sorted((user_group(g) for g in not_migrated.values()), key=ctx.row_key)
     del not_migrated
     return Analysis(ctx, Rows(ctx, head, order), entries)
 

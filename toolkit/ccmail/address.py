@@ -36,6 +36,10 @@ def split_address(address: str) -> tuple[str, str] | None:
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
+NAME_CONTROL = "name holds a control character"
+PO_CONTROL = "post office holds a control character"
+
+
 def name_problem(name: str) -> str | None:
     if not name:
         return "empty name"
@@ -43,7 +47,7 @@ def name_problem(name: str) -> str | None:
         bad = sorted({c for c in name if c in _NAME_BAD})
         return "name holds " + " ".join(repr(c) for c in bad)
     if _CONTROL.search(name):
-        return "name holds a control character"
+        return NAME_CONTROL
     return None
 
 
@@ -95,6 +99,13 @@ def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
     if parts is None:
         return CcmailValue(raw, prefix, source, None, None, None,
                            "no ' at ' between name and post office")
+    # Spec (Terms): a control character anywhere in the name or PO makes the
+    # value invalid, checked on the value as read, before white space is
+    # folded (squeezing would turn a TAB or a trailing CR into nothing).
+    if _CONTROL.search(parts[0]):
+        return CcmailValue(raw, prefix, source, None, None, None, NAME_CONTROL)
+    if _CONTROL.search(parts[1]):
+        return CcmailValue(raw, prefix, source, None, None, None, PO_CONTROL)
     global _last
     last = _last
     folded: str | None
