@@ -9,6 +9,7 @@ line numbers, unknown keys).
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
 import pytest
@@ -214,11 +215,13 @@ def test_facts_view_derives_what_facts_of_gives(analysis):
     assert len(ctx.facts) == 3  # objects with cc:Mail values only
     for i, r in enumerate(recips[:3]):
         f = ctx.facts[i]
-        want = facts_of(r, ctx.x, ctx.dialect)
+        want = facts_of(r, ctx.x, ctx.dialect, i)
         if r.kind is Kind.MAILBOX:
-            want.stale_entries = stale_entries(want, ctx.users_by_name, ctx.x) or ()
+            want = replace(want, stale_entries=stale_entries(want, ctx.users_by_name, ctx.x))
         assert f == want
-        assert ctx.facts[i] is f  # kept while the rules ask again
+        assert ctx.facts[i] == f  # derived again, equal: facts are plain frozen values
+        with pytest.raises(FrozenInstanceError):
+            f.stale_entries = ()  # type: ignore[misc]
     assert ctx.facts[0].stale_entries[0].name == "Zed"
     assert ctx.facts[-1].r is recips[2] and [f.r for f in ctx.facts] == recips[:3]
     assert [f.r for f in ctx.facts[1:]] == recips[1:3]
@@ -236,7 +239,9 @@ def test_rows_are_a_read_only_sequence_made_when_read(analysis):
     assert [r.key for r in rows[1:4]] == keys[1:4]
     with pytest.raises(IndexError):
         rows[5]
-    assert rows[2].recipient is recips[1] and rows[2] == rows[2] and rows[2] is not rows[2]
+    assert rows[2].recipient is recips[1] and rows[2] == rows[2]
+    with pytest.raises(FrozenInstanceError):  # immutable: nothing set on a row is lost silently
+        rows[2].route = "exchange"  # type: ignore[misc]
     assert list(rows.codes()) == [tuple(f.code for f in r.findings) for r in rows]
     assert rows == list(rows) and rows != list(rows)[:4]
     assert [r.status for r in rows] == ["not-migrated", "not-migrated", "orphan-custom-recipient",
@@ -258,3 +263,14 @@ def test_address_index_reads_like_an_index():
         assert (key in packed) == (key in plain)
     assert "a" not in packed and len(packed) == len(plain) == 4
     assert dict(packed.shared()) == {("a", "po1"): [0, 3, 5]}
+
+
+def test_rows_kept_by_a_runbook_stay_valid_after_the_inputs_change(analysis):
+    """Issue 13: a runbook keeps ``list(rows)``, changes an item count, then
+    reads the rows' messages - it gets the rows as they were, never an error."""
+    a, recips, _ = analysis
+    kept = list(a.rows)
+    before = [r.as_dict() for r in kept]
+    recips[0].item_count = 0  # Zed: stale, 0 items
+    assert [r.as_dict() for r in kept] == before
+    assert all(f.message and f.action for r in kept for f in r.findings)

@@ -71,9 +71,8 @@ def test_message_lists_are_ordered_and_pos_named_once(tmp_path: Path):
     message = sue["findings"][1]["message"]
     # HUBPO and hubpo fold alike: named once, the spelling first by code point
     assert "has no old cc:Mail address at HUBPO, where " in message
-    # entries by their text folded ("... (addr 'hubpo x')" sorts before "... (addr 'hubpo')"),
-    # ties by code point ("R entry" before "r entry")
-    assert message.index("Addr 'HubPO x'") < message.index("Addr 'hubpo'") < message.index(
+    # entries by folded name, PO, location code, folded Addr; ties by code point
+    assert message.index("Addr 'hubpo'") < message.index("Addr 'HubPO x'") < message.index(
         "Addr 'HUBPO'")
     dup = rows["Dup A"]["findings"][0]
     assert dup["code"] == "duplicate-address"

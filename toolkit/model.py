@@ -7,7 +7,8 @@ I/O, so runbooks and test suites can build them by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -672,208 +673,55 @@ class DirEntry:
         return first[0] if first else self.file_po
 
 
-SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
-
-
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One finding on a row: code, severity, message (names everything
-    involved) and action. A plain-data class with a dataclass's interface.
-
-    The rule engine makes rows whose findings are *deferred*: code and
-    severity are known, and message and action are written when first read
-    (by the rule that found them, from the same analysis), so 100,000 rows
-    do not hold 100,000 messages between the analysis and the report.
-    """
-
-    __slots__ = ("_action", "_handle", "_message", "_source", "code", "severity")
-    __match_args__ = ("code", "severity", "message", "action")
-    __hash__ = None  # type: ignore[assignment]
+    involved) and action. A plain immutable value."""
 
     code: str
     severity: str
-
-    def __init__(self, code: str, severity: str, message: str, action: str) -> None:
-        self.code = code
-        self.severity = severity
-        self._message: str | None = message
-        self._action: str | None = action
-        self._source: Any = None
-        self._handle: Any = None
-
-    @classmethod
-    def deferred(cls, code: str, severity: str, source: Any, handle: Any) -> Finding:
-        """A finding whose text ``source.finding_text(code, handle)`` writes when read."""
-        f = cls.__new__(cls)
-        f.code, f.severity = code, severity
-        f._message = f._action = None
-        f._source, f._handle = source, handle
-        return f
-
-    def _write(self) -> None:
-        self._message, self._action = self._source.finding_text(self.code, self._handle)
-        self._source = self._handle = None
-
-    @property
-    def message(self) -> str:
-        if self._source is not None:
-            self._write()
-        return self._message  # type: ignore[return-value]
-
-    @message.setter
-    def message(self, value: str) -> None:
-        if self._source is not None:
-            self._write()
-        self._message = value
-
-    @property
-    def action(self) -> str:
-        if self._source is not None:
-            self._write()
-        return self._action  # type: ignore[return-value]
-
-    @action.setter
-    def action(self, value: str) -> None:
-        if self._source is not None:
-            self._write()
-        self._action = value
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return (self.code, self.severity, self.message, self.action) == (
-                other.code, other.severity, other.message, other.action)  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return (f"Finding(code={self.code!r}, severity={self.severity!r}, "
-                f"message={self.message!r}, action={self.action!r})")
+    message: str
+    action: str
 
     def as_dict(self) -> dict[str, str]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "message": self.message,
-            "action": self.action,
-        }
+        return {"code": self.code, "severity": self.severity, "message": self.message,
+                "action": self.action}
 
 
+@dataclass(frozen=True, slots=True)
 class Row:
-    """One output row of ``ccmig audit`` (spec: Output).
+    """One output row of ``ccmig audit`` (spec: Output). A plain immutable
+    value: two rows made from the same analysis are equal.
 
-    A plain-data class with a dataclass's interface (``identities`` and
-    ``recipient`` are left out of its repr). Rows made by the rule engine are
-    *lazy*: ``key``, ``findings`` (deferred, see :class:`Finding`) and
-    ``identities`` are made from the analysis each time they are read, and
-    only the finding codes are kept - what keeps a 100,000-row audit small.
-    Assigning any of them stores the value given.
+    ``recipient`` is the Exchange object the row is about (None for a
+    ``ccmail-user`` row), ``entries`` the cc:Mail entries of a ``ccmail-user``
+    row; both are left out of the repr.
     """
 
-    __slots__ = (
-        "_codes",
-        "_findings",
-        "_handle",
-        "_identities",
-        "_key",
-        "_source",
-        "ccmail_name",
-        "dn",
-        "kind",
-        "old_post_office",
-        "recipient",
-        "route",
-    )
-    __match_args__ = ("key", "dn", "kind", "ccmail_name", "old_post_office", "route",
-                      "findings", "identities", "recipient")
-    __hash__ = None  # type: ignore[assignment]
-
+    key: str
     dn: str | None
     kind: Kind
     ccmail_name: str | None
     old_post_office: str | None
     route: str | None
-    recipient: Recipient | None
-
-    def __init__(self, key: str, dn: str | None, kind: Kind, ccmail_name: str | None,
-                 old_post_office: str | None, route: str | None, findings: list[Finding],
-                 identities: list[str] | None = None,
-                 recipient: Recipient | None = None) -> None:
-        self._key: str | None = key
-        self.dn = dn
-        self.kind = kind
-        self.ccmail_name = ccmail_name
-        self.old_post_office = old_post_office
-        self.route = route
-        self._findings: list[Finding] | None = findings
-        self._identities: list[str] | None = [] if identities is None else identities
-        self.recipient = recipient
-        self._codes: tuple[str, ...] | None = None
-        self._source: Any = None
-        self._handle: Any = None
-
-    @classmethod
-    def lazy(cls, source: Any, handle: Any, dn: str | None, kind: Kind,
-             ccmail_name: str | None, old_post_office: str | None, route: str | None,
-             codes: tuple[str, ...], recipient: Recipient | None = None) -> Row:
-        """A row whose key, findings and identities ``source`` makes on demand:
-        ``row_key(handle)``, ``finding_text(code, handle)`` (see
-        :meth:`Finding.deferred`) and ``row_identities(handle)``."""
-        row = cls.__new__(cls)
-        row._key = row._findings = row._identities = None
-        row.dn, row.kind, row.ccmail_name = dn, kind, ccmail_name
-        row.old_post_office, row.route, row.recipient = old_post_office, route, recipient
-        row._codes, row._source, row._handle = codes, source, handle
-        return row
-
-    @property
-    def key(self) -> str:
-        if self._key is None:
-            return self._source.row_key(self._handle)  # type: ignore[no-any-return]
-        return self._key
-
-    @key.setter
-    def key(self, value: str) -> None:
-        self._key = value
-
-    @property
-    def findings(self) -> list[Finding]:
-        if self._findings is None:
-            source, handle = self._source, self._handle
-            return [Finding.deferred(code, SEVERITY[code], source, handle)
-                    for code in self._codes]  # type: ignore[union-attr]
-        return self._findings
-
-    @findings.setter
-    def findings(self, value: list[Finding]) -> None:
-        self._findings, self._codes = value, None
-
-    @property
-    def identities(self) -> list[str]:
-        if self._identities is None:
-            return self._source.row_identities(self._handle)  # type: ignore[no-any-return]
-        return self._identities
-
-    @identities.setter
-    def identities(self, value: list[str]) -> None:
-        self._identities = value
+    findings: Sequence[Finding]
+    recipient: Recipient | None = field(default=None, repr=False)
+    entries: tuple[DirEntry, ...] = field(default=(), repr=False)
 
     @property
     def status(self) -> str:
-        if self._findings is None:
-            return self._codes[0] if self._codes else "complete"  # type: ignore[index]
-        return self._findings[0].code if self._findings else "complete"
+        """The first finding's code, or ``complete``."""
+        return self.findings[0].code if self.findings else "complete"
 
-    def _fields(self) -> tuple[object, ...]:
-        return (self.key, self.dn, self.kind, self.ccmail_name, self.old_post_office, self.route,
-                self.findings, self.identities, self.recipient)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._fields() == other._fields()  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return (f"Row(key={self.key!r}, dn={self.dn!r}, kind={self.kind!r}, "
-                f"ccmail_name={self.ccmail_name!r}, old_post_office={self.old_post_office!r}, "
-                f"route={self.route!r}, findings={self.findings!r})")
+    @property
+    def identities(self) -> list[str]:
+        """Every string ``ccmig check`` matches this row by (unfolded)."""
+        if self.recipient is not None:
+            return self.recipient.identities()
+        out: list[str] = []
+        for e in self.entries:
+            out += [e.name, f"{' '.join(e.name.split())} at {e.file_po}"]
+        return out
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -886,20 +734,3 @@ class Row:
             "status": self.status,
             "findings": [f.as_dict() for f in self.findings],
         }
-
-
-# Severity of every finding code, in the table's order (spec: Finding codes).
-SEVERITY = {
-    "invalid-address": "error",
-    "duplicate-address": "error",
-    "name-conflict": "error",
-    "stale-ccmail-mailbox": "error",
-    "orphan-custom-recipient": "error",
-    "missing-primary-address": "warning",
-    "multiple-primaries": "warning",
-    "missing-secondary-address": "warning",
-    "unconfirmed-migration": "warning",
-    "awaiting-dirsync": "warning",
-    "source-mismatch": "warning",
-    "not-migrated": "info",
-}

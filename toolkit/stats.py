@@ -17,6 +17,7 @@ from pathlib import Path
 
 from toolkit.errors import InputError
 from toolkit.model import Kind, Recipient
+from toolkit.multimap import Index
 from toolkit.text import fold
 
 log = logging.getLogger(__name__)
@@ -93,8 +94,8 @@ class StatsMatcher:
         self.wanted: dict[str, str] = {}  # folded identity -> itself (one string object)
         self.mailboxes: list[Recipient] = []  # mailboxes the file names, in reading order
         # per identity level (DN, primary SMTP, nickname, sAMAccountName):
-        # folded key -> mailbox index, or a list of them when several share it
-        self.levels: list[dict[str, int | list[int]]] = [{}, {}, {}, {}]
+        # folded key -> mailbox indexes
+        self.levels: list[Index] = [Index(), Index(), Index(), Index()]
         try:
             for line, identity, count in iter_stats(path):
                 self.line_numbers.append(line)
@@ -120,23 +121,17 @@ class StatsMatcher:
             if index < 0:
                 index = len(self.mailboxes)
                 self.mailboxes.append(r)
-            have = level.get(key)
-            if have is None:
-                level[key] = index
-            elif isinstance(have, list):
-                have.append(index)
-            else:
-                level[key] = [have, index]
+            level.add(key, index)
 
     @staticmethod
-    def _hits(key: str, levels: list[dict[str, int | list[int]]]) -> list[int]:
+    def _hits(key: str, levels: list[Index]) -> list[int]:
         """The mailboxes ``key`` names, at the first level that has any."""
         if not key:
             return []
         for level in levels:
             have = level.get(key)
             if have is not None:
-                return have if isinstance(have, list) else [have]
+                return have  # type: ignore[no-any-return]
         return []
 
     def apply(self) -> int:
@@ -148,7 +143,7 @@ class StatsMatcher:
         # Applied once: what the file held is freed for the analysis that follows.
         self.wanted, self.mailboxes, self.identities = {}, [], []
         self.line_numbers, self.counts = array("q"), array("q")
-        levels, self.levels = self.levels, [{}, {}, {}, {}]
+        levels, self.levels = self.levels, [Index(), Index(), Index(), Index()]
         assigned: dict[int, int] = {}
         for line, identity, count in zip(lines, identities, counts, strict=True):
             hits = self._hits(fold(identity), levels)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from toolkit.model import CcmailValue
-from toolkit.text import fold, squeeze
+from toolkit.text import CONTROL, fold, fold_po, squeeze
 
 _PO_OK = re.compile(r"[A-Za-z0-9_-]+")
 _NAME_BAD = frozenset('"[]')
@@ -31,9 +31,7 @@ def split_address(address: str) -> tuple[str, str] | None:
     return address[:cut], address[cut + 4 :]
 
 
-# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F (a stable
-# Unicode property); one search instead of a category lookup per character.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL = CONTROL
 
 
 NAME_CONTROL = "name holds a control character"
@@ -63,7 +61,6 @@ def po_problem(po: str) -> str | None:
 # string each (equal strings, so nothing else can tell), and PO names are
 # folded once. Bounded, so hostile input cannot grow them without limit.
 _SHARED: dict[str, str] = {}
-_FOLDED_PO: dict[str, str] = {}
 _SHARED_MAX = 65536
 
 
@@ -73,15 +70,6 @@ def _shared(text: str) -> str:
         if len(_SHARED) >= _SHARED_MAX:
             return text
         _SHARED[text] = found = text
-    return found
-
-
-def _fold_po(po: str) -> str:
-    found = _FOLDED_PO.get(po)
-    if found is None:
-        found = _shared(fold(po))
-        if len(_FOLDED_PO) < _SHARED_MAX:
-            _FOLDED_PO[po] = found
     return found
 
 
@@ -120,7 +108,7 @@ def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
         if folded is None:
             folded = fold(name)
             _last = (parts[0], name, folded)
-        key: tuple[str, str] | None = (folded, _fold_po(po))
+        key: tuple[str, str] | None = (folded, fold_po(po))
     else:
         key = None
     cut = len(prefix)
@@ -182,7 +170,7 @@ def unpack_one(item: str) -> CcmailValue:
             folded = fold(name)
             _last = (name, name, folded)
         return CcmailValue.canonical(raw[6], _shared(raw[:6]), "proxy" if tag == "v" else "target",
-                                     name, po, (folded, _fold_po(po)), None)  # type: ignore[arg-type]
+                                     name, po, (folded, fold_po(po)), None)  # type: ignore[arg-type]
     if tag in "pt":
         return parse(raw, raw[:6], raw[7:], _TAGS[tag])
     return CcmailValue(raw, raw[:6], _TAGS[tag], None, None, None, NOT_UTF8)
