@@ -13,6 +13,7 @@ projection with ``Select-Object`` makes a measurable difference.
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,30 @@ MAILBOX_STATISTICS_TYPES = (
 _AD_OBJECT_ID = (f"{_DIR}.ADObjectId", f"{_DATA}.ObjectId", "System.Object")
 _BYTES = f"{_DATA}.ByteQuantifiedSize"
 _UNLIMITED_BYTES = (f"{_DATA}.Unlimited`1[[{_BYTES}, {_ASM}]]", "System.ValueType", "System.Object")
+
+
+# What PowerShell's serializer writes as _xHHHH_ (UTF-16 code units): C0 and C1
+# controls, DEL, and characters outside the BMP (as their surrogate pair).
+_UNSAFE = re.compile("[\u0000-\u001f\u007f-\u009f\ud800-\udfff\U00010000-\U0010ffff]")
+_LITERAL_ESCAPE = re.compile("_(?=[xX])")
+
+
+def clixml_text(value: str) -> str:
+    """A string as PowerShell writes it into CLIXML: ``_x`` as ``_x005F_x``, then
+    every control character (TAB, CR, LF and NEL included) as ``_xHHHH_``.
+
+    psrpcore escapes ``<S>`` values this way but writes ``<ToString>`` as it
+    is given; raw control characters are not even well-formed XML (pypsrp then
+    hands the client the undecoded XML), so every ToString the mock sets passes
+    through here.
+    """
+    value = _LITERAL_ESCAPE.sub("_x005F_", value)
+
+    def units(match: re.Match[str]) -> str:
+        data = match.group(0).encode("utf-16-be", "surrogatepass")
+        return "".join(f"_x{data[i:i + 2].hex().upper()}_" for i in range(0, len(data), 2))
+
+    return _UNSAFE.sub(units, value)
 
 
 @dataclass
@@ -176,7 +201,7 @@ def to_clixml(value: Any, depth: int = 1) -> Any:
         else:
             obj.PSObject.adapted_properties = props
         if value.to_string is not None:
-            obj.PSObject.to_string = value.to_string
+            obj.PSObject.to_string = clixml_text(value.to_string)
         return obj
     if isinstance(value, ExCollection):
         items = PSList([to_clixml(i, depth - 1) for i in value.items])
