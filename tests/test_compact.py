@@ -16,12 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.ccmail.address import pack_values, parse, unpack_values
+from toolkit.ccmail.address import parse
 from toolkit.ccmail.directory import read_directory_file
 from toolkit.cli.common import exit_code
 from toolkit.exchange.dialects import ccmail_value, to_recipient, undecodable_ccmail
-from toolkit.model import NO_EXTRA, Dialect, DirEntry, DirFile, Kind, RawEntry, Recipient
+from toolkit.model import Dialect, DirEntry, Kind, RawEntry, Recipient
 from toolkit.rules import AddressIndex, Index, Rows, analyse, facts_of, stale_entries
+from toolkit.storage import NO_EXTRA, DirFile, pack_values, unpack_values
 
 MARKS = "ab@.c\x00\x01\x02\x03\x04\x05xyz"
 field_text = st.text(alphabet=MARKS, max_size=8)

@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from toolkit import storage
+from toolkit.ccmail.address import CcmailValue
+from toolkit.storage import NO_EXTRA, DirFile, join_record, pack_ids
+
+__all__ = ["NO_EXTRA", "AttrValue", "CcmailValue", "Dialect", "DirEntry", "DirFile", "Finding",
+           "Kind", "RawEntry", "Recipient", "Row"]
+
 AttrValue = str | bytes
 
 
@@ -51,90 +58,6 @@ class Kind(StrEnum):
 class Dialect(StrEnum):
     AD = "ad"
     EXCHANGE55 = "exchange55"
-
-
-class CcmailValue:
-    """A cc:Mail address value on an Exchange object (proxy or target).
-
-    ``name``/``po`` are trimmed with white space folded, case kept; ``key`` is
-    the folded (name, PO) pair used for every comparison. ``error`` is set
-    when the value is invalid (spec: ``invalid-address``); invalid values
-    take no part in any other rule.
-
-    A plain-data class with a dataclass's interface. Most values are written
-    exactly ``TYPE:name at PO``; those do not keep ``raw`` as a second
-    string (it is rebuilt when read), which at 150,000 values saves 15 MB.
-    Values are read-only in practice: to change one, make a new one (on a
-    rebuilt value, assigning ``name``, ``po`` or ``prefix`` changes ``raw``).
-    """
-
-    __slots__ = ("_raw", "error", "key", "name", "po", "prefix", "source")
-    __match_args__ = ("raw", "prefix", "source", "name", "po", "key", "error")
-    __hash__ = None  # type: ignore[assignment]
-
-    prefix: str
-    source: str  # "proxy" or "target"
-    name: str | None
-    po: str | None
-    key: tuple[str, str] | None
-    error: str | None
-
-    def __init__(self, raw: str, prefix: str, source: str, name: str | None = None,
-                 po: str | None = None, key: tuple[str, str] | None = None,
-                 error: str | None = None) -> None:
-        self._raw = raw
-        self.prefix = prefix
-        self.source = source
-        self.name = name
-        self.po = po
-        self.key = key
-        self.error = error
-
-    @classmethod
-    def canonical(cls, sep: str, prefix: str, source: str, name: str, po: str,
-                  key: tuple[str, str] | None, error: str | None) -> CcmailValue:
-        """A value whose raw text is exactly ``prefix + sep + name + " at " + po``."""
-        value = cls.__new__(cls)
-        value._raw, value.prefix, value.source = sep, prefix, source
-        value.name, value.po, value.key, value.error = name, po, key, error
-        return value
-
-    @property
-    def raw(self) -> str:
-        raw = self._raw
-        if len(raw) == 1:  # the separator of a canonical value (no raw value is 1 long)
-            return f"{self.prefix}{raw}{self.name} at {self.po}"
-        return raw
-
-    @raw.setter
-    def raw(self, value: str) -> None:
-        self._raw = value
-
-    @property
-    def valid(self) -> bool:
-        return self.error is None
-
-    @property
-    def upper(self) -> bool:
-        """Upper-case ``CCMAIL`` type: Exchange's mark of a primary address."""
-        return self.prefix == "CCMAIL"
-
-    @property
-    def address(self) -> str:
-        """``name at PO`` in display form (valid values only)."""
-        return f"{self.name} at {self.po}"
-
-    def _fields(self) -> tuple[object, ...]:
-        return (self.raw, self.prefix, self.source, self.name, self.po, self.key, self.error)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._fields() == other._fields()  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return (f"CcmailValue(raw={self.raw!r}, prefix={self.prefix!r}, source={self.source!r}, "
-                f"name={self.name!r}, po={self.po!r}, key={self.key!r}, error={self.error!r})")
 
 
 class Recipient:
@@ -178,8 +101,8 @@ class Recipient:
                  mail: str | None = None, item_count: int | None = None,
                  exchange_values: list[str] | None = None, subtype: str | None = None,
                  legacy_dn: str | None = None) -> None:
-        self._d = _join(dn, _pack(primary_smtp, nickname, sam, upn, mail, legacy_dn,
-                                  [] if smtp is None else smtp), values)
+        self._d = join_record(dn, pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn,
+                                           [] if smtp is None else smtp), values)
         self.kind = kind
         self.item_count = item_count
         self.exchange_values = exchange_values
@@ -191,9 +114,10 @@ class Recipient:
              upn: str | None, mail: str | None, subtype: str | None,
              legacy_dn: str | None) -> Recipient:
         """A recipient as a reader makes it: ``packed`` is
-        :func:`toolkit.ccmail.address.pack_values`'s string (or a list)."""
+        :func:`toolkit.storage.pack_values`'s string (or a list)."""
         r = cls.__new__(cls)
-        r._d = _join(dn, _pack(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp), packed)
+        r._d = join_record(dn, pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp),
+                           packed)
         r.kind = kind
         r.item_count = r.exchange_values = None
         r.subtype = subtype
@@ -203,42 +127,33 @@ class Recipient:
 
     @property
     def dn(self) -> str:
-        d = self._d
-        if d.__class__ is str:
-            return d[:d.index("\x05")]  # type: ignore[no-any-return,union-attr]
-        return d[0]  # type: ignore[no-any-return]
+        return storage.record_dn(self._d)
 
     @dn.setter
     def dn(self, value: str) -> None:
-        self._d = _join(value, self._ids, self._vals)
+        self._d = join_record(value, self._ids, self._vals)
 
     @property
     def _ids(self) -> str | tuple[Any, ...]:
-        d = self._d
-        if d.__class__ is str:
-            return d[d.index("\x05") + 1:d.rindex("\x05")]  # type: ignore[union-attr]
-        return d[1]  # type: ignore[no-any-return]
+        return storage.record_ids(self._d)
 
     @_ids.setter
     def _ids(self, value: str | tuple[Any, ...]) -> None:
-        self._d = _join(self.dn, value, self._vals)
+        self._d = join_record(self.dn, value, self._vals)
 
     @property
     def _vals(self) -> str | list[CcmailValue]:
-        d = self._d
-        if d.__class__ is str:
-            return d[d.rindex("\x05") + 1:]  # type: ignore[union-attr]
-        return d[2]  # type: ignore[no-any-return]
+        return storage.record_vals(self._d)
 
     @_vals.setter
     def _vals(self, value: str | list[CcmailValue]) -> None:
-        self._d = _join(self.dn, self._ids, value)
+        self._d = join_record(self.dn, self._ids, value)
 
     @property
     def values(self) -> list[CcmailValue]:
         vals = self._vals
         if vals.__class__ is str:
-            return _unpack_values(vals)  # type: ignore[arg-type]
+            return storage.unpack_values(vals)  # type: ignore[arg-type]
         return vals  # type: ignore[return-value]
 
     @values.setter
@@ -247,42 +162,19 @@ class Recipient:
 
     @property
     def has_values(self) -> bool:
-        """``bool(values)``, without parsing them."""
-        d = self._d
-        if d.__class__ is str:
-            return d[-1] != "\x05"  # type: ignore[index]
-        return bool(d[2])
+        """``bool(values)``, without decoding them."""
+        return storage.record_has_values(self._d)
 
     # ------------------------------------------------------------ identity fields
 
     def _unpacked(self) -> tuple[Any, ...]:
         """(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp list)."""
-        ids = self._ids
-        if ids.__class__ is tuple:
-            return (*ids[:6], list(ids[6]))  # type: ignore[index]
-        parts: list[Any] = ids.split("\x00")  # type: ignore[union-attr]
-        nickname = parts[1]
-        if "\x03" in ids:  # type: ignore[operator]
-            parts = [part.replace("\x03", nickname) for part in parts]
-        if "\x04" in ids:  # type: ignore[operator]
-            primary = parts[0]
-            domain = primary[primary.rfind("@"):]
-            parts = [part.replace("\x04", domain) for part in parts]
-        for n in range(6):
-            part = parts[n]
-            if part == "\x01":
-                parts[n] = None
-            elif part == "\x02":  # sam equal to nickname, mail equal to primary_smtp
-                parts[n] = parts[1] if n == 2 else parts[0]
-        smtp = parts[6:]
-        if "\x02" in smtp:  # an SMTP address equal to primary_smtp
-            smtp = [parts[0] if a == "\x02" else a for a in smtp]
-        return (*parts[:6], smtp)
+        return storage.unpack_ids(self._ids)
 
     def _set(self, n: int, value: Any) -> None:
         fields = list(self._unpacked())
         fields[n] = value
-        self._ids = _pack(*fields)
+        self._ids = pack_ids(*fields)
 
     @property
     def primary_smtp(self) -> str | None:
@@ -374,117 +266,6 @@ class Recipient:
         return out
 
 
-def _join(dn: str, ids: str | tuple[Any, ...], vals: str | list[CcmailValue]
-          ) -> str | tuple[Any, ...]:
-    """A recipient's DN, packed identity fields and packed values as one string."""
-    if (ids.__class__ is str and vals.__class__ is str and dn.__class__ is str
-            and "\x05" not in dn and "\x05" not in ids and "\x05" not in vals):  # type: ignore[operator]
-        return f"{dn}\x05{ids}\x05{vals}"
-    return (dn, ids, vals)
-
-
-_UNPACK: Any = None
-
-
-def _unpack_values(packed: str) -> list[CcmailValue]:
-    global _UNPACK
-    if _UNPACK is None:  # the grammar imports this module: import it on first use
-        from toolkit.ccmail.address import unpack_values
-
-        _UNPACK = unpack_values
-    return _UNPACK(packed)  # type: ignore[no-any-return]
-
-
-_MARKS = frozenset("\x00\x01\x02\x03\x04")
-
-
-def _pack(primary_smtp: str | None, nickname: str | None, sam: str | None, upn: str | None,
-          mail: str | None, legacy_dn: str | None, smtp: list[str]) -> str | tuple[Any, ...]:
-    """Identity fields as one string: NUL between fields, SOH for None, STX for
-    "same as" (sam = nickname; mail and SMTP addresses = primary_smtp); in
-    every field but the nickname, ETX stands for the nickname and, in every
-    field but primary_smtp, EOT for primary_smtp's ``@domain`` (they repeat
-    in UPN, legacyExchangeDN and SMTP addresses). A tuple when a field holds
-    one of those characters."""
-    fields = (primary_smtp, nickname, sam, upn, mail, legacy_dn, *smtp)
-    for field_ in fields:
-        if field_ is not None and (field_.__class__ is not str or not _MARKS.isdisjoint(field_)):
-            return (primary_smtp, nickname, sam, upn, mail, legacy_dn, tuple(smtp))
-    parts = ["\x01" if f is None else f for f in fields]
-    if sam is not None and sam == nickname:
-        parts[2] = "\x02"
-    if primary_smtp is not None:
-        if mail == primary_smtp:
-            parts[4] = "\x02"
-        for n in range(6, len(parts)):
-            if parts[n] == primary_smtp:
-                parts[n] = "\x02"
-        at = primary_smtp.rfind("@")
-        if at >= 0 and len(primary_smtp) - at > 3:  # the domain, in the other fields
-            domain = primary_smtp[at:]
-            parts[2:] = [p.replace(domain, "\x04") for p in parts[2:]]
-    if nickname is not None and len(nickname) > 2:  # the nickname, in the other fields
-        parts[0] = parts[0].replace(nickname, "\x03")
-        parts[2:] = [p.replace(nickname, "\x03") for p in parts[2:]]
-    return "\x00".join(parts)
-
-
-class _NoExtra(dict):  # type: ignore[type-arg]
-    """The shared, read-only ``extra`` of every entry that has no unknown keys
-    (one empty dict per entry would be 9 MB at 150,000 entries)."""
-
-    __slots__ = ()
-
-    def _read_only(self, *args: object, **kwargs: object) -> None:
-        raise TypeError("DirEntry.extra of an entry read without extra keys is read-only; "
-                        "assign a new dict instead")
-
-    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
-    __ior__ = _read_only  # type: ignore[assignment]
-
-
-NO_EXTRA: dict[str, str] = _NoExtra()
-
-
-class DirFile:
-    """What the entries read from one export file share: the file's PO and
-    names, and each distinct ``Addr``/``Comments`` text once (``strings``)."""
-
-    __slots__ = ("_first", "file", "file_po", "index", "path", "strings")
-
-    def __init__(self, file: str, file_po: str, path: str | None) -> None:
-        self.file, self.file_po, self.path = file, file_po, path
-        self.strings: list[str] = [""]
-        self.index: dict[str, int] = {"": 0}
-        self._first: dict[int, str] = {}
-
-    def first_word(self, n: int) -> str:
-        """The first word of ``strings[n]`` (an Addr: where an R entry sends
-        mail), or the file's PO when it is blank - :attr:`DirEntry.po`."""
-        found = self._first.get(n)
-        if found is None:
-            first = self.strings[n].split(None, 1)
-            found = self._first[n] = first[0] if first else self.file_po
-        return found
-
-    def string(self, text: str) -> int:
-        """The position of ``text`` in ``strings`` (added when new)."""
-        found = self.index.get(text)
-        if found is None:
-            found = self.index[text] = len(self.strings)
-            self.strings.append(text)
-        return found
-
-
-_LOCNS = "PpLlRrAa"
-_LOCN_CODE = {c: n for n, c in enumerate(_LOCNS)}
-_LINE_BITS, _STRING_BITS = 32, 21
-_ADDR_SHIFT = 3 + _LINE_BITS
-_COMMENTS_SHIFT = _ADDR_SHIFT + _STRING_BITS
-_MESSAGES_SHIFT = _COMMENTS_SHIFT + _STRING_BITS
-_STRING_MASK = (1 << _STRING_BITS) - 1
-
-
 class DirEntry:
     """One record of a cc:Mail post office directory.
 
@@ -524,16 +305,14 @@ class DirEntry:
         """An entry read from line ``line`` of ``src`` (``where`` is ``file:line``)."""
         entry = cls.__new__(cls)
         entry.name = name
-        code = _LOCN_CODE.get(locn)
-        a, c = src.string(addr), src.string(comments)
-        if (extra is not None or code is None or not 0 <= line < 1 << _LINE_BITS
-                or a > _STRING_MASK or c > _STRING_MASK or (messages is not None and messages < 0)):
+        code = None if extra is not None else storage.pack_entry(
+            locn, line, src.string(addr), src.string(comments), messages)
+        if code is None:
             entry._rec = [locn, src.file_po, addr, comments, messages,
                           NO_EXTRA if extra is None else extra, f"{src.file}:{line}", src.path]
             entry._src = None
             return entry
-        entry._rec = (code | line << 3 | a << _ADDR_SHIFT | c << _COMMENTS_SHIFT
-                      | (0 if messages is None else messages + 1) << _MESSAGES_SHIFT)
+        entry._rec = code
         entry._src = src
         return entry
 
@@ -550,7 +329,7 @@ class DirEntry:
     def locn(self) -> str:
         rec = self._rec
         if rec.__class__ is int:
-            return _LOCNS[rec & 7]  # type: ignore[operator]
+            return storage.entry_locn(rec)  # type: ignore[arg-type]
         return rec[0]  # type: ignore[index,no-any-return]
 
     @locn.setter
@@ -572,7 +351,7 @@ class DirEntry:
     def addr(self) -> str:
         src = self._src
         if src is not None:
-            return src.strings[self._rec >> _ADDR_SHIFT & _STRING_MASK]  # type: ignore[operator]
+            return src.strings[storage.entry_addr(self._rec)]  # type: ignore[arg-type]
         return self._rec[2]  # type: ignore[index,no-any-return]
 
     @addr.setter
@@ -583,7 +362,7 @@ class DirEntry:
     def comments(self) -> str:
         src = self._src
         if src is not None:
-            return src.strings[self._rec >> _COMMENTS_SHIFT & _STRING_MASK]  # type: ignore[operator]
+            return src.strings[storage.entry_comments(self._rec)]  # type: ignore[arg-type]
         return self._rec[3]  # type: ignore[index,no-any-return]
 
     @comments.setter
@@ -594,8 +373,7 @@ class DirEntry:
     def messages(self) -> int | None:
         rec = self._rec
         if rec.__class__ is int:
-            stored = rec >> _MESSAGES_SHIFT  # type: ignore[operator]
-            return None if stored == 0 else stored - 1
+            return storage.entry_messages(rec)  # type: ignore[arg-type]
         return rec[4]  # type: ignore[index,no-any-return]
 
     @messages.setter
@@ -618,7 +396,7 @@ class DirEntry:
         """``file:line`` of the record (None for in-memory layers)."""
         src = self._src
         if src is not None:
-            return f"{src.file}:{self._rec >> 3 & 0xFFFFFFFF}"  # type: ignore[operator]
+            return f"{src.file}:{storage.entry_line(self._rec)}"  # type: ignore[arg-type]
         return self._rec[6]  # type: ignore[index,no-any-return]
 
     @where.setter
@@ -663,10 +441,7 @@ class DirEntry:
     def po(self) -> str:
         src = self._src
         if src is not None:  # read from a file: the first word of each Addr is kept
-            rec: int = self._rec  # type: ignore[assignment]
-            if rec & 7 in (2, 3):  # L, l
-                return src.file_po
-            return src.first_word(rec >> _ADDR_SHIFT & _STRING_MASK)
+            return storage.entry_po(self._rec, src)  # type: ignore[arg-type]
         if self.locn in "Ll":
             return self.file_po
         first = self.addr.split(None, 1)
