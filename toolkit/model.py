@@ -3,6 +3,11 @@
 Readers (LDIF, LDAP, PowerShell, cc:Mail files, mocks) produce these objects;
 :mod:`toolkit.rules` turns them into :class:`Row` objects. Nothing here does
 I/O, so runbooks and test suites can build them by hand.
+
+``Finding`` and ``Row`` are frozen values. ``Recipient`` and ``DirEntry`` keep
+their fields in :mod:`toolkit.storage`'s compact forms (what lets 100,000
+recipients fit in 150 MB) and decode a field when it is read; the codecs live
+there, not here.
 """
 
 from __future__ import annotations
