@@ -61,8 +61,10 @@ def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
     return None
 
 
-def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1) -> Facts:
-    """The facts of one object that need no other object (no stale entries)."""
+def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
+             users_by_name: Index | None = None) -> Facts:
+    """The facts of one object; its stale entries too when ``users_by_name``
+    (the cc:Mail user entries by folded name) is given."""
     values = tuple(r.values)
     valid = values
     for v in values:
@@ -84,6 +86,11 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1) -> Facts:
         old = tuple(found)
         # the cc:Mail name: the primary name, else its first old address's name
         name = primary.name if primary else (old[0].name if old else None)
+        if users_by_name is not None and name is not None:
+            stale = _stale(primary, old, users_by_name, x)
+            if stale:
+                keys = tuple(dict.fromkeys(v.key for v in valid))  # type: ignore[misc]
+                return Facts(r, valid, keys, primary, old, name, stale, values, i)
     else:
         name = primary.name if primary else None
     if len(valid) == 1:
@@ -99,9 +106,15 @@ def stale_entries(f: Facts, users_by_name: Index, x: set[str]) -> tuple[DirEntry
     mailbox (not to X), in message order."""
     if f.r.kind is not Kind.MAILBOX:
         return ()
-    names = {v.key[0] for v in f.old}  # type: ignore[index]
-    if f.primary is not None:
-        names.add(f.primary.key[0])  # type: ignore[index]
+    return _stale(f.primary, f.old, users_by_name, x)
+
+
+def _stale(primary: CcmailValue | None, old: tuple[CcmailValue, ...], users_by_name: Index,
+           x: set[str]) -> tuple[DirEntry, ...]:
+    """:func:`stale_entries` of a mailbox's primary and old addresses."""
+    names = {v.key[0] for v in old}  # type: ignore[index]
+    if primary is not None:
+        names.add(primary.key[0])  # type: ignore[index]
     found = [e for name in names for e in users_by_name.get(name, ()) if fold_po(e.po) not in x]
     if len(found) < 2:
         return tuple(found)
@@ -162,13 +175,7 @@ class Context:
 
     def facts_at(self, i: int) -> Facts:
         """The facts of ``recipients[i]``, stale entries included."""
-        f = facts_of(self.recipients[i], self.x, self.dialect, i)
-        if f.r.kind is Kind.MAILBOX and (f.old or f.primary is not None):
-            stale = stale_entries(f, self.users_by_name, self.x)
-            if stale:
-                return Facts(f.r, f.valid, f.keys, f.primary, f.old, f.ccmail_name, stale,
-                             f.values, i)
-        return f
+        return facts_of(self.recipients[i], self.x, self.dialect, i, self.users_by_name)
 
     @property
     def facts(self) -> FactsView:
@@ -238,12 +245,13 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     # that object's folded-name string instead of a second equal one.
     folded: dict[str, str] = {}
     for i, r in zip(positions, recips, strict=True):
-        f = facts_of(r, x, dialect)
-        for key in f.keys:
+        valid = [v for v in r.values if v.error is None]
+        for key in dict.fromkeys(v.key for v in valid):
             by_address.add(key, i)
-            folded.setdefault(key[0], key[0])
-        if f.primary is not None:
-            by_primary_name.add(f.primary.key[0], i)  # type: ignore[index]
+            folded.setdefault(key[0], key[0])  # type: ignore[index]
+        primary = primary_of(r.kind, valid, x, dialect)
+        if primary is not None:
+            by_primary_name.add(primary.key[0], i)  # type: ignore[index]
     mailbox = Kind.MAILBOX
 
     def taken(key: Key) -> bool:
