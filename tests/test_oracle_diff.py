@@ -15,8 +15,9 @@ generator covers everything it knows how to produce.
 Flags set True are the recorded disagreement classes D1-D5 (minimal examples in
 ``DISAGREEMENTS`` at the end, run as strict xfails). Flags left False cover
 readings the oracle lists as ambiguities where both sides turned out to agree
-(control white space in names, 5.5 targets on mailboxes, several spellings of
-one local entry, mixed object classes, DN spelling).
+(5.5 targets on mailboxes, mixed object classes, DN spelling), and the contract
+points issue 13 settled in spec.md: control characters (white space or not) in
+cc:Mail names and POs, several spellings of one local entry.
 
 ``ORACLE_EXAMPLES=N`` overrides the number of hypothesis examples (default 300).
 """

@@ -12,8 +12,8 @@ there, not here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import FrozenInstanceError, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -65,37 +65,42 @@ class Dialect(StrEnum):
     EXCHANGE55 = "exchange55"
 
 
-class Recipient:
+_IDS = ("primary_smtp", "nickname", "sam", "upn", "mail", "legacy_dn", "smtp")
+_RECIPIENT_FIELDS = ("dn", "kind", "values", "primary_smtp", "smtp", "nickname", "sam", "upn",
+                     "mail", "item_count", "exchange_values", "subtype", "legacy_dn")
+
+
+class _Frozen:
+    """Instances cannot be changed after construction (as a frozen dataclass):
+    make a changed copy with ``replace(**changes)``."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}: "
+                                  f"{type(self).__name__} is immutable, use replace()")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+
+class Recipient(_Frozen):
     """An Exchange object classified as mailbox, custom recipient or group.
 
-    A plain-data class with a dataclass's interface (fields, equality,
-    repr). The identity fields (``primary_smtp``, ``smtp``, ``nickname``,
-    ``sam``, ``upn``, ``mail``, ``legacy_dn``) are read rarely - by
-    ``--mailbox-stats`` and ``ccmig check`` - so they are kept packed in one
-    string and unpacked when read: at 100,000 objects that saves ~25 MB of
-    string and list headers. ``smtp`` is therefore a new list on each read;
-    assign a list to change it.
-
-    Recipients made by the directory readers (:meth:`read`) keep their
-    cc:Mail values *packed* too: the raw texts in one string, parsed again
-    each time ``values`` is read (a new list each time). Parsed, a value
-    costs ~300 bytes in objects (value, name, folded name, key); packed, the
-    length of its text - at 100,000 recipients ~40 MB. The rules read each
-    recipient's values a few times in one audit. Recipients made with
-    ``Recipient(...)`` keep the list they are given.
-
-    ``dn``, the packed identity fields and the packed values are kept as ONE
-    string (ENQ between them; a tuple when one holds ENQ): two string
-    headers and two fields fewer an object, ~11 MB at 100,000 objects.
+    An immutable value with a dataclass's interface (fields, equality, repr,
+    :meth:`replace`). Its DN, identity fields and cc:Mail values are kept in
+    ONE string (:mod:`toolkit.storage`: at 100,000 objects ~60 MB less than
+    fields and parsed values) and decoded when read; ``values`` and ``smtp``
+    are therefore new lists on each read. ``item_count`` and
+    ``exchange_values`` are what later stages (``--mailbox-stats``,
+    PowerShell) learnt about the mailbox: they make a new recipient.
     """
 
     __slots__ = ("_d", "exchange_values", "item_count", "kind", "subtype")
-    __match_args__ = ("dn", "kind", "values", "primary_smtp", "smtp", "nickname", "sam", "upn",
-                      "mail", "item_count", "exchange_values", "subtype", "legacy_dn")
+    __match_args__ = _RECIPIENT_FIELDS
     __hash__ = None  # type: ignore[assignment]
 
+    _d: str | tuple[Any, ...]  # the storage record
     kind: Kind
-    # Set by later stages (stats file or PowerShell):
     item_count: int | None
     exchange_values: list[str] | None  # cc:Mail values Exchange returned
     subtype: str | None  # e.g. "contact", "mail-user", "remote-address"
@@ -106,12 +111,10 @@ class Recipient:
                  mail: str | None = None, item_count: int | None = None,
                  exchange_values: list[str] | None = None, subtype: str | None = None,
                  legacy_dn: str | None = None) -> None:
-        self._d = join_record(dn, pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn,
-                                           [] if smtp is None else smtp), values)
-        self.kind = kind
-        self.item_count = item_count
-        self.exchange_values = exchange_values
-        self.subtype = subtype
+        ids = pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn,
+                       [] if smtp is None else smtp)
+        _init_recipient(self, join_record(dn, ids, _stored(values)), kind, item_count,
+                        exchange_values, subtype)
 
     @classmethod
     def read(cls, dn: str, kind: Kind, packed: str | list[CcmailValue],
@@ -121,49 +124,50 @@ class Recipient:
         """A recipient as a reader makes it: ``packed`` is
         :func:`toolkit.storage.pack_values`'s string (or a list)."""
         r = cls.__new__(cls)
-        r._d = join_record(dn, pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp),
-                           packed)
-        r.kind = kind
-        r.item_count = r.exchange_values = None
-        r.subtype = subtype
+        ids = pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp)
+        _init_recipient(r, join_record(dn, ids, _stored(packed)), kind, None, None, subtype)
         return r
 
-    # ------------------------------------------------------------ the one string
+    def replace(self, **changes: Any) -> Recipient:
+        """A copy with ``changes`` (field names as in the constructor)."""
+        unknown = changes.keys() - set(_RECIPIENT_FIELDS)
+        if unknown:
+            raise TypeError(f"Recipient has no field(s) {', '.join(sorted(unknown))}")
+        d = self._d
+        if changes.keys() & {"dn", "values", *_IDS}:  # the record itself changes
+            ids = list(self._unpacked())
+            for n, name in enumerate(_IDS):
+                if name in changes:
+                    ids[n] = changes[name]
+            d = join_record(changes.get("dn", self.dn), pack_ids(*ids),
+                            _stored(changes.get("values", self._vals)))
+        r = Recipient.__new__(Recipient)
+        _init_recipient(r, d, changes.get("kind", self.kind),
+                        changes.get("item_count", self.item_count),
+                        changes.get("exchange_values", self.exchange_values),
+                        changes.get("subtype", self.subtype))
+        return r
+
+    # ------------------------------------------------------------ the record
 
     @property
     def dn(self) -> str:
         return storage.record_dn(self._d)
 
-    @dn.setter
-    def dn(self, value: str) -> None:
-        self._d = join_record(value, self._ids, self._vals)
-
     @property
     def _ids(self) -> str | tuple[Any, ...]:
         return storage.record_ids(self._d)
 
-    @_ids.setter
-    def _ids(self, value: str | tuple[Any, ...]) -> None:
-        self._d = join_record(self.dn, value, self._vals)
-
     @property
     def _vals(self) -> str | list[CcmailValue]:
         return storage.record_vals(self._d)
-
-    @_vals.setter
-    def _vals(self, value: str | list[CcmailValue]) -> None:
-        self._d = join_record(self.dn, self._ids, value)
 
     @property
     def values(self) -> list[CcmailValue]:
         vals = self._vals
         if vals.__class__ is str:
             return storage.unpack_values(vals)  # type: ignore[arg-type]
-        return vals  # type: ignore[return-value]
-
-    @values.setter
-    def values(self, value: list[CcmailValue]) -> None:
-        self._vals = value
+        return list(vals)
 
     @property
     def has_values(self) -> bool:
@@ -176,66 +180,33 @@ class Recipient:
         """(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp list)."""
         return storage.unpack_ids(self._ids)
 
-    def _set(self, n: int, value: Any) -> None:
-        fields = list(self._unpacked())
-        fields[n] = value
-        self._ids = pack_ids(*fields)
-
     @property
     def primary_smtp(self) -> str | None:
         return self._unpacked()[0]  # type: ignore[no-any-return]
-
-    @primary_smtp.setter
-    def primary_smtp(self, value: str | None) -> None:
-        self._set(0, value)
 
     @property
     def nickname(self) -> str | None:
         return self._unpacked()[1]  # type: ignore[no-any-return]
 
-    @nickname.setter
-    def nickname(self, value: str | None) -> None:
-        self._set(1, value)
-
     @property
     def sam(self) -> str | None:
         return self._unpacked()[2]  # type: ignore[no-any-return]
-
-    @sam.setter
-    def sam(self, value: str | None) -> None:
-        self._set(2, value)
 
     @property
     def upn(self) -> str | None:
         return self._unpacked()[3]  # type: ignore[no-any-return]
 
-    @upn.setter
-    def upn(self, value: str | None) -> None:
-        self._set(3, value)
-
     @property
     def mail(self) -> str | None:
         return self._unpacked()[4]  # type: ignore[no-any-return]
-
-    @mail.setter
-    def mail(self, value: str | None) -> None:
-        self._set(4, value)
 
     @property
     def legacy_dn(self) -> str | None:
         return self._unpacked()[5]  # type: ignore[no-any-return]
 
-    @legacy_dn.setter
-    def legacy_dn(self, value: str | None) -> None:
-        self._set(5, value)
-
     @property
     def smtp(self) -> list[str]:
         return self._unpacked()[6]  # type: ignore[no-any-return]
-
-    @smtp.setter
-    def smtp(self, value: list[str]) -> None:
-        self._set(6, value)
 
     def stats_identities(self) -> tuple[str, str | None, str | None, str | None]:
         """(dn, primary_smtp, nickname, sam): what ``--mailbox-stats`` matches, in order."""
@@ -255,9 +226,9 @@ class Recipient:
         return NotImplemented
 
     def __repr__(self) -> str:
-        names = self.__match_args__
         return "Recipient(" + ", ".join(
-            f"{name}={value!r}" for name, value in zip(names, self._fields(), strict=True)) + ")"
+            f"{name}={value!r}" for name, value in zip(_RECIPIENT_FIELDS, self._fields(),
+                                                       strict=True)) + ")"
 
     def identities(self) -> list[str]:
         """Every string ``ccmig check`` matches this object by (unfolded)."""
@@ -271,64 +242,81 @@ class Recipient:
         return out
 
 
-class DirEntry:
-    """One record of a cc:Mail post office directory.
+def _stored(values: str | Iterable[CcmailValue]) -> str | tuple[CcmailValue, ...]:
+    """Values as the record keeps them: storage's string, or a tuple."""
+    return values if values.__class__ is str else tuple(values)  # type: ignore[return-value]
+
+
+def _init_recipient(r: Recipient, d: str | tuple[Any, ...], kind: Kind, item_count: int | None,
+                    exchange_values: list[str] | None, subtype: str | None) -> None:
+    put = object.__setattr__
+    put(r, "_d", d)
+    put(r, "kind", kind)
+    put(r, "item_count", item_count)
+    put(r, "exchange_values", exchange_values)
+    put(r, "subtype", subtype)
+
+
+_ENTRY_FIELDS = ("name", "locn", "file_po", "addr", "comments", "messages", "extra", "where",
+                 "path")
+
+
+class DirEntry(_Frozen):
+    """One record of a cc:Mail post office directory: an immutable value with
+    a dataclass's interface (fields, equality, repr, :meth:`replace`).
 
     ``po`` is where the entry sends mail (spec: *user entry*): the file's PO
     for ``L``/``l`` and for ``R``/``r`` without ``Addr``, else the first word
     of ``Addr`` taken at face value.
 
-    A plain-data class with the interface of a dataclass (fields, equality,
-    repr), written out so that 150,000 entries stay small. An entry read
-    from a file (:meth:`read`) is its name plus ONE integer - location code,
-    line number, ``Addr`` and ``Comments`` (positions in its file's
-    :class:`DirFile` strings) and ``Messages`` packed in bits - and a
-    reference to the :class:`DirFile` it shares with its file's other
-    entries: ~100 bytes less an entry than ten fields. Any other entry, or
-    one a setter changes, keeps its fields in a list.
+    An entry read from a file (:meth:`read`) is its name plus ONE integer and
+    the :class:`~toolkit.storage.DirFile` it shares with its file's other
+    entries (:mod:`toolkit.storage`: ~100 bytes less an entry than ten
+    fields); any other entry keeps its fields in a tuple.
     """
 
     __slots__ = ("_rec", "_src", "name")
-    __match_args__ = ("name", "locn", "file_po", "addr", "comments", "messages", "extra",
-                      "where", "path")
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+    __match_args__ = _ENTRY_FIELDS
+    __hash__ = None  # type: ignore[assignment]
 
     name: str
+    _rec: int | tuple[Any, ...]
+    _src: DirFile | None
 
     def __init__(self, name: str, locn: str, file_po: str, addr: str = "", comments: str = "",
                  messages: int | None = None, extra: dict[str, str] | None = None,
                  where: str | None = None, path: str | None = None) -> None:
-        self.name = name
+        put = object.__setattr__
+        put(self, "name", name)
         # locn, file_po, addr, comments, messages, extra, where, path
-        self._rec: int | list[Any] = [locn, file_po, addr, comments, messages,
-                                      {} if extra is None else extra, where, path]
-        self._src: DirFile | None = None
+        put(self, "_rec", (locn, file_po, addr, comments, messages,
+                           extra if extra else NO_EXTRA, where, path))
+        put(self, "_src", None)
 
     @classmethod
     def read(cls, name: str, locn: str, addr: str, comments: str, messages: int | None,
              extra: dict[str, str] | None, src: DirFile, line: int) -> DirEntry:
         """An entry read from line ``line`` of ``src`` (``where`` is ``file:line``)."""
-        entry = cls.__new__(cls)
-        entry.name = name
         code = None if extra is not None else storage.pack_entry(
             locn, line, src.string(addr), src.string(comments), messages)
         if code is None:
-            entry._rec = [locn, src.file_po, addr, comments, messages,
-                          NO_EXTRA if extra is None else extra, f"{src.file}:{line}", src.path]
-            entry._src = None
-            return entry
-        entry._rec = code
-        entry._src = src
+            return cls(name, locn, src.file_po, addr, comments, messages, extra,
+                       f"{src.file}:{line}", src.path)
+        entry = cls.__new__(cls)
+        put = object.__setattr__
+        put(entry, "name", name)
+        put(entry, "_rec", code)
+        put(entry, "_src", src)
         return entry
 
-    def _fields_list(self) -> list[Any]:
-        """The fields as a list, which the entry keeps from now on (for setters)."""
-        rec = self._rec
-        if rec.__class__ is int:
-            rec = self._rec = [self.locn, self.file_po, self.addr, self.comments, self.messages,
-                               NO_EXTRA, self.where, self.path]
-            self._src = None
-        return rec  # type: ignore[return-value]
+    def replace(self, **changes: Any) -> DirEntry:
+        """A copy with ``changes`` (field names as in the constructor)."""
+        fields = dict(zip(_ENTRY_FIELDS, self._fields(), strict=True))
+        unknown = changes.keys() - fields.keys()
+        if unknown:
+            raise TypeError(f"DirEntry has no field(s) {', '.join(sorted(unknown))}")
+        fields.update(changes)
+        return DirEntry(**fields)
 
     @property
     def locn(self) -> str:
@@ -337,20 +325,12 @@ class DirEntry:
             return storage.entry_locn(rec)  # type: ignore[arg-type]
         return rec[0]  # type: ignore[index,no-any-return]
 
-    @locn.setter
-    def locn(self, value: str) -> None:
-        self._fields_list()[0] = value
-
     @property
     def file_po(self) -> str:
         src = self._src
         if src is not None:
             return src.file_po
         return self._rec[1]  # type: ignore[index,no-any-return]
-
-    @file_po.setter
-    def file_po(self, value: str) -> None:
-        self._fields_list()[1] = value
 
     @property
     def addr(self) -> str:
@@ -359,20 +339,12 @@ class DirEntry:
             return src.strings[storage.entry_addr(self._rec)]  # type: ignore[arg-type]
         return self._rec[2]  # type: ignore[index,no-any-return]
 
-    @addr.setter
-    def addr(self, value: str) -> None:
-        self._fields_list()[2] = value
-
     @property
     def comments(self) -> str:
         src = self._src
         if src is not None:
             return src.strings[storage.entry_comments(self._rec)]  # type: ignore[arg-type]
         return self._rec[3]  # type: ignore[index,no-any-return]
-
-    @comments.setter
-    def comments(self, value: str) -> None:
-        self._fields_list()[3] = value
 
     @property
     def messages(self) -> int | None:
@@ -381,20 +353,12 @@ class DirEntry:
             return storage.entry_messages(rec)  # type: ignore[arg-type]
         return rec[4]  # type: ignore[index,no-any-return]
 
-    @messages.setter
-    def messages(self, value: int | None) -> None:
-        self._fields_list()[4] = value
-
     @property
     def extra(self) -> dict[str, str]:
         rec = self._rec
         if rec.__class__ is int:
             return NO_EXTRA
         return rec[5]  # type: ignore[index,no-any-return]
-
-    @extra.setter
-    def extra(self, value: dict[str, str]) -> None:
-        self._fields_list()[5] = value
 
     @property
     def where(self) -> str | None:
@@ -404,10 +368,6 @@ class DirEntry:
             return f"{src.file}:{storage.entry_line(self._rec)}"  # type: ignore[arg-type]
         return self._rec[6]  # type: ignore[index,no-any-return]
 
-    @where.setter
-    def where(self, value: str | None) -> None:
-        self._fields_list()[6] = value
-
     @property
     def path(self) -> str | None:
         """The export file holding it (None for in-memory layers)."""
@@ -415,10 +375,6 @@ class DirEntry:
         if src is not None:
             return src.path
         return self._rec[7]  # type: ignore[index,no-any-return]
-
-    @path.setter
-    def path(self, value: str | None) -> None:
-        self._fields_list()[7] = value
 
     def _fields(self) -> tuple[object, ...]:
         return (self.name, self.locn, self.file_po, self.addr, self.comments, self.messages,
