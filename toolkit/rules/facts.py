@@ -22,7 +22,9 @@ from toolkit.model import CcmailValue, Dialect, DirEntry, Kind, Recipient
 from toolkit.rules.indexes import AddressIndex, Index, Key
 from toolkit.text import fold, fold_po
 
-UserGroup = tuple[DirEntry, ...]  # the local entries of one ccmail-user row, its spelling first
+# The local entries of one ccmail-user row, its spelling first; most rows have
+# one entry, kept bare (a tuple each would be ~2 MB at 25,000 rows).
+UserGroup = DirEntry | tuple[DirEntry, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +263,7 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
                 or any(recips[j].kind is mailbox for j in by_primary_name[key[0]]))
 
     users_by_name = Index()
-    local: dict[Key, list[DirEntry]] = {}
+    local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
     for e in entries:
         if e.locn in "LlRr":  # a user entry
             name = fold(e.name)
@@ -269,11 +271,8 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
             users_by_name.add(name, e)
             if e.locn in "Ll":
                 key = (name, fold_po(e.file_po))
-                group = local.get(key)
-                if group is not None:
-                    group.append(e)
-                elif not taken(key):
-                    local[key] = [e]
+                if key in local or not taken(key):
+                    local.add(key, e)
     del folded
     # Mailbox old addresses shared with custom recipients: only addresses on
     # several objects can be, so only those mailboxes' facts are derived again.
@@ -288,14 +287,15 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     orphans = orphan_pairs(recips, candidates, by_address, x)
     ctx = Context(x, dialect, powershell, recips, by_address, by_primary_name, users_by_name,
                   orphans)
-    return ctx, [user_group(g) for g in local.values()]
+    return ctx, [user_group(g) for g in dict.values(local)]
 
 
-def user_group(entries: list[DirEntry]) -> UserGroup:
-    """The entries of one ``ccmail-user`` row: first the one whose spelling
-    sorts first by code point (it names the row, so that the order of entries
-    and files never changes the output), then the others in message order."""
-    if len(entries) == 1:
-        return (entries[0],)
+def user_group(entries: DirEntry | list[DirEntry]) -> UserGroup:
+    """The entries of one ``ccmail-user`` row: one bare; several as a tuple,
+    first the one whose spelling sorts first by code point (it names the row,
+    so that the order of entries and files never changes the output), then
+    the others in message order."""
+    if entries.__class__ is not list:
+        return entries  # type: ignore[return-value]
     first = min(entries, key=lambda e: (" ".join(e.name.split()), e.file_po, entry_order(e)))
     return (first, *sorted((e for e in entries if e is not first), key=entry_order))

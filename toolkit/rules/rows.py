@@ -53,10 +53,11 @@ def recipient_row(ctx: Context, i: int) -> Row:
 
 def user_row(group: UserGroup) -> Row:
     """The ``ccmail-user`` row of one (name, PO): its first entry's spelling."""
-    e = group[0]
+    entries = group if group.__class__ is tuple else (group,)
+    e = entries[0]  # type: ignore[index]
     return Row(f"ccmail:{fold(e.name)}@{fold_po(e.file_po)}", None, Kind.CCMAIL_USER,
-               squeeze(e.name), e.file_po, "ccmail-mailbox", (not_migrated(group),), None,
-               group)
+               squeeze(e.name), e.file_po, "ccmail-mailbox", (not_migrated(entries),), None,
+               entries)
 
 
 NOT_MIGRATED = ("not-migrated",)
@@ -154,8 +155,13 @@ def analyse(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     # first, before the indexes exist: its 100,000 sort keys stay out of the peak.
     order = array("l", sorted(range(len(recips)), key=lambda i: fold(recips[i].dn)))
     ctx, groups = build_context(recips, entries, exchange_pos, dialect, powershell)
-    head = sorted(groups, key=lambda g: f"{fold(g[0].name)}@{fold_po(g[0].file_po)}")
+    head = sorted(groups, key=_user_key)
     return Analysis(ctx, Rows(ctx, head, order), entries)
+
+
+def _user_key(group: UserGroup) -> str:
+    e = group[0] if group.__class__ is tuple else group  # type: ignore[index]
+    return f"{fold(e.name)}@{fold_po(e.file_po)}"  # type: ignore[union-attr]
 
 
 def evaluate(recipients: Iterable[Recipient], entries: Iterable[DirEntry],

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from toolkit.model import Dialect, Finding, Kind
+from toolkit.model import Dialect, DirEntry, Finding, Kind
 from toolkit.rules.codes import SEVERITY, TABLE, Code
-from toolkit.rules.facts import Context, Facts, UserGroup, describe, entry_order, entry_text
+from toolkit.rules.facts import Context, Facts, describe, entry_order, entry_text
 from toolkit.text import distinct_folded, fold_po, sorted_texts, squeeze, text_order
 
 Rule = Callable[[Context, Facts], "Finding | None"]
@@ -271,7 +271,7 @@ def source_mismatch(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
-def not_migrated(group: UserGroup) -> Finding:
+def not_migrated(group: tuple[DirEntry, ...]) -> Finding:
     """The ``ccmail-user`` row of a cc:Mail user still only on cc:Mail (which
     rows: :func:`toolkit.rules.facts.build_context`); it names every entry."""
     e = group[0]
