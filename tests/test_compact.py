@@ -20,7 +20,7 @@ from toolkit.ccmail.address import parse
 from toolkit.ccmail.directory import read_directory_file
 from toolkit.cli.common import exit_code
 from toolkit.exchange.dialects import ccmail_value, to_recipient, undecodable_ccmail
-from toolkit.model import Dialect, DirEntry, Kind, RawEntry, Recipient
+from toolkit.model import Dialect, DirEntry, Identities, Kind, RawEntry, Recipient
 from toolkit.rules import AddressIndex, Index, Rows, analyse, facts_of, stale_entries
 from toolkit.storage import NO_EXTRA, DirFile, pack_values, unpack_values
 
@@ -69,6 +69,9 @@ def test_identity_fields_share_nickname_and_domain():
     r = r.replace(upn="other@corp.example")  # replace() repacks the rest unchanged
     assert (r.upn, r.sam, r.mail) == ("other@corp.example", "jsmith", "John.Smith@corp.example")
     assert r.replace(item_count=3)._d is r._d  # what a later stage learns keeps the record
+    assert r.ids == Identities("John.Smith@corp.example", "jsmith", "jsmith", "other@corp.example",
+                               "John.Smith@corp.example", "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith",
+                               ("John.Smith@corp.example", "jsmith@corp.example"))
 
 
 PROXIES = [

@@ -22,7 +22,7 @@ from toolkit.ccmail.address import CcmailValue
 from toolkit.storage import NO_EXTRA, DirFile, join_record, pack_ids
 
 __all__ = ["NO_EXTRA", "AttrValue", "CcmailValue", "Dialect", "DirEntry", "DirFile", "Finding",
-           "Kind", "RawEntry", "Recipient", "Row"]
+           "Identities", "Kind", "RawEntry", "Recipient", "Row"]
 
 AttrValue = str | bytes
 
@@ -63,6 +63,20 @@ class Kind(StrEnum):
 class Dialect(StrEnum):
     AD = "ad"
     EXCHANGE55 = "exchange55"
+
+
+@dataclass(frozen=True, slots=True)
+class Identities:
+    """A recipient's identity fields: what ``--mailbox-stats`` and ``ccmig
+    check`` match it by, besides its DN and cc:Mail values."""
+
+    primary_smtp: str | None
+    nickname: str | None  # mailNickname (AD), uid (5.5)
+    sam: str | None
+    upn: str | None
+    mail: str | None
+    legacy_dn: str | None
+    smtp: tuple[str, ...]  # every SMTP address, in value order
 
 
 _IDS = ("primary_smtp", "nickname", "sam", "upn", "mail", "legacy_dn", "smtp")
@@ -207,6 +221,12 @@ class Recipient(_Frozen):
     @property
     def smtp(self) -> list[str]:
         return self._unpacked()[6]  # type: ignore[no-any-return]
+
+    @property
+    def ids(self) -> Identities:
+        """The identity fields as one record."""
+        *fields, smtp = self._unpacked()
+        return Identities(*fields, tuple(smtp))
 
     def stats_identities(self) -> tuple[str, str | None, str | None, str | None]:
         """(dn, primary_smtp, nickname, sam): what ``--mailbox-stats`` matches, in order."""
