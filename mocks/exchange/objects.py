@@ -20,14 +20,8 @@ from typing import Any
 
 from psrpcore.types import PSEnumBase, PSInt64, PSList, PSNoteProperty, PSObject, PSType, PSUInt
 
-from mocks.exchange.organisation import (
-    MAIL_CONTACT,
-    MAILBOX,
-    Entry,
-    Organisation,
-    parent_dn,
-    split_dn,
-)
+from mocks.dn import parent_dn, rdns
+from mocks.exchange.organisation import MAIL_CONTACT, MAILBOX, Entry, Organisation
 
 _DATA = "Microsoft.Exchange.Data"
 _DIR = "Microsoft.Exchange.Data.Directory"
@@ -221,17 +215,17 @@ def to_clixml(value: Any, depth: int = 1) -> Any:
 
 def ad_object_id(org: Organisation, dn: str, guid: uuid.UUID | None = None,
                  to_string: str | None = None) -> ExValue:
-    rdns = split_dn(dn)
+    parts = rdns(dn)
     return ExValue(_AD_OBJECT_ID, to_string or org.canonical_name(dn), {
         "IsDeleted": False,
-        "Rdn": f"{rdns[0][0]}={rdns[0][1]}" if rdns else dn,
+        "Rdn": f"{parts[0][0]}={parts[0][1]}" if parts else dn,
         "Parent": org.canonical_name(parent_dn(dn)) if parent_dn(dn) else None,
-        "Depth": len(rdns),
+        "Depth": len(parts),
         "DistinguishedName": dn,
         "IsRelativeDn": False,
         "DomainId": org.domain,
         "ObjectGuid": guid or uuid.UUID(int=0),
-        "Name": rdns[0][1] if rdns else dn,
+        "Name": parts[0][1] if parts else dn,
     })
 
 
@@ -367,7 +361,7 @@ def _database(e: Entry, org: Organisation) -> ExValue | None:
     home = e.text("homemdb")
     if not home:
         return None
-    name = split_dn(home)[0][1] if split_dn(home) else home
+    name = rdns(home)[0][1] if rdns(home) else home
     return ad_object_id(org, home, None, to_string=name)
 
 
