@@ -288,3 +288,22 @@ def test_rows_kept_by_a_runbook_stay_valid_after_the_inputs_change(analysis):
     assert [r.as_dict() for r in kept] == before
     assert [r.as_dict() for r in a.rows] == before  # the analysis keeps its own inputs
     assert all(f.message and f.action for r in kept for f in r.findings)
+
+
+def test_each_row_is_made_once_to_write_it_and_to_find_the_exit_code(analysis, monkeypatch):
+    """Issue 13, one pass: writing the rows makes each row (findings and
+    messages) once, and --fail-on then reads the codes kept, not the rules."""
+    import io
+
+    from toolkit.render import write_rows
+    from toolkit.rules import rows as rows_module
+
+    a, _, _ = analysis
+    made: list[int] = []
+    real = rows_module.recipient_row
+    monkeypatch.setattr(rows_module, "recipient_row",
+                        lambda ctx, i: made.append(i) or real(ctx, i))
+    write_rows(a.rows, "csv", io.StringIO(), None)
+    assert sorted(made) == [0, 1, 2]
+    assert exit_code(a.rows, "warning") == 1
+    assert sorted(made) == [0, 1, 2]  # the codes were kept: no row made again
