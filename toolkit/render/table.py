@@ -22,8 +22,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
-from toolkit.model import SEVERITY_RANK, Row
+from toolkit.model import Row
 from toolkit.rules import CODES
+from toolkit.rules.codes import SEVERITY_RANK
 from toolkit.text import fold
 
 
