@@ -154,3 +154,15 @@ def test_config_init_after_unset_and_the_first_diff(session):
     assert second.rc == 0 and "0 changed, 0 added, 0 removed" in second.out
     history = find(session, "ccmig history --record runs")
     assert len(history.out.splitlines()) == 3  # header and the two runs
+
+
+def test_profile_shown_is_the_one_demo_copy_writes(tmp_path):
+    import tomllib
+
+    from tests.orgkit import ccmig
+
+    assert ccmig("demo", "copy", str(tmp_path / "lab"))[0] == 0
+    written = tomllib.loads((tmp_path / "lab" / "ccmig.toml").read_text(encoding="utf-8"))
+    text = TUTORIAL.read_text(encoding="utf-8")
+    shown = text.split("`ccmig.toml` is an ordinary profile file")[1].split("```toml\n")[1]
+    assert tomllib.loads(shown.split("```")[0]) == written
