@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from typing import Any
 
 from toolkit.model import AttrValue, RawEntry
@@ -214,6 +213,21 @@ _CLASSES: dict[str, list[str]] = {
 }
 
 
+# msExchPoliciesExcluded holds this GUID when a recipient does not follow email
+# address policies: what EmailAddressPolicyEnabled $false is in AD.
+POLICIES_EXCLUDED = "{26491cfc-9e50-4857-861b-0cb8df22b5d7}"
+
+
+def flag(value: Any) -> bool | None:
+    """A Boolean property (a bool, or its display string); None when absent."""
+    if value is None or isinstance(value, bool):
+        return value
+    shown = (text(value) or "").strip().lower()
+    if shown in ("true", "false"):
+        return shown == "true"
+    raise WireFormatError(f"expected a Boolean, found {shown!r}")
+
+
 def raw_entry(obj: Any, where: str | None = None) -> RawEntry:
     """An Exchange recipient (Get-Recipient view) as an AD-dialect :class:`RawEntry`.
 
@@ -247,6 +261,9 @@ def raw_entry(obj: Any, where: str | None = None) -> RawEntry:
     if proxies:
         attrs["proxyaddresses"] = list(proxies)
     put("targetaddress", text(prop(obj, "ExternalEmailAddress")))
+    put("recipienttypedetails", text(prop(obj, "RecipientTypeDetails")))
+    if flag(prop(obj, "EmailAddressPolicyEnabled")) is False:
+        attrs["msexchpoliciesexcluded"] = [POLICIES_EXCLUDED]
     if kind == "UserMailbox":
         database = dn_of(prop(obj, "Database"))
         server = text(prop(obj, "ServerName"))
@@ -258,34 +275,3 @@ def raw_entry(obj: Any, where: str | None = None) -> RawEntry:
     if object_guid is not None:
         attrs["objectguid"] = [object_guid.bytes_le]
     return RawEntry(dn, attrs, where)
-
-
-_NAME_PROPERTIES = ("DistinguishedName", "Identity", "Alias", "Name", "Guid", "ExchangeGuid",
-                    "PrimarySmtpAddress", "LegacyExchangeDN", "SamAccountName",
-                    "UserPrincipalName", "WindowsEmailAddress")
-
-
-def answer_names(obj: Any, fold: Callable[[str], str]) -> frozenset[str]:
-    """The folded names an Exchange object answers to (those it carries)."""
-    names: list[str | None] = [text(prop(obj, n)) for n in _NAME_PROPERTIES]
-    for address in addresses(prop(obj, "EmailAddresses")):
-        names += [address, address.partition(":")[2]]
-    return frozenset(fold(n) for n in names if n)
-
-
-def answers_to(identity: str, names: frozenset[str] | set[str],
-               fold: Callable[[str], str]) -> bool:
-    """Does an object with these folded ``names`` answer to ``identity``?"""
-    key = fold(identity)
-    if key in names or key.strip("{}") in names:
-        return True
-    return "\\" in identity and fold(identity.rsplit("\\", 1)[1]) in names
-
-
-def plausible(identity: str, obj: Any, fold: Callable[[str], str]) -> bool:
-    """Does ``obj`` answer to ``identity`` by any name Exchange resolves?
-
-    Used to check that results matched to inputs by position really belong
-    to them; a False sends the caller to the slow, certain path.
-    """
-    return answers_to(identity, answer_names(obj, fold), fold)
