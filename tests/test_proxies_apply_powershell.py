@@ -226,3 +226,24 @@ def test_pacing_spreads_writes_and_waits_30s_when_none_is_named():
     assert slept == [1.5]  # 2 s apart at 30 a minute
     pacing.wait(pxapply.DEFAULT_THROTTLE_WAIT)
     assert slept[-1] == 30.0
+
+
+def test_apply_reads_the_plans_exports_again(org, tmp_path):
+    """A name cc:Mail takes up again after the plan keeps its value: skipped."""
+    from tests.orgkit import entry, podir
+
+    srv, ldif, conn = org
+    po = tmp_path / "EXCH.txt"
+    po.write_text(podir("EXCH", entry("Someone, Else", "L")), encoding="utf-8")
+    plan = tmp_path / "plan.json"
+    code, _, err = ccmig("proxies", "plan", "--ldif", str(ldif), "--retire", "CCMAIL",
+                         "--ccmail-dir", f"EXCH={po}", *conn, "-o", str(plan))
+    assert code == 0, err
+    smith = next(a for a in json.loads(plan.read_text())["actions"]
+                 if a["dn"] == dn("Smith, John"))
+    assert "CCMAIL:Smith, John at EXCH" in smith["values"]
+    po.write_text(podir("EXCH", entry("Someone, Else", "L"), entry("Smith, John", "L")),
+                  encoding="utf-8")
+    got = outcomes("apply", str(plan), *conn, code=1)
+    assert got[smith["id"]]["status"] == "skipped"
+    assert "retired-in-use" in got[smith["id"]]["detail"]
