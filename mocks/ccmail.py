@@ -162,7 +162,7 @@ def dirsync_files(ccmail_args: list[str], recipients: Iterable[Recipient],
             ft.lines[-1] += nl
         for e in report.added:
             ft.lines.append(f"{nl}Name: {e.name}{nl}Locn: r{nl}Addr: {e.addr}{nl}")
-            e.file_po = hub.po
+        report.added = [e.replace(file_po=hub.po) for e in report.added]
         cf.atomic_write(hub.path, ft.encode())
     return report
 
