@@ -247,3 +247,31 @@ def test_apply_reads_the_plans_exports_again(org, tmp_path):
     got = outcomes("apply", str(plan), *conn, code=1)
     assert got[smith["id"]]["status"] == "skipped"
     assert "retired-in-use" in got[smith["id"]]["detail"]
+
+
+def test_docs_apply_and_undo_examples_run_as_shown(org, tmp_path, monkeypatch):
+    """docs/proxies.md's apply/undo commands over remote PowerShell, in the
+    order shown, with its example endpoint pointed at the mock Exchange."""
+    import shlex
+
+    srv, ldif, conn = org
+    before = addresses(srv)
+    make_plan(tmp_path, ldif, conn)
+    monkeypatch.chdir(tmp_path)
+    text = (Path(__file__).parent.parent / "docs" / "proxies.md").read_text(encoding="utf-8")
+    section = text.split("### Apply: `ccmig apply PLAN`")[1].split("## The runbook")[0]
+    blocks = [b.split("```")[0] for b in section.split("```sh\n")[1:]]
+    lines = [shlex.split(line) for b in blocks for line in b.replace("\\\n", " ").splitlines()]
+    shown = "https://ex01.corp.example/PowerShell"
+    ran = []
+    for argv in lines:
+        assert argv[0] == "ccmig"
+        if shown not in argv:
+            continue  # the LDAP example: tests/test_proxies_apply_ldap.py
+        argv = [a for a in argv if a != shown]
+        argv[argv.index("--exchange-uri"):argv.index("--exchange-uri") + 1] = conn
+        code, out, err = ccmig(*argv[1:])
+        assert code == 0, (argv, err)
+        ran.append(argv[1])
+    assert ran == ["apply", "apply", "undo", "undo"]
+    assert as_same(addresses(srv)) == as_same(before)
