@@ -146,3 +146,25 @@ def test_undo_adds_back_only_what_is_still_absent(tmp_path):
     assert fake.edits[-1] == (DN, [], ["CCMAIL:Smith, John at PO1"])
     assert sorted(fake.values[DN]) == sorted(["SMTP:john@corp.example", "ms:corp/hq/jsmith",
                                               "CCMAIL:Smith, John at PO1"])
+
+
+def test_undo_sends_a_throttled_add_again_after_the_wait(tmp_path):
+    fake = Fake({DN: list(VALUES)})
+    apply_proxy_plan(plan(VALUES[1:]), fake, yes=True, journal_path=str(tmp_path / "j"))
+    fake.refuse = [Throttled("busy", 4.0)]
+    slept: list[float] = []
+    out = undo_proxy_journal(str(tmp_path / "j"), lambda path: fake, yes=True,
+                             pacing=Pacing(3, sleep=slept.append))
+    assert [o.status for o in out] == ["reverted"] and slept == [4.0]
+    assert sorted(fake.values[DN]) == sorted(VALUES)
+
+
+def test_already_done_only_for_what_this_journal_removed_from_this_object(tmp_path):
+    other = "CN=Other,OU=Staff,DC=corp,DC=example"
+    fake = Fake({DN: list(VALUES), other: list(VALUES)})
+    moved = plan(VALUES[1:])
+    moved["actions"][0]["dn"] = other
+    apply_proxy_plan(moved, fake, yes=True, journal_path=str(tmp_path / "j"))
+    fake.values[DN] = ["SMTP:john@corp.example"]  # gone, but not by this journal's write
+    out = apply_proxy_plan(plan(VALUES[1:]), fake, yes=True, journal_path=str(tmp_path / "j"))
+    assert [o.status for o in out] == ["skipped"]

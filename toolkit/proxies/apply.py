@@ -195,7 +195,7 @@ def _one(run: _Run, p: dict[str, Any]) -> Outcome:
         there = matching(current, p["values"])
         gone = missing(current, p["values"])
         kept = same_keys(run.rules.kept(p["dn"], current)) & same_keys(p["values"])
-        if not there and p["id"] in run.done:
+        if not there and _removed_here(run.done.get(p["id"]), p):
             return out("already-done", "done in an earlier run")
         if gone:
             return out("skipped", f"no longer on the object: {_quoted(gone)} (the state moved; "
@@ -213,6 +213,12 @@ def _one(run: _Run, p: dict[str, Any]) -> Outcome:
                 return out("failed", f"refused by throttling {attempt} time(s), gave up "
                                      f"(--write-retries {run.pacing.retries}): {exc}")
             run.pacing.wait(exc.wait if exc.wait is not None else DEFAULT_THROTTLE_WAIT)
+
+
+def _removed_here(entry: Entry | None, p: dict[str, Any]) -> bool:
+    """The journal shows this plan's action removed these values from this object."""
+    return (entry is not None and entry.change["dn"].casefold() == p["dn"].casefold()
+            and not missing(entry.change["remove"], p["values"]))
 
 
 def _write(run: _Run, p: dict[str, Any], before: list[str], there: list[str],
@@ -247,24 +253,39 @@ def _write(run: _Run, p: dict[str, Any], before: list[str], there: list[str],
 
 
 def undo_proxy_journal(journal_path: str, writer_for: Callable[[str], ProxyWriter], *,
-                       yes: bool) -> list[Outcome]:
+                       yes: bool, pacing: Pacing | None = None) -> list[Outcome]:
     """Add back, newest first, exactly the values journalled writes removed that
     are still absent (as *the same*), through the path that removed them.
 
     ``writer_for(path)`` gives the writer of a journalled path (InputError when
     its options were not given).
     """
+    pacing = pacing or Pacing()
     state = read_journal(journal_path)
     todo = [e for e in reversed(state.entries) if e.kind == KIND and e.state in ("done", "intent")]
     if not yes:
-        return [_undo_one(None, e, writer_for(e.change["path"])) for e in todo]
+        return [_undo_one(None, e, writer_for(e.change["path"]), pacing) for e in todo]
     with exclusive_lock(journal_path), Journal(journal_path) as journal:
         entries = {e.seq: e for e in journal.state.entries}
         journal.run("undo")
-        return [_undo_one(journal, entries[e.seq], writer_for(e.change["path"])) for e in todo]
+        return [_undo_one(journal, entries[e.seq], writer_for(e.change["path"]), pacing)
+                for e in todo]
 
 
-def _undo_one(journal: Journal | None, e: Entry, writer: ProxyWriter) -> Outcome:
+def _undo_one(journal: Journal | None, e: Entry, writer: ProxyWriter, pacing: Pacing) -> Outcome:
+    """One object's values back; a throttled add is sent again as apply's writes are."""
+    for attempt in range(pacing.retries + 1):
+        try:
+            return _undo_try(journal, e, writer, pacing)
+        except Throttled as exc:
+            if attempt == pacing.retries:
+                return Outcome(e.action, KIND, "failed", f"add back to {e.change['dn']}: refused "
+                               f"by throttling {attempt + 1} time(s), gave up: {exc}")
+            pacing.wait(exc.wait if exc.wait is not None else DEFAULT_THROTTLE_WAIT)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _undo_try(journal: Journal | None, e: Entry, writer: ProxyWriter, pacing: Pacing) -> Outcome:
     c = e.change
     head = f"add back to {c['dn']}"
     current = writer.read(c["dn"])
@@ -278,9 +299,10 @@ def _undo_one(journal: Journal | None, e: Entry, writer: ProxyWriter) -> Outcome
                        f"{head}: nothing to add, every removed value is there")
     if journal is None:
         return Outcome(e.action, KIND, "would-revert", f"{head}: {_quoted(absent)}")
+    pacing.before_write()
     try:
         writer.edit(c["dn"], c.get("cmdlet"), add=absent)
-    except ConnectionFailure:
+    except ConnectionFailure:  # Throttled (sent again by the caller) or outcome unknown: exit 3
         raise
     except CcmigError as exc:
         return Outcome(e.action, KIND, "failed", f"{head}: {exc}")

@@ -22,6 +22,7 @@ import ldap3
 from ldap3.core.exceptions import LDAPException
 
 from toolkit.errors import CcmigError, ConnectionFailure
+from toolkit.exchange import psobjects as pso
 from toolkit.exchange.ldap import LdapSettings, connect
 from toolkit.exchange.powershell import CommandFailed, ExchangeSession
 from toolkit.exchange.psfailures import Throttled
@@ -39,8 +40,15 @@ class PowerShellProxyWriter:
         self.session = session
 
     def read(self, dn: str) -> list[str] | None:
-        [result] = self.session.email_addresses([dn])
-        return list(result.addresses) if result.found else None
+        """``Get-Recipient -Identity DN`` asked now (never an answer kept from
+        before: apply re-reads to see what a write will act on)."""
+        result = self.session.run("Get-Recipient", {"Identity": dn})
+        if result.errors or len(result.output) != 1:
+            return None
+        try:
+            return pso.addresses(pso.prop(result.output[0], "EmailAddresses"))
+        except pso.WireFormatError as exc:
+            raise ConnectionFailure(f"unexpected answer to Get-Recipient {dn}: {exc}") from None
 
     def can_write(self, action: dict[str, Any]) -> str | None:
         if not action.get("cmdlet"):
