@@ -8,12 +8,6 @@ tests fail (scripts/test installs it)."""
 from __future__ import annotations
 
 import json
-import os
-import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import ldap3
@@ -21,13 +15,11 @@ import pytest
 
 from mocks.slapd import server as slapd
 from tests.orgkit import ccmig
+from tests.pxkill import kill_loop
 from tests.test_proxies_live import write_ldif
-from toolkit.remediation.journal import read_journal
 
 pytestmark = pytest.mark.slapd
 RETIRE = ["--retire", "MS", "--retire", "CCMAIL", "--retire", "GWISE", "--ccmail-decommissioned"]
-REPO = Path(__file__).resolve().parent.parent
-SEED = int(os.environ.get("CCMIG_KILL_SEED", "20261205"))
 
 
 @pytest.fixture
@@ -126,50 +118,8 @@ def test_a_value_gone_or_now_kept_skips_the_action(site):
     assert "no longer on the object" in got[sales["id"]]["detail"]
 
 
-def _start_apply(plan: Path, env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "apply", str(plan), "--allow-unencrypted", "--yes",
-         "--max-writes-per-minute", "60", "--format", "json"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
 def test_kill_9_during_apply_then_resume_or_undo(site):
     info, live, tmp_path = site
-    before = values(info)
     plan, data = plan_for(live, tmp_path)
     wanted = {a["dn"].casefold(): a["values"] for a in data["actions"]}
-    env = {**os.environ}
-    rng = random.Random(SEED)
-    journal = Path(f"{plan}.journal")
-    # an uninterrupted run (one write a second) times the range the kills are drawn from
-    started = time.monotonic()
-    _, err = _start_apply(plan, env).communicate()
-    took = time.monotonic() - started
-    assert len([e for e in read_journal(journal).entries if e.state == "done"]) == len(wanted), err
-    run("undo", str(journal), "--yes")
-    kinds: list[tuple[str, ...]] = []
-    for n in range(6):
-        journal.unlink(missing_ok=True)
-        proc = _start_apply(plan, env)
-        delay = rng.uniform(took - len(wanted) - 0.5, took)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate()
-        now = values(info)
-        for dn, gone in wanted.items():  # atomic per object: all of them or none
-            left = set(gone) & set(now[dn])
-            assert left in (set(), set(gone)), (SEED, n, delay, dn)
-        states = [e.state for e in read_journal(journal).entries] if journal.exists() else []
-        kinds.append(tuple(states))  # it reads, whatever the kill left
-        if n % 2 == 0:
-            got = run("apply", str(plan), "--yes")
-            assert set(o["status"] for o in got.values()) <= {"applied", "already-done"}
-            assert all(not set(g) & set(values(info)[d]) for d, g in wanted.items())
-            states = [e.state for e in read_journal(journal).entries if e.state == "done"]
-            assert len(states) == len(wanted)  # each object's write made exactly once
-        if journal.exists():  # else: killed before its first record, nothing was written
-            run("undo", str(journal), "--yes")
-        assert {k: sorted(v) for k, v in values(info).items()} == {
-            k: sorted(v) for k, v in before.items()}, (SEED, n, delay)
-    # the kills landed mid-apply: some runs left part of the writes made
-    assert any(0 < k.count("done") < len(wanted) or "intent" in k for k in kinds), kinds
+    kill_loop(plan, wanted, lambda: values(info), ["--allow-unencrypted"])

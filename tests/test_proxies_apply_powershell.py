@@ -12,11 +12,11 @@ import pytest
 
 from mocks.exchange import MockExchangeServer
 from tests.orgkit import ccmig
+from tests.pxkill import as_same, kill_loop
 from tests.pxorg import CCMAIL_POLICY, HOSTILE, PASSWORD, dn, settings_for, start, write_org
 from tests.pxorg import write_policies as policies_file
 from toolkit.exchange.powershell import ExchangeSession
 from toolkit.proxies import apply as pxapply
-from toolkit.proxies.model import ProxyValue
 
 RETIRE = ["--retire", "MS", "--retire", "CCMAIL", "--ccmail-decommissioned"]
 
@@ -94,9 +94,6 @@ def test_lifecycle_plan_dry_run_apply_audit_undo(org, tmp_path):
     assert as_same(addresses(srv)) == as_same(before)
 
 
-def as_same(values: dict[str, list[str]]) -> dict[str, list]:
-    return {k: sorted(str(ProxyValue.parse(v).same_key or v) for v in vs)
-            for k, vs in values.items()}
 
 
 def test_hostile_values_are_removed_whole(org, tmp_path):
@@ -275,3 +272,11 @@ def test_docs_apply_and_undo_examples_run_as_shown(org, tmp_path, monkeypatch):
         ran.append(argv[1])
     assert ran == ["apply", "apply", "undo", "undo"]
     assert as_same(addresses(srv)) == as_same(before)
+
+
+def test_kill_9_during_apply_then_resume_or_undo(org, tmp_path):
+    srv, ldif, conn = org
+    plan = make_plan(tmp_path, ldif, conn)
+    wanted = {a["dn"]: a["values"] for a in json.loads(plan.read_text())["actions"]}
+    kill_loop(plan, wanted, lambda: addresses(srv), ["--allow-unencrypted"], runs=4,
+              per_minute=240)
