@@ -280,3 +280,19 @@ def test_kill_9_during_apply_then_resume_or_undo(org, tmp_path):
     wanted = {a["dn"]: a["values"] for a in json.loads(plan.read_text())["actions"]}
     kill_loop(plan, wanted, lambda: addresses(srv), ["--allow-unencrypted"], runs=4,
               per_minute=240)
+
+
+def test_no_cmdlet_or_not_returned_by_get_recipient_is_skipped_saying_so(org, tmp_path):
+    srv, ldif, conn = org
+    before = addresses(srv)
+    plan = make_plan(tmp_path, ldif, conn)
+    data = json.loads(plan.read_text())
+    first, second = data["actions"][:2]
+    first["cmdlet"] = None
+    second["dn"] = "CN=Nobody,OU=Staff,DC=corp,DC=example"
+    plan.write_text(json.dumps(data))
+    got = outcomes("apply", str(plan), *conn, "--yes", code=1)
+    assert got[first["id"]]["status"] == "skipped" and "no cmdlet" in got[first["id"]]["detail"]
+    assert got[second["id"]]["status"] == "skipped" and "not found" in got[second["id"]]["detail"]
+    after = addresses(srv)
+    assert after[first["dn"]] == before[first["dn"]]
