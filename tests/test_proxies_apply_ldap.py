@@ -25,17 +25,17 @@ RETIRE = ["--retire", "MS", "--retire", "CCMAIL", "--retire", "GWISE", "--ccmail
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch):
     ldif = write_ldif(tmp_path / "org.ldif")
-    with slapd.SlapdServer(tmp_path / "slapd", "DC=corp,DC=example", ldif, admin=True) as info:
-        # a delegated account that may write proxyAddresses: the test server's admin
-        monkeypatch.setenv("CCMIG_LDAP_PASSWORD", info.admin_password)
+    with slapd.SlapdServer(tmp_path / "slapd", "DC=corp,DC=example", ldif) as info:
+        # the delegated account that may write proxyAddresses (and nothing else)
+        monkeypatch.setenv("CCMIG_LDAP_PASSWORD", info.writer_password)
         live = ["--allow-unencrypted", "--ldap-url", info.url, "--base-dn", info.base_dn,
-                "--bind-dn", info.admin_dn]
+                "--bind-dn", info.writer_dn]
         yield info, live, tmp_path
 
 
 def values(info) -> dict[str, list[str]]:
-    conn = ldap3.Connection(ldap3.Server(info.url, get_info=ldap3.NONE), info.admin_dn,
-                            info.admin_password, auto_bind=True)
+    conn = ldap3.Connection(ldap3.Server(info.url, get_info=ldap3.NONE), info.bind_dn,
+                            info.password, auto_bind=True)
     conn.search(info.base_dn, "(proxyAddresses=*)", attributes=["proxyAddresses"])
     out = {e.entry_dn.casefold().replace("\\2c", "\\,"):
            [v.decode() for v in e["proxyAddresses"].raw_values]
@@ -108,8 +108,10 @@ def test_a_value_gone_or_now_kept_skips_the_action(site):
     info, live, tmp_path = site
     plan, data = plan_for(live, tmp_path)
     sales = next(a for a in data["actions"] if "sales" in a["dn"].casefold())
-    conn = ldap3.Connection(ldap3.Server(info.url, get_info=ldap3.NONE), info.admin_dn,
-                            info.admin_password, auto_bind=True)
+    conn = ldap3.Connection(ldap3.Server(info.url, get_info=ldap3.NONE), info.writer_dn,
+                            info.writer_password, auto_bind=True)
+    assert not conn.modify(sales["dn"], {"cn": [(ldap3.MODIFY_REPLACE, ["x"])]})
+    assert conn.result["result"] == 50  # the delegated account writes proxyAddresses only
     assert conn.modify(sales["dn"], {"proxyAddresses": [(ldap3.MODIFY_DELETE, sales["values"])]})
     conn.unbind()
     got = run("apply", str(plan), "--yes", code=1)
