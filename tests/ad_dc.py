@@ -1,0 +1,89 @@
+"""One Samba AD DC for the whole test session (mocks/samba/server.py).
+
+Samba listens on fixed ports, so only one DC runs at a time. Each
+organisation the tests need (the demo org, a generated org of >= 2,000
+recipients) gets its own provisioned directory, loaded once; switching
+organisations stops one DC and starts the other (~5 s, no re-load). A test
+that changes a directory's data marks it dirty, and the next user gets it
+provisioned afresh. Registered in tests/conftest.py so that the session
+fixture exists once, not once per test module.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mocks import orggen
+from mocks.samba import server as samba
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "mocks" / "demo"
+BIG_PEOPLE = 2100  # ~2,030 recipients; Samba loads ~60-100 objects/s
+
+
+class DomainController:
+    """Runs one of several provisioned Samba directories at a time."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.current: str | None = None
+        self.info: samba.ServerInfo | None = None
+        self.loaded: dict[str, samba.ServerInfo] = {}
+        self.dirty: set[str] = set()
+
+    def use(self, name: str, ldif: Path) -> samba.ServerInfo:
+        """The DC holding ``ldif`` (loaded on first use), running."""
+        directory = self.root / name
+        if name in self.dirty:
+            self.stop()
+            shutil.rmtree(directory, ignore_errors=True)
+            self.loaded.pop(name, None)
+            self.dirty.discard(name)
+        if self.current == name and self.info and samba.running_pid(directory):
+            return self.info
+        self.stop()
+        first = name not in self.loaded
+        info = samba.start(directory, [ldif] if first else [])
+        if first:
+            self.loaded[name] = info  # keeps the load report
+        else:
+            info = samba.info(directory, "corp.example", info.pid, self.loaded[name].loaded,
+                              self.loaded[name].skipped)  # fmt: skip
+        self.current, self.info = name, info
+        return info
+
+    def stop(self) -> None:
+        if self.current is not None:
+            samba.stop(self.root / self.current)
+        self.current, self.info = None, None
+
+
+@pytest.fixture(scope="session")
+def ad_controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DomainController]:
+    samba.find_tool("samba")  # fail, do not skip, when Samba is missing
+    dc = DomainController(tmp_path_factory.mktemp("samba"))
+    try:
+        yield dc
+    finally:
+        dc.stop()
+
+
+@pytest.fixture(scope="session")
+def big_org(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("big-org")
+    orggen.generate(orggen.Settings(people=BIG_PEOPLE, seed=7), out)
+    return out
+
+
+@pytest.fixture
+def demo_dc(ad_controller: DomainController) -> samba.ServerInfo:
+    return ad_controller.use("demo", DEMO / "org.ldif")
+
+
+@pytest.fixture
+def big_dc(ad_controller: DomainController, big_org: Path) -> samba.ServerInfo:
+    return ad_controller.use("big", big_org / "org.ldif")
