@@ -22,7 +22,7 @@ from mocks.samba import server as samba
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "mocks" / "demo"
-BIG_PEOPLE = 2100  # ~2,030 recipients; Samba loads ~60-100 objects/s
+BIG_PEOPLE = 2150  # ~2,030 recipients; Samba loads ~60-100 objects/s
 
 
 class DomainController:

@@ -26,8 +26,7 @@ and on the first start only, through LDAP as the domain administrator:
   domain like every authenticated user) with one delegated right, write
   ``proxyAddresses`` on everything below the domain (an inherited
   object-specific ACE), a keytab and the SPN ``ldap/localhost`` on the DC so
-  Kerberos works without a hosts line; and ``svc-noread``, denied reading
-  the domain (for the "no read rights" refusal).
+  Kerberos works without a hosts line.
 
 Then each ``ldifs`` file is loaded (:mod:`mocks.samba.loader`). Samba uses
 fixed ports (389, 636, 88, 464, 3268, 3269): one DC per machine, and root.
@@ -59,7 +58,6 @@ HERE = Path(__file__).resolve().parent
 SCHEMA_LDIF = HERE / "exchange-schema.ldif"
 HOST = "dc01"
 SERVICE = "svc-ccmig"
-NO_READ = "svc-noread"
 PORTS = (389, 636, 88)
 
 
@@ -86,7 +84,6 @@ class ServerInfo:
     directory: Path
     admin_dn: str
     admin_password: str = field(repr=False)
-    noread_dn: str
     loaded: int = 0
     skipped: list[dict[str, object]] = field(default_factory=list)
 
@@ -98,7 +95,6 @@ class ServerInfo:
             "principal": self.principal, "keytab": self.keytab, "pid": self.pid,
             "loaded": self.loaded, "skipped": self.skipped, "dir": str(self.directory),
             "admin_dn": self.admin_dn, "admin_password": self.admin_password,
-            "noread_dn": self.noread_dn,
         }  # fmt: skip
 
 
@@ -261,9 +257,8 @@ def setup_domain(directory: Path, realm: str) -> None:
     try:
         password = _secret(directory / "ccmig" / "service.pw", _password())
         svc_dn = _add_account(conn, base_dn, realm, SERVICE, password)
-        noread_dn = _add_account(conn, base_dn, realm, NO_READ, password)
         proxy = _guid(conn, f"CN=Proxy-Addresses,CN=Schema,CN=Configuration,{base_dn}")
-        svc_sid, noread_sid = _sid(conn, svc_dn), _sid(conn, noread_dn)
+        svc_sid = _sid(conn, svc_dn)
         conn.modify(f"CN={HOST.upper()},OU=Domain Controllers,{base_dn}",
                     {"servicePrincipalName": [(ldap3.MODIFY_ADD, ["ldap/localhost"])]})
         _check(conn, "adding the SPN ldap/localhost")
@@ -273,8 +268,6 @@ def setup_domain(directory: Path, realm: str) -> None:
     # Delegation as an admin would grant it: write proxyAddresses, inherited by all objects.
     _samba_tool(directory, "dsacl", "set", "-H", sam, "--objectdn", base_dn,
                 "--sddl", f"(OA;CI;WP;{proxy};;{svc_sid})")
-    _samba_tool(directory, "dsacl", "set", "-H", sam, "--objectdn", base_dn,
-                "--sddl", f"(D;CI;RPLCLO;;;{noread_sid})")
     keytab = directory / "ccmig" / "service.keytab"
     _samba_tool(directory, "domain", "exportkeytab", str(keytab),
                 f"--principal={SERVICE}@{realm.upper()}")
@@ -408,7 +401,7 @@ def info(directory: Path, realm: str, pid: int, loaded: int = 0, skipped: list |
         realm=realm.upper(), krb5_config=str(directory / "krb5.conf"),
         principal=f"{SERVICE}@{realm.upper()}", keytab=str(secret_dir / "service.keytab"),
         pid=pid, directory=directory, admin_dn=f"CN=Administrator,CN=Users,{base_dn}",
-        admin_password=_secret(secret_dir / "admin.pw"), noread_dn=f"CN={NO_READ},CN=Users,{base_dn}",
+        admin_password=_secret(secret_dir / "admin.pw"),
         loaded=loaded, skipped=skipped or [],
     )  # fmt: skip
 
