@@ -443,7 +443,11 @@ def _connect_once(settings: LdapSettings) -> ldap3.Connection:
         if "doesn't match any name" in text:  # ldap3's host name check: message holds the whole cert
             what, text = "TLS", f"the server certificate is not valid for host name {host}"
         if what == "TLS" or not isinstance(exc, _TRANSPORT_ERRORS):
-            raise ConnectionFailure(f"{where}: {what} failed: {_one_line(text, secrets)}") from None
+            hint = ""
+            if "CERTIFICATE_VERIFY_FAILED" in text:
+                hint = ("; give the CA that issued the server's certificate with --ca-file "
+                        "(or, only to test, --insecure-skip-verify)")  # fmt: skip
+            raise ConnectionFailure(f"{where}: {what} failed: {_one_line(text, secrets)}{hint}") from None
         timeout = settings.timeout if step == "connect" else _receive_timeout(settings.timeout)
         # Nothing has been read yet: the caller may try again (settings.retries).
         raise ServerUnreachable(
