@@ -11,6 +11,7 @@ fixture exists once, not once per test module.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import pytest
 
 from mocks import orggen
 from mocks.samba import server as samba
+from tests.orgkit import ccmig
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "mocks" / "demo"
@@ -87,3 +89,37 @@ def demo_dc(ad_controller: DomainController) -> samba.ServerInfo:
 @pytest.fixture
 def big_dc(ad_controller: DomainController, big_org: Path) -> samba.ServerInfo:
     return ad_controller.use("big", big_org / "org.ldif")
+
+
+# ---------------------------------------------------------------- helpers for tests/test_ad_*.py
+
+
+def rows_of(out: str) -> list[tuple]:
+    return [(r["key"], r["kind"], r["route"], r["status"], r["ccmail_name"],
+             r["old_post_office"], [f["code"] for f in r["findings"]]) for r in json.loads(out)]
+
+
+def org_args(org: Path, report: bool = True) -> list[str]:
+    """The org's cc:Mail side (+ json output unless ``report`` is False)."""
+    args = [a for p in sorted((org / "ccmail").glob("*.txt")) for a in ("--ccmail-dir", str(p))]
+    args += ["--exchange-po", "EXCH"]
+    if report:
+        args += ["--format", "json", "--fail-on", "never"]
+    if (org / "stats.csv").exists():
+        args += ["--mailbox-stats", str(org / "stats.csv")]
+    return args
+
+
+def live_audit(info: samba.ServerInfo, monkeypatch, org: Path, *transport: str) -> str:
+    monkeypatch.setenv("CCMIG_LDAP_PASSWORD", info.password)
+    code, out, err = ccmig("audit", *transport, "--ca-file", info.ca_file, "--base-dn", info.base_dn,
+                           "--bind-dn", info.bind_dn, *org_args(org))  # fmt: skip
+    assert code == 0, err
+    assert info.password not in out + err
+    return out
+
+
+def offline_audit(org: Path) -> str:
+    code, out, err = ccmig("audit", "--ldif", str(org / "org.ldif"), *org_args(org))
+    assert code == 0, err
+    return out

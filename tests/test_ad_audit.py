@@ -10,46 +10,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from mocks.samba import server as samba
-from tests.ad_dc import DEMO, ROOT
-from tests.orgkit import ccmig
+from tests.ad_dc import DEMO, ROOT, live_audit, offline_audit, rows_of
 from toolkit.exchange.dialects import to_recipient
 from toolkit.exchange.ldif import read_ldif
 from toolkit.model import Dialect
 
 pytestmark = pytest.mark.samba
-
-
-def rows_of(out: str) -> list[tuple]:
-    return [(r["key"], r["kind"], r["route"], r["status"], r["ccmail_name"],
-             r["old_post_office"], [f["code"] for f in r["findings"]]) for r in json.loads(out)]
-
-
-def org_args(org: Path) -> list[str]:
-    args = [a for p in sorted((org / "ccmail").glob("*.txt")) for a in ("--ccmail-dir", str(p))]
-    args += ["--exchange-po", "EXCH", "--format", "json", "--fail-on", "never"]
-    if (org / "stats.csv").exists():
-        args += ["--mailbox-stats", str(org / "stats.csv")]
-    return args
-
-
-def live_audit(info: samba.ServerInfo, monkeypatch, org: Path, *transport: str) -> str:
-    monkeypatch.setenv("CCMIG_LDAP_PASSWORD", info.password)
-    code, out, err = ccmig("audit", *transport, "--ca-file", info.ca_file, "--base-dn", info.base_dn,
-                           "--bind-dn", info.bind_dn, *org_args(org))  # fmt: skip
-    assert code == 0, err
-    assert info.password not in out + err
-    return out
-
-
-def offline_audit(org: Path) -> str:
-    code, out, err = ccmig("audit", "--ldif", str(org / "org.ldif"), *org_args(org))
-    assert code == 0, err
-    return out
 
 
 TRANSPORTS = {

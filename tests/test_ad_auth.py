@@ -13,9 +13,8 @@ import ldap3
 import pytest
 
 from mocks.samba import server as samba
-from tests.ad_dc import DEMO
+from tests.ad_dc import DEMO, live_audit, offline_audit, org_args, rows_of
 from tests.orgkit import ccmig
-from tests.test_ad_audit import live_audit, offline_audit, org_args, rows_of
 
 pytestmark = pytest.mark.samba
 WRONG_PASSWORD = "Wr0ng-S3cret-*()-ÄÖ"
