@@ -11,10 +11,12 @@ fixture exists once, not once per test module.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -27,6 +29,11 @@ DEMO = ROOT / "mocks" / "demo"
 BIG_PEOPLE = 2150  # ~2,030 recipients; Samba loads ~60-100 objects/s
 
 
+# Samba's ports are machine-wide: concurrent test runs (several checkouts on one
+# machine) take turns through this lock instead of failing on "port in use".
+LOCK_FILE = Path("/run/lock/ccmig-samba-tests.lock")
+
+
 class DomainController:
     """Runs one of several provisioned Samba directories at a time."""
 
@@ -36,9 +43,17 @@ class DomainController:
         self.info: samba.ServerInfo | None = None
         self.loaded: dict[str, samba.ServerInfo] = {}
         self.dirty: set[str] = set()
+        self._lock: IO[str] | None = None
+
+    def _take_machine_lock(self) -> None:
+        if self._lock is None:
+            LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
+            self._lock = LOCK_FILE.open("a")
+            fcntl.flock(self._lock, fcntl.LOCK_EX)  # released when the session ends
 
     def use(self, name: str, ldif: Path) -> samba.ServerInfo:
         """The DC holding ``ldif`` (loaded on first use), running."""
+        self._take_machine_lock()
         directory = self.root / name
         if name in self.dirty:
             self.stop()
@@ -63,6 +78,12 @@ class DomainController:
             samba.stop(self.root / self.current)
         self.current, self.info = None, None
 
+    def close(self) -> None:
+        self.stop()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
 
 @pytest.fixture(scope="session")
 def ad_controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DomainController]:
@@ -71,7 +92,7 @@ def ad_controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DomainCo
     try:
         yield dc
     finally:
-        dc.stop()
+        dc.close()
 
 
 @pytest.fixture(scope="session")
