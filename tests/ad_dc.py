@@ -11,6 +11,7 @@ fixture exists once, not once per test module.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import shutil
@@ -72,6 +73,22 @@ class DomainController:
                               self.loaded[name].skipped)  # fmt: skip
         self.current, self.info = name, info
         return info
+
+    @contextlib.contextmanager
+    def smb_conf(self, name: str, ldif: Path, key: str, value: str) -> Iterator[samba.ServerInfo]:
+        """The DC ``name`` restarted with one smb.conf setting changed, restored after."""
+        conf = self.root / name / "etc" / "smb.conf"
+        self.use(name, ldif)
+        self.stop()
+        original = conf.read_text()
+        lines = [ln for ln in original.splitlines() if ln.strip().partition("=")[0].strip() != key]
+        at = lines.index("[global]") + 1
+        conf.write_text("\n".join([*lines[:at], f"\t{key} = {value}", *lines[at:]]) + "\n")
+        try:
+            yield self.use(name, ldif)
+        finally:
+            self.stop()
+            conf.write_text(original)
 
     def stop(self) -> None:
         if self.current is not None:

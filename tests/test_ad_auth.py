@@ -74,6 +74,19 @@ def test_kerberos_by_ip_address_names_the_spn_problem(demo_dc, ticket):
     assert "ldap/127.0.0.1" in one_error_line(err) and "host name" in err
 
 
+def test_sasl_refused_even_over_tls_names_simple_binds_and_the_setting(ad_controller, ticket, monkeypatch):
+    # Samba's own default ("require strong auth = yes") wants sign/seal on TLS too; Windows does not.
+    with ad_controller.smb_conf("demo", DEMO / "org.ldif", "ldap server require strong auth", "yes") as dc:
+        code, out, err = audit(dc, None, "--ldap-url", "ldaps://localhost", "--ldap-auth", "gssapi",
+                               "--ca-file", dc.ca_file)  # fmt: skip
+        assert code == 3 and out == ""
+        line = one_error_line(err)
+        assert "even over TLS" in line and "--ldap-auth simple" in line and "allow_sasl_over_tls" in line
+        code, _, err = audit(dc, monkeypatch, "--ldap-url", dc.ldaps_url, "--ca-file", dc.ca_file,
+                             "--ldap-auth", "ntlm", "--bind-dn", "CORP\\svc-ccmig", password=dc.password)
+        assert code == 3 and "even over TLS" in one_error_line(err)
+
+
 def test_kerberos_without_a_ticket_says_kinit(demo_dc, tmp_path, monkeypatch):
     monkeypatch.setenv("KRB5_CONFIG", demo_dc.krb5_config)
     monkeypatch.setenv("KRB5CCNAME", f"FILE:{tmp_path / 'empty-cache'}")

@@ -503,12 +503,18 @@ def _bind_failure(result: dict[str, Any], settings: LdapSettings, where: str,
     detail = _one_line(f"{result.get('description', '?')} {message}", secrets)
     who = "Kerberos ticket" if settings.auth == "gssapi" else settings.bind_dn or "anonymous"
     lower = message.lower()
+    encrypted = settings.starttls or settings.url.lower().startswith("ldaps:")
     data = re.search(r"data ([0-9a-f]{3})", lower)
     if code == 8 and "transport encryption required" in lower:
         hint = "the server refuses this bind without TLS: use ldaps:// or --starttls"
-    elif code == 8 and settings.auth in ("ntlm", "gssapi"):
+    elif code == 8 and settings.auth in ("ntlm", "gssapi") and not encrypted:
         hint = ("the server requires LDAP signing/sealing, which ccmig does not do: "
                 "use ldaps:// or --starttls (TLS stands in for signing)")  # fmt: skip
+    elif code == 8 and settings.auth in ("ntlm", "gssapi"):
+        # Samba's default "ldap server require strong auth = yes"; Windows DCs accept TLS instead.
+        hint = ("the server requires LDAP signing/sealing even over TLS, which ccmig does not do: "
+                "use --ldap-auth simple over TLS, or let the server accept SASL over TLS "
+                "(Samba: ldap server require strong auth = allow_sasl_over_tls)")  # fmt: skip
     elif code == 49 and data and data.group(1) in _AD_BIND_DATA:
         hint = _AD_BIND_DATA[data.group(1)] + " (check --bind-dn and the stored password)"
     elif code == 49:
