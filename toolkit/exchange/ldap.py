@@ -37,7 +37,7 @@ Why it is written the way it is:
   crosses the network in clear unless ``allow_unencrypted`` (spec: Inputs);
   the password never appears in a message, log line or ``repr``.
 * **Auth.** ``simple`` (anonymous when no bind DN), ``ntlm`` (``DOMAIN\\user``,
-  through SASL GSS-SPNEGO over TLS: see "binds against real DCs" below) and
+  through SASL GSS-SPNEGO over TLS: see :mod:`toolkit.exchange.ldap_auth`) and
   ``gssapi`` (Kerberos from the ticket cache; the optional ``gssapi``
   package, ``ccmig[kerberos]``). All three tested against Samba AD DC's own
   KDC and NTLM (docs/ldap.md, "Tested against"); a refused bind is one line
@@ -46,8 +46,6 @@ Why it is written the way it is:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import importlib.util
 import logging
 import math
@@ -56,6 +54,7 @@ import ssl
 import struct
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -73,14 +72,13 @@ from ldap3.utils.conv import escape_bytes, escape_filter_chars
 from toolkit.errors import ConnectionFailure, InputError
 from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
 from toolkit.exchange.dn import display_dn
+from toolkit.exchange.ldap_auth import GSSAPI_MISSING, gss_errors, gss_reason, ntlm_bind, refusal_hint
 from toolkit.exchange.ldif import BINARY_ATTRS
 from toolkit.model import AttrValue, Dialect, RawEntry
 
 log = logging.getLogger(__name__)
 
 AUTH_METHODS = ("simple", "anonymous", "ntlm", "gssapi")
-GSSAPI_MISSING = ("Kerberos needs the optional python package 'gssapi': pip install 'ccmig[kerberos]' "
-                  "(it builds from source: apt-get install libkrb5-dev gcc python3-dev)")
 PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 
 # Continuation references AD returns for every whole-domain search; these
@@ -397,7 +395,7 @@ def _connect_once(settings: LdapSettings) -> ldap3.Connection:
     kwargs: dict[str, object] = {}
     user, password = settings.bind_dn, settings.password
     if settings.auth == "ntlm":
-        # Bound by _ntlm_bind (SASL GSS-SPNEGO), not by ldap3's Sicily NTLM.
+        # Bound by ldap_auth.ntlm_bind (SASL GSS-SPNEGO), not by ldap3's Sicily NTLM.
         authentication = ldap3.ANONYMOUS
         user, password = None, None
     elif settings.auth == "gssapi":
@@ -433,7 +431,10 @@ def _connect_once(settings: LdapSettings) -> ldap3.Connection:
             if not conn.start_tls():
                 raise ConnectionFailure(f"{where}: StartTLS refused by the server")
         step = "bind"
-        bound = _ntlm_bind(conn, settings, host) if settings.auth == "ntlm" else conn.bind()
+        if settings.auth == "ntlm":  # SASL GSS-SPNEGO, not ldap3's Sicily NTLM (see ldap_auth)
+            bound = ntlm_bind(conn, settings.bind_dn or "", settings.password or "", host)
+        else:
+            bound = conn.bind()
         if not bound:
             raise _bind_failure(conn.result or {}, settings, where, secrets)
     except (LDAPException, OSError) as exc:
@@ -461,133 +462,26 @@ def _connect_once(settings: LdapSettings) -> ldap3.Connection:
     except ImportError as exc:  # GSSAPI backend
         _close(conn)
         raise InputError(f"{GSSAPI_MISSING} ({exc})", "--ldap-auth") from None
-    except _gss_errors() as exc:  # no ticket, unknown server principal, expired ...
+    except gss_errors() as exc:  # no ticket, unknown server principal, expired ...
         _close(conn)
-        raise ConnectionFailure(f"{where}: Kerberos bind failed: {_gss_reason(exc, host)}") from None
+        reason = gss_reason(_one_line(str(exc)), host)
+        raise ConnectionFailure(f"{where}: Kerberos bind failed: {reason}") from None
     log.debug("bound to %s as %s (%s)", where, settings.bind_dn or "anonymous", settings.auth)
     return conn
 
 
-# ---------------------------------------------------------------- binds against real DCs
-#
-# Measured against Samba 4.17 AD DC (docs/ldap.md, "Tested against"):
-# * ldap3's NTLM bind is Microsoft's "Sicily" bind (bind choices 9-11).
-#   Samba implements only simple and SASL binds, answers Sicily with nothing
-#   and drops the connection. NTLM therefore goes through SASL GSS-SPNEGO
-#   here (pyspnego, already a dependency through pypsrp), which Windows DCs
-#   and Samba both accept. ccmig cannot sign or seal LDAP messages, so this
-#   is done over TLS only (a DC requiring signing refuses it on ldap://),
-#   with the TLS channel binding in the NTLM message (AD's "LDAP channel
-#   binding" hardening; Samba does not check it, so unverified here).
-# * A DC answers a refused bind with an AD "data" code in the message.
-
-# AcceptSecurityContext "data" codes in AD's invalidCredentials (49) messages.
-_AD_BIND_DATA = {
-    "52e": "wrong user name or password",
-    "525": "no such user",
-    "530": "logon not permitted at this time",
-    "531": "logon not permitted from this workstation",
-    "532": "password expired",
-    "533": "account disabled",
-    "701": "account expired",
-    "773": "the password must be changed first",
-    "775": "account locked out",
-}
-
-
 def _bind_failure(result: dict[str, Any], settings: LdapSettings, where: str,
                   secrets: Iterable[str | None]) -> ConnectionFailure:  # fmt: skip
-    """The server's refusal of a bind as one line naming what to do."""
+    """The server's refusal of a bind as one line naming what to do (see ldap_auth)."""
     code = result.get("result")
     message = str(result.get("message") or "")
     detail = _one_line(f"{result.get('description', '?')} {message}", secrets)
     who = "Kerberos ticket" if settings.auth == "gssapi" else settings.bind_dn or "anonymous"
-    lower = message.lower()
     encrypted = settings.starttls or settings.url.lower().startswith("ldaps:")
-    data = re.search(r"data ([0-9a-f]{3})", lower)
-    if code == 8 and "transport encryption required" in lower:
-        hint = "the server refuses this bind without TLS: use ldaps:// or --starttls"
-    elif code == 8 and settings.auth in ("ntlm", "gssapi") and not encrypted:
-        hint = ("the server requires LDAP signing/sealing, which ccmig does not do: "
-                "use ldaps:// or --starttls (TLS stands in for signing)")  # fmt: skip
-    elif code == 8 and settings.auth in ("ntlm", "gssapi"):
-        # Samba's default "ldap server require strong auth = yes"; Windows DCs accept TLS instead.
-        hint = ("the server requires LDAP signing/sealing even over TLS, which ccmig does not do: "
-                "use --ldap-auth simple over TLS, or let the server accept SASL over TLS "
-                "(Samba: ldap server require strong auth = allow_sasl_over_tls)")  # fmt: skip
-    elif code == 49 and data and data.group(1) in _AD_BIND_DATA:
-        hint = _AD_BIND_DATA[data.group(1)] + " (check --bind-dn and the stored password)"
-    elif code == 49:
-        hint = "wrong bind DN or password (check --bind-dn and the stored password)"
-    elif code == 7:
-        hint = f"the server does not offer {settings.auth} binds: choose another --ldap-auth"
-    else:
-        hint = None
+    hint = refusal_hint(code, message, settings.auth, encrypted)
     # busy (51) and unavailable (52): a server still starting or shutting down.
     failure = ServerUnreachable if code in (51, 52) else ConnectionFailure
     return failure(f"{where}: bind as {who} failed: {hint + ' [' + detail + ']' if hint else detail}")
-
-
-def _gss_errors() -> tuple[type[BaseException], ...]:
-    try:
-        from gssapi.exceptions import GSSError
-    except ImportError:
-        return ()
-    return (GSSError,)
-
-
-def _gss_reason(exc: BaseException, host: str) -> str:
-    text = _one_line(str(exc))
-    lower = text.lower()
-    if "no kerberos credentials" in lower or ("credentials cache" in lower and "not found" in lower):
-        return "no Kerberos ticket: run kinit first (or set KRB5CCNAME)"
-    if "server not found" in lower:
-        return (f"the KDC knows no service ldap/{host}: connect by the DC's host name "
-                "(its SPN), not by an IP address or alias")  # fmt: skip
-    if "expired" in lower:
-        return "the Kerberos ticket has expired: run kinit again"
-    return text
-
-
-def _tls_channel_binding(conn: ldap3.Connection) -> Any:
-    """RFC 5929 tls-server-end-point of the connection, for NTLM; None without TLS."""
-    sock = getattr(conn, "socket", None)
-    if not isinstance(sock, ssl.SSLSocket):
-        return None
-    from spnego.channel_bindings import GssChannelBindings
-
-    cert = sock.getpeercert(binary_form=True) or b""
-    digest = hashlib.sha256(cert).digest()  # SHA-256 unless the certificate uses a stronger hash
-    return GssChannelBindings(application_data=b"tls-server-end-point:" + digest)
-
-
-def _ntlm_bind(conn: ldap3.Connection, settings: LdapSettings, host: str) -> bool:
-    """NTLM inside SASL GSS-SPNEGO (what AD and Samba accept); True when bound."""
-    import spnego
-    from ldap3.protocol.sasl.sasl import send_sasl_negotiation
-
-    # No signing/sealing flags: a DC refuses them on TLS ("Sign or Seal are not
-    # allowed if TLS is used"), and without TLS ccmig could not honour them.
-    ctx = spnego.client(settings.bind_dn, settings.password, hostname=host, service="ldap",
-                        protocol="ntlm", channel_bindings=_tls_channel_binding(conn),
-                        context_req=spnego.ContextReq.none)  # fmt: skip
-    # pyspnego asks for key exchange but then sends a 1-byte session key when
-    # nothing is signed; Samba rejects that (data 57, invalid parameter).
-    with contextlib.suppress(ImportError, AttributeError):
-        from spnego._ntlm_raw.messages import NegotiateFlags
-
-        ctx._context_req &= ~NegotiateFlags.key_exch
-    conn.sasl_mechanism = "GSS-SPNEGO"
-    token = ctx.step()
-    while True:
-        result = send_sasl_negotiation(conn, None, token)
-        code = result.get("result")
-        if code == 0:
-            conn.bound = True
-            return True
-        if code != 14 or not result.get("saslCreds"):  # 14: SASL bind in progress
-            return False
-        token = ctx.step(result["saslCreds"])
 
 
 def _close(conn: ldap3.Connection) -> None:
@@ -806,7 +700,7 @@ def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
     return responses
 
 
-@contextlib.contextmanager
+@contextmanager
 def _fast_entries(conn: ldap3.Connection) -> Iterator[None]:
     """Decode search entries with :func:`decode_search_entry` on this connection.
 
