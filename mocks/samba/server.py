@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ldap3
+from ldap3.core.exceptions import LDAPException
 
 from mocks.samba.loader import Loader, schema_attributes
 from mocks.slapd.server import _alive, _die_with_parent, _terminate, make_test_pki
@@ -436,8 +437,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"stopped": stop(args.dir)}))
             return 0
         started = start(args.dir, args.ldif, args.realm, die_with_parent=False)
-    except (SambaError, InputError) as exc:
-        print(f"ad-test-server: {exc}", file=sys.stderr)
+    except (SambaError, RuntimeError, InputError, OSError, LDAPException) as exc:
+        print(f"ad-test-server: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1
     print(json.dumps(started.as_json()))
     return 0
