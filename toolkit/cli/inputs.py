@@ -29,37 +29,44 @@ def _finite(value: float) -> float:
     return value
 
 
+SOURCE_OPTIONS = [
+    click.option("--ldif", metavar="FILE", help="Read Exchange recipients from an LDIF export."),
+    click.option("--ldap-url", metavar="URL", help="ldap[s]://host[:port] of a live directory."),
+    click.option("--base-dn", metavar="DN", help="Search base (the whole subtree is read)."),
+    click.option("--bind-dn", metavar="DN",
+                 help="Bind identity; password from keyring, $CCMIG_LDAP_PASSWORD or prompt."),
+    click.option("--starttls", is_flag=True, default=False, help="Upgrade ldap:// with StartTLS."),
+    click.option("--ldap-auth", type=click.Choice(("simple", "ntlm", "gssapi", "anonymous")),
+                 default=None, help="LDAP authentication (default: simple with --bind-dn)."),
+    click.option("--page-size", type=click.IntRange(1, 100000), default=1000,
+                 show_default=True, help="LDAP paged-search page size."),
+    click.option("--retries", type=click.IntRange(0, MAX_RETRIES), default=0, show_default=True,
+                 metavar="N",
+                 help="Retry a failed LDAP connect N times, waiting 1 s, 2 s, 4 s, ... (at most "
+                      "30 s). Only connecting is retried, never a refused bind, a TLS error or "
+                      "a search that has started: a search cut short fails (exit 3)."),
+    click.option("--dialect", type=click.Choice([d.value for d in Dialect]), default="ad",
+                 show_default=True, help="Directory schema: Active Directory or Exchange 5.5."),
+    click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
+                 help="Where recipients come from (auto: --ldif, else --ldap-url)."),
+]
+CCMAIL_OPTIONS = [
+    click.option("--ccmail-dir", "ccmail_dirs", multiple=True, metavar="[PO=]FILE",
+                 help="A cc:Mail PO directory export (repeat: one per PO)."),
+    click.option("--ccmail-encoding", metavar="ENC",
+                 help="Encoding of the cc:Mail files (default: UTF-8 if valid, else cp850)."),
+]
+AUDIT_ONLY_OPTIONS = [
+    click.option("--exchange-po", "exchange_pos", multiple=True, metavar="NAME",
+                 help="An Exchange site's cc:Mail PO name (repeatable)."),
+    click.option("--mailbox-stats", metavar="FILE",
+                 help="CSV 'identity,item_count' of Exchange item counts."),
+]
+
+
 def input_options(f: Callable) -> Callable:
-    options = [
-        click.option("--ldif", metavar="FILE", help="Read Exchange recipients from an LDIF export."),
-        click.option("--ldap-url", metavar="URL", help="ldap[s]://host[:port] of a live directory."),
-        click.option("--base-dn", metavar="DN", help="Search base (the whole subtree is read)."),
-        click.option("--bind-dn", metavar="DN",
-                     help="Bind identity; password from keyring, $CCMIG_LDAP_PASSWORD or prompt."),
-        click.option("--starttls", is_flag=True, default=False, help="Upgrade ldap:// with StartTLS."),
-        click.option("--ldap-auth", type=click.Choice(("simple", "ntlm", "gssapi", "anonymous")),
-                     default=None, help="LDAP authentication (default: simple with --bind-dn)."),
-        click.option("--page-size", type=click.IntRange(1, 100000), default=1000,
-                     show_default=True, help="LDAP paged-search page size."),
-        click.option("--retries", type=click.IntRange(0, MAX_RETRIES), default=0, show_default=True,
-                     metavar="N",
-                     help="Retry a failed LDAP connect N times, waiting 1 s, 2 s, 4 s, ... (at most "
-                          "30 s). Only connecting is retried, never a refused bind, a TLS error or "
-                          "a search that has started: a search cut short fails (exit 3)."),
-        click.option("--dialect", type=click.Choice([d.value for d in Dialect]), default="ad",
-                     show_default=True, help="Directory schema: Active Directory or Exchange 5.5."),
-        click.option("--source", type=click.Choice(SOURCES), default="auto", show_default=True,
-                     help="Where recipients come from (auto: --ldif, else --ldap-url)."),
-        click.option("--ccmail-dir", "ccmail_dirs", multiple=True, metavar="[PO=]FILE",
-                     help="A cc:Mail PO directory export (repeat: one per PO)."),
-        click.option("--ccmail-encoding", metavar="ENC",
-                     help="Encoding of the cc:Mail files (default: UTF-8 if valid, else cp850)."),
-        click.option("--exchange-po", "exchange_pos", multiple=True, metavar="NAME",
-                     help="An Exchange site's cc:Mail PO name (repeatable)."),
-        click.option("--mailbox-stats", metavar="FILE",
-                     help="CSV 'identity,item_count' of Exchange item counts."),
-    ]
-    for option in reversed([*options, *TRANSPORT_OPTIONS, *EXCHANGE_OPTIONS]):
+    for option in reversed([*SOURCE_OPTIONS, *CCMAIL_OPTIONS, *AUDIT_ONLY_OPTIONS,
+                            *TRANSPORT_OPTIONS, *EXCHANGE_OPTIONS]):
         f = option(f)
     return f
 
@@ -95,10 +102,11 @@ def exchange_options(f: Callable) -> Callable:
     return f
 
 
-def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
+def ldap_settings(params: dict[str, Any], profile: str):
+    """:class:`~toolkit.exchange.ldap.LdapSettings` from the options (password
+    from keyring, environment or prompt)."""
     from toolkit.credentials import get_secret
-    from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
-    from toolkit.exchange.ldap import LdapSettings, read_ldap, recipient_filter
+    from toolkit.exchange.ldap import LdapSettings
 
     if not params["base_dn"]:
         raise InputError("--base-dn is required with --ldap-url", "--base-dn")
@@ -117,6 +125,14 @@ def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
         allow_unencrypted=params["allow_unencrypted"], auth=auth,
         page_size=params["page_size"], timeout=params["timeout"], retries=params["retries"],
     )
+    return settings
+
+
+def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
+    from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
+    from toolkit.exchange.ldap import read_ldap, recipient_filter
+
+    settings = ldap_settings(params, profile)
     dialect = Dialect(params["dialect"])
     attributes = AD_ATTRIBUTES if dialect is Dialect.AD else EX55_ATTRIBUTES
 
@@ -147,9 +163,8 @@ def powershell_session(params: dict[str, Any], profile: str):
     return ExchangeSession(settings)
 
 
-@contextmanager
-def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
-    """Build :class:`AuditInputs` from the options; opens PowerShell if asked."""
+def resolve_source(params: dict[str, Any]) -> str:
+    """``--source``, with ``auto`` resolved: ldif, ldap or powershell (exit 2 for none)."""
     source_kind = params["source"]
     if source_kind == "auto":
         if params["ldif"] and params["ldap_url"]:
@@ -157,18 +172,25 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
         source_kind = "ldif" if params["ldif"] else "ldap" if params["ldap_url"] else None
     if source_kind is None:
         raise InputError("no Exchange source: give --ldif FILE or --ldap-url URL", "--ldif")
+    if source_kind == "ldif" and not params["ldif"]:
+        raise InputError("--source ldif needs --ldif FILE", "--source")
+    if source_kind == "ldap" and not params["ldap_url"]:
+        raise InputError("--source ldap needs --ldap-url URL", "--source")
+    return source_kind
+
+
+@contextmanager
+def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
+    """Build :class:`AuditInputs` from the options; opens PowerShell if asked."""
+    source_kind = resolve_source(params)
     directory = file_directory(params["ccmail_dirs"], params["ccmail_encoding"])
     with ExitStack() as stack:
         session = None
         if params["exchange_uri"]:
             session = stack.enter_context(powershell_session(params, profile))
         if source_kind == "ldif":
-            if not params["ldif"]:
-                raise InputError("--source ldif needs --ldif FILE", "--source")
             source = ldif_source(params["ldif"])
         elif source_kind == "ldap":
-            if not params["ldap_url"]:
-                raise InputError("--source ldap needs --ldap-url URL", "--source")
             source = _ldap_source(params, profile)
         else:
             if session is None:

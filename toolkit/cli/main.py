@@ -13,6 +13,7 @@ from toolkit.cli.audit import audit, check, recipients
 from toolkit.cli.common import CcmigGroup, global_options
 from toolkit.cli.history import diff, history
 from toolkit.cli.powershell import addresses, stats
+from toolkit.cli.proxies import proxies_group
 from toolkit.cli.remediate import apply, plan, undo
 from toolkit.cli.report import report
 from toolkit.cli.settings import config_group, creds_group
@@ -52,7 +53,7 @@ def cli() -> None:
 
 
 for command in (audit, check, recipients, addresses, stats, plan, apply, undo, config_group,
-                creds_group, report, history, diff):
+                creds_group, report, history, diff, proxies_group):
     cli.add_command(command)
 
 

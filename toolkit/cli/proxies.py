@@ -1,0 +1,184 @@
+"""``ccmig proxies``: legacy proxy hygiene (spec: Legacy proxy hygiene).
+
+Thin commands over :mod:`toolkit.proxies`: options in, a library call, a
+renderer. Every rule and refusal lives in the library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from toolkit.cli.common import (
+    FAIL_ON,
+    CcmigCommand,
+    CcmigGroup,
+    exit_code,
+    global_options,
+    open_output,
+    profile_of,
+)
+from toolkit.cli.inputs import (
+    CCMAIL_OPTIONS,
+    SOURCE_OPTIONS,
+    TRANSPORT_OPTIONS,
+    ldap_settings,
+    resolve_source,
+)
+from toolkit.errors import InputError
+from toolkit.progress import counting
+from toolkit.proxies import ProxyInputs, proxies_audit, proxies_plan, proxies_types
+from toolkit.render.proxies import FORMATS, PLAN_FORMATS, write_audit, write_proxy_plan, write_types
+
+PROXY_OPTIONS = [
+    click.option("--retire", multiple=True, metavar="TYPE",
+                 help="An address type that no longer routes (repeatable; ASCII letters, digits, "
+                      "'-'; SMTP, X500, SIP and EUM are refused)."),
+    click.option("--ccmail-decommissioned", is_flag=True, default=False,
+                 help="cc:Mail is gone: evidence enough to retire CCMAIL without --ccmail-dir."),
+]
+
+
+MAX_VALUES = click.option("--max-values", type=click.IntRange(0), metavar="N",
+                          help="Flag objects with more than N address values.")
+
+
+def _apply(f: Callable, options: list[Callable]) -> Callable:
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def proxy_input_options(f: Callable) -> Callable:
+    """The audit's Exchange-side inputs and ``--ccmail-dir`` (no ``--exchange-po``
+    nor ``--mailbox-stats``: proxies need neither), ``--retire``."""
+    return _apply(f, [*SOURCE_OPTIONS, *CCMAIL_OPTIONS, *PROXY_OPTIONS, *TRANSPORT_OPTIONS])
+
+
+def format_options(f: Callable) -> Callable:
+    return _apply(f, [
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="table",
+                     show_default=True, help="Output format (ndjson = jsonl)."),
+        click.option("--output", "-o", metavar="FILE",
+                     help="Write to FILE (atomically) instead of stdout."),
+    ])
+
+
+@contextmanager
+def proxy_inputs(params: dict[str, Any], profile: str,
+                 max_values: int | None = None) -> Iterator[ProxyInputs]:
+    """:class:`ProxyInputs` from the options. The LDAP password is asked for
+    only when the directory is read, after the inputs were validated."""
+    from toolkit.ccmail.directory import Directory
+    from toolkit.proxies.read import LDAP_ATTRIBUTES, LDAP_FILTERS, LDIF_ATTRIBUTES
+
+    kind = resolve_source(params)
+    dialect = params["dialect"]
+    if kind == "ldif":
+        from toolkit.exchange.ldif import read_ldif
+
+        def source():
+            return counting(read_ldif(params["ldif"], LDIF_ATTRIBUTES), "directory objects read")
+    elif kind == "ldap":
+        from toolkit.exchange.ldap import read_ldap
+
+        def source():
+            settings = ldap_settings(params, profile)
+            return counting(read_ldap(settings, LDAP_FILTERS[dialect], LDAP_ATTRIBUTES[dialect]),
+                            "directory objects read")
+    else:
+        raise InputError("proxies cannot read through PowerShell yet: use --ldif or --ldap-url",
+                         "--source")
+    dirs = params["ccmail_dirs"]
+    directory = Directory.from_args(dirs, params["ccmail_encoding"]) if dirs else None
+    yield ProxyInputs(source=source, dialect=dialect, directory=directory,
+                      retire=tuple(params["retire"]),
+                      ccmail_decommissioned=params["ccmail_decommissioned"],
+                      max_values=max_values)
+
+
+@click.group("proxies", cls=CcmigGroup, epilog="""\b
+Examples:
+  ccmig proxies types --ldif org.ldif
+  ccmig proxies audit --ldif org.ldif --retire MS --retire CCMAIL --ccmail-dir PO1.txt
+  ccmig proxies plan --ldif org.ldif --retire MS -o plan.json
+""")
+@global_options
+def proxies_group() -> None:
+    """Legacy proxy hygiene: find the addresses nothing routes any more
+    (CCMAIL:, MS:, X400: ...) and every other proxy defect."""
+
+
+@proxies_group.command("types", cls=CcmigCommand, epilog="""\b
+Examples:
+  ccmig proxies types --ldif org.ldif --retire MS
+  ccmig proxies types --ldap-url ldaps://dc01 --base-dn DC=corp,DC=example --format csv
+""")
+@proxy_input_options
+@format_options
+@global_options
+@click.pass_context
+def proxies_types_command(ctx: click.Context, fmt: str, output: str | None, **params) -> int:
+    """Address types in use: objects, values and primaries per type, and
+    whether --retire names it (policies: not read yet, null)."""
+    with proxy_inputs(params, profile_of(ctx).name) as inputs:
+        rows = proxies_types(inputs)
+    with open_output(output) as out:
+        write_types(rows, fmt, out)
+    return 0
+
+
+@proxies_group.command("audit", cls=CcmigCommand, epilog="""\b
+Examples:
+  ccmig proxies audit --ldif org.ldif --retire MS --retire CCMAIL \\
+      --ccmail-dir PO1.txt --ccmail-dir PO2.txt --format json -o proxies.json
+  ccmig proxies audit --ldif org.ldif --retire CCMAIL --ccmail-decommissioned \\
+      --max-values 200 --format csv
+""")
+@proxy_input_options
+@MAX_VALUES
+@format_options
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="warning", show_default=True,
+              help="Exit 1 when a finding is this severe.")
+@global_options
+@click.pass_context
+def proxies_audit_command(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
+                          max_values: int | None, **params) -> int:
+    """One row per object with a proxy finding: malformed, duplicate and
+    retired values, retired targets, values cc:Mail still uses, too many values."""
+    with proxy_inputs(params, profile_of(ctx).name, max_values) as inputs:
+        rows = proxies_audit(inputs)
+    with open_output(output) as out:
+        write_audit(rows, fmt, out)
+    return exit_code(rows, fail_on)
+
+
+@proxies_group.command("plan", cls=CcmigCommand, epilog="""\b
+Examples:
+  ccmig proxies plan --ldif org.ldif --retire MS --retire X400 -o plan.json
+  ccmig proxies plan --ldif org.ldif --retire CCMAIL --ccmail-dir PO1.txt \\
+      --format ps1 -o remove.ps1
+  ccmig proxies plan --ldif org.ldif --retire MS --format ldif -o remove.ldf
+""")
+@proxy_input_options
+@MAX_VALUES
+@click.option("--format", "fmt", type=click.Choice(PLAN_FORMATS), default="json",
+              show_default=True, help="json/csv plan, or a reviewable ps1/ldif script.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@global_options
+@click.pass_context
+def proxies_plan_command(ctx: click.Context, fmt: str, output: str | None,
+                         max_values: int | None, **params) -> int:
+    """One remove-proxy-addresses action per object whose retired values can
+    go: the exact values, the cmdlet, whether a policy blocks it. Changes nothing."""
+    from toolkit.cli.remediate import recorded_inputs
+
+    record = {k: v for k, v in recorded_inputs(params).items() if k in params}
+    with proxy_inputs(params, profile_of(ctx).name, max_values) as inputs:
+        plan = proxies_plan(inputs, record)
+    with open_output(output) as out:
+        write_proxy_plan(plan, fmt, out)
+    return 0

@@ -1,0 +1,13 @@
+"""Legacy proxy hygiene (spec: ``ccmig proxies``): a second rule family.
+
+A package of its own, importing only the readers' RawEntry, text folding,
+the cc:Mail grammar and directory, and errors, so it can later move into the
+rules package by renaming. Modules: ``model`` (values, objects, rows),
+``read`` (entries -> objects per dialect), ``settings`` (``--retire``, the
+CCMAIL evidence), ``rules`` (the six codes), ``inventory`` (``types``),
+``plan`` (``remove-proxy-addresses`` actions), ``run`` (the library calls).
+"""
+
+from toolkit.proxies.run import ProxyInputs, proxies_audit, proxies_plan, proxies_types
+
+__all__ = ["ProxyInputs", "proxies_audit", "proxies_plan", "proxies_types"]

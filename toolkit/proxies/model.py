@@ -1,0 +1,171 @@
+"""Plain immutable data of proxy hygiene (spec: Legacy proxy hygiene, Objects
+and values): address values, the objects that carry them, findings, rows.
+
+Nothing here does I/O. The value grammar lives here, once, because every
+rule, the ``types`` counts and (later) apply's re-check must agree on what a
+value's type is and when two values are *the same*.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from toolkit.text import fold
+
+# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F.
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class ProxyKind(StrEnum):
+    """The audit's kinds plus ``user``: an AD user that is neither a mailbox
+    nor a custom recipient still carries addresses worth checking."""
+
+    MAILBOX = "mailbox"
+    CUSTOM_RECIPIENT = "custom-recipient"
+    GROUP = "group"
+    USER = "user"
+
+
+def value_type(text: str) -> str | None:
+    """The text before the first ``:``, ASCII letters upper-cased; None when
+    there is no ``:`` or nothing before it (spec: a value's *type*).
+
+    Only ASCII is upper-cased so that a look-alike (``ccmaıl``) never
+    becomes a type it is not.
+    """
+    cut = text.find(":")
+    if cut <= 0:
+        return None
+    return text[:cut].translate(_ASCII_UPPER)
+
+
+def written_primary(type_as_written: str) -> bool:
+    """Primary: the type as written has a letter and no lower-case letter."""
+    return any(c.isalpha() for c in type_as_written) and not any(c.islower() for c in type_as_written)
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyValue:
+    """One address value, exactly as read (``text``), never rewritten.
+
+    ``type`` is None for a value without one (and for one whose bytes were
+    not UTF-8: ``text`` then shows them with backslash escapes and
+    ``undecodable`` is set, so no plan ever names a value that is not there).
+    ``primary`` is always False in the Exchange 5.5 dialect (case says nothing
+    there).
+    """
+
+    text: str
+    type: str | None
+    address: str
+    primary: bool = False
+    undecodable: bool = False
+
+    @classmethod
+    def parse(cls, text: str, primary_by_case: bool = True) -> ProxyValue:
+        kind = value_type(text)
+        if kind is None:
+            return cls(text, None, "")
+        cut = text.find(":")
+        primary = primary_by_case and written_primary(text[:cut])
+        return cls(text, kind, text[cut + 1:], primary)
+
+    @classmethod
+    def typed(cls, type_as_written: str, address: str) -> ProxyValue:
+        """A value read as two parts (Exchange 5.5 ``TYPE$address``): shown as
+        ``TYPE:address``; never primary (case says nothing in 5.5)."""
+        text = f"{type_as_written}:{address}"
+        if not type_as_written:
+            return cls(text, None, address)
+        return cls(text, type_as_written.translate(_ASCII_UPPER), address)
+
+    @classmethod
+    def undecodable_bytes(cls, raw: bytes) -> ProxyValue:
+        return cls(raw.decode("utf-8", "backslashreplace"), None, "", False, True)
+
+    @property
+    def same_key(self) -> tuple[str, str] | None:
+        """Values with equal keys are *the same* (type equal, address Folded
+        equal); a value without a type is the same as nothing."""
+        if self.type is None:
+            return None
+        return self.type, fold(self.address)
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyObject:
+    """An Exchange object that carries address values or a target.
+
+    ``key`` is the audit's row key (``dn:`` + folded DN). ``targets`` are its
+    non-blank ``targetAddress`` values (not address values). ``type_details``
+    is ``msExchRecipientTypeDetails`` when read (picks the cmdlet);
+    ``policies_excluded`` the ``msExchPoliciesExcluded`` values.
+    """
+
+    key: str
+    dn: str
+    kind: ProxyKind
+    values: tuple[ProxyValue, ...]
+    targets: tuple[str, ...] = ()
+    classes: frozenset[str] = frozenset()  # objectClass values, lower case
+    type_details: int | None = None
+    policies_excluded: tuple[str, ...] = ()
+    where: str | None = None
+
+
+# --------------------------------------------------------------------------- output
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyFinding:
+    code: str
+    severity: str
+    message: str
+    action: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "severity": self.severity, "message": self.message,
+                "action": self.action}
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyRow:
+    """A row of ``ccmig proxies audit``: an object with at least one finding."""
+
+    key: str
+    dn: str
+    kind: ProxyKind
+    values: int
+    remove: tuple[str, ...]
+    findings: tuple[ProxyFinding, ...]
+
+    @property
+    def status(self) -> str:
+        return self.findings[0].code if self.findings else "complete"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "dn": self.dn, "kind": self.kind.value, "values": self.values,
+                "remove": list(self.remove), "status": self.status,
+                "findings": [f.as_dict() for f in self.findings]}
+
+
+@dataclass(frozen=True, slots=True)
+class TypeRow:
+    """A row of ``ccmig proxies types``; ``primaries`` and ``policies`` are
+    None when unknown (5.5 dialect; no ``--exchange-uri``)."""
+
+    type: str
+    objects: int = 0
+    values: int = 0
+    primaries: int | None = 0
+    retired: bool = False
+    policies: tuple[str, ...] | None = field(default=None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "objects": self.objects, "values": self.values,
+                "primaries": self.primaries, "retired": self.retired,
+                "policies": None if self.policies is None else list(self.policies)}

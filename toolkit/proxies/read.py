@@ -1,0 +1,150 @@
+"""Directory entries -> :class:`ProxyObject` per dialect (spec: Objects and values).
+
+The same function serves LDIF and live LDAP, so both give the same rows. The
+readers hand over :class:`~toolkit.model.RawEntry` objects (attribute names
+lower case, values in the order read); this module only picks and orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from toolkit.model import AttrValue, RawEntry
+from toolkit.proxies.model import ProxyKind, ProxyObject, ProxyValue
+from toolkit.text import fold
+
+AD, EXCHANGE55 = "ad", "exchange55"
+
+# What an LDAP search asks for, per dialect (AD also the attributes that pick
+# the cmdlet and tell whether email address policies apply).
+LDAP_ATTRIBUTES = {
+    AD: ("objectClass", "proxyAddresses", "targetAddress", "homeMDB", "msExchHomeServerName",
+         "msExchRecipientTypeDetails", "msExchPoliciesExcluded"),
+    EXCHANGE55: ("objectClass", "otherMailbox", "mail", "rfc822Mailbox", "textEncodedORAddress",
+                 "targetAddress", "Target-Address"),
+}
+# An LDIF read keeps these (lower case); every other line is still checked.
+LDIF_ATTRIBUTES = frozenset(a.lower() for names in LDAP_ATTRIBUTES.values() for a in names)
+
+# Server-side selection; classification below decides. AD: presence filters
+# (any value at all); 5.5: by class, as the audit (otherMailbox has no
+# matching rule there).
+LDAP_FILTERS = {
+    AD: "(&(|(objectClass=user)(objectClass=inetOrgPerson)(objectClass=contact)"
+        "(objectClass=group))(!(objectClass=computer))(|(proxyAddresses=*)(targetAddress=*)))",
+    EXCHANGE55: "(|(objectClass=organizationalPerson)(objectClass=groupOfNames)"
+                "(objectClass=remote-address)(objectClass=custom-recipient))",
+}
+
+
+def _texts(values: Iterable[AttrValue]) -> list[str]:
+    return [v for v in values if isinstance(v, str)]
+
+
+def _nonblank(entry: RawEntry, name: str) -> bool:
+    return any(v.strip() for v in _texts(entry.get(name)))
+
+
+def _kind_ad(classes: set[str], entry: RawEntry) -> ProxyKind | None:
+    if "computer" in classes:
+        return None
+    if "contact" in classes:
+        return ProxyKind.CUSTOM_RECIPIENT
+    if "group" in classes:
+        return ProxyKind.GROUP
+    if "user" in classes or "inetorgperson" in classes:
+        if _nonblank(entry, "homemdb") or _nonblank(entry, "msexchhomeservername"):
+            return ProxyKind.MAILBOX
+        if _nonblank(entry, "targetaddress"):
+            return ProxyKind.CUSTOM_RECIPIENT
+        return ProxyKind.USER
+    return None
+
+
+def _kind_55(classes: set[str]) -> ProxyKind | None:
+    if "remote-address" in classes or "custom-recipient" in classes:
+        return ProxyKind.CUSTOM_RECIPIENT
+    if "organizationalperson" in classes:
+        return ProxyKind.MAILBOX
+    if "groupofnames" in classes:
+        return ProxyKind.GROUP
+    return None
+
+
+def _text_value(raw: AttrValue, primary_by_case: bool) -> ProxyValue:
+    if isinstance(raw, bytes):
+        return ProxyValue.undecodable_bytes(raw)
+    return ProxyValue.parse(raw, primary_by_case)
+
+
+def _values_55(entry: RawEntry) -> list[ProxyValue]:
+    """otherMailbox as ``TYPE:address``, then mail as ``SMTP:`` values, then
+    textEncodedORAddress as ``X400:``. ``rfc822Mailbox`` is ``mail`` under
+    its other name (an LDAP server returns one of them): it is read only
+    when there is no ``mail``, so an LDIF export holding both counts each
+    address once, as the same directory read over LDAP does."""
+    values: list[ProxyValue] = []
+    for raw in entry.get("othermailbox"):
+        if isinstance(raw, bytes):
+            values.append(ProxyValue.undecodable_bytes(raw))
+        elif "$" in raw:
+            kind, _, address = raw.partition("$")
+            values.append(ProxyValue.typed(kind, address))
+        else:  # not TYPE$address: no type, shown as read
+            values.append(ProxyValue(raw, None, ""))
+    for raw in entry.get("mail") or entry.get("rfc822mailbox"):
+        values.append(ProxyValue.undecodable_bytes(raw) if isinstance(raw, bytes)
+                      else ProxyValue.typed("SMTP", raw))
+    for raw in entry.get("textencodedoraddress"):
+        values.append(ProxyValue.undecodable_bytes(raw) if isinstance(raw, bytes)
+                      else ProxyValue.typed("X400", raw))
+    return values
+
+
+def _targets(entry: RawEntry, dialect: str) -> tuple[str, ...]:
+    raw = list(entry.get("targetaddress"))
+    if dialect == EXCHANGE55:
+        raw += entry.get("target-address")
+    texts = (v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else v for v in raw)
+    return tuple(t for t in texts if t.strip())
+
+
+def _type_details(entry: RawEntry) -> int | None:
+    first = entry.first("msexchrecipienttypedetails")
+    try:
+        return int(first.strip()) if first is not None else None
+    except ValueError:
+        return None
+
+
+def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
+    """The object an entry stands for, or None: not a recipient class of the
+    dialect, or no address value and no non-blank target."""
+    classes = {c.lower() for c in _texts(entry.get("objectclass"))}
+    if dialect == AD:
+        kind = _kind_ad(classes, entry)
+        if kind is None:
+            return None
+        values = [_text_value(v, True) for v in entry.get("proxyaddresses")]
+    else:
+        kind = _kind_55(classes)
+        if kind is None:
+            return None
+        values = _values_55(entry)
+    targets = _targets(entry, dialect)
+    if not values and not targets:
+        return None
+    return ProxyObject(
+        key="dn:" + fold(entry.dn), dn=entry.dn, kind=kind, values=tuple(values),
+        targets=targets, classes=frozenset(classes),
+        type_details=_type_details(entry) if dialect == AD else None,
+        policies_excluded=tuple(_texts(entry.get("msexchpoliciesexcluded"))),
+        where=entry.where,
+    )
+
+
+def read_objects(entries: Iterable[RawEntry], dialect: str) -> Iterator[ProxyObject]:
+    for entry in entries:
+        found = to_object(entry, dialect)
+        if found is not None:
+            yield found

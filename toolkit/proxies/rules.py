@@ -1,0 +1,262 @@
+"""The six proxy finding codes (spec: ``ccmig proxies audit``), one function each.
+
+Each rule is ``(ctx, index) -> ProxyFinding | None`` and holds its code's
+whole predicate; :data:`RULES` lists them in the table's order, so a row's
+findings come out in that order and its status is the most severe. Codes and
+severities are declared once, in :data:`SEVERITY`.
+
+The helpers :func:`retired_targets`, :func:`kept_values` and
+:func:`remove_values` are shared by the rules and by ``remove`` (and by the
+plan), so a row's findings and the values a plan removes can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from toolkit.ccmail.address import parse
+from toolkit.model import DirEntry
+from toolkit.proxies.model import (
+    CONTROL,
+    ProxyFinding,
+    ProxyKind,
+    ProxyObject,
+    ProxyRow,
+    ProxyValue,
+    value_type,
+)
+from toolkit.proxies.settings import CCMAIL, ProxySettings
+from toolkit.text import fold
+
+SEVERITY = {
+    "malformed-proxy": "error",
+    "duplicate-proxy": "error",
+    "retired-target": "error",
+    "retired-in-use": "error",
+    "retired-address": "warning",
+    "too-many-values": "warning",
+}
+CODES = tuple(SEVERITY)
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Context:
+    """The objects (sorted by key) and what every rule may look up."""
+
+    objects: tuple[ProxyObject, ...]
+    settings: ProxySettings
+    by_value: dict[Key, tuple[int, ...]]  # *the same* value -> objects carrying it
+
+    @classmethod
+    def build(cls, objects: Iterable[ProxyObject], settings: ProxySettings) -> Context:
+        ordered = tuple(sorted(objects, key=lambda o: (o.key, o.dn)))
+        index: dict[Key, list[int]] = {}
+        for i, obj in enumerate(ordered):
+            for v in obj.values:
+                key = v.same_key
+                if key is not None:
+                    holders = index.setdefault(key, [])
+                    if not holders or holders[-1] != i:
+                        holders.append(i)
+        return cls(ordered, settings, {k: tuple(v) for k, v in index.items()})
+
+
+def finding(code: str, message: str, action: str) -> ProxyFinding:
+    return ProxyFinding(code, SEVERITY[code], message, action)
+
+
+def describe(obj: ProxyObject) -> str:
+    return f"{obj.kind.value} {obj.dn}"
+
+
+def quoted(values: Iterable[str]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+# --------------------------------------------------------------------------- shared predicates
+
+
+def malformed_reasons(v: ProxyValue) -> list[str]:
+    """Why a value is malformed (empty: it is not)."""
+    if v.undecodable:
+        return ["not valid UTF-8"]
+    reasons = []
+    if v.type is None:
+        reasons.append("no type")
+    elif not v.address:
+        reasons.append("empty address")
+    if v.text[:1].isspace() or v.text[-1:].isspace():
+        reasons.append("value begins or ends with white space")
+    elif v.type is not None and (v.address[:1].isspace() or v.address[-1:].isspace()):
+        reasons.append("address begins or ends with white space")
+    if CONTROL.search(v.text):
+        reasons.append("control character")
+    if v.type == "SMTP" and v.address and not _one_at(v.address):
+        reasons.append("SMTP address is not text@text with exactly one '@'")
+    return reasons
+
+
+def _one_at(address: str) -> bool:
+    local, at, domain = address.partition("@")
+    return bool(at) and bool(local) and bool(domain) and "@" not in domain
+
+
+def retired_targets(ctx: Context, obj: ProxyObject) -> list[str]:
+    """A custom recipient's targetAddress values of a retired type."""
+    if obj.kind is not ProxyKind.CUSTOM_RECIPIENT:
+        return []
+    return [t for t in obj.targets if value_type(t) in ctx.settings.retired]
+
+
+def kept_values(ctx: Context, obj: ProxyObject) -> list[tuple[int, ProxyValue, tuple[DirEntry, ...]]]:
+    """(position, value, matching user entries) of every value retired-in-use keeps."""
+    entries = ctx.settings.user_entries
+    if not ctx.settings.retires_ccmail or not entries:
+        return []
+    out = []
+    for n, v in enumerate(obj.values):
+        if v.type != CCMAIL:
+            continue
+        prefix = v.text[: len(v.text) - len(v.address) - 1]
+        parsed = parse(v.text, prefix, v.address, "proxy")
+        if parsed.error is None and parsed.key is not None and parsed.key[0] in entries:
+            out.append((n, v, entries[parsed.key[0]]))
+    return out
+
+
+def remove_values(ctx: Context, obj: ProxyObject) -> tuple[str, ...]:
+    """What a plan removes: every value of a retired type that retired-in-use
+    does not keep, as read, in value order; nothing for a retired target."""
+    if retired_targets(ctx, obj):
+        return ()
+    kept = {n for n, _, _ in kept_values(ctx, obj)}
+    retired = ctx.settings.retired
+    return tuple(v.text for n, v in enumerate(obj.values) if v.type in retired and n not in kept)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def malformed_proxy(ctx: Context, i: int) -> ProxyFinding | None:
+    obj = ctx.objects[i]
+    bad = [(v, r) for v in obj.values if (r := malformed_reasons(v))]
+    if not bad:
+        return None
+    what = "; ".join(f"'{v.text}' ({', '.join(r)})" for v, r in bad)
+    return finding(
+        "malformed-proxy",
+        f"{describe(obj)} carries malformed address value(s): {what}",
+        "Remove or replace each malformed value whole in Exchange; never let a tool strip "
+        "characters from it (that makes a different address).",
+    )
+
+
+def duplicate_proxy(ctx: Context, i: int) -> ProxyFinding | None:
+    obj = ctx.objects[i]
+    clashes = []
+    seen: set[Key] = set()
+    for v in obj.values:
+        key = v.same_key
+        if key is None or key in seen:
+            continue
+        seen.add(key)
+        others = [j for j in ctx.by_value[key] if j != i]
+        if others:
+            names = ", ".join(describe(ctx.objects[j]) for j in others)  # sorted by key
+            clashes.append(f"'{v.text}' is also on {names}")
+    if not clashes:
+        return None
+    return finding(
+        "duplicate-proxy",
+        f"{describe(obj)}: " + "; ".join(clashes),
+        "Decide which object keeps each address and remove it from the others: Exchange "
+        "bounces mail to a duplicated address (5.1.4) and Entra Connect refuses duplicate "
+        "SMTP proxies.",
+    )
+
+
+def retired_target(ctx: Context, i: int) -> ProxyFinding | None:
+    obj = ctx.objects[i]
+    targets = retired_targets(ctx, obj)
+    if not targets:
+        return None
+    kinds = sorted({value_type(t) or "" for t in targets})
+    return finding(
+        "retired-target",
+        f"{describe(obj)}: its targetAddress {quoted(targets)} is of retired type "
+        f"{', '.join(kinds)}: mail to it is routed by an address type that no longer routes",
+        "Deal with the object as a whole: re-target it to an address that routes, or remove "
+        "it. Its address values are left alone until then.",
+    )
+
+
+def retired_in_use(ctx: Context, i: int) -> ProxyFinding | None:
+    obj = ctx.objects[i]
+    kept = kept_values(ctx, obj)
+    if not kept:
+        return None
+    parts = []
+    for _, v, entries in kept:
+        named = ", ".join(sorted((_entry_text(e) for e in entries), key=lambda t: (fold(t), t)))
+        parts.append(f"'{v.text}' matches user entry {named}")
+    return finding(
+        "retired-in-use",
+        f"{describe(obj)} carries CCMAIL value(s) cc:Mail still uses, kept: " + "; ".join(parts),
+        "Keep these CCMAIL values while cc:Mail has a user entry of that name; finish the "
+        "migration and remove the entry first, then plan again.",
+    )
+
+
+def retired_address(ctx: Context, i: int) -> ProxyFinding | None:
+    obj = ctx.objects[i]
+    remove = remove_values(ctx, obj)  # empty with retired-target: the object goes as a whole
+    if not remove:
+        return None
+    kinds = sorted({value_type(t) or "" for t in remove})
+    return finding(
+        "retired-address",
+        f"{describe(obj)} carries {len(remove)} value(s) of retired type(s) "
+        f"{', '.join(kinds)}: {quoted(remove)}",
+        "Remove them: `ccmig proxies plan`, then `ccmig apply` (nothing routes by these "
+        "types any more; X500, SIP, EUM and SMTP are never removed).",
+    )
+
+
+def too_many_values(ctx: Context, i: int) -> ProxyFinding | None:
+    obj = ctx.objects[i]
+    limit = ctx.settings.max_values
+    if limit is None or len(obj.values) <= limit:
+        return None
+    return finding(
+        "too-many-values",
+        f"{describe(obj)} has {len(obj.values)} address values, more than {limit}",
+        "Remove the addresses no longer needed (retired types first): Entra Connect refuses "
+        "objects whose proxyAddresses grow too large (LargeObject).",
+    )
+
+
+RULES: tuple[Callable[[Context, int], ProxyFinding | None], ...] = (
+    malformed_proxy, duplicate_proxy, retired_target, retired_in_use, retired_address,
+    too_many_values,
+)
+
+
+def _entry_text(e: DirEntry) -> str:
+    return f"'{e.name}' (Locn {e.locn} in {e.file_po}'s directory)"
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def evaluate(objects: Iterable[ProxyObject], settings: ProxySettings) -> list[ProxyRow]:
+    """One row per object with at least one finding, sorted by key."""
+    ctx = Context.build(objects, settings)
+    rows = []
+    for i, obj in enumerate(ctx.objects):
+        findings = tuple(f for rule in RULES if (f := rule(ctx, i)) is not None)
+        if findings:
+            rows.append(ProxyRow(obj.key, obj.dn, obj.kind, len(obj.values),
+                                 remove_values(ctx, obj), findings))
+    return rows

@@ -1,0 +1,72 @@
+"""``ccmig proxies`` as library calls: inputs in, rows out.
+
+The CLI (:mod:`toolkit.cli.proxies`) and runbooks call these; where the
+entries come from (LDIF, LDAP, a test's list) is the caller's choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from toolkit.ccmail.directory import DirectoryLayer
+from toolkit.model import RawEntry
+from toolkit.proxies.inventory import type_rows
+from toolkit.proxies.model import ProxyObject, ProxyRow, TypeRow
+from toolkit.proxies.plan import ProxyPlan, check_dialect, make_proxy_plan
+from toolkit.proxies.read import AD, read_objects
+from toolkit.proxies.rules import evaluate
+from toolkit.proxies.settings import ProxySettings, make_settings
+
+
+@dataclass(frozen=True)
+class ProxyInputs:
+    """What ``proxies types``/``audit`` read.
+
+    ``source`` yields the directory's entries (called once per run);
+    ``directory`` is the ``--ccmail-dir`` layer, None when no export was given.
+    """
+
+    source: Callable[[], Iterable[RawEntry]]
+    dialect: str = AD
+    directory: DirectoryLayer | None = None
+    retire: tuple[str, ...] = ()
+    ccmail_decommissioned: bool = False
+    max_values: int | None = None
+
+    def settings(self, need_evidence: bool) -> ProxySettings:
+        entries = self.directory.entries() if self.directory is not None else None
+        return make_settings(self.retire, entries, self.ccmail_decommissioned, self.max_values,
+                             need_evidence)
+
+    def objects(self) -> list[ProxyObject]:
+        return list(read_objects(self.source(), self.dialect))
+
+
+def proxies_audit(inputs: ProxyInputs) -> list[ProxyRow]:
+    """``ccmig proxies audit``: rows sorted by key. Inputs are validated
+    (``--retire``, the CCMAIL evidence) before the directory is read."""
+    settings = inputs.settings(need_evidence=True)
+    return evaluate(inputs.objects(), settings)
+
+
+def proxies_types(inputs: ProxyInputs,
+                  policies: Mapping[str, Iterable[str]] | None = None) -> list[TypeRow]:
+    """``ccmig proxies types``. ``policies``: policy name -> upper-case types its
+    enabled templates generate (``Get-EmailAddressPolicy``, with
+    ``--exchange-uri``); None when policies were not read."""
+    settings = inputs.settings(need_evidence=False)
+    return type_rows(inputs.objects(), settings.retired, inputs.dialect == AD, policies)
+
+
+def proxies_plan(inputs: ProxyInputs, record: dict[str, Any],
+                 policies: Mapping[str, Iterable[str]] | None = None) -> ProxyPlan:
+    """``ccmig proxies plan``: ``record`` is the plan's ``inputs`` (how apply
+    reads the same organisation again; the rule inputs are added here)."""
+    check_dialect(inputs.dialect)
+    settings = inputs.settings(need_evidence=True)
+    record = {**record, "retire": sorted(settings.retired),
+              "ccmail_decommissioned": inputs.ccmail_decommissioned,
+              "max_values": inputs.max_values, "policies_checked": policies is not None}
+    return make_proxy_plan(inputs.objects(), settings, inputs.dialect, record, policies)

@@ -1,0 +1,95 @@
+"""What the proxy rules are told (spec: Legacy proxy hygiene, Inputs):
+the retired types, the cc:Mail evidence for retiring ``CCMAIL``, the value limit.
+
+Validation lives here, not in the CLI, so a runbook that calls the library
+gets the same refusals (exit 2) as the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from toolkit.ccmail.directory import CONNECTOR_COMMENT
+from toolkit.errors import InputError
+from toolkit.model import DirEntry
+from toolkit.text import fold
+
+# Never retired: they carry mail, replies to old mail (legacyExchangeDN), calls.
+NEVER_RETIRED = ("SMTP", "X500", "SIP", "EUM")
+CCMAIL = "CCMAIL"
+_TYPE_OK = re.compile(r"[A-Za-z0-9-]+")
+USER_LOCNS = frozenset("LlRr")  # user entries (spec: Terms); A/a aliases and P/p POs are not
+
+
+def retired_types(given: Iterable[str]) -> frozenset[str]:
+    """``--retire`` values, upper-cased; exit 2 for anything else."""
+    out = set()
+    for raw in given:
+        if not _TYPE_OK.fullmatch(raw):
+            raise InputError(f"address type {raw!r} may hold only ASCII letters, digits and '-'",
+                             "--retire")
+        kind = raw.upper()
+        if kind in NEVER_RETIRED:
+            raise InputError(f"{kind} addresses are never retired: they carry mail, replies to "
+                             "old mail (X500) or calls (SIP, EUM)", "--retire")
+        out.add(kind)
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class ProxySettings:
+    """Everything the rules read besides the objects.
+
+    ``user_entries`` maps a folded cc:Mail name to the user entries
+    (``L l R r``) of the exports that carry it, each once, in export order.
+    """
+
+    retired: frozenset[str] = frozenset()
+    user_entries: dict[str, tuple[DirEntry, ...]] | None = None
+    max_values: int | None = None
+
+    @property
+    def retires_ccmail(self) -> bool:
+        return CCMAIL in self.retired
+
+
+def index_user_entries(entries: Iterable[DirEntry]) -> dict[str, tuple[DirEntry, ...]]:
+    found: dict[str, list[DirEntry]] = {}
+    for e in entries:
+        if e.locn in USER_LOCNS:
+            found.setdefault(fold(e.name), []).append(e)
+    return {name: tuple(es) for name, es in found.items()}
+
+
+def make_settings(retire: Iterable[str], entries: Iterable[DirEntry] | None,
+                  ccmail_decommissioned: bool, max_values: int | None,
+                  need_evidence: bool = True) -> ProxySettings:
+    """Validate the inputs and build :class:`ProxySettings`.
+
+    ``entries`` is the union of the ``--ccmail-dir`` exports (None when none
+    was given). Retiring ``CCMAIL`` (``need_evidence``: audit and plan) needs
+    exports or ``--ccmail-decommissioned``, and is refused while an export
+    still holds the connector's ``P`` entry: dirsync would delete from cc:Mail
+    every user whose ``CCMAIL:`` primary went.
+    """
+    retired = retired_types(retire)
+    listed = list(entries) if entries is not None else None
+    if need_evidence and CCMAIL in retired:
+        if listed is None and not ccmail_decommissioned:
+            raise InputError(
+                "retiring CCMAIL needs evidence that cc:Mail no longer routes by it: give "
+                "--ccmail-dir exports of every post office that still exists, or "
+                "--ccmail-decommissioned if cc:Mail is gone", "--retire")
+        connector = next((e for e in listed or () if e.locn == "P"
+                          and e.comments.startswith(CONNECTOR_COMMENT)), None)
+        if connector is not None:
+            raise InputError(
+                f"the export still holds the Exchange connector's entry {connector.name!r} "
+                f"(Locn P, comment {CONNECTOR_COMMENT}): the connector still runs dirsync, and "
+                "removing a CCMAIL: primary would delete that user from cc:Mail. Finish the "
+                "KB Q253306 clean-up and remove the connector first",
+                connector.where or "--ccmail-dir")
+    user_entries = index_user_entries(listed) if listed is not None else None
+    return ProxySettings(retired, user_entries, max_values)

@@ -1,0 +1,176 @@
+"""Renderers for ``ccmig proxies``: audit rows and type rows as table, json,
+jsonl and csv (spec: ``ccmig proxies types`` / ``audit``).
+
+JSON carries values unchanged; CSV cells get the audit's spreadsheet-safety
+prefix; the table (for people) replaces control characters.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
+
+from toolkit.errors import InputError
+from toolkit.render.csvout import write_table_csv
+from toolkit.render.jsonout import dumps, write_json_list
+from toolkit.render.table import clean, fit
+
+AUDIT_COLUMNS = ("key", "dn", "kind", "values", "remove", "status", "code", "severity",
+                 "message", "action")
+TYPE_COLUMNS = ("type", "objects", "values", "primaries", "retired", "policies")
+FORMATS = ("table", "json", "jsonl", "ndjson", "csv")
+
+
+def _write_dicts(items: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> bool:
+    """json/jsonl; False for the other formats."""
+    if fmt == "json":
+        write_json_list(items, out)
+    elif fmt in ("jsonl", "ndjson"):
+        for item in items:
+            out.write(dumps(item) + "\n")
+    else:
+        return False
+    return True
+
+
+def _check(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}", "--format")
+
+
+# --------------------------------------------------------------------------- audit
+
+
+def audit_csv_lines(rows: Iterable[Any]) -> Iterable[list[object]]:
+    """One line per (row, finding); ``remove`` as a JSON array."""
+    for row in rows:
+        base = [row.key, row.dn, row.kind.value, row.values, dumps(list(row.remove)), row.status]
+        if not row.findings:
+            yield [*base, None, None, None, None]
+        for f in row.findings:
+            yield [*base, f.code, f.severity, f.message, f.action]
+
+
+def write_audit(rows: Sequence[Any], fmt: str, out: TextIO) -> None:
+    _check(fmt)
+    if _write_dicts((r.as_dict() for r in rows), fmt, out):
+        return
+    if fmt == "csv":
+        write_table_csv(AUDIT_COLUMNS, audit_csv_lines(rows), out)
+        return
+    out.write(f"{'STATUS':<24} {'KIND':<16} {'VALUES':>6} {'REMOVE':>6}  DN\n")
+    for row in rows:
+        status = row.status + (f" +{len(row.findings) - 1}" if len(row.findings) > 1 else "")
+        out.write(f"{fit(status, 24):<24} {row.kind.value:<16} {row.values:>6} "
+                  f"{len(row.remove):>6}  {clean(row.dn)}\n")
+    counts = Counter(f.code for row in rows for f in row.findings)
+    out.write(f"\n{len(rows)} object(s) with findings; findings by code:\n")
+    for code, n in sorted(counts.items()):
+        out.write(f"  {code:<28}{n:>8}\n")
+    total = sum(len(row.remove) for row in rows)
+    out.write(f"\n{total} value(s) a plan would remove.\n")
+
+
+# --------------------------------------------------------------------------- types
+
+
+def _type_cells(row: Any) -> list[object]:
+    return [row.type, row.objects, row.values, row.primaries,
+            "true" if row.retired else "false",
+            None if row.policies is None else "; ".join(row.policies)]
+
+
+def write_types(rows: Sequence[Any], fmt: str, out: TextIO) -> None:
+    _check(fmt)
+    if _write_dicts((r.as_dict() for r in rows), fmt, out):
+        return
+    lines = [_type_cells(r) for r in rows]
+    if fmt == "csv":
+        write_table_csv(TYPE_COLUMNS, lines, out)
+        return
+    cells = [[clean(line[0]) or '""', *(clean(v) for v in line[1:])] for line in lines]
+    header = [c.upper() for c in TYPE_COLUMNS]
+    widths = [min(40, max([len(h)] + [len(c[n]) for c in cells])) for n, h in enumerate(header)]
+    for line in [header, *cells]:
+        out.write("  ".join(fit(c, w).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+                  + "\n")
+
+
+# --------------------------------------------------------------------------- plan
+
+PLAN_FORMATS = ("json", "csv", "ps1", "ldif")
+PLAN_COLUMNS = ("id", "kind", "target", "dn", "cmdlet", "values", "reason", "precondition",
+                "blocked", "blocked_reason")
+
+
+_UNCHECKED = ("# Email address policies were not checked (no --exchange-uri): run "
+              "Get-EmailAddressPolicy first;\n# a policy that still generates a removed type "
+              "stamps the address again.\n")
+
+
+def _comment(text: str) -> str:
+    """One comment line: no line break, no block-comment end."""
+    return clean(" ".join(text.replace("#>", "# >").split()))
+
+
+def write_proxy_plan(plan: Any, fmt: str, out: TextIO) -> None:
+    """json/csv plan, or a reviewable script: ps1 (Exchange Management Shell,
+    one ``Set-...`` line per action) or ldif (``ldifde -i``). Every value is a
+    quoted literal (ps1) or a SAFE-STRING/base64 value (ldif): a hostile
+    address can never become code or another LDIF line."""
+    if fmt == "json":
+        import json
+
+        json.dump(plan.as_dict(), out, ensure_ascii=False, indent=1)
+        out.write("\n")
+    elif fmt == "csv":
+        write_table_csv(PLAN_COLUMNS, (
+            [a.id, a.kind, a.target, a.dn, a.cmdlet, dumps(a.values), " ".join(a.reason),
+             a.precondition, "true" if a.blocked else "false", a.blocked_reason]
+            for a in plan.actions), out)
+    elif fmt == "ps1":
+        _plan_ps1(plan, out)
+    elif fmt == "ldif":
+        _plan_ldif(plan, out)
+    else:
+        raise InputError(f"unknown plan format {fmt!r}", "--format")
+
+
+def _plan_ps1(plan: Any, out: TextIO) -> None:
+    from toolkit.render.plan import ps_quote
+
+    # A BOM: Windows PowerShell 5.1 reads a BOM-less script as ANSI (see render.plan).
+    out.write("\ufeff# ccmig proxies plan: remove retired proxy addresses. Review before running\n"
+              "# in the Exchange Management Shell. Blocked actions are commented out.\n")
+    if not plan.inputs.get("policies_checked"):
+        out.write(_UNCHECKED)
+    out.write("$ErrorActionPreference = 'Stop'\n\n")
+    for a in plan.actions:
+        out.write(f"# {a.id} {a.kind} ({', '.join(a.reason)}): {_comment(a.precondition)}\n")
+        if a.cmdlet is None:
+            out.write(f"# {_comment(a.dn)} is no Exchange recipient: no cmdlet edits it; use "
+                      "the ldif plan\n\n")
+            continue
+        values = ",".join(ps_quote(v) for v in a.values)
+        cmd = f"{a.cmdlet} -Identity {ps_quote(a.dn)} -EmailAddresses @{{Remove={values}}}"
+        if a.blocked:
+            out.write(f"# {_comment('BLOCKED: ' + (a.blocked_reason or ''))}\n# {cmd}\n\n")
+        else:
+            out.write(f"{cmd}\n\n")
+
+
+def _plan_ldif(plan: Any, out: TextIO) -> None:
+    from toolkit.exchange.ldif_write import ldif_line
+
+    out.write("# ccmig proxies plan: remove retired proxy addresses with ldifde -i.\n"
+              "# Blocked actions are left out.\n")
+    if not plan.inputs.get("policies_checked"):
+        out.write(_UNCHECKED)
+    out.write("version: 1\n\n")
+    for a in plan.actions:
+        if a.blocked:
+            continue
+        lines = "".join(ldif_line("proxyAddresses", v) + "\n" for v in a.values)
+        out.write(f"# {a.id} {a.kind}\n{ldif_line('dn', a.dn)}\nchangetype: modify\n"
+                  f"delete: proxyAddresses\n{lines}-\n\n")
