@@ -83,3 +83,56 @@ def test_plan_ldif_applied_with_ldapmodify_is_accepted_and_shows(ad_controller, 
     code, _, err = live(demo_dc, "plan", "--format", "ldif", "-o", str(again))
     assert code == 0, err
     assert ldif_actions(again.read_text()) == {}  # nothing left to do
+
+
+# ---------------------------------------------------------------- ccmig proxies against a real AD
+
+RETIRE = ("--retire", "CCMAIL", "--ccmail-decommissioned")
+
+
+def proxies(demo_dc, command: str, *extra: str) -> tuple[int, str, str]:
+    return ccmig("proxies", command, "--ldap-url", demo_dc.ldaps_url, "--ca-file", demo_dc.ca_file,
+                 "--base-dn", demo_dc.base_dn, "--bind-dn", demo_dc.bind_dn, *RETIRE, *extra)  # fmt: skip
+
+
+def type_counts(demo_dc) -> dict[str, int]:
+    code, out, err = ccmig("proxies", "types", "--ldap-url", demo_dc.ldaps_url, "--ca-file", demo_dc.ca_file,
+                           "--base-dn", demo_dc.base_dn, "--bind-dn", demo_dc.bind_dn, "--format", "json")
+    assert code == 0, err
+    return {r["type"]: r["values"] for r in json.loads(out)}
+
+
+def test_proxies_plan_applied_by_the_delegated_account(ad_controller, demo_dc, tmp_path, monkeypatch):
+    """`proxies plan --format ldif` made from the DC, applied with ldapmodify by the
+    service account itself: its one delegated right (write proxyAddresses) is enough,
+    AD accepts every value as written, and the next audit has nothing left to remove."""
+    monkeypatch.setenv("CCMIG_LDAP_PASSWORD", demo_dc.password)
+    code, before, err = proxies(demo_dc, "audit", "--format", "json", "--fail-on", "never")
+    assert code == 0, err
+    offline = ccmig("proxies", "audit", "--ldif", str(DEMO / "org.ldif"), *RETIRE, "--format", "json",
+                    "--fail-on", "never")[1]  # fmt: skip
+    key = [("key", "kind", "values", "remove", "status")]
+    assert [tuple(r[k] for k in key[0]) for r in json.loads(before)] == \
+        [tuple(r[k] for k in key[0]) for r in json.loads(offline)]  # fmt: skip
+    to_remove = sum(len(r["remove"]) for r in json.loads(before))
+    assert to_remove > 200
+
+    counts_before = type_counts(demo_dc)
+    code, plan, err = proxies(demo_dc, "plan", "--format", "ldif")
+    assert code == 0, err
+    ad_controller.dirty.add("demo")
+    (tmp_path / "plan.ldf").write_text(plan, encoding="utf-8")
+    secret = tmp_path / "svc.pw"
+    secret.touch(mode=0o600)
+    secret.write_text(demo_dc.password)
+    done = subprocess.run([samba.find_tool("ldapmodify"), "-H", demo_dc.ldaps_url, "-x", "-D",
+                           demo_dc.bind_dn, "-y", str(secret), "-f", str(tmp_path / "plan.ldf")],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, LDAPTLS_CACERT=demo_dc.ca_file))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    code, after, err = proxies(demo_dc, "audit", "--format", "json", "--fail-on", "never")
+    assert code == 0, err
+    assert all(not r["remove"] for r in json.loads(after))
+    counts_after = type_counts(demo_dc)
+    # exactly the planned values gone (cc:Mail ones the rules keep stay), nothing else touched
+    assert counts_after == {**counts_before, "CCMAIL": counts_before["CCMAIL"] - to_remove}
