@@ -20,7 +20,8 @@ import pytest
 from toolkit.ccmail import directory as ccdir
 from toolkit.errors import InputError
 from toolkit.exchange import ldif as ldif_mod
-from toolkit.exchange.ldap import _entry, decode_search_entry
+from toolkit.exchange.ldapfast import decode_search_entry
+from toolkit.exchange.ldapread import entry as _entry
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -113,7 +113,7 @@ def test_a_read_is_retried_once_and_equals_a_run_without_faults(big, reference, 
     srv, core = big
     fault = dict(kind=kind, action=action, skip=skip, after=after,
                  cmdlet="Get-Recipient" if action == "Command" else None)
-    with caplog.at_level(logging.WARNING, logger="toolkit.exchange.powershell"):
+    with caplog.at_level(logging.WARNING, logger="toolkit.exchange.psreads"):
         addresses, stats, retries = read_both(srv, fault)
     assert len(core.faults[0].hits) == 1 and retries == 1
     assert (addresses, stats) == reference  # every identity answered, once, correctly

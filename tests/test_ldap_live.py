@@ -256,7 +256,7 @@ def test_ex55_data_passes_the_schema_check(tmp_path):
 
 
 def test_more_than_1000_entries_read_with_paging(bulk_server, caplog):
-    caplog.set_level(logging.DEBUG, logger="toolkit.exchange.ldap")
+    caplog.set_level(logging.DEBUG, logger="toolkit.exchange.ldapread")
     got = list(read_ldap(settings(bulk_server), "(objectClass=user)", ["cn", "objectGUID"]))
     assert len(got) == BULK
     assert {e.attrs["objectguid"][0] for e in got} == {i.to_bytes(16, "big") for i in range(BULK)}

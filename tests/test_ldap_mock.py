@@ -95,7 +95,7 @@ def test_mock_non_utf8_text_stays_bytes_like_ldif(mock_conn):
 
 
 def test_mock_paging_reads_everything_once(mock_conn, caplog):
-    caplog.set_level(logging.DEBUG, logger="toolkit.exchange.ldap")
+    caplog.set_level(logging.DEBUG, logger="toolkit.exchange.ldapread")
     dns = [e.dn for e in search(mock_conn, BASE, "(objectClass=*)", ["cn"], page_size=2)]
     assert len(dns) == len(set(dns)) == 11  # 11 LDIF entries (referrals not seeded); Latin1 has no class
     assert any("11 entries in 6 page(s)" in r.getMessage() for r in caplog.records)

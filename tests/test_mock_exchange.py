@@ -8,9 +8,11 @@ no-language mode, strict parameter binding, Basic auth, request counting.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -156,6 +158,49 @@ def test_unicode_control_characters_and_escapes_survive_the_wire(pool):
     expected = next(e for e in read_ldif(LDIF) if e.dn.startswith("CN=Doe")).texts("proxyaddresses")
     assert "ccmail:Doe\x07Jane at PO1" in expected and "ccmail:Fête 🎉, Jane at PO1" in expected
     assert addresses_of(pool, "jdoe") == expected
+
+
+NASTY = "Tab\there\r\nNEL\x85 BEL\x07 FS\x1c DEL\x7f _x0041_ _X005F_ 🎉"
+
+
+def test_control_characters_travel_escaped_as_powershell_writes_them(tmp_path):
+    """Strings, ToStrings and error records carry control characters as _xHHHH_
+    (and a literal _x as _x005F_x), never raw - raw ones are not even XML -
+    and the client reads back exactly what the server had."""
+    from toolkit.exchange.psobjects import addresses, prop, text
+
+    entry = RawEntry(f"CN={NASTY},OU=Staff,DC=corp,DC=example", {
+        "objectclass": ["top", "person", "organizationalPerson", "user"],
+        "cn": [NASTY], "displayname": [NASTY], "mailnickname": ["nasty"],
+        "homemdb": ["CN=DB01,DC=corp,DC=example"],
+        "proxyaddresses": ["SMTP:nasty@corp.example", f"ccmail:{NASTY} at PO1"]})
+    core = MockExchange(Organisation([entry]), password="pw")
+    with MockExchangeServer(core) as srv, open_pool(wsman_for(srv)) as p:
+        wire: list[bytes] = []
+        send = p.connection.transport.send
+
+        def spy(message, **kw):
+            answer = send(message, **kw)
+            wire.append(answer)
+            return answer
+
+        p.connection.transport.send = spy
+        whole = run(p, ("Get-Recipient", {"Identity": "nasty"})).output[0]  # ToString: its Name
+        assert text(prop(whole, "Name")) == NASTY and text(prop(whole, "DisplayName")) == NASTY
+        assert addresses(prop(whole, "EmailAddresses"))[1] == f"ccmail:{NASTY} at PO1"
+        assert str(whole) == f"corp.example/Staff/{NASTY}"  # the ToString, decoded by pypsrp
+        missing = run(p, ("Get-Recipient", {"Identity": f"x{NASTY}"}))
+        assert f"object 'x{NASTY}' couldn't be found" in str(missing.streams.error[0])
+    # the CLIXML of every PSRP message (after its binary fragment and message headers)
+    fragments = [base64.b64decode(m) for m in re.findall(
+        rb"<rsp:Stream[^>]*>([^<]+)</rsp:Stream>", b"".join(wire))]
+    clixml = b"".join(piece[: piece.rfind(b"</Obj>")] for f in fragments
+                      for piece in f.split(b'<Obj RefId="0">')[1:])
+    assert b"Tab" in clixml and re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]", clixml) is None
+    fragments = [clixml]
+    for escaped in (b"Tab_x0009_here_x000D__x000A_NEL_x0085_", b"BEL_x0007_", b"_x005F_x0041_",
+                    b"_x005F_X005F_", b"_xD83C__xDF89_"):
+        assert fragments[0].count(escaped) >= 3, escaped  # strings, the collection, ToString
 
 
 # -- errors -----------------------------------------------------------------------

@@ -30,11 +30,11 @@ from toolkit.exchange.powershell import (
     ErrorInfo,
     ExchangeSession,
     ExchangeSettings,
-    _attribute,
-    _place,
 )
+from toolkit.exchange.psmatch import attribute as _attribute
+from toolkit.exchange.psmatch import place as _place
+from toolkit.exchange.psmatch import plausible
 from toolkit.model import Dialect, Kind, RawEntry, Recipient
-from toolkit.text import fold
 
 DATA = Path(__file__).parent / "data" / "exchange"
 LDIF, STATS = DATA / "org.ldif", DATA / "stats.csv"
@@ -228,7 +228,7 @@ def test_placement_leaves_only_the_uncertain_identities_unsure():
         return {"DistinguishedName": f"CN={alias}", "Alias": alias}
 
     def answers(identity, o):
-        return pso.plausible(identity, o, fold)
+        return plausible(identity, o)
 
     a, b, c, d = obj("a"), obj("b"), obj("c"), obj("d")
     x1, x2 = obj("x1"), obj("x2")  # "x*" named two objects: the stream shifts by one
@@ -435,7 +435,7 @@ def test_without_select_object_the_adapter_reads_whole_objects(caplog):
                                    commands=[c for c in mock_cmdlets.IMPLEMENTATIONS
                                              if c != "select-object"])
     with MockExchangeServer(core) as srv, ExchangeSession(settings_for(srv)) as s, \
-            caplog.at_level(logging.WARNING, logger="toolkit.exchange.powershell"):
+            caplog.at_level(logging.WARNING, logger="toolkit.exchange.pspipeline"):
         results = s.email_addresses(["jsmith", "nobody"])
         assert results[0].addresses == ldif_proxies(SMITH) and not results[1].found
         assert "does not offer Select-Object" in caplog.text

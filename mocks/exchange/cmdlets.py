@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mocks.dn import escape_rdn_value, parent_dn
 from mocks.exchange import errors as err
 from mocks.exchange.binding import Param, Signature, bind, check_mandatory
 from mocks.exchange.errors import ErrorSpec, Terminating
@@ -27,14 +28,7 @@ from mocks.exchange.objects import (
     view,
 )
 from mocks.exchange.opath import Predicate, compile_filter
-from mocks.exchange.organisation import (
-    MAIL_CONTACT,
-    MAILBOX,
-    Entry,
-    Organisation,
-    escape_rdn_value,
-    parent_dn,
-)
+from mocks.exchange.organisation import MAIL_CONTACT, MAILBOX, Entry, Organisation
 from toolkit.text import fold
 
 

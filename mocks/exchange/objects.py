@@ -13,20 +13,15 @@ projection with ``Select-Object`` makes a measurable difference.
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from psrpcore.types import PSEnumBase, PSInt64, PSList, PSNoteProperty, PSObject, PSType, PSUInt
 
-from mocks.exchange.organisation import (
-    MAIL_CONTACT,
-    MAILBOX,
-    Entry,
-    Organisation,
-    parent_dn,
-    split_dn,
-)
+from mocks.dn import parent_dn, rdns
+from mocks.exchange.organisation import MAIL_CONTACT, MAILBOX, Entry, Organisation
 
 _DATA = "Microsoft.Exchange.Data"
 _DIR = "Microsoft.Exchange.Data.Directory"
@@ -60,6 +55,30 @@ MAILBOX_STATISTICS_TYPES = (
 _AD_OBJECT_ID = (f"{_DIR}.ADObjectId", f"{_DATA}.ObjectId", "System.Object")
 _BYTES = f"{_DATA}.ByteQuantifiedSize"
 _UNLIMITED_BYTES = (f"{_DATA}.Unlimited`1[[{_BYTES}, {_ASM}]]", "System.ValueType", "System.Object")
+
+
+# What PowerShell's serializer writes as _xHHHH_ (UTF-16 code units): C0 and C1
+# controls, DEL, and characters outside the BMP (as their surrogate pair).
+_UNSAFE = re.compile("[\u0000-\u001f\u007f-\u009f\ud800-\udfff\U00010000-\U0010ffff]")
+_LITERAL_ESCAPE = re.compile("_(?=[xX])")
+
+
+def clixml_text(value: str) -> str:
+    """A string as PowerShell writes it into CLIXML: ``_x`` as ``_x005F_x``, then
+    every control character (TAB, CR, LF and NEL included) as ``_xHHHH_``.
+
+    psrpcore escapes ``<S>`` values this way but writes ``<ToString>`` as it
+    is given; raw control characters are not even well-formed XML (pypsrp then
+    hands the client the undecoded XML), so every ToString the mock sets passes
+    through here.
+    """
+    value = _LITERAL_ESCAPE.sub("_x005F_", value)
+
+    def units(match: re.Match[str]) -> str:
+        data = match.group(0).encode("utf-16-be", "surrogatepass")
+        return "".join(f"_x{data[i:i + 2].hex().upper()}_" for i in range(0, len(data), 2))
+
+    return _UNSAFE.sub(units, value)
 
 
 @dataclass
@@ -176,7 +195,7 @@ def to_clixml(value: Any, depth: int = 1) -> Any:
         else:
             obj.PSObject.adapted_properties = props
         if value.to_string is not None:
-            obj.PSObject.to_string = value.to_string
+            obj.PSObject.to_string = clixml_text(value.to_string)
         return obj
     if isinstance(value, ExCollection):
         items = PSList([to_clixml(i, depth - 1) for i in value.items])
@@ -196,17 +215,17 @@ def to_clixml(value: Any, depth: int = 1) -> Any:
 
 def ad_object_id(org: Organisation, dn: str, guid: uuid.UUID | None = None,
                  to_string: str | None = None) -> ExValue:
-    rdns = split_dn(dn)
+    parts = rdns(dn)
     return ExValue(_AD_OBJECT_ID, to_string or org.canonical_name(dn), {
         "IsDeleted": False,
-        "Rdn": f"{rdns[0][0]}={rdns[0][1]}" if rdns else dn,
+        "Rdn": f"{parts[0][0]}={parts[0][1]}" if parts else dn,
         "Parent": org.canonical_name(parent_dn(dn)) if parent_dn(dn) else None,
-        "Depth": len(rdns),
+        "Depth": len(parts),
         "DistinguishedName": dn,
         "IsRelativeDn": False,
         "DomainId": org.domain,
         "ObjectGuid": guid or uuid.UUID(int=0),
-        "Name": rdns[0][1] if rdns else dn,
+        "Name": parts[0][1] if parts else dn,
     })
 
 
@@ -342,7 +361,7 @@ def _database(e: Entry, org: Organisation) -> ExValue | None:
     home = e.text("homemdb")
     if not home:
         return None
-    name = split_dn(home)[0][1] if split_dn(home) else home
+    name = rdns(home)[0][1] if rdns(home) else home
     return ad_object_id(org, home, None, to_string=name)
 
 

@@ -11,7 +11,6 @@ canonical name), level by level, so ambiguity is reported, never guessed.
 from __future__ import annotations
 
 import csv
-import functools
 import io
 import threading
 import uuid
@@ -19,6 +18,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mocks.dn import rdns
 from toolkit.errors import InputError
 from toolkit.exchange.ldif import read_ldif
 from toolkit.model import AttrValue, RawEntry
@@ -34,76 +34,6 @@ GROUP_TYPES = (
     "DynamicDistributionGroup",
 )
 _MAILISH = ("proxyaddresses", "targetaddress", "mail", "mailnickname")
-
-
-@functools.lru_cache(maxsize=65536)
-def split_dn(dn: str) -> tuple[tuple[str, str], ...]:
-    """RDNs of a DN as (type, unescaped value), leftmost first (cached: DNs repeat)."""
-    parts: list[tuple[str, str]] = []
-    current: list[str] = []
-    i = 0
-    while i < len(dn):
-        ch = dn[i]
-        if ch == "\\" and i + 1 < len(dn):
-            current.append(dn[i : i + 2])
-            i += 2
-            continue
-        if ch == ",":
-            parts.append(_rdn("".join(current)))
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    if current or parts:
-        parts.append(_rdn("".join(current)))
-    return tuple(parts)
-
-
-def parent_dn(dn: str) -> str:
-    """The DN without its first RDN (the first comma that is not escaped)."""
-    i = 0
-    while i < len(dn):
-        if dn[i] == "\\":
-            i += 2
-            continue
-        if dn[i] == ",":
-            return dn[i + 1 :].strip()
-        i += 1
-    return ""
-
-
-def _rdn(text: str) -> tuple[str, str]:
-    kind, _, value = text.partition("=")
-    return kind.strip(), _unescape(value.strip())
-
-
-def _unescape(value: str) -> str:
-    out = bytearray()
-    i = 0
-    while i < len(value):
-        ch = value[i]
-        if ch == "\\" and i + 1 < len(value):
-            pair = value[i + 1 : i + 3]
-            if len(pair) == 2 and all(c in "0123456789abcdefABCDEF" for c in pair):
-                out.append(int(pair, 16))
-                i += 3
-            else:
-                out += value[i + 1].encode("utf-8")
-                i += 2
-            continue
-        out += ch.encode("utf-8")
-        i += 1
-    return out.decode("utf-8", errors="replace")
-
-
-def escape_rdn_value(value: str) -> str:
-    """RFC 4514 escaping for a value written into a new DN (New-MailContact)."""
-    out = "".join("\\" + c if c in ',+"\\<>;=' else c for c in value)
-    if out.startswith(("#", " ")):
-        out = "\\" + out
-    if out.endswith(" "):
-        out = out[:-1] + "\\ "
-    return out
 
 
 @dataclass(eq=False)
@@ -132,8 +62,8 @@ class Entry:
 
     @property
     def name(self) -> str:
-        rdns = split_dn(self.dn)
-        return rdns[0][1] if rdns else self.dn
+        parts = rdns(self.dn)
+        return parts[0][1] if parts else self.dn
 
     @property
     def alias(self) -> str | None:
@@ -222,7 +152,7 @@ class Organisation:
             attrs = {k: list(v) for k, v in raw.attrs.items()}
             self._add(Entry(raw.dn, attrs, _guid(raw), kinds[0], kinds[1]))
         for e in self.entries:
-            dcs = [v for k, v in split_dn(e.dn) if k.lower() == "dc"]
+            dcs = [v for k, v in rdns(e.dn) if k.lower() == "dc"]
             if dcs:
                 self.domain = ".".join(dcs)
                 break
@@ -262,8 +192,8 @@ class Organisation:
         return self.domain.split(".")[0].upper()
 
     def canonical_name(self, dn: str) -> str:
-        rdns = split_dn(dn)
-        path = [v for k, v in reversed(rdns) if k.lower() != "dc"]
+        parts = rdns(dn)
+        path = [v for k, v in reversed(parts) if k.lower() != "dc"]
         return "/".join([self.domain, *path])
 
     def users_container(self) -> str:

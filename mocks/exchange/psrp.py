@@ -43,11 +43,12 @@ from psrpcore.types import (
     ErrorRecord,
     NETException,
     PSInvocationState,
+    PSRPMessageType,
 )
 
 from mocks.exchange.cmdlets import CommandCall, Engine
 from mocks.exchange.errors import ErrorSpec, Terminating
-from mocks.exchange.objects import to_clixml
+from mocks.exchange.objects import clixml_text, to_clixml
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +68,11 @@ def _category(spec: ErrorSpec) -> ErrorCategoryInfo:
 
 
 def error_record(spec: ErrorSpec) -> ErrorRecord:
-    return ErrorRecord(Exception=_exception(spec), CategoryInfo=_category(spec),
-                       TargetObject=spec.target, FullyQualifiedErrorId=spec.fqid)
+    """The record as PowerShell sends it; its ToString (the message) escaped as CLIXML."""
+    record = ErrorRecord(Exception=_exception(spec), CategoryInfo=_category(spec),
+                         TargetObject=spec.target, FullyQualifiedErrorId=spec.fqid)
+    record.PSObject.to_string = clixml_text(str(record))
+    return record
 
 
 @dataclass
@@ -97,7 +101,8 @@ class _Sink:
         self.server.write_output(to_clixml(value))
 
     def error(self, spec: ErrorSpec) -> None:
-        self.server.write_error(_exception(spec), _category(spec), spec.target, spec.fqid)
+        # What ServerPipeline.write_error does, with the record's ToString escaped.
+        self.server.prepare_message(error_record(spec), message_type=PSRPMessageType.ErrorRecord)
 
     def warning(self, message: str) -> None:
         self.server.write_warning(message)

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mocks.dn import ava_parts, split_dn, split_rdn
 from toolkit.errors import InputError
 from toolkit.exchange.ldif import read_ldif
 from toolkit.model import AttrValue, RawEntry
@@ -102,7 +103,6 @@ _PARENT_CLASSES = {
 }
 
 _SUP = re.compile(r"\bSUP\s+(?:\(\s*([^)]*)\)|([\w-]+))")
-_RDN = re.compile(r"(?:\\.|[^,;\\])+")
 _NAMES = re.compile(r"\bNAME\s+(?:\(\s*((?:'[^']*'\s*)+)\)|'([^']*)')")
 
 
@@ -254,62 +254,15 @@ def structural_class(object_classes: Iterable[str]) -> str | None:
 # ---------------------------------------------------------------- DN handling
 
 
-def split_dn(dn: str) -> list[str]:
-    """RDNs of a DN as written (escapes kept), split at unescaped commas."""
-    if '"' not in dn:  # the common case, at regex speed
-        return [r.strip() for r in _RDN.findall(dn) if r.strip()]
-    rdns: list[str] = []
-    current: list[str] = []
-    i = 0
-    quoted = False
-    while i < len(dn):
-        c = dn[i]
-        if c == "\\" and i + 1 < len(dn):
-            current.append(dn[i : i + 2])
-            i += 2
-            continue
-        if c == '"':
-            quoted = not quoted
-        elif c in ",;" and not quoted:
-            rdns.append("".join(current).strip())
-            current = []
-            i += 1
-            continue
-        current.append(c)
-        i += 1
-    if current or rdns:
-        rdns.append("".join(current).strip())
-    return [r for r in rdns if r] if dn.strip() else []
-
-
-def _unescape(value: str) -> str:
-    """RFC 4514 value unescaping: ``\\,`` and ``\\2C`` both mean a comma."""
-    if "\\" not in value:
-        return value
-    raw = bytearray()
-    i = 0
-    while i < len(value):
-        if value[i] == "\\" and re.fullmatch(r"[0-9A-Fa-f]{2}", value[i + 1 : i + 3]):
-            raw += bytes.fromhex(value[i + 1 : i + 3])
-            i += 3
-        elif value[i] == "\\" and i + 1 < len(value):
-            raw += value[i + 1].encode()
-            i += 2
-        else:
-            raw += value[i].encode()
-            i += 1
-    return raw.decode("utf-8", "replace")
-
-
 def _fold_value(value: AttrValue) -> AttrValue:
     return value.lower() if isinstance(value, str) else value
 
 
 def _rdn_parts(rdn: str) -> tuple[str, str]:
-    name, eq, value = rdn.partition("=")
-    if not eq:
-        raise SlapdError(f"bad RDN {rdn!r}")
-    return name.strip(), _unescape(value.strip())
+    try:
+        return ava_parts(rdn)
+    except ValueError as exc:
+        raise SlapdError(str(exc)) from None
 
 
 def dn_key(dn: str) -> tuple[str, ...]:
@@ -317,7 +270,7 @@ def dn_key(dn: str) -> tuple[str, ...]:
     key = []
     for rdn in split_dn(dn):
         parts = []
-        for ava in re.split(r"(?<!\\)\+", rdn):
+        for ava in split_rdn(rdn):
             name, value = _rdn_parts(ava)
             parts.append(f"{name.lower()}={' '.join(value.split()).lower()}")
         key.append("+".join(sorted(parts)))
@@ -344,7 +297,7 @@ def ldif_line(name: str, value: AttrValue) -> str:
 
 def _parent_entry(dn: str) -> str:
     first = split_dn(dn)[0]
-    if "+" in first.replace("\\+", ""):
+    if len(split_rdn(first)) > 1:
         raise SlapdError(f"cannot create parent entry {dn!r} (multi-valued RDN): put it in the LDIF")
     attr, value = _rdn_parts(first)
     classes = _PARENT_CLASSES.get(attr.lower())

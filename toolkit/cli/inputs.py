@@ -16,9 +16,11 @@ import click
 
 from toolkit.audit import AuditInputs, EntrySource, file_directory, ldif_source
 from toolkit.errors import InputError
+from toolkit.exchange import ldapoptions, pssettings
+from toolkit.exchange.ldapoptions import AUTH_METHODS as LDAP_AUTH_METHODS
+from toolkit.exchange.ldapoptions import MAX_RETRIES
+from toolkit.exchange.pssettings import AUTH_METHODS as EXCHANGE_AUTH_METHODS
 from toolkit.model import Dialect
-
-MAX_RETRIES = 10  # toolkit.exchange.ldap.MAX_RETRIES (not imported: ldap3 loads only when used)
 
 SOURCES = ("auto", "ldif", "ldap", "powershell")
 
@@ -36,7 +38,7 @@ SOURCE_OPTIONS = [
     click.option("--bind-dn", metavar="DN",
                  help="Bind identity; password from keyring, $CCMIG_LDAP_PASSWORD or prompt."),
     click.option("--starttls", is_flag=True, default=False, help="Upgrade ldap:// with StartTLS."),
-    click.option("--ldap-auth", type=click.Choice(("simple", "ntlm", "gssapi", "anonymous")),
+    click.option("--ldap-auth", type=click.Choice(LDAP_AUTH_METHODS),
                  default=None, help="LDAP authentication (default: simple with --bind-dn)."),
     click.option("--page-size", type=click.IntRange(1, 100000), default=1000,
                  show_default=True, help="LDAP paged-search page size."),
@@ -84,8 +86,7 @@ EXCHANGE_OPTIONS = [
     click.option("--exchange-uri", metavar="URI",
                  help="Remote PowerShell endpoint, http(s)://server/PowerShell."),
     click.option("--exchange-auth",
-                 type=click.Choice(("kerberos", "negotiate", "ntlm", "basic", "credssp",
-                                    "certificate")),
+                 type=click.Choice(EXCHANGE_AUTH_METHODS),
                  default="negotiate", show_default=True, help="Remote PowerShell auth."),
     click.option("--exchange-user", metavar="USER", help="Remote PowerShell user name."),
     click.option("--batch-size", type=click.IntRange(1, 100000), default=500,
@@ -112,7 +113,7 @@ def ldap_settings(params: dict[str, Any], profile: str):
         raise InputError("--base-dn is required with --ldap-url", "--base-dn")
     auth = params["ldap_auth"] or ("simple" if params["bind_dn"] else "anonymous")
     password = None
-    if auth in ("simple", "ntlm") and params["bind_dn"]:
+    if auth in ldapoptions.PASSWORD_AUTH and params["bind_dn"]:
         password = get_secret(profile, "ldap", prompt=f"LDAP password for {params['bind_dn']}: ")
         if password is None:
             raise InputError(
@@ -148,9 +149,7 @@ def powershell_session(params: dict[str, Any], profile: str):
     from toolkit.exchange.powershell import ExchangeSession, ExchangeSettings
 
     password = None
-    if params["exchange_auth"] in ("basic", "ntlm", "credssp", "negotiate") and params[
-        "exchange_user"
-    ]:
+    if params["exchange_auth"] in pssettings.PASSWORD_USED and params["exchange_user"]:
         password = get_secret(profile, "exchange",
                               prompt=f"Exchange password for {params['exchange_user']}: ")
     settings = ExchangeSettings(

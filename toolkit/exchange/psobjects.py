@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from typing import Any
 
 from toolkit.model import AttrValue, RawEntry
@@ -258,34 +257,3 @@ def raw_entry(obj: Any, where: str | None = None) -> RawEntry:
     if object_guid is not None:
         attrs["objectguid"] = [object_guid.bytes_le]
     return RawEntry(dn, attrs, where)
-
-
-_NAME_PROPERTIES = ("DistinguishedName", "Identity", "Alias", "Name", "Guid", "ExchangeGuid",
-                    "PrimarySmtpAddress", "LegacyExchangeDN", "SamAccountName",
-                    "UserPrincipalName", "WindowsEmailAddress")
-
-
-def answer_names(obj: Any, fold: Callable[[str], str]) -> frozenset[str]:
-    """The folded names an Exchange object answers to (those it carries)."""
-    names: list[str | None] = [text(prop(obj, n)) for n in _NAME_PROPERTIES]
-    for address in addresses(prop(obj, "EmailAddresses")):
-        names += [address, address.partition(":")[2]]
-    return frozenset(fold(n) for n in names if n)
-
-
-def answers_to(identity: str, names: frozenset[str] | set[str],
-               fold: Callable[[str], str]) -> bool:
-    """Does an object with these folded ``names`` answer to ``identity``?"""
-    key = fold(identity)
-    if key in names or key.strip("{}") in names:
-        return True
-    return "\\" in identity and fold(identity.rsplit("\\", 1)[1]) in names
-
-
-def plausible(identity: str, obj: Any, fold: Callable[[str], str]) -> bool:
-    """Does ``obj`` answer to ``identity`` by any name Exchange resolves?
-
-    Used to check that results matched to inputs by position really belong
-    to them; a False sends the caller to the slow, certain path.
-    """
-    return answers_to(identity, answer_names(obj, fold), fold)

@@ -14,6 +14,10 @@ from urllib.parse import urlsplit
 from toolkit.errors import InputError
 
 AUTH_METHODS = ("kerberos", "negotiate", "ntlm", "basic", "credssp", "certificate")
+# Methods that cannot work without a password, and those that use one when a
+# user is named (Negotiate may also use a Kerberos ticket).
+PASSWORD_REQUIRED = ("basic", "credssp", "ntlm")
+PASSWORD_USED = (*PASSWORD_REQUIRED, "negotiate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,7 @@ class ExchangeSettings:
         if self.auth not in AUTH_METHODS:
             raise InputError(f"unknown auth {self.auth!r}; use one of {', '.join(AUTH_METHODS)}",
                              "--exchange-auth")
-        if self.auth in ("basic", "credssp", "ntlm") and not (self.username and self.password):
+        if self.auth in PASSWORD_REQUIRED and not (self.username and self.password):
             raise InputError(f"{self.auth} auth needs a user name and a password",
                              "--exchange-user")
         if self.auth == "basic" and not https and not self.allow_unencrypted:

@@ -1,0 +1,279 @@
+"""The ldap3 fast path: search entries decoded without ldap3's generic BER decoder.
+
+Why it exists: ldap3 decodes every message with a generic pure-Python BER
+decoder and then builds each entry twice (raw and formatted values); at
+100,000 entries that is most of a whole audit's time. A search result entry
+has a fixed shape (RFC 4511 4.5.2), so while a search runs, the connection
+decodes entries with :func:`decode_search_entry`. Anything else - other
+messages, an entry with controls, any BER it does not expect - goes through
+ldap3's own decoder unchanged, so behaviour at the edges is ldap3's.
+
+Why it is kept apart: it replaces a PRIVATE part of ldap3 (a copy of
+``SyncStrategy._get_response`` with the decoder first). Private code can
+change in any release, so everything that depends on it is here, ldap3 is
+pinned in ``pyproject.toml`` to the release this was written against
+(:data:`WRITTEN_FOR`), and :data:`LDAP3_INTERNALS` records a hash of the
+source of every ldap3 function this mirrors or calls;
+``tests/test_ldap_fastpath.py`` fails when any of them changes. Should a
+different ldap3 be installed anyway, :func:`fast_entries` leaves the
+connection alone (ldap3's own, slower, path), never a half-fitting hook.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import ldap3
+
+from toolkit.exchange.dn import display_dn
+from toolkit.exchange.ldif import BINARY_ATTRS
+from toolkit.model import AttrValue, RawEntry
+
+# The ldap3 release this module was written against; pyproject.toml pins it.
+WRITTEN_FOR = ("2.9.1",)
+
+# sha256 (first 16 hex digits) of the source of each ldap3 function the fast
+# path copies, mirrors or calls, as in WRITTEN_FOR. A change means: read the
+# new ldap3 code, port it to _fast_get_response / decode_search_entry, then
+# record the new hash.
+LDAP3_INTERNALS = {
+    # copied into _fast_get_response (the decoder inserted first)
+    "ldap3.strategy.sync.SyncStrategy._get_response": "18e822c1309eef3e",
+    # called by the copy: one whole message per item, and the generic decoder
+    "ldap3.strategy.sync.SyncStrategy.receiving": "cba919b521654407",
+    "ldap3.strategy.base.BaseStrategy.decode_response_fast": "5f2414357fabadf2",
+    "ldap3.utils.asn1.decode_message_fast": "3e71b69647dad0a5",
+    # call the hook (an instance attribute shadowing the method) for searches
+    "ldap3.strategy.base.BaseStrategy.get_response": "50e1d1d421f959c8",
+    "ldap3.strategy.sync.SyncStrategy.post_send_search": "c2f09ce33c8bcc0b",
+    # what decode_search_entry must give the same result as
+    "ldap3.operation.search.search_result_entry_response_to_dict_fast": "b0e53bb37cd89ce7",
+}
+
+
+def _resolve(path: str) -> Any:
+    """The object a dotted path names: the longest importable module, then attributes."""
+    parts = path.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(path)
+
+
+def internals_hashes() -> dict[str, str]:
+    """The same hashes as :data:`LDAP3_INTERNALS`, of the installed ldap3."""
+    return {path: hashlib.sha256(inspect.getsource(_resolve(path)).encode()).hexdigest()[:16]
+            for path in LDAP3_INTERNALS}
+
+
+def text_or_bytes(value: bytes) -> AttrValue:
+    """A value as text when it is UTF-8, else its bytes (as the LDIF reader keeps it)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value
+
+
+def _ber_length(data: bytes, pos: int) -> tuple[int, int]:
+    """(content start, content end) of the element whose length octets are at ``pos``."""
+    first = data[pos]
+    if first < 0x80:
+        return pos + 1, pos + 1 + first
+    count = first & 0x7F
+    if count == 0 or count > 4:  # indefinite form, or absurd: not for the fast path
+        raise IndexError
+    start = pos + 1 + count
+    return start, start + int.from_bytes(data[pos + 1 : start], "big")
+
+
+# attribute description as sent -> (lower-case name, binary?); only plain names
+_NAMES: dict[bytes, tuple[str, bool]] = {}
+
+
+def _attribute_name(raw: bytes) -> tuple[str, bool] | None:
+    """Plain ASCII names only; options (``;range=...``) go the generic way."""
+    try:
+        name = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    if not name or ";" in name or not name.replace("-", "").isalnum():
+        return None
+    lname = name.lower()
+    known = (lname, lname in BINARY_ATTRS)
+    if len(_NAMES) < 4096:
+        _NAMES[raw] = known
+    return known
+
+
+def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
+    """(message ID, ``response`` item) of a plain SearchResultEntry, else None.
+
+    The item carries the finished :class:`RawEntry` (``ccmig_entry``), built
+    exactly as :func:`toolkit.exchange.ldapread.entry` builds one from ldap3's item; None - ldap3
+    decodes the message - for anything unusual: controls, attribute options,
+    a name sent twice, BER this decoder does not expect.
+    """
+    names = _NAMES
+    try:
+        if message[0] != 0x30:
+            return None
+        pos, end = _ber_length(message, 1)
+        if end != len(message) or message[pos] != 0x02:
+            return None
+        start, pos = _ber_length(message, pos + 1)
+        message_id = int.from_bytes(message[start:pos], "big", signed=True)
+        if message[pos] != 0x64:  # [APPLICATION 4] SearchResultEntry
+            return None
+        pos, op_end = _ber_length(message, pos + 1)
+        if op_end != end or message[pos] != 0x04:  # controls, or not an objectName
+            return None
+        start, pos = _ber_length(message, pos + 1)
+        try:
+            dn = message[start:pos].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if message[pos] != 0x30:
+            return None
+        pos, list_end = _ber_length(message, pos + 1)
+        if list_end != end:
+            return None
+        attrs: dict[str, list[AttrValue]] = {}
+        while pos < list_end:
+            # PartialAttribute ::= SEQUENCE { type OCTET STRING, vals SET OF OCTET STRING };
+            # short-form lengths (< 128) are read inline, the rest by _ber_length.
+            if message[pos] != 0x30:
+                return None
+            size = message[pos + 1]
+            if size < 0x80:
+                pos, attr_end = pos + 2, pos + 2 + size
+            else:
+                pos, attr_end = _ber_length(message, pos + 1)
+            size = message[pos + 1]
+            if message[pos] != 0x04 or size >= 0x80:
+                return None
+            start = pos + 2
+            pos = start + size
+            raw_name = message[start:pos]
+            known = names.get(raw_name) or _attribute_name(raw_name)
+            if known is None or known[0] in attrs or message[pos] != 0x31:
+                return None
+            size = message[pos + 1]
+            if size < 0x80:
+                pos, vals_end = pos + 2, pos + 2 + size
+            else:
+                pos, vals_end = _ber_length(message, pos + 1)
+            if vals_end != attr_end:
+                return None
+            values: list[bytes] = []
+            append = values.append
+            while pos < vals_end:
+                if message[pos] != 0x04:
+                    return None
+                size = message[pos + 1]
+                if size < 0x80:
+                    start = pos + 2
+                    pos = start + size
+                else:
+                    start, pos = _ber_length(message, pos + 1)
+                append(message[start:pos])
+            if pos != vals_end:
+                return None
+            if not values:
+                continue
+            if known[1]:
+                attrs[known[0]] = values  # type: ignore[assignment]
+            else:
+                try:
+                    attrs[known[0]] = [v.decode("utf-8") for v in values]
+                except UnicodeDecodeError:
+                    attrs[known[0]] = [text_or_bytes(v) for v in values]
+        if pos != list_end:
+            return None
+    except IndexError:
+        return None
+    entry = RawEntry(display_dn(dn), attrs)
+    return message_id, {"type": "searchResEntry", "dn": dn, "ccmig_entry": entry}
+
+
+def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
+    """ldap3 ``SyncStrategy._get_response`` with :func:`decode_search_entry` first."""
+    from ldap3.core.exceptions import LDAPExtensionError, LDAPSocketReceiveError
+    from ldap3.strategy.base import RESPONSE_COMPLETE, SESSION_TERMINATED_BY_SERVER, TRANSACTION_ERROR
+    from ldap3.utils.asn1 import decode_message_fast
+
+    connection = strategy.connection
+    responses: list[Any] = []
+    complete = False
+    while not complete:
+        received = strategy.receiving()
+        if not received:
+            return SESSION_TERMINATED_BY_SERVER
+        for message in received:
+            if not message:
+                continue
+            if connection.usage:
+                connection._usage.update_received_message(len(message))
+            fast = decode_search_entry(message)
+            if fast is not None and fast[0] == message_id:
+                responses.append(fast[1])
+                continue
+            ldap_resp = decode_message_fast(message)
+            item = strategy.decode_response_fast(ldap_resp)
+            received_id = int(ldap_resp["messageID"])
+            if received_id == message_id:
+                responses.append(item)
+                if item["type"] not in ("searchResEntry", "searchResRef", "intermediateResponse"):
+                    complete = True
+            elif received_id == 0:  # unsolicited notification (RFC 4511 4.4)
+                if item["responseName"] == "1.3.6.1.4.1.1466.20036":
+                    return SESSION_TERMINATED_BY_SERVER
+                if item["responseName"] == "2.16.840.1.113719.1.27.103.4":
+                    return TRANSACTION_ERROR
+                connection.last_error = "unknown unsolicited notification from server"
+                raise LDAPSocketReceiveError(connection.last_error)
+            elif item["type"] == "extendedResp":
+                connection.last_error = "multiple extended responses to a single extended request"
+                raise LDAPExtensionError(connection.last_error)
+            else:
+                connection.last_error = "invalid messageId received"
+                raise LDAPSocketReceiveError(connection.last_error)
+    responses.append(RESPONSE_COMPLETE)
+    return responses
+
+
+@contextmanager
+def fast_entries(conn: ldap3.Connection) -> Iterator[None]:
+    """Decode search entries with :func:`decode_search_entry` on this connection.
+
+    Only for the ldap3 release this was written for (:data:`WRITTEN_FOR`), its
+    plain synchronous strategy with its fast decoder on; the mock strategies,
+    another ldap3 and anything unexpected keep ldap3's own path.
+    """
+    from ldap3.strategy.sync import SyncStrategy
+    from ldap3.utils.config import get_config_parameter
+
+    strategy = getattr(conn, "strategy", None)
+    if ldap3.__version__ not in WRITTEN_FOR \
+            or type(strategy) is not SyncStrategy or not getattr(conn, "fast_decoder", False) \
+            or not hasattr(strategy, "receiving") \
+            or not get_config_parameter("CASE_INSENSITIVE_ATTRIBUTE_NAMES"):
+        yield
+        return
+    strategy._get_response = lambda message_id, timeout: _fast_get_response(  # type: ignore[method-assign]
+        strategy, message_id, timeout)
+    try:
+        yield
+    finally:
+        del strategy._get_response
+
+

@@ -1,0 +1,240 @@
+"""The paged read: one whole-subtree search, streamed, complete or an error.
+
+Why it is written the way it is:
+
+* **Completeness.** ldap3's paged-search generator stops silently when a
+  server size limit cuts a paged search short (result 4 is visible only in
+  ``conn.result``). A short read would become a report presented as complete,
+  so this module runs the paging loop itself and checks the result code of
+  every page; any failure raises :class:`~toolkit.errors.ConnectionFailure`
+  (exit 3) saying how many entries had been read. The stream raises at the
+  point of failure: consumers must not publish anything until it is
+  exhausted.
+* **Streaming.** One page (``page_size``, default 1000 = AD's MaxPageSize) is
+  in memory at a time, and values are decoded from ``raw_attributes`` with
+  one UTF-8 decode, not ldap3's per-syntax formatters (100k objects); on a
+  plain connection the entries are decoded by :mod:`toolkit.exchange.ldapfast`.
+* **Referrals.** Not followed: ldap3 cannot follow them inside a paged search
+  and following them silently would mix servers and credentials. A referral
+  result, or a continuation reference to anything but AD's application
+  partitions (DomainDnsZones, ForestDnsZones, Configuration, which hold no
+  recipients and which every whole-domain search returns), is a
+  ConnectionFailure naming the URL: point ``--ldap-url`` at a Global Catalog
+  (port 3268/3269) or read each domain separately.
+* **Never re-run.** A search cut short says how many entries and whole pages
+  had arrived; it is not repeated (its entries are already with the consumer).
+
+Connecting and binding are :mod:`toolkit.exchange.ldap`'s; this module only
+needs an open connection, so tests can hand it ldap3's ``MOCK_SYNC``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from urllib.parse import unquote, urlsplit
+
+import ldap3
+from ldap3.core.exceptions import LDAPException, LDAPInvalidFilterError
+from ldap3.utils.conv import escape_bytes, escape_filter_chars
+
+from toolkit.errors import ConnectionFailure, InputError
+from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
+from toolkit.exchange.dn import display_dn
+from toolkit.exchange.ldaperrors import one_line, plural, transport_reason
+from toolkit.exchange.ldapfast import fast_entries, text_or_bytes
+from toolkit.exchange.ldif import BINARY_ATTRS
+from toolkit.model import AttrValue, Dialect, RawEntry
+
+log = logging.getLogger(__name__)
+
+PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
+
+# Continuation references AD returns for every whole-domain search; these
+# partitions hold DNS zones and configuration, never recipients.
+IGNORED_REFERENCE_RDNS = frozenset({"dc=domaindnszones", "dc=forestdnszones", "cn=configuration"})
+
+_RESULT_HINTS = {
+    1: "the server refused the search (AD refuses anonymous searches: bind with --bind-dn)",
+    3: "the server's time limit stopped the search",
+    4: "the server's size limit stopped the search (the account needs an unlimited total for paged searches)",
+    11: "the server refused the search (administrative limit; try a smaller page size)",
+    12: "the server does not support a control the search needs",
+    50: "the account may not read this part of the directory",
+}
+
+
+
+# ---------------------------------------------------------------- filters
+
+
+def escape_filter_value(value: str | bytes) -> str:
+    """Escape a value for an LDAP filter (RFC 4515): ``* ( ) \\`` and NUL.
+
+    Every value that comes from a user (an identity, a name) must pass
+    through here before it is put into a filter, or ``*`` would match
+    anything and ``)(`` would rewrite the filter. ``bytes`` (a GUID) are
+    escaped octet by octet.
+    """
+    if isinstance(value, bytes):
+        return str(escape_bytes(value))
+    return str(escape_filter_chars(value, "utf-8"))
+
+
+def recipient_filter(dialect: Dialect | str, all_mailboxes: bool = False) -> str:
+    """The server-side filter that selects the objects the audit needs.
+
+    AD: objects with a cc:Mail proxy or target (``proxyAddresses`` and
+    ``targetAddress`` have case-insensitive substring matching, so
+    ``ccmail:*`` also matches ``CCMAIL:``); with ``all_mailboxes`` every
+    mailbox too. Exchange 5.5: by object class, because ``otherMailbox`` has
+    no substring (nor equality) matching rule there to filter on.
+    """
+    dialect = Dialect(dialect)
+    if dialect is Dialect.AD:
+        parts = ["(proxyAddresses=ccmail:*)", "(targetAddress=ccmail:*)"]
+        if all_mailboxes:
+            parts += ["(homeMDB=*)", "(msExchHomeServerName=*)"]
+        return "(|" + "".join(parts) + ")"
+    classes = ("organizationalPerson", "groupOfNames", "remote-address", "custom-recipient")
+    return "(|" + "".join(f"(objectClass={c})" for c in classes) + ")"
+
+
+def dialect_attributes(dialect: Dialect | str) -> tuple[str, ...]:
+    """The attributes the toolkit reads in a dialect (spec: Inputs)."""
+    return AD_ATTRIBUTES if Dialect(dialect) is Dialect.AD else EX55_ATTRIBUTES
+
+
+# ---------------------------------------------------------------- entries and the search
+
+
+def entry(dn: str, raw: dict[str, list[bytes]]) -> RawEntry:
+    attrs: dict[str, list[AttrValue]] = {}
+    for name, values in raw.items():
+        if not values:  # ldap3's mock lists requested-but-absent attributes; LDIF has no such thing
+            continue
+        base, _, options = name.partition(";")
+        lname = base.lower()
+        if options and any(o.lower().startswith("range=") and not o.endswith("-*")
+                           for o in options.split(";")):  # fmt: skip
+            raise ConnectionFailure(
+                f"{dn}: the server sent only part of {base} ({options}); "
+                "ranged retrieval is not supported, so the read would be incomplete"
+            )
+        if lname in BINARY_ATTRS:
+            decoded: list[AttrValue] = [bytes(v) for v in values]
+        else:
+            decoded = [text_or_bytes(v) for v in values]
+        attrs.setdefault(lname, []).extend(decoded)
+    return RawEntry(display_dn(dn), attrs)
+
+
+def _reference_ignored(uri: str) -> bool:
+    path = unquote(urlsplit(uri).path.lstrip("/")).split("?", 1)[0]
+    first = path.split(",", 1)[0].strip().lower().replace(" ", "")
+    return first in IGNORED_REFERENCE_RDNS
+
+
+def search(
+    conn: ldap3.Connection,
+    base_dn: str,
+    search_filter: str,
+    attributes: Iterable[str] | None,
+    page_size: int = 1000,
+    *,
+    where: str = "LDAP",
+    timeout: float | None = None,
+) -> Iterator[RawEntry]:
+    """Stream a whole-subtree paged search; raise unless the server says it is complete.
+
+    A failure says how far the search got: the entries already streamed and
+    the whole pages they came in (a page cut short is never streamed).
+    ``timeout`` is only for the message (the connection holds the real one).
+    """
+    with fast_entries(conn):
+        yield from _paged(conn, base_dn, search_filter, attributes, page_size, where, timeout)
+
+
+def _paged(
+    conn: ldap3.Connection,
+    base_dn: str,
+    search_filter: str,
+    attributes: Iterable[str] | None,
+    page_size: int,
+    where: str,
+    timeout: float | None,
+) -> Iterator[RawEntry]:
+    attrs = list(attributes) if attributes is not None else [ldap3.ALL_ATTRIBUTES]
+    cookie: bytes | None = None
+    count = 0
+    pages = 0
+
+    def progress() -> str:  # "after 2,000 entries (2 pages)": complete pages only
+        return f"after {plural(count, 'entry', 'entries')} ({plural(pages, 'page')})"
+
+    while True:
+        try:
+            conn.search(
+                base_dn,
+                search_filter,
+                search_scope=ldap3.SUBTREE,
+                dereference_aliases=ldap3.DEREF_NEVER,
+                attributes=attrs,
+                paged_size=page_size,
+                paged_cookie=cookie,
+                paged_criticality=False,
+            )
+        except LDAPInvalidFilterError as exc:
+            raise InputError(f"bad LDAP filter {search_filter!r}: {one_line(str(exc))}") from None
+        except (LDAPException, OSError) as exc:
+            # Never re-run: the entries streamed so far are already with the consumer.
+            raise ConnectionFailure(
+                f"{where}: search failed {progress()}: {transport_reason(exc, timeout)}; "
+                "the read is incomplete"
+            ) from None
+        pages += 1
+        result = conn.result or {}
+        for item in conn.response or ():
+            kind = item.get("type")
+            if kind == "searchResEntry":
+                count += 1
+                fast = item.get("ccmig_entry")
+                yield fast if fast is not None else entry(item["dn"], item["raw_attributes"])
+            elif kind == "searchResRef":
+                uris = item.get("uri") or []
+                if all(_reference_ignored(u) for u in uris):
+                    log.debug("ignored continuation reference %s", ", ".join(uris))
+                    continue
+                raise ConnectionFailure(
+                    f"{where}: the directory continues on another server ({', '.join(uris)}) "
+                    f"{progress()}; referrals are not followed: search a Global "
+                    "Catalog or each domain"
+                )
+        code = result.get("result")
+        if code is None:  # never treat "no answer" as success
+            raise ConnectionFailure(f"{where}: no search result from the server {progress()}")
+        if code == 10:
+            refs = ", ".join(result.get("referrals") or []) or "?"
+            raise ConnectionFailure(
+                f"{where}: server referred the search for {base_dn!r} to {refs}; "
+                "referrals are not followed: connect to that server"
+            )
+        if code == 32 and count == 0:
+            raise InputError(
+                f"{base_dn!r} does not exist on {where} or is not visible to this account",
+                "--base-dn",
+            )
+        if code != 0:
+            hint = _RESULT_HINTS.get(code, "the search did not complete")
+            message = one_line(str(result.get("message") or ""))
+            raise ConnectionFailure(
+                f"{where}: search incomplete {progress()}: {hint} "
+                f"({result.get('description', '?')}, code {code}{': ' + message if message else ''})"
+            )
+        try:
+            cookie = result["controls"][PAGED_RESULTS_OID]["value"]["cookie"]
+        except (KeyError, TypeError):
+            cookie = None
+        if not cookie:
+            log.debug("%s: %d entries in %d page(s)", where, count, pages)
+            return
