@@ -162,9 +162,38 @@ def dirsync_files(ccmail_args: list[str], recipients: Iterable[Recipient],
             ft.lines[-1] += nl
         for e in report.added:
             ft.lines.append(f"{nl}Name: {e.name}{nl}Locn: r{nl}Addr: {e.addr}{nl}")
-            e.file_po = hub.po
+        report.added = [e.replace(file_po=hub.po) for e in report.added]
         cf.atomic_write(hub.path, ft.encode())
     return report
+
+
+def _from_profile(args) -> None:
+    """Fill --ldif, --ccmail-dir and --exchange-po from the ccmig profile, as ccmig
+    would (paths relative to the profile's file), so the lab needs one short line."""
+    import os
+
+    from toolkit.config import load_profile
+
+    if args.ldif and args.ccmail_dir and args.exchange_po:
+        return
+    profile = load_profile(None, None, must_exist=False)
+    base = profile.path.parent if profile.path else None
+
+    def here(value: str) -> str:
+        po, sep, rest = value.partition("=")
+        if sep and not os.path.exists(value) and base is not None:
+            return f"{po}={base / rest}"
+        return str(base / value) if base is not None else value
+
+    values = profile.values
+    args.ldif = args.ldif or (here(values["ldif"]) if values.get("ldif") else None)
+    args.ccmail_dir = args.ccmail_dir or [here(v) for v in values.get("ccmail-dir", [])]
+    args.exchange_po = args.exchange_po or list(values.get("exchange-po", []))
+    missing = [o for o, v in (("--ldif", args.ldif), ("--ccmail-dir", args.ccmail_dir),
+                              ("--exchange-po", args.exchange_po)) if not v]
+    if missing:
+        raise SystemExit(f"python -m mocks.ccmail dirsync: give {', '.join(missing)} "
+                         "(or a ccmig profile that names them)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,14 +206,17 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m mocks.ccmail")
     sub = ap.add_subparsers(dest="command", required=True)
-    d = sub.add_parser("dirsync", help="run one simulated dirsync cycle on export files")
-    d.add_argument("--ccmail-dir", action="append", required=True)
-    d.add_argument("--ldif", required=True)
-    d.add_argument("--exchange-po", action="append", required=True)
+    d = sub.add_parser("dirsync", help="run one simulated dirsync cycle on export files",
+                       description="Options left out come from the ccmig profile in "
+                       "$CCMIG_CONFIG / $CCMIG_PROFILE (ldif, ccmail-dir, exchange-po).")
+    d.add_argument("--ccmail-dir", action="append")
+    d.add_argument("--ldif")
+    d.add_argument("--exchange-po", action="append")
     d.add_argument("--connector-po", required=True)
     d.add_argument("--dialect", default="ad", choices=[x.value for x in Dialect])
     d.add_argument("--ccmail-encoding")
     args = ap.parse_args(argv)
+    _from_profile(args)
     dialect = Dialect(args.dialect)
     found = list(classify(read_ldif(args.ldif), dialect))
     report = dirsync_files(args.ccmail_dir, found, args.exchange_po, args.connector_po,

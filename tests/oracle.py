@@ -19,11 +19,12 @@ Ambiguities (the reading chosen here is the most literal one)
 --------------------------------------------------------------
 A1. *White space* (parsing, folding, ``ccmail_name``) is taken as Python's
     notion (``str.split()``: Unicode white space, including the control
-    characters TAB, LF, VT, FF, CR, FS..US, NEL). Consequence, from "Name and PO
-    are then trimmed and runs of white space folded to one space; then
-    validated": a name holding a TAB or LF is folded to a space *before* the
-    control-character check and is therefore valid. ``ccmail_name`` says
-    "space runs folded" but the parsed name is already white-space folded.
+    characters TAB, LF, VT, FF, CR, FS..US, NEL). Since issue 13 the spec
+    says "A control character (Unicode Cc: TAB, CR, LF, NEL, ...) anywhere in
+    the name or PO makes the value invalid -- checked on the value as read,
+    before any folding": a name holding a TAB or LF is invalid, although
+    folding would have turned it into a space. ``ccmail_name`` says "space
+    runs folded" but the parsed name is already white-space folded.
 A2. *Folded* is applied in the order written: NFC, trim, fold white space,
     ``casefold()`` (no second NFC after case folding).
 A3. ``multiple-primaries``: "more than one valid upper-case ``CCMAIL:``
@@ -48,8 +49,9 @@ A6. A value without a type separator (no ``:`` for proxies/targets, no ``$``
     for ``otherMailbox``) has no type, so it is not a cc:Mail value at all (not
     an invalid one).
 A7. ``ccmail-user`` rows: when several ``L``/``l`` entries fold to the same
-    (name, PO), the row's ``ccmail_name``/``old_post_office`` spelling is the
-    first such entry's (files in command-line order, entries in file order).
+    (name, PO), the spec (since issue 13) says "the spelling that sorts first
+    by code point"; ``old_post_office`` ("the entry's PO") is read as that
+    entry's PO, ties in the name broken by the PO's code points.
 A8. ``unconfirmed-migration``: "the stale entries" are every cc:Mail user
     entry that routes to a cc:Mail mailbox and whose folded name equals the
     primary name or an old address's name (each entry counted once); their
@@ -188,6 +190,11 @@ def parse_value(raw: str, sep: str, source: str) -> Value | None:
     parts = split_at(rest)
     if parts is None:
         return v  # "does not parse" -> invalid
+    # "A control character (Unicode Cc: TAB, CR, LF, NEL, ...) anywhere in the
+    # name or PO makes the value invalid -- checked on the value as read,
+    # before any folding."
+    if any(unicodedata.category(ch) == "Cc" for ch in parts[0] + parts[1]):
+        return v
     # "Name and PO are then trimmed and runs of white space folded to one
     # space; then validated (see invalid-address). `/` escapes are not
     # interpreted."
@@ -626,14 +633,15 @@ def oracle_rows(ldif_path, ccmail_files: list[str], exchange_pos: list[str], dia
     # its primary's name. Custom recipients never suppress it; it always
     # carries `not-migrated`."
     mailboxes = [o for o in objs if o.kind == "mailbox"]
-    seen: set[tuple[str, str]] = set()
+    groups: dict[tuple[str, str], list[Entry]] = {}
     for e in entries:
         if e.locn not in ("L", "l"):
             continue
-        k = (fold(e.name), fold(e.po()))
-        if k in seen:
-            continue  # ambiguity A7: first spelling wins
-        seen.add(k)
+        groups.setdefault((fold(e.name), fold(e.po())), []).append(e)
+    for k, group in groups.items():
+        # "a cc:Mail user row of several entries with one folded name and PO:
+        # the spelling that sorts first by code point" (ambiguity A7)
+        e = min(group, key=lambda g: (squeeze(g.name), g.po()))
         if any(k in m.addr_keys() for m in mailboxes):
             continue
         if any(m.primary is not None and fold(m.primary.name) == k[0] for m in mailboxes):

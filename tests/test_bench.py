@@ -69,7 +69,9 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     # batching is what makes PowerShell usable: far fewer requests than one per identity
     assert ps["batch_500"]["requests_per_1000"] * 10 < ps["one_by_one"]["requests_per_1000"]
     targets = report["targets"]
-    assert set(targets) == {"audit_ldap / ldap3_bare", "peak_rss_mb", "linearity_2n_over_n",
+    assert set(targets) == {"audit_ldap / ldap3_bare", "audit_ldap / ldapsearch",
+                            "audit_ldap / ldapsearch (moonshot)", "audit_ldif / audit_ldap",
+                            "peak_rss_mb", "linearity_2n_over_n",
                             "directory_parse_s_per_100k", "powershell_requests_per_1000",
                             "powershell_requests_per_1000_batch_2000"}
     assert targets["linearity_2n_over_n"]["met"] is None  # not asked for (--linearity)

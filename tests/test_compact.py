@@ -9,18 +9,20 @@ line numbers, unknown keys).
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.ccmail.address import pack_values, parse, unpack_values
+from toolkit.ccmail.address import parse
 from toolkit.ccmail.directory import read_directory_file
 from toolkit.cli.common import exit_code
 from toolkit.exchange.dialects import ccmail_value, to_recipient, undecodable_ccmail
-from toolkit.model import NO_EXTRA, Dialect, DirEntry, DirFile, Kind, RawEntry, Recipient
+from toolkit.model import Dialect, DirEntry, Identities, Kind, RawEntry, Recipient
 from toolkit.rules import AddressIndex, Index, Rows, analyse, facts_of, stale_entries
+from toolkit.storage import NO_EXTRA, DirFile, pack_values, unpack_values
 
 MARKS = "ab@.c\x00\x01\x02\x03\x04\x05xyz"
 field_text = st.text(alphabet=MARKS, max_size=8)
@@ -44,11 +46,13 @@ def test_dn_identities_and_values_share_one_string(dn):
     r = to_recipient(RawEntry(dn, _entry(["CCMAIL:A at EXCH"]).attrs), Dialect.AD)
     assert r.dn == dn and r.values[0].address == "A at EXCH" and r.has_values
     assert isinstance(r._d, str if "\x05" not in dn else tuple)
-    r.dn = "CN=new"
+    with pytest.raises(FrozenInstanceError):
+        r.kind = Kind.GROUP  # type: ignore[misc]  # immutable: replace() makes a changed copy
+    r = r.replace(dn="CN=new")
     assert (r.dn, r.values[0].address, r._d.__class__) == ("CN=new", "A at EXCH", str)
-    r.nickname = "a\x05b"  # a field holding the separator: kept apart
+    r = r.replace(nickname="a\x05b")  # a field holding the separator: kept apart
     assert (r.dn, r.nickname, r.values[0].address) == ("CN=new", "a\x05b", "A at EXCH")
-    r.values = []
+    r = r.replace(values=[])
     assert not r.has_values and r.dn == "CN=new" and r.nickname == "a\x05b"
 
 
@@ -62,8 +66,12 @@ def test_identity_fields_share_nickname_and_domain():
     assert r.upn == "jsmith@corp.example"
     assert r.legacy_dn == "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith"
     assert r.smtp == ["John.Smith@corp.example", "jsmith@corp.example"]
-    r.upn = "other@corp.example"  # a setter repacks the rest unchanged
+    r = r.replace(upn="other@corp.example")  # replace() repacks the rest unchanged
     assert (r.upn, r.sam, r.mail) == ("other@corp.example", "jsmith", "John.Smith@corp.example")
+    assert r.replace(item_count=3)._d is r._d  # what a later stage learns keeps the record
+    assert r.ids == Identities("John.Smith@corp.example", "jsmith", "jsmith", "other@corp.example",
+                               "John.Smith@corp.example", "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith",
+                               ("John.Smith@corp.example", "jsmith@corp.example"))
 
 
 PROXIES = [
@@ -113,8 +121,8 @@ def test_reader_values_are_packed_and_unpack_to_the_parsed_values():
 def test_a_value_holding_nul_keeps_the_parsed_list():
     proxies = ["CCMAIL:Nul\x00Name at EXCH", "ccmail:Smith, John at PO1"]
     r = to_recipient(_entry(proxies), Dialect.AD)
-    assert isinstance(r._vals, list)
-    assert r.values == _plain(proxies, []) and r.values is r.values
+    assert isinstance(r._vals, tuple)  # the parsed values, kept
+    assert r.values == _plain(proxies, []) and r.values[0] is r.values[0]
     assert r.values[0].error == "name holds a control character"
 
 
@@ -122,7 +130,7 @@ def test_no_values_and_assigned_values():
     r = to_recipient(_entry(["SMTP:a@b"]), Dialect.AD)
     assert not r.has_values and r.values == []
     v = parse("ccmail:A at PO1", "ccmail", "A at PO1", "proxy")
-    r.values = [v]
+    r = r.replace(values=[v])
     assert r.has_values and r.values == [v] and r.values[0] is v
     assert unpack_values("") == [] and pack_values([]) == ""
 
@@ -141,7 +149,7 @@ def test_read_entry_is_packed_and_equals_the_plain_entry(locn, messages):
     assert e._rec.__class__ is int and e._src is not None
     plain = DirEntry("Smith, John", locn, "PO1", "EXCH x", "Sales, 2nd", messages, None,
                      "/x/PO1.txt:41", "/x/PO1.txt")
-    plain.extra = NO_EXTRA
+    assert plain.extra is NO_EXTRA  # no unknown keys: the one shared read-only extra
     assert e == plain
     assert (e.locn, e.file_po, e.addr, e.comments, e.messages, e.where, e.path) == (
         locn, "PO1", "EXCH x", "Sales, 2nd", messages, "/x/PO1.txt:41", "/x/PO1.txt")
@@ -159,22 +167,26 @@ def test_entries_of_a_file_share_their_strings():
 @pytest.mark.parametrize("extra, line", [({"Phone": "1"}, 7), (None, 2**32), (None, -1)])
 def test_unusual_entries_keep_their_fields(extra, line):
     e = DirEntry.read("A", "L", "", "", 5, extra, _src(), line)
-    assert isinstance(e._rec, list)
+    assert isinstance(e._rec, tuple)
     assert (e.extra, e.where, e.messages, e.file_po) == (extra or {}, f"/x/PO1.txt:{line}", 5, "PO1")
 
 
-def test_setters_unpack_and_change_one_field():
-    e = DirEntry.read("Smith, John", "R", "PO2", "c", 12, None, _src(), 9)
-    e.addr = "PO3"
-    assert isinstance(e._rec, list)
+def test_replace_unpacks_and_changes_one_field():
+    read = DirEntry.read("Smith, John", "R", "PO2", "c", 12, None, _src(), 9)
+    with pytest.raises(FrozenInstanceError):
+        read.addr = "PO3"  # type: ignore[misc]  # immutable: replace() makes a changed copy
+    e = read.replace(addr="PO3")
+    assert isinstance(e._rec, tuple) and read.addr == "PO2"
     assert (e.locn, e.file_po, e.addr, e.comments, e.messages, e.where, e.path, e.po) == (
         "R", "PO1", "PO3", "c", 12, "/x/PO1.txt:9", "/x/PO1.txt", "PO3")
-    e.messages, e.where, e.locn = None, None, "L"
+    e = e.replace(messages=None, where=None, locn="L")
     assert (e.messages, e.where, e.po) == (None, None, "PO1")
     with pytest.raises(TypeError):
         e.extra["x"] = "y"  # the shared empty extra stays read-only
-    e.extra = {"x": "y"}
+    e = e.replace(extra={"x": "y"})
     assert e.extra == {"x": "y"}
+    with pytest.raises(TypeError):
+        e.replace(nope=1)
 
 
 def test_a_read_file_gives_packed_entries(tmp_path: Path):
@@ -214,11 +226,13 @@ def test_facts_view_derives_what_facts_of_gives(analysis):
     assert len(ctx.facts) == 3  # objects with cc:Mail values only
     for i, r in enumerate(recips[:3]):
         f = ctx.facts[i]
-        want = facts_of(r, ctx.x, ctx.dialect)
+        want = facts_of(r, ctx.x, ctx.dialect, i)
         if r.kind is Kind.MAILBOX:
-            want.stale_entries = stale_entries(want, ctx.users_by_name, ctx.x) or ()
+            want = replace(want, stale_entries=stale_entries(want, ctx.users_by_name, ctx.x))
         assert f == want
-        assert ctx.facts[i] is f  # kept while the rules ask again
+        assert ctx.facts[i] == f  # derived again, equal: facts are plain frozen values
+        with pytest.raises(FrozenInstanceError):
+            f.stale_entries = ()  # type: ignore[misc]
     assert ctx.facts[0].stale_entries[0].name == "Zed"
     assert ctx.facts[-1].r is recips[2] and [f.r for f in ctx.facts] == recips[:3]
     assert [f.r for f in ctx.facts[1:]] == recips[1:3]
@@ -236,7 +250,9 @@ def test_rows_are_a_read_only_sequence_made_when_read(analysis):
     assert [r.key for r in rows[1:4]] == keys[1:4]
     with pytest.raises(IndexError):
         rows[5]
-    assert rows[2].recipient is recips[1] and rows[2] == rows[2] and rows[2] is not rows[2]
+    assert rows[2].recipient is recips[1] and rows[2] == rows[2]
+    with pytest.raises(FrozenInstanceError):  # immutable: nothing set on a row is lost silently
+        rows[2].route = "exchange"  # type: ignore[misc]
     assert list(rows.codes()) == [tuple(f.code for f in r.findings) for r in rows]
     assert rows == list(rows) and rows != list(rows)[:4]
     assert [r.status for r in rows] == ["not-migrated", "not-migrated", "orphan-custom-recipient",
@@ -258,3 +274,36 @@ def test_address_index_reads_like_an_index():
         assert (key in packed) == (key in plain)
     assert "a" not in packed and len(packed) == len(plain) == 4
     assert dict(packed.shared()) == {("a", "po1"): [0, 3, 5]}
+
+
+def test_rows_kept_by_a_runbook_stay_valid_after_the_inputs_change(analysis):
+    """Issue 13: a runbook keeps ``list(rows)``, changes an item count, then
+    reads the rows' messages - it gets the rows as they were, never an error."""
+    a, recips, _ = analysis
+    kept = list(a.rows)
+    before = [r.as_dict() for r in kept]
+    with pytest.raises(FrozenInstanceError):
+        recips[0].item_count = 0  # type: ignore[misc]  # inputs are values too
+    recips[0] = recips[0].replace(item_count=0)  # Zed: stale, 0 items
+    assert [r.as_dict() for r in kept] == before
+    assert [r.as_dict() for r in a.rows] == before  # the analysis keeps its own inputs
+    assert all(f.message and f.action for r in kept for f in r.findings)
+
+
+def test_each_row_is_made_once_to_write_it_and_to_find_the_exit_code(analysis, monkeypatch):
+    """Issue 13, one pass: writing the rows makes each row (findings and
+    messages) once, and --fail-on then reads the codes kept, not the rules."""
+    import io
+
+    from toolkit.render import write_rows
+    from toolkit.rules import rows as rows_module
+
+    a, _, _ = analysis
+    made: list[int] = []
+    real = rows_module.recipient_row
+    monkeypatch.setattr(rows_module, "recipient_row",
+                        lambda ctx, i: made.append(i) or real(ctx, i))
+    write_rows(a.rows, "csv", io.StringIO(), None)
+    assert sorted(made) == [0, 1, 2]
+    assert exit_code(a.rows, "warning") == 1
+    assert sorted(made) == [0, 1, 2]  # the codes were kept: no row made again

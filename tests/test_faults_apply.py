@@ -12,10 +12,11 @@ any recovery:
 - the journal reads, and its removals chain file by file (each one's
   ``sha_before`` is the state the previous one left);
 - every cc:Mail file parses and is byte for byte the state the journal says it
-  is in: the last recorded change made, or, for the one change in flight (an
-  ``intent`` without its ``done``; in an undo, the newest change not yet marked
-  ``undone``), the state just before or just after it. Never anything else, so
-  never half-written.
+  is in: the last recorded change made, or, for the changes in flight (apply
+  journals all of a file's removals, then rewrites the file once: the
+  ``intent`` records without their ``done``, all of one file; in an undo, the
+  newest change not yet marked ``undone``), the state just before or just after
+  them. Never anything else, so never half-written.
 
 Then the runs alternate two recoveries: ``undo --yes`` gives back every file
 byte for byte; a resumed ``apply --yes`` gives exactly the files of the
@@ -191,7 +192,8 @@ def removals_by_file(state: JournalState) -> dict[str, list]:
 def check_files_after_kill(s: Site, state: JournalState, in_flight, where: str) -> str | None:
     """Every file parses and is in the state the journal says (see the module doc).
 
-    ``in_flight`` is the one entry whose change may or may not be in the file.
+    ``in_flight`` is the entry whose change (with the pending ones of its file before
+    it) may or may not be in the file.
     Returns the name of the file found in the other state of that change, if any.
     """
     chains = removals_by_file(state)
@@ -241,7 +243,10 @@ def after_kill(s: Site, what: str, killed: bool, where: str) -> str:
     state = read_journal(s.journal)  # reads (InputError otherwise)
     entries = state.entries
     pending = [e for e in entries if e.state == "intent"]
-    assert len(pending) <= 1 and (not pending or pending[0] is entries[-1]), where
+    # apply journals a file's removals together, then writes the file once: the pending
+    # intents are the journal's last entries, all of one file, and they are made together
+    assert pending == entries[len(entries) - len(pending):], where
+    assert len({e.change["file"] for e in pending}) <= 1, where
     for e in entries:
         if e.state == "failed":
             assert e.error == INTERRUPTED, f"{where}: {e}"
@@ -249,8 +254,8 @@ def after_kill(s: Site, what: str, killed: bool, where: str) -> str:
     undone = sum(e.state == "undone" for e in made)
     # an undo reverts newest first: the undone changes are the newest ones
     assert [e.state for e in made] == ["done"] * (len(made) - undone) + ["undone"] * undone, where
-    if pending:  # an intent's change, made or not (an undo killed before it settled it)
-        in_flight = pending[0]
+    if pending:  # a file's batch of intents, made or not (an undo killed before it settled it)
+        in_flight = pending[-1]
     elif what == "undo" and undone < len(made):  # the next to revert, reverted or not
         in_flight = made[len(made) - undone - 1]
     else:
@@ -293,6 +298,10 @@ def recover_by_resume(s: Site, where: str) -> None:
     assert not s.temps(), where
 
 
+def recover(s: Site, recovery: str, where: str) -> None:
+    (recover_by_undo if recovery == "undo" else recover_by_resume)(s, where)
+
+
 def draw(rng: random.Random, seconds: float) -> tuple[float, str]:
     u = rng.random()
     return u * seconds, f"{u:.4f} x {seconds:.3f}s = {u * seconds:.3f}s"
@@ -331,10 +340,7 @@ def test_kill_apply_at_random_points_then_undo_or_resume(site):
                 where += f", killed at {drawn}, then resumed again"
                 code, took = s.kill_after(delay, "apply", str(s.plan), "--yes", *ONLY)
                 seen[after_kill(s, "apply", took is None, where) + " (resuming)"] += 1
-        if recovery == "undo":
-            recover_by_undo(s, where)
-        else:
-            recover_by_resume(s, where)
+        recover(s, recovery, where)
     s.reset(s.start)
     print(f"\napply kill loop, seed {SEED}, {RUNS} runs, apply {s.apply_seconds:.2f}s: "
           + ", ".join(f"{n} {what}" for what, n in sorted(seen.items())))
@@ -403,10 +409,7 @@ def test_apply_killed_inside_atomic_write(site, recovery):
     target.with_name(f".{target.name}.ccmig-tmp").write_bytes(s.reference[target][:1000])
     where = f"apply killed in atomic_write of {target.name}, then {recovery}"
     assert after_kill(s, "apply", True, where) == "apply killed with an intent pending, its change not made"
-    if recovery == "undo":
-        recover_by_undo(s, where)
-    else:
-        recover_by_resume(s, where)
+    recover(s, recovery, where)
     s.reset(s.start)
 
 
@@ -488,3 +491,44 @@ def test_resume_reports_a_change_settled_as_made_as_already_done(site):
     status = {o["id"]: o["status"] for o in json.loads(out)}
     s.reset(s.start)
     assert status[last.action] == "already-done"
+
+
+def test_apply_killed_between_two_files_then_undo(site):
+    """A kill after one file's batch, before the next file's intents: people whose
+    entries span both files are half removed, their other entries untouched and not
+    in the journal. Undo must still put them back whole (those entries are the
+    plan's, not ones dirsync added), and a resumed apply must finish the job."""
+    s = site
+    lines = s.ref_journal.rstrip(b"\n").split(b"\n")
+    records = [json.loads(line) for line in lines]
+    first_file = next(r["change"]["file"] for r in records if r["type"] == "intent")
+    first_seqs = {r["seq"] for r in records
+                  if r["type"] == "intent" and r["change"]["file"] == first_file}
+    cut = max(n for n, r in enumerate(records) if r["type"] == "done" and r["seq"] in first_seqs)
+    assert cut < len(records) - 1  # other files follow
+    files = {p: (s.reference[p] if str(p) == first_file else s.start[p]) for p in s.files}
+    for recovery in ("undo", "resume"):
+        s.reset(files, b"\n".join(lines[:cut + 1]) + b"\n")
+        where = f"apply killed between two files, then {recovery}"
+        assert after_kill(s, "apply", True, where) == "apply killed between two changes"
+        recover(s, recovery, where)
+    s.reset(s.start)
+
+
+@pytest.mark.parametrize("recovery", ["undo", "resume"])
+def test_apply_killed_after_a_files_rewrite_before_its_done_records(site, recovery):
+    """The last file is rewritten with its whole batch; none of the batch's done
+    records is written. Settling reads the chain: all of them were made."""
+    s = site
+    records = [json.loads(line) for line in s.ref_journal.rstrip(b"\n").split(b"\n")]
+    last_file = [r for r in records if r["type"] == "intent"][-1]["change"]["file"]
+    batch = {r["seq"] for r in records if r["type"] == "intent"
+             and r["change"]["file"] == last_file}
+    assert len(batch) > 1
+    kept = [r for r in records if not (r["type"] == "done" and r["seq"] in batch)]
+    s.reset(s.reference, "".join(json.dumps(r, ensure_ascii=False) + "\n"
+                                 for r in kept).encode())
+    where = f"apply killed after rewriting {Path(last_file).name}, then {recovery}"
+    assert after_kill(s, "apply", True, where) == "apply killed after a change, before its record"
+    recover(s, recovery, where)
+    s.reset(s.start)

@@ -15,8 +15,9 @@ generator covers everything it knows how to produce.
 Flags set True are the recorded disagreement classes D1-D5 (minimal examples in
 ``DISAGREEMENTS`` at the end, run as strict xfails). Flags left False cover
 readings the oracle lists as ambiguities where both sides turned out to agree
-(control white space in names, 5.5 targets on mailboxes, several spellings of
-one local entry, mixed object classes, DN spelling).
+(5.5 targets on mailboxes, mixed object classes, DN spelling), and the contract
+points issue 13 settled in spec.md: control characters (white space or not) in
+cc:Mail names and POs, several spellings of one local entry.
 
 ``ORACLE_EXAMPLES=N`` overrides the number of hypothesis examples (default 300).
 """
@@ -62,7 +63,8 @@ ODD_NAMES = [
     "Mu\u0308ller, Ju\u0308rgen", "STRASSE, Hans", 'Say "Hi"', "Box [1]", "Ctl\x01Name",
     "Del\x7fName", "", " Lee, Ann ",
 ]
-CONTROL_WS_NAMES = ["Tab\tName", "Tab Name", "Nel\x85Name", "Line\nBreak", "FS\x1cName"]
+CONTROL_WS_NAMES = ["Tab\tName", "Tab Name", "Nel\x85Name", "Line\nBreak", "FS\x1cName",
+                    "Trailing CR\r", "VT\x0bFF\x0cName"]
 DIR_NAMES = ["Smith, John", "SMITH,  john", "Doe, Jane", "Cole, At", "Lee, Ann", "Strasse, HANS"]
 ODD_DIR_NAMES = [
     "Grover Smith", "Jones at Home", "Müller, Jürgen", "Mu\u0308ller, Ju\u0308rgen", 'Say "Hi"',
@@ -70,7 +72,7 @@ ODD_DIR_NAMES = [
 ]
 LINE_BREAKY_DIR_NAMES = ["Nel\x85Name", "FF\x0cName", "LS\u2028Name", "FS\x1cName"]
 VALUE_POS = ["EXCH", "EXCH2", "exch", "PO1", "po1", "PO2", "HUB"]
-ODD_VALUE_POS = ["PÖ", "", "P O", "PO1 ", "p_o-1"]
+ODD_VALUE_POS = ["PÖ", "", "P O", "PO1 ", "p_o-1", "PO1\r", "P\tO1", "\x1fPO2"]
 FILE_POS = ["PO1", "PO2", "Hub", "PÖ", "P O"]
 ADDRS = ["", "EXCH", "exch", "EXCH2", "PO1", "PO2", "HUB"]
 ODD_ADDRS = [" ", "po1", "PO1 FANNAME", "EXCH Smith, J", "NOWHERE", "PÖ", "P"]
@@ -414,6 +416,33 @@ def test_fixed_parsing_edges():
         "PO2": [GenEntry("Cole, AT", "r", addr="exch")]},
         {"PO1": "prefix", "PO2": "both"}, None)
     run_and_compare(org)
+
+
+def test_fixed_control_characters_are_invalid_before_folding():
+    """Issue 13, 8(c): a TAB, a trailing CR (a base64 value), NEL, VT, FF or
+    \\x1c-\\x1f anywhere in name or PO makes the value invalid-address."""
+    org = GenOrg("ad", ["EXCH"], [
+        mbx(1, "CCMAIL:Tab\tName at EXCH", "ccmail:Tab\tName at PO1"),
+        mbx(2, "CCMAIL:Trail, Cr at EXCH\r", "ccmail:Trail, Cr at PO1"),
+        mbx(3, "CCMAIL:Nel\x85Name at EXCH", "ccmail:Nel Name at PO1"),
+        mbx(4, "CCMAIL:Vt\x0bFf\x0cName at EXCH", "CCMAIL:Fs at \x1cEXCH"),
+        mbx(5, "CCMAIL:Plain, Pat at EXCH", "ccmail:Plain, Pat at PO1\x1f"),
+    ], {"PO1": [GenEntry("Tab Name", "L"), GenEntry("Trail, Cr", "L"),
+                GenEntry("Nel Name", "L"), GenEntry("Plain, Pat", "L")]},
+        {"PO1": "header"}, None)
+    run_and_compare(org)
+
+
+def test_fixed_several_spellings_of_one_local_entry():
+    """Issue 13, 8(b): the ccmail-user row takes the spelling first by code
+    point, whatever the order of the entries and files."""
+    for names in (["smith,  JOHN", "Smith, John", "SMITH, john"],
+                  ["SMITH, john", "smith,  JOHN", "Smith, John"]):
+        org = GenOrg("ad", ["EXCH"], [mbx(1, "CCMAIL:Doe, Jane at EXCH")],
+                     {"PO1": [GenEntry(n, "L") for n in names],
+                      "PO2": [GenEntry("Lee, Ann", "l"), GenEntry("LEE, ANN", "L")]},
+                     {"PO1": "header", "PO2": "prefix"}, None)
+        run_and_compare(org)
 
 
 def test_fixed_exchange55():

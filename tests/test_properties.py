@@ -255,9 +255,10 @@ def recipients(draw, index: int):
                   nickname=f"r{index}",
                   subtype={Kind.CUSTOM_RECIPIENT: "contact"}.get(kind, kind.value))
     if kind is Kind.MAILBOX:
-        r.item_count = draw(st.one_of(st.none(), st.integers(0, 50)))
+        r = r.replace(item_count=draw(st.one_of(st.none(), st.integers(0, 50))))
         if draw(st.booleans()):
-            r.exchange_values = [v.raw for v in proxies][: draw(st.integers(0, len(proxies)))]
+            r = r.replace(exchange_values=[v.raw for v in proxies][
+                : draw(st.integers(0, len(proxies)))])
     return r
 
 

@@ -236,3 +236,36 @@ def test_add_primary_is_not_blocked_by_the_mailboxs_own_old_primary(org: Org):
     ames = next(a for dn, a in adds.items() if "Ames, Ann," in dn.replace("\\", ""))
     assert ames["blocked"] and "Ann (2),OU=" in ames["blocked_reason"]
     assert "Ann,OU=" not in ames["blocked_reason"]
+
+
+def test_undo_without_exchange_holds_back_the_whole_person(site, tmp_path):
+    """A person's Exchange-side change cannot be reverted without --exchange-uri:
+    their cc:Mail removals stay too (never half reverted); others are reverted."""
+    from toolkit.remediation.journal import Journal, read_journal
+
+    org, args, stats = site
+    plan_path = tmp_path / "plan.json"
+    ccmig("plan", *args, "--mailbox-stats", str(stats), "-o", str(plan_path))
+    start = snapshot(org)
+    ccmig("apply", str(plan_path), "--yes", "--only", "remove-ccmail-entry")
+    journal_path = Path(f"{plan_path}.journal")
+    smith = next(e.change["mailbox"] for e in read_journal(journal_path).entries
+                 if e.change["name"] == "Smith, John")
+    with Journal(journal_path) as journal:  # as apply journals an add-address it made
+        entry = journal.intent("0001", "add-secondary-address", {
+            "type": "add-address", "dn": smith, "address": "ccmail:Smith, John at PO9",
+            "before": [], "mailbox": smith})
+        journal.mark(entry, "done")
+    dry_code, dry, dry_err = ccmig("undo", str(journal_path), "--format", "json")
+    code, out, err = ccmig("undo", str(journal_path), "--yes", "--format", "json")
+    assert dry_code == code == 1
+    status = {(o["id"], o["status"]) for o in json.loads(out)}
+    assert {(i, {"would-revert": "reverted"}.get(s, s))
+            for i, s in {(o["id"], o["status"]) for o in json.loads(dry)}} == status
+    held = [o for o in json.loads(out) if o["status"] == "held-back"]
+    assert len(held) == 3 and any("needs --exchange-uri" in o["detail"] for o in held)
+    assert "--exchange-uri" in err
+    after = snapshot(org)
+    assert after["PO2.txt"] == start["PO2.txt"]  # Doe reverted
+    assert b"Smith, John" not in after["PO1.txt"]  # Smith held back, in PO1 and HUBPO
+    assert after["HUBPO.txt"].count(b"Smith, John") == 0

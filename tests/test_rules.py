@@ -369,3 +369,38 @@ def test_exchange55_dialect(org):
     rr = got["cn=rr"]
     assert (rr["kind"], rr["old_post_office"], rr["status"]) == ("custom-recipient", "PO1",
                                                                  "complete")
+
+
+def test_control_characters_are_checked_before_folding(org):
+    """Issue 13, 8(c): TAB, CR, LF, NEL, VT, FF, \\x1c-\\x1f anywhere in name or
+    PO make the value invalid, although folding white space would hide them."""
+    bad = ["ccmail:Tab\tName at PO1", "ccmail:Trail, Cr at PO1\r", "ccmail:Nel\x85Name at PO1",
+           "ccmail:Vt\x0bName at PO1", "ccmail:Ff\x0cName at PO1", "ccmail:Fs\x1cName at PO1",
+           "ccmail:Us\x1fName at PO1", "ccmail:Line\nBreak at PO1", "ccmail:Po at P\tO1"]
+    org.objects = [mailbox(f"Ctl{i}", f"CCMAIL:Ctl{i} at EXCH", v) for i, v in enumerate(bad)]
+    rows = by_name(audit(org))
+    for i, value in enumerate(bad):
+        row = rows[f"Ctl{i}"]
+        assert codes(row)[0] == "invalid-address", repr(value)
+        assert "control character" in row["findings"][0]["message"], repr(value)
+        assert row["old_post_office"] is None  # invalid values take part in no other rule
+
+
+def test_a_primary_with_a_trailing_cr_is_lost(org):
+    """The change existing users see: a base64 primary ending in CR is now
+    invalid, so the mailbox has no primary at X and cannot be reached."""
+    org.objects = [mailbox("Cr, Carl", "CCMAIL:Cr, Carl at EXCH\r", "ccmail:Cr, Carl at PO1")]
+    org.dirs = {"HUBPO": podir("HUBPO", CONNECTOR, entry("Cr, Carl", "r", "EXCH"))}
+    row = by_name(audit(org))["Cr, Carl"]
+    assert codes(row) == ["invalid-address", "missing-primary-address"]
+    assert row["route"] == "exchange"  # its cc:Mail name comes from the old address
+
+
+def test_only_a_non_blank_target_makes_a_custom_recipient(org):
+    """Issue 13, 8(d): a user without a mailbox is a custom recipient only
+    with a non-blank targetAddress."""
+    org.objects = [mail_user("Blank", " ", "CCMAIL:Blank at PO1"),
+                   mail_user("Tabbed", "\t", "CCMAIL:Tabbed at PO1"),
+                   mail_user("Real", "SMTP:real@example.com", "CCMAIL:Real at PO1")]
+    rows = by_name(audit(org))
+    assert set(rows) == {"Real"} and rows["Real"]["kind"] == "custom-recipient"

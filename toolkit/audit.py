@@ -138,7 +138,7 @@ def _run_audit(inputs: AuditInputs) -> AuditResult:
     if inputs.powershell is not None:
         enrich_from_powershell(inputs.powershell, recipients, inputs.compare_addresses)
     if stats is not None:
-        matched = stats.apply()
+        matched = stats.apply(recipients)
         log.info("mailbox stats: %d mailbox(es) matched", matched)
     analysis = analyse(
         recipients,
@@ -152,21 +152,24 @@ def _run_audit(inputs: AuditInputs) -> AuditResult:
 
 def enrich_from_powershell(session: Any, recipients: list[Recipient],
                            compare_addresses: bool = True) -> None:
-    """Item counts and EmailAddresses for every mailbox with cc:Mail values.
+    """Item counts and EmailAddresses for every mailbox with cc:Mail values
+    (``recipients`` gets new recipients in their places).
 
     Batched by the session; identities are DNs, which Exchange resolves
     exactly. Explicit ``--mailbox-stats`` is applied afterwards and wins.
     """
     from toolkit.exchange.dialects import ccmail_value
 
-    mailboxes = [r for r in recipients if r.kind is Kind.MAILBOX and r.has_values]
-    dns = [r.dn for r in mailboxes]
-    for r, res in zip(mailboxes, session.email_addresses(dns) if compare_addresses else (),
+    positions = [n for n, r in enumerate(recipients)
+                 if r.kind is Kind.MAILBOX and r.has_values]
+    dns = [recipients[n].dn for n in positions]
+    for n, res in zip(positions, session.email_addresses(dns) if compare_addresses else (),
                       strict=compare_addresses):
         if res.found:
-            r.exchange_values = [a for a in res.addresses if ccmail_value(a, ":", "proxy")]
+            recipients[n] = recipients[n].replace(exchange_values=[
+                a for a in res.addresses if ccmail_value(a, ":", "proxy")])
         else:
-            log.info("Exchange did not find %s: %s", r.dn, res.error)
-    for r, res in zip(mailboxes, session.mailbox_stats(dns), strict=True):
+            log.info("Exchange did not find %s: %s", recipients[n].dn, res.error)
+    for n, res in zip(positions, session.mailbox_stats(dns), strict=True):
         if res.found and res.item_count is not None:
-            r.item_count = res.item_count
+            recipients[n] = recipients[n].replace(item_count=res.item_count)

@@ -34,11 +34,10 @@ from urllib.parse import urlsplit, urlunsplit
 from toolkit import __version__
 from toolkit.errors import InputError
 from toolkit.model import Row
-from toolkit.rules import CODES
+from toolkit.rules import STATUSES
 
 FORMAT = "ccmig-run"
 VERSION = 1
-STATUSES = (*CODES, "complete")
 PREFIX = "ccmig-run-"
 _SECRET = re.compile(r"pass(word)?|secret|token|credential|api[-_]?key", re.IGNORECASE)
 

@@ -3,13 +3,26 @@
 Readers (LDIF, LDAP, PowerShell, cc:Mail files, mocks) produce these objects;
 :mod:`toolkit.rules` turns them into :class:`Row` objects. Nothing here does
 I/O, so runbooks and test suites can build them by hand.
+
+``Finding`` and ``Row`` are frozen values. ``Recipient`` and ``DirEntry`` keep
+their fields in :mod:`toolkit.storage`'s compact forms (what lets 100,000
+recipients fit in 150 MB) and decode a field when it is read; the codecs live
+there, not here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import FrozenInstanceError, dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from toolkit import storage
+from toolkit.ccmail.address import CcmailValue
+from toolkit.storage import NO_EXTRA, DirFile, join_record, pack_ids
+
+__all__ = ["NO_EXTRA", "AttrValue", "CcmailValue", "Dialect", "DirEntry", "DirFile", "Finding",
+           "Identities", "Kind", "RawEntry", "Recipient", "Row"]
 
 AttrValue = str | bytes
 
@@ -52,121 +65,56 @@ class Dialect(StrEnum):
     EXCHANGE55 = "exchange55"
 
 
-class CcmailValue:
-    """A cc:Mail address value on an Exchange object (proxy or target).
+@dataclass(frozen=True, slots=True)
+class Identities:
+    """A recipient's identity fields: what ``--mailbox-stats`` and ``ccmig
+    check`` match it by, besides its DN and cc:Mail values."""
 
-    ``name``/``po`` are trimmed with white space folded, case kept; ``key`` is
-    the folded (name, PO) pair used for every comparison. ``error`` is set
-    when the value is invalid (spec: ``invalid-address``); invalid values
-    take no part in any other rule.
-
-    A plain-data class with a dataclass's interface. Most values are written
-    exactly ``TYPE:name at PO``; those do not keep ``raw`` as a second
-    string (it is rebuilt when read), which at 150,000 values saves 15 MB.
-    Values are read-only in practice: to change one, make a new one (on a
-    rebuilt value, assigning ``name``, ``po`` or ``prefix`` changes ``raw``).
-    """
-
-    __slots__ = ("_raw", "error", "key", "name", "po", "prefix", "source")
-    __match_args__ = ("raw", "prefix", "source", "name", "po", "key", "error")
-    __hash__ = None  # type: ignore[assignment]
-
-    prefix: str
-    source: str  # "proxy" or "target"
-    name: str | None
-    po: str | None
-    key: tuple[str, str] | None
-    error: str | None
-
-    def __init__(self, raw: str, prefix: str, source: str, name: str | None = None,
-                 po: str | None = None, key: tuple[str, str] | None = None,
-                 error: str | None = None) -> None:
-        self._raw = raw
-        self.prefix = prefix
-        self.source = source
-        self.name = name
-        self.po = po
-        self.key = key
-        self.error = error
-
-    @classmethod
-    def canonical(cls, sep: str, prefix: str, source: str, name: str, po: str,
-                  key: tuple[str, str] | None, error: str | None) -> CcmailValue:
-        """A value whose raw text is exactly ``prefix + sep + name + " at " + po``."""
-        value = cls.__new__(cls)
-        value._raw, value.prefix, value.source = sep, prefix, source
-        value.name, value.po, value.key, value.error = name, po, key, error
-        return value
-
-    @property
-    def raw(self) -> str:
-        raw = self._raw
-        if len(raw) == 1:  # the separator of a canonical value (no raw value is 1 long)
-            return f"{self.prefix}{raw}{self.name} at {self.po}"
-        return raw
-
-    @raw.setter
-    def raw(self, value: str) -> None:
-        self._raw = value
-
-    @property
-    def valid(self) -> bool:
-        return self.error is None
-
-    @property
-    def upper(self) -> bool:
-        """Upper-case ``CCMAIL`` type: Exchange's mark of a primary address."""
-        return self.prefix == "CCMAIL"
-
-    @property
-    def address(self) -> str:
-        """``name at PO`` in display form (valid values only)."""
-        return f"{self.name} at {self.po}"
-
-    def _fields(self) -> tuple[object, ...]:
-        return (self.raw, self.prefix, self.source, self.name, self.po, self.key, self.error)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._fields() == other._fields()  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return (f"CcmailValue(raw={self.raw!r}, prefix={self.prefix!r}, source={self.source!r}, "
-                f"name={self.name!r}, po={self.po!r}, key={self.key!r}, error={self.error!r})")
+    primary_smtp: str | None
+    nickname: str | None  # mailNickname (AD), uid (5.5)
+    sam: str | None
+    upn: str | None
+    mail: str | None
+    legacy_dn: str | None
+    smtp: tuple[str, ...]  # every SMTP address, in value order
 
 
-class Recipient:
+_IDS = ("primary_smtp", "nickname", "sam", "upn", "mail", "legacy_dn", "smtp")
+_RECIPIENT_FIELDS = ("dn", "kind", "values", "primary_smtp", "smtp", "nickname", "sam", "upn",
+                     "mail", "item_count", "exchange_values", "subtype", "legacy_dn")
+
+
+class _Frozen:
+    """Instances cannot be changed after construction (as a frozen dataclass):
+    make a changed copy with ``replace(**changes)``."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}: "
+                                  f"{type(self).__name__} is immutable, use replace()")
+
+    __delattr__ = __setattr__  # type: ignore[assignment]
+
+
+class Recipient(_Frozen):
     """An Exchange object classified as mailbox, custom recipient or group.
 
-    A plain-data class with a dataclass's interface (fields, equality,
-    repr). The identity fields (``primary_smtp``, ``smtp``, ``nickname``,
-    ``sam``, ``upn``, ``mail``, ``legacy_dn``) are read rarely - by
-    ``--mailbox-stats`` and ``ccmig check`` - so they are kept packed in one
-    string and unpacked when read: at 100,000 objects that saves ~25 MB of
-    string and list headers. ``smtp`` is therefore a new list on each read;
-    assign a list to change it.
-
-    Recipients made by the directory readers (:meth:`read`) keep their
-    cc:Mail values *packed* too: the raw texts in one string, parsed again
-    each time ``values`` is read (a new list each time). Parsed, a value
-    costs ~300 bytes in objects (value, name, folded name, key); packed, the
-    length of its text - at 100,000 recipients ~40 MB. The rules read each
-    recipient's values a few times in one audit. Recipients made with
-    ``Recipient(...)`` keep the list they are given.
-
-    ``dn``, the packed identity fields and the packed values are kept as ONE
-    string (ENQ between them; a tuple when one holds ENQ): two string
-    headers and two fields fewer an object, ~11 MB at 100,000 objects.
+    An immutable value with a dataclass's interface (fields, equality, repr,
+    :meth:`replace`). Its DN, identity fields and cc:Mail values are kept in
+    ONE string (:mod:`toolkit.storage`: at 100,000 objects ~60 MB less than
+    fields and parsed values) and decoded when read; ``values`` and ``smtp``
+    are therefore new lists on each read. ``item_count`` and
+    ``exchange_values`` are what later stages (``--mailbox-stats``,
+    PowerShell) learnt about the mailbox: they make a new recipient.
     """
 
     __slots__ = ("_d", "exchange_values", "item_count", "kind", "subtype")
-    __match_args__ = ("dn", "kind", "values", "primary_smtp", "smtp", "nickname", "sam", "upn",
-                      "mail", "item_count", "exchange_values", "subtype", "legacy_dn")
+    __match_args__ = _RECIPIENT_FIELDS
     __hash__ = None  # type: ignore[assignment]
 
+    _d: str | tuple[Any, ...]  # the storage record
     kind: Kind
-    # Set by later stages (stats file or PowerShell):
     item_count: int | None
     exchange_values: list[str] | None  # cc:Mail values Exchange returned
     subtype: str | None  # e.g. "contact", "mail-user", "remote-address"
@@ -177,12 +125,10 @@ class Recipient:
                  mail: str | None = None, item_count: int | None = None,
                  exchange_values: list[str] | None = None, subtype: str | None = None,
                  legacy_dn: str | None = None) -> None:
-        self._d = _join(dn, _pack(primary_smtp, nickname, sam, upn, mail, legacy_dn,
-                                  [] if smtp is None else smtp), values)
-        self.kind = kind
-        self.item_count = item_count
-        self.exchange_values = exchange_values
-        self.subtype = subtype
+        ids = pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn,
+                       [] if smtp is None else smtp)
+        _init_recipient(self, join_record(dn, ids, _stored(values)), kind, item_count,
+                        exchange_values, subtype)
 
     @classmethod
     def read(cls, dn: str, kind: Kind, packed: str | list[CcmailValue],
@@ -190,154 +136,97 @@ class Recipient:
              upn: str | None, mail: str | None, subtype: str | None,
              legacy_dn: str | None) -> Recipient:
         """A recipient as a reader makes it: ``packed`` is
-        :func:`toolkit.ccmail.address.pack_values`'s string (or a list)."""
+        :func:`toolkit.storage.pack_values`'s string (or a list)."""
         r = cls.__new__(cls)
-        r._d = _join(dn, _pack(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp), packed)
-        r.kind = kind
-        r.item_count = r.exchange_values = None
-        r.subtype = subtype
+        ids = pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp)
+        _init_recipient(r, join_record(dn, ids, _stored(packed)), kind, None, None, subtype)
         return r
 
-    # ------------------------------------------------------------ the one string
+    def replace(self, **changes: Any) -> Recipient:
+        """A copy with ``changes`` (field names as in the constructor)."""
+        unknown = changes.keys() - set(_RECIPIENT_FIELDS)
+        if unknown:
+            raise TypeError(f"Recipient has no field(s) {', '.join(sorted(unknown))}")
+        d = self._d
+        if changes.keys() & {"dn", "values", *_IDS}:  # the record itself changes
+            ids = list(self._unpacked())
+            for n, name in enumerate(_IDS):
+                if name in changes:
+                    ids[n] = changes[name]
+            d = join_record(changes.get("dn", self.dn), pack_ids(*ids),
+                            _stored(changes.get("values", self._vals)))
+        r = Recipient.__new__(Recipient)
+        _init_recipient(r, d, changes.get("kind", self.kind),
+                        changes.get("item_count", self.item_count),
+                        changes.get("exchange_values", self.exchange_values),
+                        changes.get("subtype", self.subtype))
+        return r
+
+    # ------------------------------------------------------------ the record
 
     @property
     def dn(self) -> str:
-        d = self._d
-        if d.__class__ is str:
-            return d[:d.index("\x05")]  # type: ignore[no-any-return,union-attr]
-        return d[0]  # type: ignore[no-any-return]
-
-    @dn.setter
-    def dn(self, value: str) -> None:
-        self._d = _join(value, self._ids, self._vals)
+        return storage.record_dn(self._d)
 
     @property
     def _ids(self) -> str | tuple[Any, ...]:
-        d = self._d
-        if d.__class__ is str:
-            return d[d.index("\x05") + 1:d.rindex("\x05")]  # type: ignore[union-attr]
-        return d[1]  # type: ignore[no-any-return]
-
-    @_ids.setter
-    def _ids(self, value: str | tuple[Any, ...]) -> None:
-        self._d = _join(self.dn, value, self._vals)
+        return storage.record_ids(self._d)
 
     @property
     def _vals(self) -> str | list[CcmailValue]:
-        d = self._d
-        if d.__class__ is str:
-            return d[d.rindex("\x05") + 1:]  # type: ignore[union-attr]
-        return d[2]  # type: ignore[no-any-return]
-
-    @_vals.setter
-    def _vals(self, value: str | list[CcmailValue]) -> None:
-        self._d = _join(self.dn, self._ids, value)
+        return storage.record_vals(self._d)
 
     @property
     def values(self) -> list[CcmailValue]:
         vals = self._vals
         if vals.__class__ is str:
-            return _unpack_values(vals)  # type: ignore[arg-type]
-        return vals  # type: ignore[return-value]
-
-    @values.setter
-    def values(self, value: list[CcmailValue]) -> None:
-        self._vals = value
+            return storage.unpack_values(vals)  # type: ignore[arg-type]
+        return list(vals)
 
     @property
     def has_values(self) -> bool:
-        """``bool(values)``, without parsing them."""
-        d = self._d
-        if d.__class__ is str:
-            return d[-1] != "\x05"  # type: ignore[index]
-        return bool(d[2])
+        """``bool(values)``, without decoding them."""
+        return storage.record_has_values(self._d)
 
     # ------------------------------------------------------------ identity fields
 
     def _unpacked(self) -> tuple[Any, ...]:
         """(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp list)."""
-        ids = self._ids
-        if ids.__class__ is tuple:
-            return (*ids[:6], list(ids[6]))  # type: ignore[index]
-        parts: list[Any] = ids.split("\x00")  # type: ignore[union-attr]
-        nickname = parts[1]
-        if "\x03" in ids:  # type: ignore[operator]
-            parts = [part.replace("\x03", nickname) for part in parts]
-        if "\x04" in ids:  # type: ignore[operator]
-            primary = parts[0]
-            domain = primary[primary.rfind("@"):]
-            parts = [part.replace("\x04", domain) for part in parts]
-        for n in range(6):
-            part = parts[n]
-            if part == "\x01":
-                parts[n] = None
-            elif part == "\x02":  # sam equal to nickname, mail equal to primary_smtp
-                parts[n] = parts[1] if n == 2 else parts[0]
-        smtp = parts[6:]
-        if "\x02" in smtp:  # an SMTP address equal to primary_smtp
-            smtp = [parts[0] if a == "\x02" else a for a in smtp]
-        return (*parts[:6], smtp)
-
-    def _set(self, n: int, value: Any) -> None:
-        fields = list(self._unpacked())
-        fields[n] = value
-        self._ids = _pack(*fields)
+        return storage.unpack_ids(self._ids)
 
     @property
     def primary_smtp(self) -> str | None:
         return self._unpacked()[0]  # type: ignore[no-any-return]
 
-    @primary_smtp.setter
-    def primary_smtp(self, value: str | None) -> None:
-        self._set(0, value)
-
     @property
     def nickname(self) -> str | None:
         return self._unpacked()[1]  # type: ignore[no-any-return]
-
-    @nickname.setter
-    def nickname(self, value: str | None) -> None:
-        self._set(1, value)
 
     @property
     def sam(self) -> str | None:
         return self._unpacked()[2]  # type: ignore[no-any-return]
 
-    @sam.setter
-    def sam(self, value: str | None) -> None:
-        self._set(2, value)
-
     @property
     def upn(self) -> str | None:
         return self._unpacked()[3]  # type: ignore[no-any-return]
-
-    @upn.setter
-    def upn(self, value: str | None) -> None:
-        self._set(3, value)
 
     @property
     def mail(self) -> str | None:
         return self._unpacked()[4]  # type: ignore[no-any-return]
 
-    @mail.setter
-    def mail(self, value: str | None) -> None:
-        self._set(4, value)
-
     @property
     def legacy_dn(self) -> str | None:
         return self._unpacked()[5]  # type: ignore[no-any-return]
-
-    @legacy_dn.setter
-    def legacy_dn(self, value: str | None) -> None:
-        self._set(5, value)
 
     @property
     def smtp(self) -> list[str]:
         return self._unpacked()[6]  # type: ignore[no-any-return]
 
-    @smtp.setter
-    def smtp(self, value: list[str]) -> None:
-        self._set(6, value)
+    @property
+    def ids(self) -> Identities:
+        """The identity fields as one record."""
+        *fields, smtp = self._unpacked()
+        return Identities(*fields, tuple(smtp))
 
     def stats_identities(self) -> tuple[str, str | None, str | None, str | None]:
         """(dn, primary_smtp, nickname, sam): what ``--mailbox-stats`` matches, in order."""
@@ -357,9 +246,9 @@ class Recipient:
         return NotImplemented
 
     def __repr__(self) -> str:
-        names = self.__match_args__
         return "Recipient(" + ", ".join(
-            f"{name}={value!r}" for name, value in zip(names, self._fields(), strict=True)) + ")"
+            f"{name}={value!r}" for name, value in zip(_RECIPIENT_FIELDS, self._fields(),
+                                                       strict=True)) + ")"
 
     def identities(self) -> list[str]:
         """Every string ``ccmig check`` matches this object by (unfolded)."""
@@ -373,188 +262,88 @@ class Recipient:
         return out
 
 
-def _join(dn: str, ids: str | tuple[Any, ...], vals: str | list[CcmailValue]
-          ) -> str | tuple[Any, ...]:
-    """A recipient's DN, packed identity fields and packed values as one string."""
-    if (ids.__class__ is str and vals.__class__ is str and dn.__class__ is str
-            and "\x05" not in dn and "\x05" not in ids and "\x05" not in vals):  # type: ignore[operator]
-        return f"{dn}\x05{ids}\x05{vals}"
-    return (dn, ids, vals)
+def _stored(values: str | Iterable[CcmailValue]) -> str | tuple[CcmailValue, ...]:
+    """Values as the record keeps them: storage's string, or a tuple."""
+    return values if values.__class__ is str else tuple(values)  # type: ignore[return-value]
 
 
-_UNPACK: Any = None
+def _init_recipient(r: Recipient, d: str | tuple[Any, ...], kind: Kind, item_count: int | None,
+                    exchange_values: list[str] | None, subtype: str | None) -> None:
+    put = object.__setattr__
+    put(r, "_d", d)
+    put(r, "kind", kind)
+    put(r, "item_count", item_count)
+    put(r, "exchange_values", exchange_values)
+    put(r, "subtype", subtype)
 
 
-def _unpack_values(packed: str) -> list[CcmailValue]:
-    global _UNPACK
-    if _UNPACK is None:  # the grammar imports this module: import it on first use
-        from toolkit.ccmail.address import unpack_values
-
-        _UNPACK = unpack_values
-    return _UNPACK(packed)  # type: ignore[no-any-return]
+_ENTRY_FIELDS = ("name", "locn", "file_po", "addr", "comments", "messages", "extra", "where",
+                 "path")
 
 
-_MARKS = frozenset("\x00\x01\x02\x03\x04")
-
-
-def _pack(primary_smtp: str | None, nickname: str | None, sam: str | None, upn: str | None,
-          mail: str | None, legacy_dn: str | None, smtp: list[str]) -> str | tuple[Any, ...]:
-    """Identity fields as one string: NUL between fields, SOH for None, STX for
-    "same as" (sam = nickname; mail and SMTP addresses = primary_smtp); in
-    every field but the nickname, ETX stands for the nickname and, in every
-    field but primary_smtp, EOT for primary_smtp's ``@domain`` (they repeat
-    in UPN, legacyExchangeDN and SMTP addresses). A tuple when a field holds
-    one of those characters."""
-    fields = (primary_smtp, nickname, sam, upn, mail, legacy_dn, *smtp)
-    for field_ in fields:
-        if field_ is not None and (field_.__class__ is not str or not _MARKS.isdisjoint(field_)):
-            return (primary_smtp, nickname, sam, upn, mail, legacy_dn, tuple(smtp))
-    parts = ["\x01" if f is None else f for f in fields]
-    if sam is not None and sam == nickname:
-        parts[2] = "\x02"
-    if primary_smtp is not None:
-        if mail == primary_smtp:
-            parts[4] = "\x02"
-        for n in range(6, len(parts)):
-            if parts[n] == primary_smtp:
-                parts[n] = "\x02"
-        at = primary_smtp.rfind("@")
-        if at >= 0 and len(primary_smtp) - at > 3:  # the domain, in the other fields
-            domain = primary_smtp[at:]
-            parts[2:] = [p.replace(domain, "\x04") for p in parts[2:]]
-    if nickname is not None and len(nickname) > 2:  # the nickname, in the other fields
-        parts[0] = parts[0].replace(nickname, "\x03")
-        parts[2:] = [p.replace(nickname, "\x03") for p in parts[2:]]
-    return "\x00".join(parts)
-
-
-class _NoExtra(dict):  # type: ignore[type-arg]
-    """The shared, read-only ``extra`` of every entry that has no unknown keys
-    (one empty dict per entry would be 9 MB at 150,000 entries)."""
-
-    __slots__ = ()
-
-    def _read_only(self, *args: object, **kwargs: object) -> None:
-        raise TypeError("DirEntry.extra of an entry read without extra keys is read-only; "
-                        "assign a new dict instead")
-
-    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
-    __ior__ = _read_only  # type: ignore[assignment]
-
-
-NO_EXTRA: dict[str, str] = _NoExtra()
-
-
-class DirFile:
-    """What the entries read from one export file share: the file's PO and
-    names, and each distinct ``Addr``/``Comments`` text once (``strings``)."""
-
-    __slots__ = ("_first", "file", "file_po", "index", "path", "strings")
-
-    def __init__(self, file: str, file_po: str, path: str | None) -> None:
-        self.file, self.file_po, self.path = file, file_po, path
-        self.strings: list[str] = [""]
-        self.index: dict[str, int] = {"": 0}
-        self._first: dict[int, str] = {}
-
-    def first_word(self, n: int) -> str:
-        """The first word of ``strings[n]`` (an Addr: where an R entry sends
-        mail), or the file's PO when it is blank - :attr:`DirEntry.po`."""
-        found = self._first.get(n)
-        if found is None:
-            first = self.strings[n].split(None, 1)
-            found = self._first[n] = first[0] if first else self.file_po
-        return found
-
-    def string(self, text: str) -> int:
-        """The position of ``text`` in ``strings`` (added when new)."""
-        found = self.index.get(text)
-        if found is None:
-            found = self.index[text] = len(self.strings)
-            self.strings.append(text)
-        return found
-
-
-_LOCNS = "PpLlRrAa"
-_LOCN_CODE = {c: n for n, c in enumerate(_LOCNS)}
-_LINE_BITS, _STRING_BITS = 32, 21
-_ADDR_SHIFT = 3 + _LINE_BITS
-_COMMENTS_SHIFT = _ADDR_SHIFT + _STRING_BITS
-_MESSAGES_SHIFT = _COMMENTS_SHIFT + _STRING_BITS
-_STRING_MASK = (1 << _STRING_BITS) - 1
-
-
-class DirEntry:
-    """One record of a cc:Mail post office directory.
+class DirEntry(_Frozen):
+    """One record of a cc:Mail post office directory: an immutable value with
+    a dataclass's interface (fields, equality, repr, :meth:`replace`).
 
     ``po`` is where the entry sends mail (spec: *user entry*): the file's PO
     for ``L``/``l`` and for ``R``/``r`` without ``Addr``, else the first word
     of ``Addr`` taken at face value.
 
-    A plain-data class with the interface of a dataclass (fields, equality,
-    repr), written out so that 150,000 entries stay small. An entry read
-    from a file (:meth:`read`) is its name plus ONE integer - location code,
-    line number, ``Addr`` and ``Comments`` (positions in its file's
-    :class:`DirFile` strings) and ``Messages`` packed in bits - and a
-    reference to the :class:`DirFile` it shares with its file's other
-    entries: ~100 bytes less an entry than ten fields. Any other entry, or
-    one a setter changes, keeps its fields in a list.
+    An entry read from a file (:meth:`read`) is its name plus ONE integer and
+    the :class:`~toolkit.storage.DirFile` it shares with its file's other
+    entries (:mod:`toolkit.storage`: ~100 bytes less an entry than ten
+    fields); any other entry keeps its fields in a tuple.
     """
 
     __slots__ = ("_rec", "_src", "name")
-    __match_args__ = ("name", "locn", "file_po", "addr", "comments", "messages", "extra",
-                      "where", "path")
-    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+    __match_args__ = _ENTRY_FIELDS
+    __hash__ = None  # type: ignore[assignment]
 
     name: str
+    _rec: int | tuple[Any, ...]
+    _src: DirFile | None
 
     def __init__(self, name: str, locn: str, file_po: str, addr: str = "", comments: str = "",
                  messages: int | None = None, extra: dict[str, str] | None = None,
                  where: str | None = None, path: str | None = None) -> None:
-        self.name = name
+        put = object.__setattr__
+        put(self, "name", name)
         # locn, file_po, addr, comments, messages, extra, where, path
-        self._rec: int | list[Any] = [locn, file_po, addr, comments, messages,
-                                      {} if extra is None else extra, where, path]
-        self._src: DirFile | None = None
+        put(self, "_rec", (locn, file_po, addr, comments, messages,
+                           extra if extra else NO_EXTRA, where, path))
+        put(self, "_src", None)
 
     @classmethod
     def read(cls, name: str, locn: str, addr: str, comments: str, messages: int | None,
              extra: dict[str, str] | None, src: DirFile, line: int) -> DirEntry:
         """An entry read from line ``line`` of ``src`` (``where`` is ``file:line``)."""
+        code = None if extra is not None else storage.pack_entry(
+            locn, line, src.string(addr), src.string(comments), messages)
+        if code is None:
+            return cls(name, locn, src.file_po, addr, comments, messages, extra,
+                       f"{src.file}:{line}", src.path)
         entry = cls.__new__(cls)
-        entry.name = name
-        code = _LOCN_CODE.get(locn)
-        a, c = src.string(addr), src.string(comments)
-        if (extra is not None or code is None or not 0 <= line < 1 << _LINE_BITS
-                or a > _STRING_MASK or c > _STRING_MASK or (messages is not None and messages < 0)):
-            entry._rec = [locn, src.file_po, addr, comments, messages,
-                          NO_EXTRA if extra is None else extra, f"{src.file}:{line}", src.path]
-            entry._src = None
-            return entry
-        entry._rec = (code | line << 3 | a << _ADDR_SHIFT | c << _COMMENTS_SHIFT
-                      | (0 if messages is None else messages + 1) << _MESSAGES_SHIFT)
-        entry._src = src
+        put = object.__setattr__
+        put(entry, "name", name)
+        put(entry, "_rec", code)
+        put(entry, "_src", src)
         return entry
 
-    def _fields_list(self) -> list[Any]:
-        """The fields as a list, which the entry keeps from now on (for setters)."""
-        rec = self._rec
-        if rec.__class__ is int:
-            rec = self._rec = [self.locn, self.file_po, self.addr, self.comments, self.messages,
-                               NO_EXTRA, self.where, self.path]
-            self._src = None
-        return rec  # type: ignore[return-value]
+    def replace(self, **changes: Any) -> DirEntry:
+        """A copy with ``changes`` (field names as in the constructor)."""
+        fields = dict(zip(_ENTRY_FIELDS, self._fields(), strict=True))
+        unknown = changes.keys() - fields.keys()
+        if unknown:
+            raise TypeError(f"DirEntry has no field(s) {', '.join(sorted(unknown))}")
+        fields.update(changes)
+        return DirEntry(**fields)
 
     @property
     def locn(self) -> str:
         rec = self._rec
         if rec.__class__ is int:
-            return _LOCNS[rec & 7]  # type: ignore[operator]
+            return storage.entry_locn(rec)  # type: ignore[arg-type]
         return rec[0]  # type: ignore[index,no-any-return]
-
-    @locn.setter
-    def locn(self, value: str) -> None:
-        self._fields_list()[0] = value
 
     @property
     def file_po(self) -> str:
@@ -563,43 +352,26 @@ class DirEntry:
             return src.file_po
         return self._rec[1]  # type: ignore[index,no-any-return]
 
-    @file_po.setter
-    def file_po(self, value: str) -> None:
-        self._fields_list()[1] = value
-
     @property
     def addr(self) -> str:
         src = self._src
         if src is not None:
-            return src.strings[self._rec >> _ADDR_SHIFT & _STRING_MASK]  # type: ignore[operator]
+            return src.strings[storage.entry_addr(self._rec)]  # type: ignore[arg-type]
         return self._rec[2]  # type: ignore[index,no-any-return]
-
-    @addr.setter
-    def addr(self, value: str) -> None:
-        self._fields_list()[2] = value
 
     @property
     def comments(self) -> str:
         src = self._src
         if src is not None:
-            return src.strings[self._rec >> _COMMENTS_SHIFT & _STRING_MASK]  # type: ignore[operator]
+            return src.strings[storage.entry_comments(self._rec)]  # type: ignore[arg-type]
         return self._rec[3]  # type: ignore[index,no-any-return]
-
-    @comments.setter
-    def comments(self, value: str) -> None:
-        self._fields_list()[3] = value
 
     @property
     def messages(self) -> int | None:
         rec = self._rec
         if rec.__class__ is int:
-            stored = rec >> _MESSAGES_SHIFT  # type: ignore[operator]
-            return None if stored == 0 else stored - 1
+            return storage.entry_messages(rec)  # type: ignore[arg-type]
         return rec[4]  # type: ignore[index,no-any-return]
-
-    @messages.setter
-    def messages(self, value: int | None) -> None:
-        self._fields_list()[4] = value
 
     @property
     def extra(self) -> dict[str, str]:
@@ -608,21 +380,13 @@ class DirEntry:
             return NO_EXTRA
         return rec[5]  # type: ignore[index,no-any-return]
 
-    @extra.setter
-    def extra(self, value: dict[str, str]) -> None:
-        self._fields_list()[5] = value
-
     @property
     def where(self) -> str | None:
         """``file:line`` of the record (None for in-memory layers)."""
         src = self._src
         if src is not None:
-            return f"{src.file}:{self._rec >> 3 & 0xFFFFFFFF}"  # type: ignore[operator]
+            return f"{src.file}:{storage.entry_line(self._rec)}"  # type: ignore[arg-type]
         return self._rec[6]  # type: ignore[index,no-any-return]
-
-    @where.setter
-    def where(self, value: str | None) -> None:
-        self._fields_list()[6] = value
 
     @property
     def path(self) -> str | None:
@@ -631,10 +395,6 @@ class DirEntry:
         if src is not None:
             return src.path
         return self._rec[7]  # type: ignore[index,no-any-return]
-
-    @path.setter
-    def path(self, value: str | None) -> None:
-        self._fields_list()[7] = value
 
     def _fields(self) -> tuple[object, ...]:
         return (self.name, self.locn, self.file_po, self.addr, self.comments, self.messages,
@@ -662,218 +422,62 @@ class DirEntry:
     def po(self) -> str:
         src = self._src
         if src is not None:  # read from a file: the first word of each Addr is kept
-            rec: int = self._rec  # type: ignore[assignment]
-            if rec & 7 in (2, 3):  # L, l
-                return src.file_po
-            return src.first_word(rec >> _ADDR_SHIFT & _STRING_MASK)
+            return storage.entry_po(self._rec, src)  # type: ignore[arg-type]
         if self.locn in "Ll":
             return self.file_po
         first = self.addr.split(None, 1)
         return first[0] if first else self.file_po
 
 
-SEVERITY_RANK = {"error": 3, "warning": 2, "info": 1}
-
-
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One finding on a row: code, severity, message (names everything
-    involved) and action. A plain-data class with a dataclass's interface.
-
-    The rule engine makes rows whose findings are *deferred*: code and
-    severity are known, and message and action are written when first read
-    (by the rule that found them, from the same analysis), so 100,000 rows
-    do not hold 100,000 messages between the analysis and the report.
-    """
-
-    __slots__ = ("_action", "_handle", "_message", "_source", "code", "severity")
-    __match_args__ = ("code", "severity", "message", "action")
-    __hash__ = None  # type: ignore[assignment]
+    involved) and action. A plain immutable value."""
 
     code: str
     severity: str
-
-    def __init__(self, code: str, severity: str, message: str, action: str) -> None:
-        self.code = code
-        self.severity = severity
-        self._message: str | None = message
-        self._action: str | None = action
-        self._source: Any = None
-        self._handle: Any = None
-
-    @classmethod
-    def deferred(cls, code: str, severity: str, source: Any, handle: Any) -> Finding:
-        """A finding whose text ``source.finding_text(code, handle)`` writes when read."""
-        f = cls.__new__(cls)
-        f.code, f.severity = code, severity
-        f._message = f._action = None
-        f._source, f._handle = source, handle
-        return f
-
-    def _write(self) -> None:
-        self._message, self._action = self._source.finding_text(self.code, self._handle)
-        self._source = self._handle = None
-
-    @property
-    def message(self) -> str:
-        if self._source is not None:
-            self._write()
-        return self._message  # type: ignore[return-value]
-
-    @message.setter
-    def message(self, value: str) -> None:
-        if self._source is not None:
-            self._write()
-        self._message = value
-
-    @property
-    def action(self) -> str:
-        if self._source is not None:
-            self._write()
-        return self._action  # type: ignore[return-value]
-
-    @action.setter
-    def action(self, value: str) -> None:
-        if self._source is not None:
-            self._write()
-        self._action = value
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return (self.code, self.severity, self.message, self.action) == (
-                other.code, other.severity, other.message, other.action)  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return (f"Finding(code={self.code!r}, severity={self.severity!r}, "
-                f"message={self.message!r}, action={self.action!r})")
+    message: str
+    action: str
 
     def as_dict(self) -> dict[str, str]:
-        return {
-            "code": self.code,
-            "severity": self.severity,
-            "message": self.message,
-            "action": self.action,
-        }
+        return {"code": self.code, "severity": self.severity, "message": self.message,
+                "action": self.action}
 
 
+@dataclass(frozen=True, slots=True)
 class Row:
-    """One output row of ``ccmig audit`` (spec: Output).
+    """One output row of ``ccmig audit`` (spec: Output). A plain immutable
+    value: two rows made from the same analysis are equal.
 
-    A plain-data class with a dataclass's interface (``identities`` and
-    ``recipient`` are left out of its repr). Rows made by the rule engine are
-    *lazy*: ``key``, ``findings`` (deferred, see :class:`Finding`) and
-    ``identities`` are made from the analysis each time they are read, and
-    only the finding codes are kept - what keeps a 100,000-row audit small.
-    Assigning any of them stores the value given.
+    ``recipient`` is the Exchange object the row is about (None for a
+    ``ccmail-user`` row), ``entries`` the cc:Mail entries of a ``ccmail-user``
+    row; both are left out of the repr.
     """
 
-    __slots__ = (
-        "_codes",
-        "_findings",
-        "_handle",
-        "_identities",
-        "_key",
-        "_source",
-        "ccmail_name",
-        "dn",
-        "kind",
-        "old_post_office",
-        "recipient",
-        "route",
-    )
-    __match_args__ = ("key", "dn", "kind", "ccmail_name", "old_post_office", "route",
-                      "findings", "identities", "recipient")
-    __hash__ = None  # type: ignore[assignment]
-
+    key: str
     dn: str | None
     kind: Kind
     ccmail_name: str | None
     old_post_office: str | None
     route: str | None
-    recipient: Recipient | None
-
-    def __init__(self, key: str, dn: str | None, kind: Kind, ccmail_name: str | None,
-                 old_post_office: str | None, route: str | None, findings: list[Finding],
-                 identities: list[str] | None = None,
-                 recipient: Recipient | None = None) -> None:
-        self._key: str | None = key
-        self.dn = dn
-        self.kind = kind
-        self.ccmail_name = ccmail_name
-        self.old_post_office = old_post_office
-        self.route = route
-        self._findings: list[Finding] | None = findings
-        self._identities: list[str] | None = [] if identities is None else identities
-        self.recipient = recipient
-        self._codes: tuple[str, ...] | None = None
-        self._source: Any = None
-        self._handle: Any = None
-
-    @classmethod
-    def lazy(cls, source: Any, handle: Any, dn: str | None, kind: Kind,
-             ccmail_name: str | None, old_post_office: str | None, route: str | None,
-             codes: tuple[str, ...], recipient: Recipient | None = None) -> Row:
-        """A row whose key, findings and identities ``source`` makes on demand:
-        ``row_key(handle)``, ``finding_text(code, handle)`` (see
-        :meth:`Finding.deferred`) and ``row_identities(handle)``."""
-        row = cls.__new__(cls)
-        row._key = row._findings = row._identities = None
-        row.dn, row.kind, row.ccmail_name = dn, kind, ccmail_name
-        row.old_post_office, row.route, row.recipient = old_post_office, route, recipient
-        row._codes, row._source, row._handle = codes, source, handle
-        return row
-
-    @property
-    def key(self) -> str:
-        if self._key is None:
-            return self._source.row_key(self._handle)  # type: ignore[no-any-return]
-        return self._key
-
-    @key.setter
-    def key(self, value: str) -> None:
-        self._key = value
-
-    @property
-    def findings(self) -> list[Finding]:
-        if self._findings is None:
-            source, handle = self._source, self._handle
-            return [Finding.deferred(code, SEVERITY[code], source, handle)
-                    for code in self._codes]  # type: ignore[union-attr]
-        return self._findings
-
-    @findings.setter
-    def findings(self, value: list[Finding]) -> None:
-        self._findings, self._codes = value, None
-
-    @property
-    def identities(self) -> list[str]:
-        if self._identities is None:
-            return self._source.row_identities(self._handle)  # type: ignore[no-any-return]
-        return self._identities
-
-    @identities.setter
-    def identities(self, value: list[str]) -> None:
-        self._identities = value
+    findings: Sequence[Finding]
+    recipient: Recipient | None = field(default=None, repr=False)
+    entries: tuple[DirEntry, ...] = field(default=(), repr=False)
 
     @property
     def status(self) -> str:
-        if self._findings is None:
-            return self._codes[0] if self._codes else "complete"  # type: ignore[index]
-        return self._findings[0].code if self._findings else "complete"
+        """The first finding's code, or ``complete``."""
+        return self.findings[0].code if self.findings else "complete"
 
-    def _fields(self) -> tuple[object, ...]:
-        return (self.key, self.dn, self.kind, self.ccmail_name, self.old_post_office, self.route,
-                self.findings, self.identities, self.recipient)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._fields() == other._fields()  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return (f"Row(key={self.key!r}, dn={self.dn!r}, kind={self.kind!r}, "
-                f"ccmail_name={self.ccmail_name!r}, old_post_office={self.old_post_office!r}, "
-                f"route={self.route!r}, findings={self.findings!r})")
+    @property
+    def identities(self) -> list[str]:
+        """Every string ``ccmig check`` matches this row by (unfolded)."""
+        if self.recipient is not None:
+            return self.recipient.identities()
+        out: list[str] = []
+        for e in self.entries:
+            out += [e.name, f"{' '.join(e.name.split())} at {e.file_po}"]
+        return out
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -886,20 +490,3 @@ class Row:
             "status": self.status,
             "findings": [f.as_dict() for f in self.findings],
         }
-
-
-# Severity of every finding code, in the table's order (spec: Finding codes).
-SEVERITY = {
-    "invalid-address": "error",
-    "duplicate-address": "error",
-    "name-conflict": "error",
-    "stale-ccmail-mailbox": "error",
-    "orphan-custom-recipient": "error",
-    "missing-primary-address": "warning",
-    "multiple-primaries": "warning",
-    "missing-secondary-address": "warning",
-    "unconfirmed-migration": "warning",
-    "awaiting-dirsync": "warning",
-    "source-mismatch": "warning",
-    "not-migrated": "info",
-}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from toolkit.errors import InputError
 from toolkit.model import Kind, Recipient
+from toolkit.multimap import Index
 from toolkit.text import fold
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,11 @@ class StatsMatcher:
         self.identities: list[str] = []
         self.wanted: dict[str, str] = {}  # folded identity -> itself (one string object)
         self.mailboxes: list[Recipient] = []  # mailboxes the file names, in reading order
+        self.positions = array("q")  # their positions among every recipient observed
+        self.observed = 0  # recipients observed so far
         # per identity level (DN, primary SMTP, nickname, sAMAccountName):
-        # folded key -> mailbox index, or a list of them when several share it
-        self.levels: list[dict[str, int | list[int]]] = [{}, {}, {}, {}]
+        # folded key -> mailbox indexes
+        self.levels: list[Index] = [Index(), Index(), Index(), Index()]
         try:
             for line, identity, count in iter_stats(path):
                 self.line_numbers.append(line)
@@ -107,6 +110,8 @@ class StatsMatcher:
 
     def observe(self, r: Recipient) -> None:
         """Every recipient read, in order (only mailboxes count)."""
+        position = self.observed
+        self.observed += 1
         if r.kind is not Kind.MAILBOX or not self.wanted:
             return
         wanted = self.wanted
@@ -120,35 +125,33 @@ class StatsMatcher:
             if index < 0:
                 index = len(self.mailboxes)
                 self.mailboxes.append(r)
-            have = level.get(key)
-            if have is None:
-                level[key] = index
-            elif isinstance(have, list):
-                have.append(index)
-            else:
-                level[key] = [have, index]
+                self.positions.append(position)
+            level.add(key, index)
 
     @staticmethod
-    def _hits(key: str, levels: list[dict[str, int | list[int]]]) -> list[int]:
+    def _hits(key: str, levels: list[Index]) -> list[int]:
         """The mailboxes ``key`` names, at the first level that has any."""
         if not key:
             return []
         for level in levels:
             have = level.get(key)
             if have is not None:
-                return have if isinstance(have, list) else [have]
+                return have  # type: ignore[no-any-return]
         return []
 
-    def apply(self) -> int:
-        """Set ``item_count`` on the matching mailboxes; returns how many matched."""
+    def apply(self, recipients: list[Recipient]) -> int:
+        """Give the matching mailboxes their ``item_count``: ``recipients`` (every
+        recipient observed, in order) gets a new recipient in their places.
+        Returns how many matched."""
         if self.error is not None:
             raise self.error
-        path, mailboxes = self.path, self.mailboxes
+        path, mailboxes, positions = self.path, self.mailboxes, self.positions
         lines, identities, counts = self.line_numbers, self.identities, self.counts
         # Applied once: what the file held is freed for the analysis that follows.
         self.wanted, self.mailboxes, self.identities = {}, [], []
+        self.positions = array("q")
         self.line_numbers, self.counts = array("q"), array("q")
-        levels, self.levels = self.levels, [{}, {}, {}, {}]
+        levels, self.levels = self.levels, [Index(), Index(), Index(), Index()]
         assigned: dict[int, int] = {}
         for line, identity, count in zip(lines, identities, counts, strict=True):
             hits = self._hits(fold(identity), levels)
@@ -167,5 +170,5 @@ class StatsMatcher:
                     f"{path}:{line}",
                 )
             assigned[index] = line
-            mailboxes[index].item_count = count
+            recipients[positions[index]] = mailboxes[index].replace(item_count=count)
         return len(assigned)

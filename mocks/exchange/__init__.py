@@ -7,8 +7,10 @@ optional ``identity,item_count`` CSV, so a test can compare what the toolkit
 reads over PowerShell with what it reads from the file.
 
 Layers, one module each: :mod:`.organisation` (the in-memory directory and
-Exchange's identity resolution), :mod:`.objects` (Exchange-shaped objects and
+Exchange's identity resolution), :mod:`.policies` (email address policies and
+re-stamping), :mod:`.objects` and :mod:`.enums` (Exchange-shaped objects and
 their CLIXML form), :mod:`.cmdlets` (cmdlet semantics and parameter binding),
+:mod:`.addressing` (the ``Set-*`` address edits and ``Get-EmailAddressPolicy``),
 :mod:`.psrp` (runspace pool and pipelines on psrpcore's server side),
 :mod:`.wsman` (the SOAP envelope), :mod:`.server` (HTTP, auth, request
 counter), :mod:`.transport` (the same endpoint without a socket).

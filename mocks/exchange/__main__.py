@@ -1,4 +1,4 @@
-"""``python -m mocks.exchange --ldif FILE [--stats FILE] --port PORT [--https]``.
+"""``python -m mocks.exchange --ldif FILE [--stats FILE] [--policies FILE.json] --port PORT [--https]``.
 
 Prints ONE JSON line ``{"uri", "username", "password", "pid"}`` (plus
 ``"ca_file"`` with ``--https``) on stdout, then serves until killed, so a
@@ -7,7 +7,9 @@ benchmark or a shell script can start it, read one line and connect.
 ``--fault KIND[:ACTION[:CMDLET]][,skip=N][,count=N][,after]`` (repeatable)
 arms an injected fault, e.g. ``--fault reset:Command:Set-Mailbox,after``
 (the change is made, the answer lost) or ``--fault http-500:Receive,skip=3``;
-KIND is ``http-500``, ``wsman-fault`` or ``reset``.
+KIND is ``http-500``, ``wsman-fault``, ``reset``, or a throttling refusal
+(``throttle-winrm``, ``throttle-cmdlet``; ``wait=MS`` is the wait it names),
+e.g. ``--fault throttle-cmdlet:Command:Set-Mailbox,wait=200``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mock-exchange", description=__doc__.splitlines()[0])
     parser.add_argument("--ldif", required=True, help="AD-dialect LDIF: the organisation")
     parser.add_argument("--stats", help="CSV identity,item_count for Get-MailboxStatistics")
+    parser.add_argument("--policies", metavar="FILE.json",
+                        help="email address policies to add to the default one "
+                             "(mocks/exchange/policies.py describes the format)")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any)")
     parser.add_argument("--https", action="store_true", help="serve TLS, self-signed certificate")
     parser.add_argument("--username", default="CORP\\exadmin", help="Basic auth user name")
@@ -36,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-envelope-kb", type=int, default=500,
                         help="WinRM's MaxEnvelopeSizekb (500; WinRM 2.0 used 150)")
     parser.add_argument("--fault", action="append", default=[], metavar="SPEC",
-                        help="inject a fault: KIND[:ACTION[:CMDLET]][,skip=N][,count=N][,after]")
+                        help="inject a fault: KIND[:ACTION[:CMDLET]][,skip=N][,count=N][,after]"
+                             "[,wait=MS]")
     args = parser.parse_args(argv)
     try:
         faults = [InjectedFault.parse(spec) for spec in args.fault]
@@ -49,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
 
         commands = [c for c in IMPLEMENTATIONS if c != "select-object"]
     try:
-        core = MockExchange.from_files(args.ldif, args.stats, username=args.username,
+        core = MockExchange.from_files(args.ldif, args.stats, args.policies,
+                                       username=args.username,
                                        password=password, commands=commands,
                                        auth_methods=("basic", "ntlm") if args.ntlm else ("basic",),
                                        max_envelope_kb=args.max_envelope_kb)

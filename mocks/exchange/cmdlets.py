@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import fnmatch
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mocks.dn import escape_rdn_value, parent_dn
 from mocks.exchange import errors as err
+from mocks.exchange.addressing import SETTERS, as_proxy, get_email_address_policy, invalid_proxy, setter
 from mocks.exchange.binding import Param, Signature, bind, check_mandatory
 from mocks.exchange.errors import ErrorSpec, Terminating
 from mocks.exchange.objects import (
@@ -53,6 +54,7 @@ _RECIPIENT_ID = "Microsoft.Exchange.Configuration.Tasks.RecipientIdParameter"
 _MAILBOX_ID = "Microsoft.Exchange.Configuration.Tasks.MailboxIdParameter"
 _CONTACT_ID = "Microsoft.Exchange.Configuration.Tasks.MailContactIdParameter"
 _STATS_ID = "Microsoft.Exchange.Configuration.Tasks.GeneralMailboxOrMailUserIdParameter"
+_TASKS = "Microsoft.Exchange.Configuration.Tasks"
 _DC = Param("DomainController", "string", type_name="Microsoft.Exchange.Data.Fqdn")
 _READ = (
     Param("ResultSize", "resultsize", type_name="Microsoft.Exchange.Data.Unlimited`1[System.UInt32]"),
@@ -89,6 +91,15 @@ SIGNATURES: dict[str, Signature] = {s.cmdlet.lower(): s for s in (
         _ident(_CONTACT_ID, True), *_PROXY_EDIT, Param("Name", "string"),
         Param("ExternalEmailAddress", "string", type_name="Microsoft.Exchange.Data.ProxyAddress"),
     ), should_process=True),
+    *(Signature(f"Set-{noun}", (_ident(f"{_TASKS}.{id_type}", True), *_PROXY_EDIT),
+                should_process=True) for noun, id_type in (
+        ("RemoteMailbox", "RemoteMailboxIdParameter"), ("MailUser", "MailUserIdParameter"),
+        ("DistributionGroup", "DistributionGroupIdParameter"),
+        ("DynamicDistributionGroup", "DynamicGroupIdParameter"),
+        ("MailPublicFolder", "MailPublicFolderIdParameter"))),
+    Signature("Get-EmailAddressPolicy", (
+        _ident(f"{_TASKS}.EmailAddressPolicyIdParameter"),
+        Param("IncludeMailboxSettingOnlyPolicy", "switch"), _DC)),
     Signature("Remove-MailContact", (_ident(_CONTACT_ID, True), _DC), should_process=True),
     Signature("New-MailContact", (
         Param("Name", "string", 0, True),
@@ -164,8 +175,9 @@ class Call:
                 continue
             yield str(value) if not isinstance(value, ExObject) else str(value.to_string)
 
-    def resolve(self, identity: str, types: set[str] | None) -> Entry | None:
-        hits = self.org.resolve(identity, types)
+    def resolve(self, identity: str, types: set[str] | None,
+                details: Collection[str] | None = None) -> Entry | None:
+        hits = self.org.resolve(identity, types, details)
         if not hits:
             self.error(err.not_found(self.name, identity, self.org.server,
                                      self.org.domain_controller))
@@ -246,105 +258,7 @@ def get_mailbox_statistics(call: Call) -> Iterator[Any]:
         yield mailbox_statistics(entry, call.org)
 
 
-# -- writers ---------------------------------------------------------------------
-
-
-def _is_valid_proxy(value: str) -> str | None:
-    """Why EMS would refuse ``value``, or None. Only SMTP syntax is checked."""
-    prefix, colon, address = value.partition(":")
-    if not colon or not prefix.strip() or not address.strip():
-        return f"The address '{value}' is invalid: \"{value}\" isn't a valid proxy address."
-    if prefix.upper() == "SMTP":
-        local, at, domain = address.rpartition("@")
-        if not at or not local or "." not in domain or " " in address:
-            return (f"The e-mail address \"{address}\" isn't correct. Please use this format: "
-                    "user name, the @ sign, followed by the domain name. For example, "
-                    "tonysmith@contoso.com or tony.smith@contoso.com.")
-    return None
-
-
-def _proxy_key(value: str) -> str:
-    return fold(value)
-
-
-def _apply_proxies(call: Call, entry: Entry, change: tuple[str, list[str], list[str]]) -> bool:
-    """Edit ``entry``'s proxies atomically; False (and an error) when refused."""
-    mode, adds, removes = change
-    current = list(entry.texts("proxyaddresses"))
-    if mode == "replace":
-        current = []
-    for value in adds:
-        problem = _is_valid_proxy(value)
-        if problem is None:
-            owner = call.org.proxy_owner(value, besides=entry)
-            if owner is not None:
-                problem = (f"The proxy address \"{value}\" is already being used by the proxy "
-                           f"addresses or LegacyExchangeDN of \"{call.org.canonical_name(owner.dn)}"
-                           "\". Please choose another proxy address.")
-        if problem:
-            call.fail(problem, "ProxyAddressExistsException"
-                      if "already being used" in problem else "DataValidationException")
-            return False
-    drop = {_proxy_key(v) for v in removes}
-    current = [v for v in current if _proxy_key(v) not in drop]
-    for value in adds:
-        prefix = value.partition(":")[0]
-        if prefix.isupper():  # one primary per address type: demote the others
-            current = [f"{p.lower()}:{rest}" if p.upper() == prefix and p.isupper() else v
-                       for v in current for p, _, rest in [v.partition(":")]]
-        same = [i for i, v in enumerate(current) if _proxy_key(v) == _proxy_key(value)]
-        if same:
-            current[same[0]] = value
-        else:
-            current.append(value)
-    entry.attrs["proxyaddresses"] = list(current)
-    primary = [v[5:] for v in current if v.startswith("SMTP:")]
-    if primary:  # Exchange keeps ``mail`` equal to the primary SMTP address
-        entry.attrs["mail"] = [primary[-1]]
-    return True
-
-
-def _edit(call: Call, entry: Entry) -> None:
-    params = call.params
-    if "EmailAddresses" in params and not _apply_proxies(call, entry, params["EmailAddresses"]):
-        return
-    if "ExternalEmailAddress" in params:
-        target = _as_proxy(params["ExternalEmailAddress"])
-        problem = _is_valid_proxy(target)
-        if problem:
-            call.fail(problem, "DataValidationException")
-            return
-        entry.attrs["targetaddress"] = [target]
-        if not any(_proxy_key(v) == _proxy_key(target) for v in entry.texts("proxyaddresses")):
-            entry.proxies.append(target)
-    if "EmailAddressPolicyEnabled" in params:
-        if params["EmailAddressPolicyEnabled"]:
-            entry.attrs.pop("msexchpoliciesexcluded", None)
-        else:
-            entry.attrs["msexchpoliciesexcluded"] = ["{26491cfc-9e50-4857-861b-0cb8df22b5d7}"]
-    for param, attr in (("DisplayName", "displayname"), ("Alias", "mailnickname")):
-        if params.get(param):
-            entry.attrs[attr] = [params[param]]
-    if "HiddenFromAddressListsEnabled" in params:
-        entry.attrs["msexchhidefromaddresslists"] = [
-            "TRUE" if params["HiddenFromAddressListsEnabled"] else "FALSE"]
-    if params.get("Name"):
-        entry.dn = f"CN={escape_rdn_value(params['Name'])},{parent_dn(entry.dn)}"
-        entry.attrs["cn"] = [params["Name"]]
-    call.org.changed()
-
-
-def _setter(types: set[str]) -> Callable[[Call], Iterator[Any]]:
-    def run(call: Call) -> Iterator[Any]:
-        for identity in call.identities():
-            if identity is None:
-                continue
-            entry = call.resolve(identity, types)
-            if entry is not None and call.should_process():
-                _edit(call, entry)
-        yield from ()
-
-    return run
+# -- writers (the address edits live in :mod:`.addressing`) -------------------------
 
 
 def remove_mail_contact(call: Call) -> Iterator[Any]:
@@ -357,18 +271,14 @@ def remove_mail_contact(call: Call) -> Iterator[Any]:
     yield from ()
 
 
-def _as_proxy(value: str) -> str:
-    return value if ":" in value else f"SMTP:{value}"
-
-
 def new_mail_contact(call: Call) -> Iterator[Any]:
     if call.input is not None:
         for item in call.input:
             call.error(err.input_not_bound(call.name, item))
         return
     p = call.params
-    name, target = p["Name"], _as_proxy(p["ExternalEmailAddress"])
-    problem = _is_valid_proxy(target)
+    name, target = p["Name"], as_proxy(p["ExternalEmailAddress"])
+    problem = invalid_proxy(target)
     if problem:
         call.fail(problem, "DataValidationException")
         return
@@ -476,8 +386,8 @@ IMPLEMENTATIONS: dict[str, Callable[[Call], Iterator[Any]]] = {
     "get-mailbox": _reader({MAILBOX}, "mailbox"),
     "get-mailcontact": _reader({MAIL_CONTACT}, "mailcontact"),
     "get-mailboxstatistics": get_mailbox_statistics,
-    "set-mailbox": _setter({MAILBOX}),
-    "set-mailcontact": _setter({MAIL_CONTACT}),
+    **{name: setter(details) for name, details in SETTERS.items()},
+    "get-emailaddresspolicy": get_email_address_policy,
     "remove-mailcontact": remove_mail_contact,
     "new-mailcontact": new_mail_contact,
     "select-object": select_object,
@@ -500,6 +410,9 @@ class Engine:
     def run(self, statements: list[list[CommandCall]], inputs: list[Any] | None,
             sink: Sink) -> Iterator[None]:
         """Generator: yields after each output object; raises :class:`Terminating`."""
+        throttled, self.org.throttle_next = self.org.throttle_next, None
+        if throttled is not None:  # an injected budget refusal: nothing runs
+            raise Terminating(throttled)
         bound_all = [[self._bind(c, j > 0 or (i == 0 and inputs is not None))
                       for j, c in enumerate(statement)]
                      for i, statement in enumerate(statements)]

@@ -126,3 +126,33 @@ def stopped_by_preference(spec: ErrorSpec) -> ErrorSpec:
         f" or common parameter is set to Stop: {spec.message}",
         ("System.Management.Automation.ActionPreferenceStopException", *_RUNTIME),
         spec.category, spec.reason, spec.fqid, spec.activity, spec.target)
+
+
+def winrm_user_quota(wait_ms: int, requests: int = 5000, seconds: int = 2) -> str:
+    """WinRM's refusal when a user's request quota (Exchange: PowerShellMaxCmdlets per
+    PowerShellMaxCmdletsTimePeriod) is used up. Wording as WinRM writes it, e.g.
+    "The WS-Management service cannot process the request. The user load quota of X
+    requests per Y seconds has been exceeded. Send future requests at a slower rate or
+    raise the quota for this user. The next request from this user will not be approved
+    for at least Z milliseconds." The request was refused: nothing ran."""
+    return ("The WS-Management service cannot process the request. The user load quota of "
+            f"{requests} requests per {seconds} seconds has been exceeded. Send future "
+            "requests at a slower rate or raise the quota for this user. The next request "
+            f"from this user will not be approved for at least {wait_ms} milliseconds.")
+
+
+def destructive_throttled(cmdlet: str, server: str, wait_ms: int, budget: int = 30) -> ErrorSpec:
+    """Exchange's budget refusal of a destructive cmdlet (PowerShellMaxDestructiveCmdlets):
+    a terminating OverBudgetException, the cmdlet not run. The wording follows
+    Exchange's OverBudgetException ("This operation exceeds the throttling budget for
+    policy part '...', policy value '...', Budget type: '...'. Suggested backoff time N
+    ms."), as recalled; no primary source was found to quote it verbatim."""
+    spec = exchange_error(
+        cmdlet,
+        "This operation exceeds the throttling budget for policy part "
+        f"'PowerShellMaxDestructiveCmdlets', policy value '{budget}', Budget type: "
+        f"'PowerShell'. Suggested backoff time {wait_ms} ms.",
+        "OverBudgetException", server, "ResourceUnavailable")
+    spec.exception_types = ("Microsoft.Exchange.Data.Directory.OverBudgetException",
+                            *_LOCALIZED)
+    return spec

@@ -18,9 +18,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from psrpcore.types import PSEnumBase, PSInt64, PSList, PSNoteProperty, PSObject, PSType, PSUInt
+from psrpcore.types import PSEnumBase, PSList, PSNoteProperty, PSObject, PSUInt
 
 from mocks.dn import parent_dn, rdns
+from mocks.exchange.enums import RecipientType, RecipientTypeDetails
 from mocks.exchange.organisation import MAIL_CONTACT, MAILBOX, Entry, Organisation
 
 _DATA = "Microsoft.Exchange.Data"
@@ -126,42 +127,6 @@ class ExCollection:
 
     def __str__(self) -> str:
         return " ".join(str(i) for i in self.items)
-
-
-@PSType(["Microsoft.Exchange.Data.Directory.Recipient.RecipientType"], rehydrate=False)
-class RecipientType(PSEnumBase):
-    """Exchange's RecipientType enum (values as in Exchange 2010)."""
-
-    Invalid = 0
-    User = 1
-    UserMailbox = 2
-    MailUser = 3
-    Contact = 4
-    MailContact = 5
-    Group = 6
-    MailUniversalDistributionGroup = 7
-    MailUniversalSecurityGroup = 8
-    MailNonUniversalGroup = 9
-    DynamicDistributionGroup = 10
-
-
-@PSType(["Microsoft.Exchange.Data.Directory.Recipient.RecipientTypeDetails"], rehydrate=False)
-class RecipientTypeDetails(PSEnumBase, base_type=PSInt64):
-    """Exchange's RecipientTypeDetails flags (only the values the mock uses)."""
-
-    none = 0
-    UserMailbox = 1
-    LinkedMailbox = 2
-    SharedMailbox = 4
-    LegacyMailbox = 8
-    RoomMailbox = 16
-    EquipmentMailbox = 32
-    MailContact = 64
-    MailUser = 128
-    MailUniversalDistributionGroup = 256
-    MailNonUniversalGroup = 512
-    MailUniversalSecurityGroup = 1024
-    DynamicDistributionGroup = 2048
 
 
 @dataclass
@@ -309,7 +274,7 @@ def _common(e: Entry, org: Organisation) -> dict[str, Any]:
         "DisplayName": e.text("displayname") or e.name,
         "DistinguishedName": e.dn,
         "EmailAddresses": proxy_collection(e.texts("proxyaddresses")),
-        "EmailAddressPolicyEnabled": (e.text("msexchpoliciesexcluded") is None),
+        "EmailAddressPolicyEnabled": e.policy_enabled,
         "ExchangeObjectId": e.guid,
         "ExchangeVersion": "0.10 (14.0.100.0)",
         **{f"ExtensionCustomAttribute{i}": _mv() for i in range(1, 6)},

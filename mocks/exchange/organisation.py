@@ -17,8 +17,10 @@ import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mocks.dn import rdns
+from mocks.exchange.policies import Policy, default_policy, load_policies, merge
 from toolkit.errors import InputError
 from toolkit.exchange.ldif import read_ldif
 from toolkit.model import AttrValue, RawEntry
@@ -34,6 +36,30 @@ GROUP_TYPES = (
     "DynamicDistributionGroup",
 )
 _MAILISH = ("proxyaddresses", "targetaddress", "mail", "mailnickname")
+PUBLIC_FOLDER = "PublicFolder"
+# msExchRecipientTypeDetails values (Exchange's RecipientTypeDetails flags) the
+# mock knows, with the RecipientType each belongs to. An LDIF that carries the
+# attribute decides the details (shared, room, remote mailboxes...); without it
+# they follow from the object classes, as :func:`classify` says.
+TYPE_DETAILS: dict[int, tuple[str, str]] = {
+    0x1: ("UserMailbox", MAILBOX), 0x2: ("LinkedMailbox", MAILBOX),
+    0x4: ("SharedMailbox", MAILBOX), 0x8: ("LegacyMailbox", MAILBOX),
+    0x10: ("RoomMailbox", MAILBOX), 0x20: ("EquipmentMailbox", MAILBOX),
+    0x40: ("MailContact", MAIL_CONTACT), 0x80: ("MailUser", MAIL_USER),
+    0x100: ("MailUniversalDistributionGroup", "MailUniversalDistributionGroup"),
+    0x200: ("MailNonUniversalGroup", "MailNonUniversalGroup"),
+    0x400: ("MailUniversalSecurityGroup", "MailUniversalSecurityGroup"),
+    0x800: ("DynamicDistributionGroup", "DynamicDistributionGroup"),
+    0x1000: ("PublicFolder", PUBLIC_FOLDER),
+    0x4000000: ("RoomList", "MailUniversalDistributionGroup"),
+    0x80000000: ("RemoteUserMailbox", MAIL_USER),
+    0x200000000: ("RemoteRoomMailbox", MAIL_USER),
+    0x400000000: ("RemoteEquipmentMailbox", MAIL_USER),
+    0x800000000: ("RemoteSharedMailbox", MAIL_USER),
+}
+# msExchPoliciesExcluded holds this GUID when the object does not follow
+# email address policies (EmailAddressPolicyEnabled $false).
+POLICIES_EXCLUDED = "{26491cfc-9e50-4857-861b-0cb8df22b5d7}"
 
 
 @dataclass(eq=False)
@@ -82,6 +108,12 @@ class Entry:
                 primary = value[5:]
         return primary or self.text("mail")
 
+    @property
+    def policy_enabled(self) -> bool:
+        """EmailAddressPolicyEnabled: msExchPoliciesExcluded does not hold the GUID."""
+        return not any(v.strip().lower() == POLICIES_EXCLUDED
+                       for v in self.texts("msexchpoliciesexcluded"))
+
     def smtp_addresses(self) -> list[str]:
         return [v[5:] for v in self.texts("proxyaddresses") if v[:5].upper() == "SMTP:"]
 
@@ -92,6 +124,8 @@ def classify(entry: RawEntry) -> tuple[str, str] | None:
     mailish = any(entry.first(a) for a in _MAILISH)
     if "computer" in classes:
         return None
+    if "publicfolder" in classes:
+        return (PUBLIC_FOLDER, PUBLIC_FOLDER) if mailish else None
     if "contact" in classes:
         return (MAIL_CONTACT, MAIL_CONTACT) if mailish else None
     if "msexchdynamicdistributionlist" in classes:
@@ -117,6 +151,16 @@ def classify(entry: RawEntry) -> tuple[str, str] | None:
         if entry.first("targetaddress"):
             return MAIL_USER, MAIL_USER
     return None
+
+
+def with_details(entry: RawEntry, kinds: tuple[str, str]) -> tuple[str, str]:
+    """``kinds`` refined by the entry's msExchRecipientTypeDetails, when it names one."""
+    try:
+        value = int((entry.first("msexchrecipienttypedetails") or "").strip())
+    except ValueError:
+        return kinds
+    known = TYPE_DETAILS.get(value)
+    return (known[1], known[0]) if known else kinds
 
 
 def _guid(entry: RawEntry) -> uuid.UUID:
@@ -149,6 +193,7 @@ class Organisation:
             kinds = classify(raw)
             if kinds is None:
                 continue
+            kinds = with_details(raw, kinds)
             attrs = {k: list(v) for k, v in raw.attrs.items()}
             self._add(Entry(raw.dn, attrs, _guid(raw), kinds[0], kinds[1]))
         for e in self.entries:
@@ -157,13 +202,23 @@ class Organisation:
                 self.domain = ".".join(dcs)
                 break
         self.domain_controller = f"DC01.{self.domain}"
+        self.policies: list[Policy] = [default_policy(self.domain)]
+        # An injected destructive-cmdlet throttling error for the next pipeline (server.py)
+        self.throttle_next: Any = None
 
     @classmethod
-    def from_files(cls, ldif: str | Path, stats: str | Path | None = None) -> Organisation:
+    def from_files(cls, ldif: str | Path, stats: str | Path | None = None,
+                   policies: str | Path | None = None) -> Organisation:
         org = cls(read_ldif(ldif))
         if stats is not None:
             org.load_stats(stats)
+        if policies is not None:
+            org.add_policies(load_policies(policies))
         return org
+
+    def add_policies(self, policies: list[Policy]) -> None:
+        """Add email address policies (one named like an existing one replaces it)."""
+        self.policies = merge(self.policies, policies)
 
     # -- changes -------------------------------------------------------------
 
@@ -228,7 +283,8 @@ class Organisation:
             put("canonical", self.canonical_name(e.dn), e)
         return index
 
-    def resolve(self, identity: str, types: Collection[str] | None = None) -> list[Entry]:
+    def resolve(self, identity: str, types: Collection[str] | None = None,
+                details: Collection[str] | None = None) -> list[Entry]:
         """Objects ``identity`` names, at the first level that names any.
 
         More than one result means Exchange would say the identity "matches
@@ -246,6 +302,8 @@ class Organisation:
             hits = self._index[level].get(probe, [])
             if types is not None:
                 hits = [e for e in hits if e.recipient_type in types]
+            if details is not None:
+                hits = [e for e in hits if e.type_details in details]
             if hits:
                 return list(hits)
         return []

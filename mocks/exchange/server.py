@@ -13,6 +13,17 @@ fault, or a TCP reset (RST, no answer at all). A fault can hit the request
 *before* the endpoint handles it (nothing happened) or *after* (the change
 was made, only the answer is lost) - the case a client must never retry
 blindly.
+
+Two faults are Exchange's throttling refusals, the only failed writes a
+client may retry (after the wait they name), because the request did not
+run: ``throttle-winrm`` answers the request with WinRM's WSMan fault "The
+user load quota of ... has been exceeded ... will not be approved for at
+least N milliseconds" (:func:`~mocks.exchange.errors.winrm_user_quota`);
+``throttle-cmdlet`` lets the request through but fails its pipeline with
+Exchange's destructive-cmdlet budget error ("... Suggested backoff time N
+ms.", :func:`~mocks.exchange.errors.destructive_throttled`). Aim them at a
+write with ``action="Command", cmdlet="Set-Mailbox"``; ``wait_ms`` is the
+wait they name.
 """
 
 from __future__ import annotations
@@ -41,7 +52,9 @@ from mocks.exchange.organisation import Organisation
 from mocks.exchange.wsman import NS, WSManService, parse
 
 PATH = "/powershell"
-FAULT_KINDS = ("http-500", "wsman-fault", "reset")
+FAULT_KINDS = ("http-500", "wsman-fault", "reset", "throttle-winrm", "throttle-cmdlet")
+THROTTLES = ("throttle-winrm", "throttle-cmdlet")
+WSMAN_QUOTA_USER = 2150859175  # the WSMan quota fault code, as the mock reports it
 
 
 class ConnectionReset(Exception):
@@ -67,6 +80,7 @@ class InjectedFault:
     skip: int = 0
     count: int = 1
     after: bool = False
+    wait_ms: int = 1000
     hits: list[tuple[str, str | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -79,7 +93,7 @@ class InjectedFault:
 
     @classmethod
     def parse(cls, text: str) -> InjectedFault:
-        """``KIND[:ACTION[:CMDLET]][,skip=N][,count=N][,after]`` (the CLI's ``--fault``)."""
+        """``KIND[:ACTION[:CMDLET]][,skip=N][,count=N][,after][,wait=MS]`` (the CLI's ``--fault``)."""
         head, *options = text.split(",")
         kind, action, cmdlet = [*head.split(":"), None, None][:3]
         kwargs: dict[str, object] = {}
@@ -89,6 +103,8 @@ class InjectedFault:
                 kwargs["after"] = True
             elif key in ("skip", "count") and value.isdigit():
                 kwargs[key] = int(value)
+            elif key == "wait" and value.isdigit():
+                kwargs["wait_ms"] = int(value)
             else:
                 raise ValueError(f"bad fault option {option!r}")
         return cls(kind or "", action or None, cmdlet or None, **kwargs)  # type: ignore[arg-type]
@@ -160,9 +176,10 @@ class MockExchange:
         return self._serve(body, user)
 
     def inject(self, kind: str, action: str | None = None, *, cmdlet: str | None = None,
-               skip: int = 0, count: int = 1, after: bool = False) -> InjectedFault:
+               skip: int = 0, count: int = 1, after: bool = False,
+               wait_ms: int = 1000) -> InjectedFault:
         """Arm a fault (see :class:`InjectedFault`); returns it, to look at its ``hits``."""
-        fault = InjectedFault(kind, action, cmdlet, skip, count, after)
+        fault = InjectedFault(kind, action, cmdlet, skip, count, after, wait_ms)
         with self._count_lock:
             self.faults.append(fault)
         return fault
@@ -196,6 +213,14 @@ class MockExchange:
         """Handle one authenticated request, unless an injected fault hits it."""
         self.bytes_in += len(body)
         fault = self._fault_for(body)
+        if fault is not None and fault.kind == "throttle-cmdlet":
+            from mocks.exchange.errors import destructive_throttled
+
+            cmdlet = fault.hits[-1][1] or fault.cmdlet or "Set-Mailbox"
+            self.org.throttle_next = destructive_throttled(cmdlet, self.org.server, fault.wait_ms)
+            fault = None
+        if fault is not None and fault.kind == "throttle-winrm":
+            return self._fail(fault, body)
         if fault is not None and not fault.after:
             return self._fail(fault, b"")
         status, data = self.service.handle(body, user)
@@ -207,6 +232,13 @@ class MockExchange:
     def _fail(self, fault: InjectedFault, body: bytes) -> tuple[int, bytes]:
         if fault.kind == "reset":
             raise ConnectionReset(fault.kind)
+        if fault.kind == "throttle-winrm":
+            from mocks.exchange.errors import winrm_user_quota
+            from mocks.exchange.wsman import Fault, fault_envelope
+
+            return 500, fault_envelope(Fault(WSMAN_QUOTA_USER, winrm_user_quota(fault.wait_ms),
+                                             "w:QuotaLimit"), parse(body).message_id,
+                                       self.org.server)
         if fault.kind == "wsman-fault":
             from mocks.exchange.wsman import BAD_REQUEST, Fault, fault_envelope
 
@@ -218,8 +250,9 @@ class MockExchange:
 
     @classmethod
     def from_files(cls, ldif: str | Path, stats: str | Path | None = None,
-                   **kwargs: object) -> MockExchange:
-        return cls(Organisation.from_files(ldif, stats), **kwargs)  # type: ignore[arg-type]
+                   policies: str | Path | None = None, **kwargs: object) -> MockExchange:
+        return cls(Organisation.from_files(ldif, stats, policies),  # type: ignore[arg-type]
+                   **kwargs)
 
     def _count(self, body: bytes) -> None:
         try:

@@ -8,8 +8,93 @@ from __future__ import annotations
 
 import re
 
-from toolkit.model import CcmailValue
-from toolkit.text import fold, squeeze
+from toolkit.text import CONTROL, fold, fold_po, squeeze
+
+
+class CcmailValue:
+    """A cc:Mail address value on an Exchange object (proxy or target).
+
+    ``name``/``po`` are trimmed with white space folded, case kept; ``key`` is
+    the folded (name, PO) pair used for every comparison. ``error`` is set
+    when the value is invalid (spec: ``invalid-address``); invalid values
+    take no part in any other rule.
+
+    A plain-data class with a dataclass's interface. Most values are written
+    exactly ``TYPE:name at PO``; those do not keep ``raw`` as a second
+    string (it is rebuilt when read), which at 150,000 values saves 15 MB.
+    Values are read-only in practice: to change one, make a new one (on a
+    rebuilt value, assigning ``name``, ``po`` or ``prefix`` changes ``raw``).
+    """
+
+    __slots__ = ("_raw", "error", "key", "name", "po", "prefix", "source")
+    __match_args__ = ("raw", "prefix", "source", "name", "po", "key", "error")
+    __hash__ = None  # type: ignore[assignment]
+
+    prefix: str
+    source: str  # "proxy" or "target"
+    name: str | None
+    po: str | None
+    key: tuple[str, str] | None
+    error: str | None
+
+    def __init__(self, raw: str, prefix: str, source: str, name: str | None = None,
+                 po: str | None = None, key: tuple[str, str] | None = None,
+                 error: str | None = None) -> None:
+        self._raw = raw
+        self.prefix = prefix
+        self.source = source
+        self.name = name
+        self.po = po
+        self.key = key
+        self.error = error
+
+    @classmethod
+    def canonical(cls, sep: str, prefix: str, source: str, name: str, po: str,
+                  key: tuple[str, str] | None, error: str | None) -> CcmailValue:
+        """A value whose raw text is exactly ``prefix + sep + name + " at " + po``."""
+        value = cls.__new__(cls)
+        value._raw, value.prefix, value.source = sep, prefix, source
+        value.name, value.po, value.key, value.error = name, po, key, error
+        return value
+
+    @property
+    def raw(self) -> str:
+        raw = self._raw
+        if len(raw) == 1:  # the separator of a canonical value (no raw value is 1 long)
+            return f"{self.prefix}{raw}{self.name} at {self.po}"
+        return raw
+
+    @raw.setter
+    def raw(self, value: str) -> None:
+        self._raw = value
+
+    @property
+    def valid(self) -> bool:
+        return self.error is None
+
+    @property
+    def upper(self) -> bool:
+        """Upper-case ``CCMAIL`` type: Exchange's mark of a primary address."""
+        return self.prefix == "CCMAIL"
+
+    @property
+    def address(self) -> str:
+        """``name at PO`` in display form (valid values only)."""
+        return f"{self.name} at {self.po}"
+
+    def _fields(self) -> tuple[object, ...]:
+        return (self.raw, self.prefix, self.source, self.name, self.po, self.key, self.error)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._fields() == other._fields()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return (f"CcmailValue(raw={self.raw!r}, prefix={self.prefix!r}, source={self.source!r}, "
+                f"name={self.name!r}, po={self.po!r}, key={self.key!r}, error={self.error!r})")
+
+
 
 _PO_OK = re.compile(r"[A-Za-z0-9_-]+")
 _NAME_BAD = frozenset('"[]')
@@ -31,9 +116,12 @@ def split_address(address: str) -> tuple[str, str] | None:
     return address[:cut], address[cut + 4 :]
 
 
-# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F (a stable
-# Unicode property); one search instead of a category lookup per character.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL = CONTROL
+
+
+NAME_CONTROL = "name holds a control character"
+NOT_UTF8 = "not valid UTF-8"
+PO_CONTROL = "post office holds a control character"
 
 
 def name_problem(name: str) -> str | None:
@@ -43,7 +131,7 @@ def name_problem(name: str) -> str | None:
         bad = sorted({c for c in name if c in _NAME_BAD})
         return "name holds " + " ".join(repr(c) for c in bad)
     if _CONTROL.search(name):
-        return "name holds a control character"
+        return NAME_CONTROL
     return None
 
 
@@ -59,7 +147,6 @@ def po_problem(po: str) -> str | None:
 # string each (equal strings, so nothing else can tell), and PO names are
 # folded once. Bounded, so hostile input cannot grow them without limit.
 _SHARED: dict[str, str] = {}
-_FOLDED_PO: dict[str, str] = {}
 _SHARED_MAX = 65536
 
 
@@ -69,15 +156,6 @@ def _shared(text: str) -> str:
         if len(_SHARED) >= _SHARED_MAX:
             return text
         _SHARED[text] = found = text
-    return found
-
-
-def _fold_po(po: str) -> str:
-    found = _FOLDED_PO.get(po)
-    if found is None:
-        found = _shared(fold(po))
-        if len(_FOLDED_PO) < _SHARED_MAX:
-            _FOLDED_PO[po] = found
     return found
 
 
@@ -95,6 +173,13 @@ def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
     if parts is None:
         return CcmailValue(raw, prefix, source, None, None, None,
                            "no ' at ' between name and post office")
+    # Spec (Terms): a control character anywhere in the name or PO makes the
+    # value invalid, checked on the value as read, before white space is
+    # folded (squeezing would turn a TAB or a trailing CR into nothing).
+    if _CONTROL.search(parts[0]):
+        return CcmailValue(raw, prefix, source, None, None, None, NAME_CONTROL)
+    if _CONTROL.search(parts[1]):
+        return CcmailValue(raw, prefix, source, None, None, None, PO_CONTROL)
     global _last
     last = _last
     folded: str | None
@@ -109,7 +194,7 @@ def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
         if folded is None:
             folded = fold(name)
             _last = (parts[0], name, folded)
-        key: tuple[str, str] | None = (folded, _fold_po(po))
+        key: tuple[str, str] | None = (folded, fold_po(po))
     else:
         key = None
     cut = len(prefix)
@@ -118,63 +203,6 @@ def parse(raw: str, prefix: str, address: str, source: str) -> CcmailValue:
         # "CCMAIL:Smith, John at PO1" is rebuilt from its parts when read
         return CcmailValue.canonical(sep, prefix, source, name, po, key, error)  # type: ignore[arg-type]
     return CcmailValue(raw, prefix, source, name, po, key, error)
-
-
-# --------------------------------------------------------------------------- packed values
-# A reader keeps an object's cc:Mail values as one string (see
-# model.Recipient.read): each value's raw text after a tag saying how it was
-# found, NUL between values. The tags: "v"/"w" a proxy/target value :func:`parse`
-# found valid and written exactly ``TYPE:name at PO`` (most values: unpacked
-# without parsing again), "p"/"t" any other text proxy/target value (parsed
-# again), "P"/"T" one whose bytes were not UTF-8 (kept decoded with backslash
-# escapes, invalid).
-_TAGS = {"p": "proxy", "t": "target", "P": "proxy", "T": "target"}
-NOT_UTF8 = "not valid UTF-8"
-
-
-def tagged(raw: str, source: str) -> str:
-    """``raw`` (a cc:Mail value, ``TYPE`` then a one-character separator)
-    with its tag: parsed once here, so that unpacking a valid value written
-    the canonical way needs no second parse."""
-    v = parse(raw, raw[:6], raw[7:], source)
-    if v.error is None and len(v._raw) == 1:  # valid and canonical (see CcmailValue.canonical)
-        return ("v" if source == "proxy" else "w") + raw
-    return ("p" if source == "proxy" else "t") + raw
-
-
-def pack_values(tagged: list[str]) -> str | list[CcmailValue]:
-    """Tagged raw values as one string; a parsed list when a value holds NUL."""
-    for item in tagged:
-        if "\x00" in item:
-            return [unpack_one(item) for item in tagged]
-    return "\x00".join(tagged)
-
-
-def unpack_values(packed: str) -> list[CcmailValue]:
-    if not packed:
-        return []
-    return [unpack_one(item) for item in packed.split("\x00")]
-
-
-def unpack_one(item: str) -> CcmailValue:
-    tag, raw = item[0], item[1:]
-    if tag in "vw":
-        # "TYPE:name at PO", checked when tagged: the PO holds no space, so the
-        # last " at " is the separator, and name and PO are already squeezed.
-        global _last
-        cut = raw.rfind(" at ")
-        name, po = raw[7:cut], _shared(raw[cut + 4:])
-        last = _last
-        if name == last[1]:
-            name, folded = last[1], last[2]
-        else:
-            folded = fold(name)
-            _last = (name, name, folded)
-        return CcmailValue.canonical(raw[6], _shared(raw[:6]), "proxy" if tag == "v" else "target",
-                                     name, po, (folded, _fold_po(po)), None)  # type: ignore[arg-type]
-    if tag in "pt":
-        return parse(raw, raw[:6], raw[7:], _TAGS[tag])
-    return CcmailValue(raw, raw[:6], _TAGS[tag], None, None, None, NOT_UTF8)
 
 
 def format_address(name: str, po: str) -> str:

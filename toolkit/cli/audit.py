@@ -24,10 +24,8 @@ from toolkit.cli.inputs import audit_inputs, input_options
 from toolkit.errors import InputError
 from toolkit.model import Row
 from toolkit.render import write_rows
-from toolkit.rules import CODES
+from toolkit.rules import STATUSES
 from toolkit.text import fold
-
-STATUSES = (*CODES, "complete")
 
 
 @click.command(cls=CcmigCommand, epilog="""\b
@@ -62,6 +60,7 @@ def audit(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
     if record:
         from toolkit.cli.history import record_audit
 
+        rows = list(rows)  # made once: the record, the output and the exit code reuse them
         record_audit(record, rows, params, profile_of(ctx).name)
     rows = filter_rows(rows, post_offices, statuses)
     with open_output(output) as out:

@@ -25,7 +25,8 @@ from toolkit import progress
 from toolkit.audit import no_cyclic_gc
 from toolkit.config import Profile, load_profile
 from toolkit.errors import InputError
-from toolkit.model import SEVERITY, SEVERITY_RANK, Row
+from toolkit.model import Row
+from toolkit.rules.codes import SEVERITY, SEVERITY_RANK
 
 META = "ccmig.globals"
 PATH_OPTIONS = {"ldif", "mailbox-stats", "ca-file", "ccmail-dir", "output", "journal", "record"}

@@ -11,6 +11,7 @@ import click
 from toolkit import __version__
 from toolkit.cli.audit import audit, check, recipients
 from toolkit.cli.common import CcmigGroup, global_options
+from toolkit.cli.demo import demo_group
 from toolkit.cli.history import diff, history
 from toolkit.cli.powershell import addresses, stats
 from toolkit.cli.proxies import proxies_group
@@ -53,7 +54,7 @@ def cli() -> None:
 
 
 for command in (audit, check, recipients, addresses, stats, plan, apply, undo, config_group,
-                creds_group, report, history, diff, proxies_group):
+                creds_group, report, history, diff, proxies_group, demo_group):
     cli.add_command(command)
 
 

@@ -23,9 +23,11 @@ from toolkit.cli.common import (
 )
 from toolkit.cli.inputs import (
     CCMAIL_OPTIONS,
+    EXCHANGE_OPTIONS,
     SOURCE_OPTIONS,
     TRANSPORT_OPTIONS,
     ldap_settings,
+    powershell_session,
     resolve_source,
 )
 from toolkit.errors import InputError
@@ -54,8 +56,10 @@ def _apply(f: Callable, options: list[Callable]) -> Callable:
 
 def proxy_input_options(f: Callable) -> Callable:
     """The audit's Exchange-side inputs and ``--ccmail-dir`` (no ``--exchange-po``
-    nor ``--mailbox-stats``: proxies need neither), ``--retire``."""
-    return _apply(f, [*SOURCE_OPTIONS, *CCMAIL_OPTIONS, *PROXY_OPTIONS, *TRANSPORT_OPTIONS])
+    nor ``--mailbox-stats``: proxies need neither), ``--retire``, and the remote
+    PowerShell options (``--source powershell``; policies with ``--exchange-uri``)."""
+    return _apply(f, [*SOURCE_OPTIONS, *CCMAIL_OPTIONS, *PROXY_OPTIONS, *TRANSPORT_OPTIONS,
+                      *EXCHANGE_OPTIONS])
 
 
 def format_options(f: Callable) -> Callable:
@@ -70,13 +74,31 @@ def format_options(f: Callable) -> Callable:
 @contextmanager
 def proxy_inputs(params: dict[str, Any], profile: str,
                  max_values: int | None = None) -> Iterator[ProxyInputs]:
-    """:class:`ProxyInputs` from the options. The LDAP password is asked for
-    only when the directory is read, after the inputs were validated."""
+    """:class:`ProxyInputs` from the options. The LDAP and Exchange passwords
+    are asked for only when they are used, after the inputs were validated.
+
+    ``--source powershell`` reads every recipient with ``Get-Recipient``
+    (streamed, as ``audit --source powershell``); ``--exchange-uri`` with any
+    source also reads ``Get-EmailAddressPolicy`` (``types.policies``, plan
+    ``blocked``). One session serves both and is closed on the way out.
+    """
     from toolkit.ccmail.directory import Directory
-    from toolkit.proxies.read import LDAP_ATTRIBUTES, LDAP_FILTERS, LDIF_ATTRIBUTES
+    from toolkit.proxies.inventory import policy_types
+    from toolkit.proxies.read import AD, LDAP_ATTRIBUTES, LDAP_FILTERS, LDIF_ATTRIBUTES
 
     kind = resolve_source(params)
     dialect = params["dialect"]
+    remote = bool(params["exchange_uri"])
+    opened: list = []  # the one session, opened on first use
+
+    def exchange():
+        if not opened:
+            opened.append(powershell_session(params, profile).open())
+        return opened[0]
+
+    def policies():
+        return policy_types((p.name, p.enabled) for p in exchange().email_address_policies())
+
     if kind == "ldif":
         from toolkit.exchange.ldif import read_ldif
 
@@ -90,14 +112,24 @@ def proxy_inputs(params: dict[str, Any], profile: str,
             return counting(read_ldap(settings, LDAP_FILTERS[dialect], LDAP_ATTRIBUTES[dialect]),
                             "directory objects read")
     else:
-        raise InputError("proxies cannot read through PowerShell yet: use --ldif or --ldap-url",
-                         "--source")
+        if not remote:
+            raise InputError("--source powershell needs --exchange-uri URI", "--source")
+        if dialect != AD:
+            raise InputError("--source powershell reads the AD dialect only", "--dialect")
+
+        def source():
+            return counting(exchange().iter_recipients(), "recipients read")
     dirs = params["ccmail_dirs"]
     directory = Directory.from_args(dirs, params["ccmail_encoding"]) if dirs else None
-    yield ProxyInputs(source=source, dialect=dialect, directory=directory,
-                      retire=tuple(params["retire"]),
-                      ccmail_decommissioned=params["ccmail_decommissioned"],
-                      max_values=max_values)
+    try:
+        yield ProxyInputs(source=source, dialect=dialect, directory=directory,
+                          retire=tuple(params["retire"]),
+                          ccmail_decommissioned=params["ccmail_decommissioned"],
+                          max_values=max_values,
+                          policies=policies if remote else None)
+    finally:
+        for session in opened:
+            session.close()
 
 
 @click.group("proxies", cls=CcmigGroup, epilog="""\b
@@ -122,8 +154,9 @@ Examples:
 @global_options
 @click.pass_context
 def proxies_types_command(ctx: click.Context, fmt: str, output: str | None, **params) -> int:
-    """Address types in use: objects, values and primaries per type, and
-    whether --retire names it (policies: not read yet, null)."""
+    """Address types in use: objects, values and primaries per type, whether
+    --retire names it, and (with --exchange-uri) the email address policies
+    whose enabled templates still generate it."""
     with proxy_inputs(params, profile_of(ctx).name) as inputs:
         rows = proxies_types(inputs)
     with open_output(output) as out:

@@ -21,7 +21,7 @@ from toolkit.cli.inputs import (
 )
 from toolkit.errors import InputError
 from toolkit.remediation.apply import Outcome, apply_plan, undo_journal
-from toolkit.remediation.plan import APPLIABLE, Plan, make_plan
+from toolkit.remediation.plan import APPLIABLE, Plan, gate_dirsync, make_plan
 from toolkit.render.plan import PLAN_FORMATS, write_plan
 from toolkit.render.table import clean, fit
 from toolkit.text import fold
@@ -74,9 +74,17 @@ def select_wave(plan: Plan, rows, post_offices: tuple[str, ...], identities: lis
     dns = {r.dn.casefold() for r in chosen if r.dn}
     kept = [a for a in plan.actions
             if (a.mailbox or a.target.get("dn") or "").casefold() in dns]
-    if any(a.kind == "remove-ccmail-entry" for a in kept):
-        kept += [a for a in plan.actions if a.kind == "run-dirsync"]
+    # dirsync serves the whole organisation, but the wave's plan names only its own
+    awaiting = [dn for a in plan.actions if a.kind == "run-dirsync"
+                for dn in a.target["mailboxes"] if dn.casefold() in dns]
+    at_risk = [dn for dn in plan.at_risk if dn.casefold() in dns]
+    if awaiting or at_risk or any(a.kind == "remove-ccmail-entry" for a in kept):
+        for a in plan.actions:
+            if a.kind == "run-dirsync":
+                a.target = {**a.target, "mailboxes": awaiting}
+                kept.append(a)
     plan.actions = kept
+    gate_dirsync(plan.actions, at_risk, len(plan.at_risk) - len(at_risk))
 
 
 @click.command(cls=CcmigCommand, epilog="""\b
@@ -182,10 +190,14 @@ def apply(ctx: click.Context, plan_file: str, only: tuple[str, ...], confirm: tu
     params = merged_params(ctx, params, data["inputs"])
     assume = assume_migrated or bool(data["inputs"].get("assume_migrated"))
     with audit_inputs(params, profile_of(ctx).name) as inputs:
-        result = run_audit(inputs)
-        current = make_plan(result.analysis, result.exchange_pos, {}, assume)
+
+        def current() -> list:
+            """Read the current state and plan from it (apply calls this under its lock)."""
+            result = run_audit(inputs)
+            return make_plan(result.analysis, result.exchange_pos, {}, assume).actions
+
         outcomes = apply_plan(
-            data, current.actions, yes=yes, journal_path=journal or f"{plan_file}.journal",
+            data, current, yes=yes, journal_path=journal or f"{plan_file}.journal",
             only=set(only) or None, confirm=confirm, exchange=_writer(inputs.powershell),
             encoding=params.get("ccmail_encoding"), plan_path=os.path.abspath(plan_file))
     write_outcomes(outcomes, fmt, sys.stdout)
@@ -213,13 +225,18 @@ Examples:
 @global_options
 @click.pass_context
 def undo(ctx: click.Context, journal_file: str, yes: bool, fmt: str, **params) -> int:
-    """Revert the changes a journal records, newest first (only those)."""
+    """Revert the changes a journal records, newest first (only those). Checks
+    every change first: one it cannot revert (its file changed since, e.g. by
+    dirsync) holds back every change of the same person. A dry run unless --yes."""
     if not Path(journal_file).exists():
         raise InputError("journal not found", journal_file)
+    def notify(text: str) -> None:
+        click.echo(f"ccmig: {text}", err=True)
+
     if params["exchange_uri"]:
         with powershell_session(params, profile_of(ctx).name) as s:
-            outcomes = undo_journal(journal_file, yes=yes, exchange=_writer(s))
+            outcomes = undo_journal(journal_file, yes=yes, exchange=_writer(s), notify=notify)
     else:
-        outcomes = undo_journal(journal_file, yes=yes)
+        outcomes = undo_journal(journal_file, yes=yes, notify=notify)
     write_outcomes(outcomes, fmt, sys.stdout)
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    return 1 if any(o.status in ("failed", "held-back") for o in outcomes) else 0

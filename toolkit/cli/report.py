@@ -68,8 +68,9 @@ def report(ctx: click.Context, fmt: str | None, output: str | None, record: str 
     profile = profile_of(ctx).name
     with audit_inputs(params, profile) as inputs:
         result = run_audit(inputs)
-    the_report = Report(rows=result.rows, inputs=record_inputs(params, profile),
+    rows = list(result.rows)  # made once: every section of the report reads these
+    the_report = Report(rows=rows, inputs=record_inputs(params, profile),
                         exchange_pos=result.exchange_pos, title=title, runs=runs)
     with open_output(output) as out:
         (write_markdown if fmt == "md" else write_html)(the_report, out)
-    return exit_code(result.rows, fail_on)
+    return exit_code(rows, fail_on)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 
-from toolkit.ccmail.address import NOT_UTF8, is_ccmail_type, pack_values, parse, tagged
+from toolkit.ccmail.address import NOT_UTF8, is_ccmail_type, parse
 from toolkit.model import AttrValue, CcmailValue, Dialect, Kind, RawEntry, Recipient
+from toolkit.storage import pack_values, tagged
 
 # Attributes the toolkit reads (spec); LDAP searches request exactly these.
 AD_ATTRIBUTES = (
@@ -118,7 +119,7 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
         targets = list(get("targetaddress") or ()) + list(get("target-address") or ())
     if kind is None:
         return None
-    # Values stay raw text, tagged (see toolkit.ccmail.address.pack_values):
+    # Values stay raw text, tagged (see toolkit.storage.pack_values):
     # they are parsed when the rules read them.
     values: list[str] = []
     smtp: list[str] = []

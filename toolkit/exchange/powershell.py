@@ -36,25 +36,27 @@ from types import TracebackType
 from typing import Any
 
 from toolkit.errors import InputError
-from toolkit.exchange.psfailures import CommandFailed, ErrorInfo, OutcomeUnknown
+from toolkit.exchange.psfailures import CommandFailed, ErrorInfo, OutcomeUnknown, Throttled
 from toolkit.exchange.pspipeline import Invocation
 from toolkit.exchange.psreads import (
     ADDRESS_PROPERTIES,
     PIPELINE_IDENTITIES,
     RECIPIENT_PROPERTIES,
     STATS_PROPERTIES,
+    AddressPolicy,
     AddressResult,
     Reads,
     StatsResult,
 )
 from toolkit.exchange.pssession import Session
 from toolkit.exchange.pssettings import AUTH_METHODS, ExchangeSettings
-from toolkit.exchange.pswrites import email_address_change, write
+from toolkit.exchange.pswrites import PROXY_CMDLETS, edit_email_addresses, email_address_change, write
 from toolkit.model import RawEntry
 
-__all__ = ["ADDRESS_PROPERTIES", "AUTH_METHODS", "PIPELINE_IDENTITIES", "RECIPIENT_PROPERTIES",
-           "STATS_PROPERTIES", "AddressResult", "CommandFailed", "ErrorInfo", "ExchangeSession",
-           "ExchangeSettings", "Invocation", "OutcomeUnknown", "StatsResult"]
+__all__ = ["ADDRESS_PROPERTIES", "AUTH_METHODS", "PIPELINE_IDENTITIES", "PROXY_CMDLETS",
+           "RECIPIENT_PROPERTIES", "STATS_PROPERTIES", "AddressPolicy", "AddressResult", "CommandFailed",
+           "ErrorInfo", "ExchangeSession", "ExchangeSettings", "Invocation", "OutcomeUnknown",
+           "StatsResult", "Throttled"]
 
 _CMDLET = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+$")
 
@@ -108,6 +110,10 @@ class ExchangeSession:
         """ItemCount (and TotalItemSize) of each identity's mailbox, in input order."""
         return self._reads.mailbox_stats(identities)
 
+    def email_address_policies(self) -> list[AddressPolicy]:
+        """Every email address policy with its enabled and disabled templates."""
+        return self._reads.email_address_policies()
+
     def iter_recipients(self) -> Iterator[RawEntry]:
         """Every recipient (``Get-Recipient -ResultSize Unlimited``) as an AD RawEntry, streamed."""
         return self._reads.iter_recipients()
@@ -138,6 +144,15 @@ class ExchangeSession:
         result = self.run(cmdlet, {"Identity": identity,
                                    "EmailAddresses": email_address_change(add, remove)})
         return result.errors[0] if result.errors else None
+
+    def edit_email_addresses(self, cmdlet: str, identity: str, *, add: Sequence[str] = (),
+                             remove: Sequence[str] = ()) -> Invocation:
+        """THE proxy write (one call, sent once; see
+        :func:`toolkit.exchange.pswrites.edit_email_addresses` for the contract):
+        errors and warnings returned; :class:`Throttled` (not run: may be sent
+        again after ``.wait``), :class:`OutcomeUnknown`, :class:`CommandFailed` raised."""
+        self._reads.seen.clear()  # what was looked up may change now
+        return edit_email_addresses(self._session, cmdlet, identity, add=add, remove=remove)
 
     def remove_mail_contact(self, identity: str) -> ErrorInfo | None:
         """``Remove-MailContact -Identity X -Confirm:$false``; the error if any."""

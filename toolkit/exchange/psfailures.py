@@ -26,6 +26,20 @@ class OutcomeUnknown(ConnectionFailure):
     """A write was sent but its answer was lost: Exchange may or may not have made it."""
 
 
+class Throttled(ConnectionFailure):
+    """Exchange refused a request by throttling: it was NOT run.
+
+    The one failed write a caller may send again - after ``wait`` seconds
+    (what the refusal names; None when it names none: the caller picks, the
+    spec says 30 s), re-reading the object first. Still a ConnectionFailure
+    (exit 3) for a caller that does not retry.
+    """
+
+    def __init__(self, message: str, wait: float | None) -> None:
+        super().__init__(message)
+        self.wait = wait
+
+
 @dataclass(slots=True)
 class ErrorInfo:
     """One error record, reduced to what a report needs."""
@@ -45,12 +59,18 @@ class Failed(Exception):
 
 
 class Lost(Exception):
-    """The transport failed while a pipeline ran; ``failure`` says how, on one line."""
+    """The transport failed while a pipeline ran; ``failure`` says how, on one line.
 
-    def __init__(self, failure: ConnectionFailure, retryable: bool) -> None:
+    ``refused`` is set when the server refused the pipeline's very first
+    request (the Command) by throttling: then nothing ran.
+    """
+
+    def __init__(self, failure: ConnectionFailure, retryable: bool,
+                 refused: bool = False) -> None:
         super().__init__(str(failure))
         self.failure = failure
         self.retryable = retryable
+        self.refused = refused
 
 
 def one_line(message: str, secret: str | None = None) -> str:
@@ -66,6 +86,34 @@ def is_missing_select(info: ErrorInfo) -> bool:
     return "select-object" in info.message.lower() and (
         "CommandNotFound" in (info.fqid or "") or "CommandNotFound" in (info.reason or "")
         or "not recognized" in info.message)
+
+
+# Exchange's throttling refusals (the request was not run):
+# - WinRM, Exchange's PowerShellMaxCmdlets quota: "... The user load quota of N requests
+#   per M seconds has been exceeded. ... The next request from this user will not be
+#   approved for at least X milliseconds."
+# - the destructive-cmdlet budget (PowerShellMaxDestructiveCmdlets), an
+#   OverBudgetException: "This operation exceeds the throttling budget for policy part
+#   '...' ... Suggested backoff time X ms."
+# - "This user is allowed a maximum of 18 concurrent shells, which has been exceeded."
+_THROTTLED = re.compile(r"user load quota|exceeds the throttling budget|OverBudgetException|"
+                        r"concurrent shells, which has been exceeded", re.I)
+_WAIT = re.compile(r"(?:at least|backoff time|retry after)\s+(\d+)\s*(milliseconds|ms|"
+                   r"seconds|s)\b", re.I)
+
+
+def is_throttling(*texts: str | None) -> bool:
+    """Does any of these (message, reason, FQID) say Exchange refused by throttling?"""
+    return any(t and _THROTTLED.search(t) for t in texts)
+
+
+def throttle_wait(text: str) -> float | None:
+    """Seconds a throttling refusal says to wait, or None when it names none."""
+    m = _WAIT.search(text)
+    if not m:
+        return None
+    value = int(m.group(1))
+    return value / 1000 if m.group(2).lower() in ("milliseconds", "ms") else float(value)
 
 
 def retryable(exc: BaseException) -> bool:

@@ -213,6 +213,21 @@ _CLASSES: dict[str, list[str]] = {
 }
 
 
+# msExchPoliciesExcluded holds this GUID when a recipient does not follow email
+# address policies: what EmailAddressPolicyEnabled $false is in AD.
+POLICIES_EXCLUDED = "{26491cfc-9e50-4857-861b-0cb8df22b5d7}"
+
+
+def flag(value: Any) -> bool | None:
+    """A Boolean property (a bool, or its display string); None when absent."""
+    if value is None or isinstance(value, bool):
+        return value
+    shown = (text(value) or "").strip().lower()
+    if shown in ("true", "false"):
+        return shown == "true"
+    raise WireFormatError(f"expected a Boolean, found {shown!r}")
+
+
 def raw_entry(obj: Any, where: str | None = None) -> RawEntry:
     """An Exchange recipient (Get-Recipient view) as an AD-dialect :class:`RawEntry`.
 
@@ -246,6 +261,9 @@ def raw_entry(obj: Any, where: str | None = None) -> RawEntry:
     if proxies:
         attrs["proxyaddresses"] = list(proxies)
     put("targetaddress", text(prop(obj, "ExternalEmailAddress")))
+    put("recipienttypedetails", text(prop(obj, "RecipientTypeDetails")))
+    if flag(prop(obj, "EmailAddressPolicyEnabled")) is False:
+        attrs["msexchpoliciesexcluded"] = [POLICIES_EXCLUDED]
     if kind == "UserMailbox":
         database = dn_of(prop(obj, "Database"))
         server = text(prop(obj, "ServerName"))

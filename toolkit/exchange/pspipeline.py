@@ -41,6 +41,7 @@ from toolkit.exchange.psfailures import (
     error_info,
     failure,
     is_missing_select,
+    is_throttling,
     one_line,
     retryable,
 )
@@ -104,8 +105,10 @@ def run(session: Session, commands: Commands, input: Sequence[Any] | None = None
     ps = session.powershell(commands, select)
     secret = session.settings.password
     held: ErrorInfo | None = None  # the terminating error, once the pipeline failed
+    started = False  # the server accepted the Command: from now on it may have run
     try:
         ps.begin_invoke(input=(whole for whole in [list(input)]) if input else None)
+        started = True
         while True:
             running = ps.state == psinternals.RUNNING
             errors, ps.streams.error = ps.streams.error, []
@@ -128,7 +131,9 @@ def run(session: Session, commands: Commands, input: Sequence[Any] | None = None
         raise
     except Exception as exc:
         _abandon(session, ps)
-        raise Lost(failure(session.settings, exc), retryable(exc)) from None
+        lost = failure(session.settings, exc)
+        refused = not started and not input and is_throttling(str(lost))
+        raise Lost(lost, retryable(exc), refused) from None
     try:
         ps.close()
     except KeyboardInterrupt:

@@ -26,6 +26,7 @@ partial list presented as whole.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -33,7 +34,14 @@ from typing import Any, TypeVar
 
 from toolkit.errors import ConnectionFailure
 from toolkit.exchange import psobjects as pso
-from toolkit.exchange.psfailures import CommandFailed, ErrorInfo, Failed, Lost
+from toolkit.exchange.psfailures import (
+    CommandFailed,
+    ErrorInfo,
+    Failed,
+    Lost,
+    is_throttling,
+    throttle_wait,
+)
 from toolkit.exchange.psmatch import (
     GUID,
     Recipient,
@@ -56,6 +64,11 @@ log = logging.getLogger(__name__)
 # are about 8 MB of input. Larger reads use several pipelines.
 PIPELINE_IDENTITIES = 50_000
 
+# A throttled read waits what the refusal names, or 30 s when it names none
+# (the spec's wait for writes), at most 5 minutes.
+THROTTLE_WAIT = 30.0
+MAX_THROTTLE_WAIT = 300.0
+
 # What each read asks Exchange for (Select-Object -Property).
 ADDRESS_PROPERTIES = (
     "DistinguishedName", "Name", "Alias", "Guid", "ExchangeGuid", "RecipientType",
@@ -66,7 +79,10 @@ RECIPIENT_PROPERTIES = (
     "DistinguishedName", "RecipientType", "Name", "DisplayName", "FirstName", "LastName",
     "Alias", "SamAccountName", "UserPrincipalName", "PrimarySmtpAddress", "EmailAddresses",
     "ExternalEmailAddress", "LegacyExchangeDN", "Database", "ServerName", "Guid",
+    "RecipientTypeDetails", "EmailAddressPolicyEnabled",
 )
+POLICY_PROPERTIES = ("Name", "Priority", "EnabledEmailAddressTemplates",
+                     "DisabledEmailAddressTemplates")
 
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
@@ -87,6 +103,20 @@ class AddressResult:
         """The row ``ccmig addresses`` prints (spec)."""
         return {"identity": self.identity, "dn": self.dn, "found": self.found,
                 "addresses": list(self.addresses)}
+
+
+@dataclass(frozen=True, slots=True)
+class AddressPolicy:
+    """An email address policy: its templates (``TYPE:template``) as Exchange sent them.
+
+    Only the *enabled* templates generate (stamp) addresses; disabled ones
+    are kept for show.
+    """
+
+    name: str
+    priority: str | None
+    enabled: tuple[str, ...]
+    disabled: tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -182,6 +212,27 @@ class Reads:
                 raise ConnectionFailure(f"unexpected recipient #{count} from {uri}: {exc}") from None
         log.info("Get-Recipient returned %d recipient(s)", count)
 
+    def email_address_policies(self) -> list[AddressPolicy]:
+        """Every email address policy (``Get-EmailAddressPolicy``), in Exchange's order.
+
+        One small read; any error record makes it fail (ConnectionFailure):
+        a policy list with a hole would unblock actions it should block.
+        """
+        uri = self.session.settings.uri
+        inv = self.read_all([("Get-EmailAddressPolicy", [])], None, POLICY_PROPERTIES,
+                            "Get-EmailAddressPolicy")
+        if inv.errors:
+            raise ConnectionFailure(f"Get-EmailAddressPolicy reported an error at {uri}: "
+                                    f"{inv.errors[0].message}")
+        try:
+            return [AddressPolicy(pso.text(pso.prop(p, "Name")) or "",
+                                  pso.text(pso.prop(p, "Priority")),
+                                  tuple(pso.texts(pso.prop(p, "EnabledEmailAddressTemplates"))),
+                                  tuple(pso.texts(pso.prop(p, "DisabledEmailAddressTemplates"))))
+                    for p in inv.output]
+        except pso.WireFormatError as exc:
+            raise ConnectionFailure(f"unexpected email address policy from {uri}: {exc}") from None
+
     def read_all(self, commands: Commands, input: Sequence[Any] | None,
                  select: Sequence[str] | None, what: str,
                  convert: Callable[[Any], Any] = lambda obj: obj) -> Invocation:
@@ -193,7 +244,7 @@ class Reads:
             if attempt == 2 or not lost.retryable:
                 again = " again" if attempt == 2 else ""
                 raise ConnectionFailure(f"{what} failed{again}: {lost.failure}") from None
-            self._retried(f"{what}: {lost.failure}; asking again (once)")
+            self._retried(f"{what}: {lost.failure}; asking again (once)", lost)
         raise AssertionError("unreachable")
 
     # -- the batched read and its retry policy -------------------------------------
@@ -254,11 +305,17 @@ class Reads:
         retried.add(batch)
         self._retried(f"{cmdlet}: {lost.failure}; asking again for the "
                       f"{len(todo) - len(answered)} identities not yet answered (batch "
-                      f"{batch + 1}, retried once)")
+                      f"{batch + 1}, retried once)", lost)
 
-    def _retried(self, warning: str) -> None:
+    def _retried(self, warning: str, lost: Lost | None = None) -> None:
+        """Before asking again: count, warn, and wait out a throttling refusal
+        (the wait it names, else :data:`THROTTLE_WAIT`) - asking at once would
+        only be refused again."""
         self.session.retries += 1
         log.warning("%s", warning)
+        if lost is not None and is_throttling(str(lost.failure)):
+            wait = throttle_wait(str(lost.failure))
+            time.sleep(THROTTLE_WAIT if wait is None else min(wait, MAX_THROTTLE_WAIT))
         self.session.recover()
 
     def _read(self, commands: Commands, input: Sequence[Any] | None,
@@ -370,7 +427,7 @@ class Reads:
                     raise ConnectionFailure(f"{name} failed{again}{where}, so the result is "
                                             f"incomplete: {lost.failure}") from None
                 attempts += 1
-                self._retried(f"{name}: {lost.failure}; asking again (once)")
+                self._retried(f"{name}: {lost.failure}; asking again (once)", lost)
                 continue
             except Failed as failed:
                 if not yielded and without_select_object(self.session, failed, select):

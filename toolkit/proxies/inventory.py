@@ -9,7 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from toolkit.proxies.model import ProxyObject, TypeRow
+from toolkit.proxies.model import ProxyObject, TypeRow, value_type
+
+
+def policy_types(policies: Iterable[tuple[str, Iterable[str]]]) -> dict[str, tuple[str, ...]]:
+    """Policy name -> the sorted types its *enabled* templates generate.
+
+    ``policies`` are (name, enabled templates as ``TYPE:template``), e.g. from
+    ``Get-EmailAddressPolicy``; a type is read as a value's type is (the text
+    before the first ``:``, ASCII upper-cased), so ``ccmail:`` and ``CCMAIL:``
+    templates name the same type. A disabled template generates nothing.
+    """
+    out: dict[str, tuple[str, ...]] = {}
+    for name, enabled in policies:
+        kinds = {k for t in enabled if (k := value_type(t)) is not None}
+        out[name] = tuple(sorted(kinds | set(out.get(name, ()))))
+    return out
 
 
 def type_rows(objects: Iterable[ProxyObject], retired: Iterable[str], case_says_primary: bool,

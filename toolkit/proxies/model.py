@@ -102,7 +102,8 @@ class ProxyObject:
 
     ``key`` is the audit's row key (``dn:`` + folded DN). ``targets`` are its
     non-blank ``targetAddress`` values (not address values). ``type_details``
-    is ``msExchRecipientTypeDetails`` when read (picks the cmdlet);
+    is ``msExchRecipientTypeDetails`` when read (picks the cmdlet), or
+    PowerShell's RecipientTypeDetails name;
     ``policies_excluded`` the ``msExchPoliciesExcluded`` values.
     """
 
@@ -112,7 +113,7 @@ class ProxyObject:
     values: tuple[ProxyValue, ...]
     targets: tuple[str, ...] = ()
     classes: frozenset[str] = frozenset()  # objectClass values, lower case
-    type_details: int | None = None
+    type_details: int | str | None = None
     policies_excluded: tuple[str, ...] = ()
     where: str | None = None
 

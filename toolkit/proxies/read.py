@@ -109,12 +109,17 @@ def _targets(entry: RawEntry, dialect: str) -> tuple[str, ...]:
     return tuple(t for t in texts if t.strip())
 
 
-def _type_details(entry: RawEntry) -> int | None:
+def _type_details(entry: RawEntry) -> int | str | None:
+    """msExchRecipientTypeDetails (LDAP/LDIF: a number), else RecipientTypeDetails
+    by name (PowerShell: ``recipienttypedetails``, see psobjects.raw_entry)."""
     first = entry.first("msexchrecipienttypedetails")
     try:
-        return int(first.strip()) if first is not None else None
+        if first is not None:
+            return int(first.strip())
     except ValueError:
-        return None
+        pass
+    named = entry.first("recipienttypedetails")
+    return named.strip() if named and named.strip() else None
 
 
 def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:

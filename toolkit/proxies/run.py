@@ -25,7 +25,10 @@ class ProxyInputs:
     """What ``proxies types``/``audit`` read.
 
     ``source`` yields the directory's entries (called once per run);
-    ``directory`` is the ``--ccmail-dir`` layer, None when no export was given.
+    ``directory`` is the ``--ccmail-dir`` layer, None when no export was given;
+    ``policies`` reads the email address policies (policy name -> the types
+    its enabled templates generate; ``--exchange-uri``), None when they are
+    not read. Both are called only after the inputs were validated.
     """
 
     source: Callable[[], Iterable[RawEntry]]
@@ -34,6 +37,7 @@ class ProxyInputs:
     retire: tuple[str, ...] = ()
     ccmail_decommissioned: bool = False
     max_values: int | None = None
+    policies: Callable[[], Mapping[str, Iterable[str]]] | None = None
 
     def settings(self, need_evidence: bool) -> ProxySettings:
         entries = self.directory.entries() if self.directory is not None else None
@@ -55,8 +59,10 @@ def proxies_types(inputs: ProxyInputs,
                   policies: Mapping[str, Iterable[str]] | None = None) -> list[TypeRow]:
     """``ccmig proxies types``. ``policies``: policy name -> upper-case types its
     enabled templates generate (``Get-EmailAddressPolicy``, with
-    ``--exchange-uri``); None when policies were not read."""
+    ``--exchange-uri``); None: ``inputs.policies`` says (None when not read)."""
     settings = inputs.settings(need_evidence=False)
+    if policies is None and inputs.policies is not None:
+        policies = inputs.policies()
     return type_rows(inputs.objects(), settings.retired, inputs.dialect == AD, policies)
 
 
@@ -66,6 +72,8 @@ def proxies_plan(inputs: ProxyInputs, record: dict[str, Any],
     reads the same organisation again; the rule inputs are added here)."""
     check_dialect(inputs.dialect)
     settings = inputs.settings(need_evidence=True)
+    if policies is None and inputs.policies is not None:
+        policies = inputs.policies()
     record = {**record, "retire": sorted(settings.retired),
               "ccmail_decommissioned": inputs.ccmail_decommissioned,
               "max_values": inputs.max_values, "policies_checked": policies is not None}

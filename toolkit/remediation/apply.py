@@ -1,48 +1,40 @@
-"""Apply a plan against the *current* state, journalled; undo from the journal.
+"""Apply a plan against the *current* state, journalled.
 
-Preconditions are re-checked by planning again from a fresh read: an action of
-the plan file is made only if the same action (same kind and target) is still
-derived, unblocked, from what the directories hold now. So a plan reviewed
-on Monday cannot delete an entry on Friday that has since changed.
+Preconditions are re-checked by planning again from a fresh read, made after
+the lock is taken: an action of the plan file is made only if the same action
+(same kind and target) is still derived, unblocked, from what the directories
+hold now. So a plan reviewed on Monday cannot delete an entry on Friday that has
+since changed, and two applies cannot both act on one read.
+
+A dry run goes through the same selection and the same checks as ``--yes``
+(where a record is, whether an Exchange change can be written), so it shows
+exactly what ``--yes`` would do, skips included.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from toolkit.errors import CcmigError, ConnectionFailure, InputError
 from toolkit.progress import counting
 from toolkit.remediation import ccmail_files as cf
-from toolkit.remediation.journal import Entry, Journal, exclusive_lock, now, read_journal
-from toolkit.remediation.plan import ADVICE, Action, entry_key
+from toolkit.remediation.journal import Entry, Journal, exclusive_lock, read_journal
+from toolkit.remediation.plan import ADVICE, APPLIABLE, Action, entry_key
+from toolkit.remediation.settle import (
+    ExchangeWriter,
+    Outcome,
+    settle,
+    settled_state,
+    unknown,
+)
+from toolkit.remediation.undo import undo_journal
 
-log = logging.getLogger(__name__)
+__all__ = ["ExchangeWriter", "Outcome", "action_key", "apply_plan", "describe", "undo_journal"]
 
-
-class ExchangeWriter(Protocol):
-    """The Exchange-side changes apply and undo make (PowerShell adapter)."""
-
-    def get_addresses(self, dn: str) -> list[str] | None: ...
-    def add_address(self, dn: str, address: str) -> None: ...
-    def remove_address(self, dn: str, address: str) -> None: ...
-    def get_contact(self, dn: str) -> dict[str, Any] | None: ...
-    def remove_contact(self, dn: str) -> None: ...
-    def new_contact(self, record: dict[str, Any]) -> None: ...
-
-
-@dataclass
-class Outcome:
-    action: str
-    kind: str
-    status: str  # applied | would-apply | already-done | skipped | blocked | advice | failed
-    detail: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"id": self.action, "kind": self.kind, "status": self.status, "detail": self.detail}
+Chosen = tuple[dict[str, Any], Action]
+Current = Iterable[Action] | Callable[[], Iterable[Action]]
 
 
 def action_key(kind: str, target: dict[str, Any]) -> tuple:
@@ -63,56 +55,12 @@ def describe(a: dict[str, Any] | Action) -> str:
     return f"{d['kind']}: {d['precondition']}"
 
 
-# --------------------------------------------------------------------------- settle
-
-
-def settle(journal: Journal, exchange: ExchangeWriter | None) -> None:
-    """Decide the outcome of intents left by a killed run, from the current state."""
-    for entry in journal.state.entries:
-        if entry.state != "intent":
-            continue
-        outcome = _observe(entry, exchange)
-        if outcome == "made":
-            journal.mark(entry, "done")
-        elif outcome == "not-made":
-            journal.mark(entry, "failed", "interrupted before the change was made")
-        else:
-            log.warning("journal seq %d (%s): outcome unknown: %s", entry.seq, entry.action,
-                        outcome)
-
-
-def _observe(entry: Entry, exchange: ExchangeWriter | None) -> str:
-    c = entry.change
-    if c["type"] == "ccmail-remove":
-        cf.discard_temp(c["file"])  # a kill during atomic_write leaves it; the file itself is whole
-        sha = cf.current_sha(c["file"])
-        return ("made" if sha == c["sha_after"] else "not-made" if sha == c["sha_before"]
-                else f"{c['file']} changed by someone else")
-    if exchange is None:
-        return "needs --exchange-uri to look"
-    if c["type"] == "add-address":
-        return "made" if _carries(exchange.get_addresses(c["dn"]), c["address"]) else "not-made"
-    if c["type"] == "remove-contact":
-        return "made" if exchange.get_contact(c["dn"]) is None else "not-made"
-    return "unknown change type"
-
-
-def _carries(addresses: list[str] | None, address: str) -> bool:
-    """Is ``address`` on the object? The type prefix compares exactly - its case says
-    primary or not, and adding ``CCMAIL:X`` to an object with ``ccmail:X`` is a
-    change - the address after it case-insensitively, as Exchange compares them."""
-    prefix, _, rest = address.partition(":")
-    return any(p == prefix and r.casefold() == rest.casefold()
-               for p, _, r in (a.partition(":") for a in addresses or []))
-
-
-# --------------------------------------------------------------------------- apply
+# --------------------------------------------------------------------------- choosing
 
 
 def _applicable(current: dict[tuple, Action], planned: list[dict[str, Any]], only: set[str] | None,
-                confirm: set[str], done_actions: set[str]) -> tuple[list[tuple[dict, Action]],
-                                                                    list[Outcome]]:
-    go: list[tuple[dict, Action]] = []
+                confirm: set[str], done_actions: set[str]) -> tuple[list[Chosen], list[Outcome]]:
+    go: list[Chosen] = []
     out: list[Outcome] = []
     for p in planned:
         kind = p["kind"]
@@ -134,11 +82,11 @@ def _applicable(current: dict[tuple, Action], planned: list[dict[str, Any]], onl
                                f"{describe(p)}: manual action, name it with --confirm {p['id']}"))
         else:
             go.append((p, now))
-    return _whole_groups(go, out, current)
+    return go, out
 
 
-def _whole_groups(go: list[tuple[dict, Action]], out: list[Outcome],
-                  current: dict[tuple, Action]) -> tuple[list[tuple[dict, Action]], list[Outcome]]:
+def _whole_groups(go: list[Chosen], out: list[Outcome],
+                  current: dict[tuple, Action]) -> list[Chosen]:
     """Removals of one cc:Mail name go together or not at all (dirsync refuses a
     name that still exists anywhere)."""
     going = {action_key(p["kind"], p["target"]) for p, _ in go}
@@ -157,63 +105,130 @@ def _whole_groups(go: list[tuple[dict, Action]], out: list[Outcome],
                                f"run ({names})"))
         else:
             kept.append((p, a))
-    return kept, out
+    return kept
 
 
-def apply_plan(plan: dict[str, Any], current_actions: Iterable[Action], *, yes: bool,
+class Located:
+    """Where each chosen cc:Mail removal's record is now: one read of each file."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, tuple[int, int]] = {}  # action id -> line span
+        self.sha: dict[str, str | None] = {}  # file -> hash when it was read
+        self._removed: dict[tuple[str, tuple[int, int]], list[str]] = {}
+        self._file: dict[str, str] = {}  # action id -> file
+
+    def removed_lines(self, file: str, span: tuple[int, int], encoding: str | None) -> list[str]:
+        """The lines the removal at ``span`` takes out (all of a file's planned at once)."""
+        if (file, span) not in self._removed:
+            spans = sorted({s for key, s in self.spans.items() if self._file.get(key) == file})
+            removals, _ = cf.plan_removals(file, spans, encoding)
+            for s, r in zip(sorted(spans, reverse=True), removals, strict=True):
+                self._removed[(file, s)] = r.lines
+        return self._removed[(file, span)]
+
+    def find(self, chosen: list[Chosen], encoding: str | None) -> dict[str, str]:
+        """Locate every removal; the ones that cannot be made, with why (skipped: ...)."""
+        by_file: dict[str, list[Chosen]] = defaultdict(list)
+        problems: dict[str, str] = {}
+        for p, a in chosen:
+            if a.kind != "remove-ccmail-entry":
+                continue
+            if not a.target.get("file"):
+                problems[p["id"]] = "skipped: the directory is not an export file"
+            else:
+                by_file[a.target["file"]].append((p, a))
+        for file, items in by_file.items():
+            self.sha[file] = cf.current_sha(file)
+            try:
+                found = cf.find_records(file, items[0][1].target["post_office"],
+                                        [a.target for _, a in items], encoding)
+            except CcmigError as exc:
+                problems.update({p["id"]: f"failed: {exc}" for p, _ in items})
+                continue
+            if cf.current_sha(file) != self.sha[file]:
+                problems.update({p["id"]: f"failed: {file}: changed while it was read"
+                                 for p, _ in items})
+                continue
+            for (p, _), hit in zip(items, found, strict=True):
+                if isinstance(hit, str):
+                    problems[p["id"]] = f"failed: {file}: {hit}"
+                elif hit is None:
+                    problems[p["id"]] = "skipped: record not found"
+                else:
+                    self.spans[p["id"]] = hit
+                    self._file[p["id"]] = file
+        return problems
+
+
+def _choose(plan: dict[str, Any], current: dict[tuple, Action], only: set[str] | None,
+            confirm: set[str], done: set[str], exchange: ExchangeWriter | None,
+            encoding: str | None) -> tuple[list[Chosen], list[Outcome], Located]:
+    """What ``--yes`` makes, and the outcome of everything else: the same for a dry run."""
+    go, out = _applicable(current, plan["actions"], only, confirm, done)
+    located = Located()
+    problems = located.find(go, encoding)
+    kept: list[Chosen] = []
+    for p, a in go:
+        if a.kind != "remove-ccmail-entry" and exchange is None:
+            problems[p["id"]] = ("skipped: Exchange-side change needs --exchange-uri "
+                                 "(or run the plan's ps1/ldif output)")
+        if p["id"] in problems:
+            status, _, why = problems[p["id"]].partition(": ")
+            out.append(Outcome(p["id"], p["kind"], status, f"{describe(p)}: {why}"))
+        else:
+            kept.append((p, a))
+    kept = _whole_groups(kept, out, current)
+    order = {k: n for n, k in enumerate(APPLIABLE)}
+    kept.sort(key=lambda pa: (order[pa[0]["kind"]], pa[0]["id"]))
+    return kept, out, located
+
+
+def apply_plan(plan: dict[str, Any], current_actions: Current, *, yes: bool,
                journal_path: str, only: set[str] | None = None, confirm: Iterable[str] = (),
                exchange: ExchangeWriter | None = None, encoding: str | None = None,
                plan_path: str | None = None) -> list[Outcome]:
-    current = {action_key(a.kind, a.target): a for a in current_actions}
+    """Apply (or, without ``yes``, dry-run) ``plan``.
+
+    ``current_actions`` is what planning from a fresh read derives, or a callable
+    that reads and derives it: with ``yes`` it is called only once the lock is
+    held, so the actions are chosen from a state no other apply is changing.
+    """
     confirm = set(confirm)
     known = {a["id"] for a in plan["actions"]}
-    unknown = sorted(confirm - known)
-    if unknown:
-        raise InputError(f"no action with id {', '.join(unknown)} in the plan", "--confirm")
-    order = {"add-secondary-address": 0, "add-primary-address": 1,
-             "remove-custom-recipient": 2, "remove-ccmail-entry": 3}
+    unknown_ids = sorted(confirm - known)
+    if unknown_ids:
+        raise InputError(f"no action with id {', '.join(unknown_ids)} in the plan", "--confirm")
 
-    def select(entries: Iterable[Entry]) -> tuple[list[tuple[dict, Action]], list[Outcome]]:
-        done = {e.action for e in entries if e.state == "done"}
-        go, out = _applicable(current, plan["actions"], only, confirm, done)
-        go.sort(key=lambda pa: (order[pa[0]["kind"]], pa[0]["id"]))
-        return go, out
+    def derive() -> dict[tuple, Action]:
+        actions = current_actions() if callable(current_actions) else current_actions
+        return {action_key(a.kind, a.target): a for a in actions}
 
     if not yes:
-        go, out = select(read_journal(journal_path).entries)
-        out += [Outcome(p["id"], p["kind"], "would-apply", describe(p) + _diff(a, encoding))
+        entries = read_journal(journal_path).entries
+        states = settled_state(entries, exchange)  # what settle would decide
+        done = {e.action for e in entries if states[e.seq] == "done"}
+        go, out, located = _choose(plan, derive(), only, confirm, done, exchange, encoding)
+        out += [Outcome(p["id"], p["kind"], "would-apply", describe(p) + _diff(p, a, located, encoding))
                 for p, a in go]
         return _sorted(out)
     with exclusive_lock(journal_path), Journal(journal_path) as journal:
         settle(journal, exchange)
         # after settle: a change a killed run made is 'done' now, so it reads as
         # already-done instead of 'skipped' (its record is gone from the fresh read)
-        go, out = select(journal.state.entries)
+        done = {e.action for e in journal.state.entries if e.state == "done"}
+        go, out, located = _choose(plan, derive(), only, confirm, done, exchange, encoding)
         journal.run("apply", plan=plan_path, actions=len(go))
-        for p, a in counting(go, "actions applied"):
-            try:
-                out.append(_apply_one(journal, p, a, exchange, encoding))
-            except ConnectionFailure as exc:
-                made = sum(1 for o in out if o.status == "applied")
-                raise ConnectionFailure(
-                    f"apply stopped at action {p['id']} ({describe(p)}): {exc}; {made} change(s) "
-                    f"made before it are journalled in {journal_path}") from None
+        out += _make_all(journal, go, located, exchange, encoding, journal_path)
     return _sorted(out)
 
 
-def _diff(a: Action, encoding: str | None) -> str:
+def _diff(p: dict[str, Any], a: Action, located: Located, encoding: str | None) -> str:
     """For a dry run: the exact lines a cc:Mail removal would take out."""
     t = a.target
-    if a.kind != "remove-ccmail-entry" or not t.get("file"):
+    span = located.spans.get(p["id"])
+    if a.kind != "remove-ccmail-entry" or span is None:
         return ""
-    try:
-        span = cf.find_record(t["file"], t["post_office"], t["name"], t["locn"],
-                              t.get("addr") or "", encoding)
-    except CcmigError as exc:
-        return f" (cannot read: {exc})"
-    if span is None:
-        return " (record not found)"
-    lines = cf.plan_removal(t["file"], span, encoding).lines
+    lines = located.removed_lines(t["file"], span, encoding)
     shown = " | ".join(f"-{line.rstrip()}" for line in lines if line.strip())
     return f" in {t['file']}:{span[0]}: {shown}"
 
@@ -222,27 +237,78 @@ def _sorted(out: list[Outcome]) -> list[Outcome]:
     return sorted(out, key=lambda o: o.action)
 
 
-def _apply_one(journal: Journal, p: dict[str, Any], a: Action, exchange: ExchangeWriter | None,
-               encoding: str | None) -> Outcome:
-    kind, t = p["kind"], a.target
+# --------------------------------------------------------------------------- making
+
+
+def _make_all(journal: Journal, go: list[Chosen], located: Located,
+              exchange: ExchangeWriter | None, encoding: str | None,
+              journal_path: str) -> list[Outcome]:
+    """Exchange-side changes one by one, then each cc:Mail file rewritten once."""
+    out: list[Outcome] = []
+    by_file: dict[str, list[Chosen]] = defaultdict(list)
+    for p, a in counting(go, "actions applied"):
+        if p["kind"] == "remove-ccmail-entry":
+            by_file[a.target["file"]].append((p, a))
+            continue
+        assert exchange is not None  # _choose skips Exchange-side actions without it
+        try:
+            out.append(_exchange_one(journal, p, a.target, exchange))
+        except ConnectionFailure as exc:
+            made = sum(1 for o in out if o.status == "applied")
+            raise ConnectionFailure(
+                f"apply stopped at action {p['id']} ({describe(p)}): {exc}; {made} change(s) "
+                f"made before it are journalled in {journal_path}") from None
+    for file, items in by_file.items():
+        out += _remove_from_file(journal, file, items, located, encoding)
+    return out
+
+
+def _remove_from_file(journal: Journal, file: str, items: list[Chosen], located: Located,
+                      encoding: str | None) -> list[Outcome]:
+    """All of a wave's removals from one file: every one journalled (one fsync),
+    then the file rewritten once. A kill leaves the file as it was or with all of
+    them made, and the journal's chain says which (:func:`settle`)."""
+    spans = [located.spans[p["id"]] for p, _ in items]
     try:
-        if kind == "remove-ccmail-entry":
-            if not t.get("file"):
-                return Outcome(p["id"], kind, "skipped",
-                               f"{describe(p)}: the directory is not an export file")
-            span = cf.find_record(t["file"], t["post_office"], t["name"], t["locn"],
-                                  t.get("addr") or "", encoding)
-            if span is None:
-                return Outcome(p["id"], kind, "skipped", f"{describe(p)}: record not found")
-            removal = cf.plan_removal(t["file"], span, encoding)
-            entry = journal.intent(p["id"], kind, {"type": "ccmail-remove", **removal.__dict__})
-            _make(journal, entry, lambda: cf.apply_removal(removal))
+        removals, data = cf.plan_removals(file, spans, encoding)
+        if removals[0].sha_before != located.sha[file]:
+            raise InputError("file changed since it was read", file)
+    except CcmigError as exc:
+        return [Outcome(p["id"], p["kind"], "failed", f"{describe(p)}: {exc}") for p, _ in items]
+    # plan_removals works bottom-up: pair each removal with its action by span
+    by_start = {span: pa for span, pa in zip(spans, items, strict=True)}
+    ordered = [by_start[span] for span in sorted(spans, reverse=True)]
+    entries = journal.intents([
+        (p["id"], p["kind"], {"type": "ccmail-remove", "name": a.target["name"],
+                              "locn": a.target["locn"], "addr": a.target.get("addr") or "",
+                              "mailbox": a.mailbox, **removal.__dict__})
+        for (p, a), removal in zip(ordered, removals, strict=True)])
+    try:
+        cf.apply_removals(removals, data)
+    except CcmigError as exc:
+        journal.mark_all(entries, "failed", str(exc))
+        return [Outcome(p["id"], p["kind"], "failed", f"{describe(p)}: {exc}") for p, _ in items]
+    journal.mark_all(entries, "done")
+    return [Outcome(p["id"], p["kind"], "applied", describe(p)) for p, _ in items]
+
+
+def _exchange_one(journal: Journal, p: dict[str, Any], t: dict[str, Any],
+                  exchange: ExchangeWriter) -> Outcome:
+    kind = p["kind"]
+    try:
+        if kind in ("add-primary-address", "add-secondary-address"):
+            before = exchange.get_addresses(t["dn"])
+            entry = journal.intent(p["id"], kind, {"type": "add-address", "dn": t["dn"],
+                                                   "address": t["address"], "before": before,
+                                                   "mailbox": p.get("mailbox")})
+            _make(journal, entry, lambda: exchange.add_address(t["dn"], t["address"]))
         else:
-            if exchange is None:
-                return Outcome(p["id"], kind, "skipped",
-                               f"{describe(p)}: Exchange-side change needs --exchange-uri "
-                               "(or run the plan's ps1/ldif output)")
-            entry = _exchange_change(journal, p, t, exchange)
+            record = exchange.get_contact(t["dn"])
+            if record is None:
+                raise InputError("custom recipient not found in Exchange", t["dn"])
+            entry = journal.intent(p["id"], kind, {"type": "remove-contact", "dn": t["dn"],
+                                                   "record": record, "mailbox": p.get("mailbox")})
+            _make(journal, entry, lambda: exchange.remove_contact(t["dn"]))
     except ConnectionFailure:
         raise  # Exchange unreachable (reads already retried) or a write's outcome unknown: stop
     except CcmigError as exc:
@@ -251,25 +317,7 @@ def _apply_one(journal: Journal, p: dict[str, Any], a: Action, exchange: Exchang
     return Outcome(p["id"], kind, "applied", describe(p))
 
 
-def _exchange_change(journal: Journal, p: dict[str, Any], t: dict[str, Any],
-                     exchange: ExchangeWriter) -> Entry:
-    kind = p["kind"]
-    if kind in ("add-primary-address", "add-secondary-address"):
-        before = exchange.get_addresses(t["dn"])
-        entry = journal.intent(p["id"], kind, {"type": "add-address", "dn": t["dn"],
-                                               "address": t["address"], "before": before})
-        _make(journal, entry, lambda: exchange.add_address(t["dn"], t["address"]))
-        return entry
-    record = exchange.get_contact(t["dn"])
-    if record is None:
-        raise InputError("custom recipient not found in Exchange", t["dn"])
-    entry = journal.intent(p["id"], kind, {"type": "remove-contact", "dn": t["dn"],
-                                           "record": record})
-    _make(journal, entry, lambda: exchange.remove_contact(t["dn"]))
-    return entry
-
-
-def _make(journal: Journal, entry: Entry, change) -> None:
+def _make(journal: Journal, entry: Entry, change: Callable[[], None]) -> None:
     """Make a journalled change; a refusal is journalled as failed, then raised.
 
     A connection failure during an Exchange write is NOT a refusal: the change
@@ -280,79 +328,10 @@ def _make(journal: Journal, entry: Entry, change) -> None:
     try:
         change()
     except ConnectionFailure as exc:
-        _unknown(journal, entry, "apply", exc)
+        unknown(journal, entry, "apply", exc)
         raise ConnectionFailure(f"outcome unknown, journalled as seq {entry.seq}; run apply or "
                                 f"undo again to settle it from the current state: {exc}") from None
     except CcmigError as exc:
         journal.mark(entry, "failed", str(exc))
         raise
 
-
-def _unknown(journal: Journal, entry: Entry, during: str, exc: BaseException) -> None:
-    """Journal that the outcome of a change (or of its revert) is not known."""
-    journal.write({"type": "unknown", "seq": entry.seq, "during": during, "time": now(),
-                   "error": " ".join(str(exc).split())})
-
-
-# --------------------------------------------------------------------------- undo
-
-
-def undo_journal(journal_path: str, *, yes: bool, exchange: ExchangeWriter | None = None
-                 ) -> list[Outcome]:
-    state = read_journal(journal_path)
-    out: list[Outcome] = []
-    if not state.entries:  # e.g. an apply killed before its first change
-        log.info("%s: the journal records no change; nothing to revert", journal_path)
-        return out
-    if not yes:
-        for e in reversed(state.entries):
-            if e.state in ("done", "intent"):
-                out.append(Outcome(e.action, e.kind, "would-revert", _change_text(e)))
-        return out
-    with exclusive_lock(journal_path), Journal(journal_path) as journal:
-        settle(journal, exchange)
-        journal.run("undo")
-        for e in reversed(journal.state.entries):
-            if e.state != "done":
-                continue
-            try:
-                _revert(e, exchange)
-            except ConnectionFailure as exc:
-                _unknown(journal, e, "undo", exc)  # the entry stays done: undo again settles it
-                raise ConnectionFailure(
-                    f"undo stopped at seq {e.seq} ({_change_text(e)}): outcome unknown; run undo "
-                    f"again to settle it from the current state: {exc}") from None
-            except CcmigError as exc:
-                out.append(Outcome(e.action, e.kind, "failed", f"{_change_text(e)}: {exc}"))
-                continue
-            journal.mark(e, "undone")
-            out.append(Outcome(e.action, e.kind, "reverted", _change_text(e)))
-    return out
-
-
-def _change_text(e: Entry) -> str:
-    c = e.change
-    if c["type"] == "ccmail-remove":
-        return f"re-insert {len(c['lines'])} line(s) into {c['file']}"
-    if c["type"] == "add-address":
-        return f"remove '{c['address']}' from {c['dn']}"
-    return f"re-create custom recipient {c['dn']}"
-
-
-def _revert(e: Entry, exchange: ExchangeWriter | None) -> None:
-    c = e.change
-    if c["type"] == "ccmail-remove":
-        cf.revert_removal(cf.Removal(**{k: c[k] for k in cf.Removal.__dataclass_fields__}))
-        return
-    if exchange is None:
-        raise InputError("reverting an Exchange-side change needs --exchange-uri", "--exchange-uri")
-    if c["type"] == "add-address":
-        # Look before writing: an earlier undo whose answer was lost may have removed it.
-        have = exchange.get_addresses(c["dn"])
-        if have is not None and not _carries(have, c["address"]):
-            log.info("journal seq %d: '%s' is no longer on %s; nothing to revert", e.seq,
-                     c["address"], c["dn"])
-            return
-        exchange.remove_address(c["dn"], c["address"])
-    else:
-        exchange.new_contact(c["record"])  # the writer looks first, too

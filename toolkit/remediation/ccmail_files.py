@@ -11,8 +11,10 @@ from __future__ import annotations
 import codecs
 import hashlib
 import os
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from toolkit.ccmail.directory import decode, read_directory_file
 from toolkit.errors import InputError
@@ -63,15 +65,31 @@ class Removal:
 def find_record(path: str | Path, post_office: str, name: str, locn: str, addr: str,
                 encoding: str | None = None) -> tuple[int, int] | None:
     """The (first, last) 1-based line span of the one matching record, if any."""
+    hit = find_records(path, post_office, [{"name": name, "locn": locn, "addr": addr}],
+                       encoding)[0]
+    if isinstance(hit, str):
+        raise InputError(hit, str(path))
+    return hit
+
+
+def find_records(path: str | Path, post_office: str, targets: list[dict[str, Any]],
+                 encoding: str | None = None) -> list[tuple[int, int] | str | None]:
+    """For each target (name, locn, addr), the line span of its one record in the
+    file, None when there is none, or why it cannot be told (several match).
+    The file is parsed once, however many targets."""
     f = read_directory_file(Path(path), encoding, po=post_office)
-    hits = [
-        span for e, span in zip(f.entries, f.spans, strict=True)
-        if fold(e.name) == fold(name) and e.locn == locn and fold(e.addr) == fold(addr)
-    ]
-    if len(hits) > 1:
-        raise InputError(f"{len(hits)} identical records for '{name}' ({locn}); edit by hand",
-                         str(path))
-    return hits[0] if hits else None
+    index: dict[tuple[str, str, str], list[tuple[int, int]]] = defaultdict(list)
+    for e, span in zip(f.entries, f.spans, strict=True):
+        index[(fold(e.name), e.locn, fold(e.addr))].append(span)
+    out: list[tuple[int, int] | str | None] = []
+    for t in targets:
+        hits = index.get((fold(t["name"]), t["locn"], fold(t.get("addr") or "")), [])
+        if len(hits) > 1:
+            out.append(f"{len(hits)} identical records for '{t['name']}' ({t['locn']}); "
+                       "edit by hand")
+        else:
+            out.append(hits[0] if hits else None)
+    return out
 
 
 def plan_removal(path: str | Path, span: tuple[int, int], encoding: str | None = None) -> Removal:
@@ -80,18 +98,47 @@ def plan_removal(path: str | Path, span: tuple[int, int], encoding: str | None =
     A record followed by another loses the blank lines after it; the last
     record loses the blank lines before it, so the file keeps its shape.
     """
+    return plan_removals(path, [span], encoding)[0][0]
+
+
+def plan_removals(path: str | Path, spans: list[tuple[int, int]], encoding: str | None = None
+                  ) -> tuple[list[Removal], bytes]:
+    """The removals of several records of one file, and the file's bytes after all.
+
+    They are planned bottom-up, so each span (numbered in the file as it is now)
+    still points at its record when its turn comes, and chained: each removal's
+    ``sha_before`` is the state the previous one leaves. Apply writes the file
+    once with the last state; undo can still revert them one by one, newest
+    first, byte for byte.
+    """
     ft = FileText.read(path, encoding)
-    before = ft.encode()
+    data = ft.encode()
+    # Each state is hashed, so each must be built: from the lines encoded once
+    # (a stateless codec encodes a text as the sum of its lines), else whole.
+    encoded: list[bytes] | None = [line.encode(ft.encoding) for line in ft.lines]
+    if ft.bom + b"".join(encoded) != data:
+        encoded = None
+    sha = sha256(data)
+    out: list[Removal] = []
     lines = ft.lines
-    start, end = span[0] - 1, span[1]  # the record is lines[start:end]
-    while end < len(lines) and not lines[end].strip():
-        end += 1
-    if end == len(lines):
-        while start > 0 and not lines[start - 1].strip():
-            start -= 1
-    removed = lines[start:end]
-    ft.lines = lines[:start] + lines[end:]
-    return Removal(str(path), start, removed, sha256(before), sha256(ft.encode()), ft.encoding)
+    for span in sorted(spans, reverse=True):
+        start, end = span[0] - 1, span[1]  # the record is lines[start:end]
+        while end < len(lines) and not lines[end].strip():
+            end += 1
+        if end == len(lines):
+            while start > 0 and not lines[start - 1].strip():
+                start -= 1
+        removed = lines[start:end]
+        del lines[start:end]
+        if encoded is not None:
+            del encoded[start:end]
+            data = ft.bom + b"".join(encoded)
+        else:
+            data = ft.encode()
+        after = sha256(data)
+        out.append(Removal(str(path), start, removed, sha, after, ft.encoding))
+        sha = after
+    return out, data
 
 
 def _temp_name(path: Path) -> Path:
@@ -151,6 +198,16 @@ def apply_removal(r: Removal) -> None:
     if sha256(data) != r.sha_after:
         raise InputError("removal would not give the planned result", r.file)
     atomic_write(r.file, data)
+
+
+def apply_removals(removals: list[Removal], data: bytes) -> None:
+    """Make chained removals of one file (:func:`plan_removals`) in one write."""
+    first, last = removals[0], removals[-1]
+    if current_sha(first.file) != first.sha_before:
+        raise InputError("file changed since the removal was planned", first.file)
+    if sha256(data) != last.sha_after:
+        raise InputError("removal would not give the planned result", first.file)
+    atomic_write(first.file, data)
 
 
 def revert_removal(r: Removal) -> None:

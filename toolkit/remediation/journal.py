@@ -8,6 +8,7 @@ looking at the current state (file hash, addresses), never by guessing.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -151,9 +152,11 @@ class Journal:
         if self.fh:
             self.fh.close()
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, *records: dict[str, Any]) -> None:
+        """Append records and fsync once: all of them are on disk when this returns
+        (a crash before that leaves at most the last one torn, never acted on)."""
         assert self.fh is not None
-        self.fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.fh.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         self.fh.flush()
         os.fsync(self.fh.fileno())
 
@@ -162,38 +165,84 @@ class Journal:
                     "host": socket.gethostname(), "pid": os.getpid(), **info})
 
     def intent(self, action: str, kind: str, change: dict[str, Any]) -> Entry:
-        self.seq += 1
-        self.write({"type": "intent", "seq": self.seq, "action": action, "kind": kind,
-                    "change": change, "time": now()})
-        entry = Entry(self.seq, action, kind, change)
-        self.state.entries.append(entry)
-        return entry
+        return self.intents([(action, kind, change)])[0]
+
+    def intents(self, changes: list[tuple[str, str, dict[str, Any]]]) -> list[Entry]:
+        """Journal several changes at once (one fsync), before any of them is made."""
+        entries = []
+        for action, kind, change in changes:
+            self.seq += 1
+            entries.append(Entry(self.seq, action, kind, change))
+        self.write(*({"type": "intent", "seq": e.seq, "action": e.action, "kind": e.kind,
+                      "change": e.change, "time": now()} for e in entries))
+        self.state.entries.extend(entries)
+        return entries
 
     def mark(self, entry: Entry, state: str, error: str | None = None) -> None:
-        record: dict[str, Any] = {"type": state, "seq": entry.seq, "time": now()}
-        if error:
-            record["error"] = error
-        self.write(record)
-        entry.state, entry.error = state, error
+        self.mark_all([entry], state, error)
+
+    def mark_all(self, entries: list[Entry], state: str, error: str | None = None) -> None:
+        stamp = now()
+        records = []
+        for entry in entries:
+            record: dict[str, Any] = {"type": state, "seq": entry.seq, "time": stamp}
+            if error:
+                record["error"] = error
+            records.append(record)
+            entry.state, entry.error = state, error
+        self.write(*records)
 
 
 @contextmanager
 def exclusive_lock(path: str | Path) -> Iterator[None]:
-    """A non-blocking OS lock; released by the OS if the process dies (kill -9)."""
+    """A non-blocking OS lock on ``PATH.lock``, removed again when released.
+
+    The OS releases the lock if the process dies (kill -9); only then is the lock
+    file left behind, and the next run takes it over. Removing the file on
+    release races with a process that opened it just before: that process then
+    holds a lock on a file no longer in the directory, so after locking it checks
+    that the path still names the file it locked, and starts again if not.
+    """
     lock_path = Path(f"{path}.lock")
-    fh = open(lock_path, "a+")  # noqa: SIM115
-    try:
+    while True:
+        fh = open(lock_path, "a+")  # noqa: SIM115
         try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise InputError("another ccmig apply/undo holds the lock", str(lock_path)) from None
+            _lock(fh, lock_path)
+        except BaseException:
+            fh.close()
+            raise
+        if _same_file(fh, lock_path):
+            break
+        fh.close()  # removed (or replaced) by the holder we waited for: take the new one
+    try:
         yield
     finally:
+        if sys.platform != "win32":
+            lock_path.unlink(missing_ok=True)  # while still holding it: see above
         fh.close()
+        if sys.platform == "win32":
+            with contextlib.suppress(OSError):  # another process has it open; it removes it
+                lock_path.unlink()
+
+
+def _lock(fh: TextIO, lock_path: Path) -> None:
+    try:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise InputError("another ccmig apply/undo holds the lock", str(lock_path)) from None
+
+
+def _same_file(fh: TextIO, lock_path: Path) -> bool:
+    if sys.platform == "win32":  # an open file cannot be removed there
+        return True
+    try:
+        return os.path.samestat(os.fstat(fh.fileno()), os.stat(lock_path))
+    except FileNotFoundError:
+        return False

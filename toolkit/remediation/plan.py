@@ -53,6 +53,9 @@ class Action:
 class Plan:
     inputs: dict[str, Any]
     actions: list[Action] = field(default_factory=list)
+    # mailboxes that would lose their cc:Mail entry to dirsync (see gate_dirsync);
+    # not written out: a wave narrows it
+    at_risk: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"inputs": self.inputs, "actions": [a.as_dict() for a in self.actions]}
@@ -70,6 +73,8 @@ def entry_key(target: dict[str, Any]) -> tuple[str, str, str, str]:
 
 
 class Planner:
+    at_risk: list[str]
+
     def __init__(self, analysis: Analysis, exchange_pos: list[str], assume_migrated: bool):
         self.a = analysis
         self.ctx = analysis.ctx
@@ -80,10 +85,23 @@ class Planner:
             e.locn == "P" and e.comments.startswith(CONNECTOR_COMMENT) for e in analysis.entries
         )
         self.mailbox_keys: dict[tuple[str, str], list[int]] = defaultdict(list)
+        x_names: set[str] = set()  # names dirsync keeps pointing at Exchange
+        no_primary: dict[str, list[str]] = defaultdict(list)  # cc:Mail name -> mailbox DNs
         for i, f in enumerate(self.ctx.facts):
             if f.r.kind is Kind.MAILBOX:
                 for key in f.keys:
                     self.mailbox_keys[key].append(i)
+                if f.primary is not None and self.ctx.at_x(f.primary.po):
+                    x_names.add(fold(f.primary.name or ""))
+                elif f.valid and f.ccmail_name:
+                    no_primary[fold(f.ccmail_name)].append(f.r.dn)
+        # Dirsync deletes every entry pointing at Exchange whose name is no mailbox's
+        # primary there: a mailbox without that primary loses its entry, and mail
+        # from cc:Mail to it becomes undeliverable. These must get it first.
+        self.at_risk = sorted({dn for e in analysis.entries
+                               if e.is_user and self.ctx.routes_to_exchange(e)
+                               and fold(e.name) not in x_names
+                               for dn in no_primary.get(fold(e.name), [])}, key=str.casefold)
 
     def add(self, kind: str, target: dict[str, Any], reason: list[str], precondition: str,
             **kw: Any) -> Action:
@@ -158,7 +176,10 @@ class Planner:
                 ["missing-primary-address"],
                 f"{f.r.dn} still has no primary cc:Mail address at an Exchange PO; if its "
                 "EmailAddressPolicyEnabled is True an email address policy may re-stamp the "
-                "addresses: add the cc:Mail template to the policy or turn it off first",
+                "addresses: add the cc:Mail template to the policy or turn it off first. "
+                "Apply this before the next dirsync: dirsync deletes the cc:Mail entries "
+                "pointing at Exchange of a mailbox without this primary, and creates its "
+                "entry only once the primary is there",
                 mailbox=f.r.dn,
             )
             if name is None:
@@ -210,8 +231,8 @@ class Planner:
                 self.mailbox_actions(i, f, codes)
                 if "orphan-custom-recipient" in codes:
                     self.orphans(i, f, done_crs)
-                if "awaiting-dirsync" in codes:
-                    awaiting.append(f.r.dn)
+                if "awaiting-dirsync" in codes and "missing-primary-address" not in codes:
+                    awaiting.append(f.r.dn)  # (without a primary, dirsync cannot help yet)
             for fd in row.findings:
                 if fd.code in ("invalid-address", "duplicate-address", "name-conflict"):
                     self.add("manual", {"dn": f.r.dn}, [fd.code], fd.message, manual=True)
@@ -221,13 +242,13 @@ class Planner:
         if awaiting or removing:
             self.add("run-dirsync", {"mailboxes": awaiting},
                      ["awaiting-dirsync"] if awaiting else ["stale-ccmail-mailbox"],
-                     "after the cc:Mail entries are removed, run directory synchronisation "
-                     "so cc:Mail points at Exchange")
+                     DIRSYNC_PRECONDITION)
         order = {k: n for n, k in enumerate(KINDS)}
         self.actions.sort(key=lambda a: (order[a.kind], a.mailbox or "", str(a.target)))
         for n, a in enumerate(self.actions, 1):
             a.id = f"{n:04d}"
         self._note_group_partners()
+        gate_dirsync(self.actions, self.at_risk)
         return self.actions
 
     def _note_group_partners(self) -> None:
@@ -268,16 +289,53 @@ class Planner:
                                         for b in blocked))
 
     def _aliases(self) -> None:
-        names = {fold(a.target["name"]) for a in self.actions if a.kind == "remove-ccmail-entry"}
+        names = {fold(a.target["name"]): a.mailbox for a in self.actions
+                 if a.kind == "remove-ccmail-entry"}
         if not names:
             return
         for e in self.a.entries:
             if e.locn in "Aa" and fold(e.addr) in names:
                 self.add("review-alias", entry_target(e), ["stale-ccmail-mailbox"],
                          f"alias '{e.name}' points at '{e.addr}', whose entry is removed",
-                         manual=True)
+                         manual=True, mailbox=names[fold(e.addr)])
+
+
+DIRSYNC_PRECONDITION = ("after the cc:Mail entries are removed, run directory synchronisation "
+                        "so cc:Mail points at Exchange")
+
+
+def gate_dirsync(actions: list[Action], at_risk: list[str], outside: int = 0) -> None:
+    """Block the run-dirsync advice while a mailbox would lose its cc:Mail entry to it.
+
+    ``at_risk`` are the plan's mailboxes without a primary at an Exchange PO whose
+    entry pointing at Exchange dirsync would delete; ``outside`` counts such
+    mailboxes a wave leaves out (dirsync is not limited to a wave). The reason
+    names the add-primary-address actions to apply first, never a mailbox
+    outside the plan.
+    """
+    run = next((a for a in actions if a.kind == "run-dirsync"), None)
+    if run is None:
+        return
+    run.blocked, run.blocked_reason, run.precondition = False, None, DIRSYNC_PRECONDITION
+    if not at_risk and not outside:
+        return
+    adds = {(a.mailbox or "").casefold(): a.id for a in actions
+            if a.kind == "add-primary-address"}
+    first = [f"{adds[dn.casefold()]} ({dn})" if dn.casefold() in adds else dn for dn in at_risk]
+    why = ("dirsync would delete the cc:Mail entry pointing at Exchange of mailboxes without a "
+           "primary cc:Mail address at an Exchange PO, and mail from cc:Mail to them would be "
+           "undeliverable: first add their primary")
+    if first:
+        why += ": " + ", ".join(first)
+    if outside:
+        why += (f"{'; and of' if first else ' (of'} {outside} mailbox(es) outside this wave"
+                f"{'' if first else ')'}: `ccmig audit --status missing-primary-address`")
+    run.block(why)
+    run.precondition = ("once every mailbox has its primary cc:Mail address at an Exchange PO, "
+                        + DIRSYNC_PRECONDITION)
 
 
 def make_plan(analysis: Analysis, exchange_pos: list[str], inputs: dict[str, Any],
               assume_migrated: bool = False) -> Plan:
-    return Plan(inputs, Planner(analysis, exchange_pos, assume_migrated).build())
+    planner = Planner(analysis, exchange_pos, assume_migrated)
+    return Plan(inputs, planner.build(), planner.at_risk)

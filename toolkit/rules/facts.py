@@ -1,0 +1,301 @@
+"""What the rules know about each object, and the relations between objects.
+
+:func:`build_context` makes one pass over the recipients (those with cc:Mail
+values) and one over the cc:Mail entries, and builds the indexes of
+:mod:`toolkit.rules.indexes`. :meth:`Context.facts_at` derives one object's
+:class:`Facts` - its values as read, primary, old addresses, cc:Mail name and
+stale entries - from its recipient and those indexes; the rules and the row
+of that object are built from that one set of facts.
+
+Named relations (each quoting the spec sentence it implements):
+:func:`stale_entries`, :func:`orphan_pairs` / :meth:`Context.orphan_pair`,
+:meth:`Context.routes_to_exchange`, :meth:`Context.reaches_exchange`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from toolkit.model import CcmailValue, Dialect, DirEntry, Kind, Recipient
+from toolkit.rules.indexes import AddressIndex, Index, Key
+from toolkit.text import fold, fold_po
+
+# The local entries of one ccmail-user row, its spelling first; most rows have
+# one entry, kept bare (a tuple each would be ~2 MB at 25,000 rows).
+UserGroup = DirEntry | tuple[DirEntry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the rules need to know about one Exchange object."""
+
+    r: Recipient
+    valid: tuple[CcmailValue, ...]  # the valid values, in value order
+    keys: tuple[Key, ...]  # distinct folded addresses of the valid values, in value order
+    primary: CcmailValue | None  # spec, Terms: *Primary*
+    old: tuple[CcmailValue, ...]  # mailboxes: valid values at a PO outside X, first of each key
+    ccmail_name: str | None  # spec, Terms: the mailbox's *cc:Mail name*; others: the primary's
+    stale_entries: tuple[DirEntry, ...] = ()  # mailboxes: see stale_entries()
+    values: tuple[CcmailValue, ...] = ()  # every cc:Mail value, valid or not, as read
+    i: int = -1  # position in Context.recipients
+
+
+def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
+               dialect: Dialect) -> CcmailValue | None:
+    """Spec, Terms, *Primary* (invalid values never count): a custom
+    recipient's cc:Mail ``targetAddress``; else, AD: the last upper-case
+    ``CCMAIL:`` proxy in value order; 5.5: the first address at X."""
+    if kind is Kind.CUSTOM_RECIPIENT:
+        for v in valid:
+            if v.source == "target":
+                return v
+    if dialect is Dialect.AD:
+        found = None
+        for v in valid:
+            if v.prefix == "CCMAIL" and v.source == "proxy":
+                found = v
+        return found
+    for v in valid:
+        if v.key[1] in x:  # type: ignore[index]
+            return v
+    return None
+
+
+def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
+             users_by_name: Index | None = None) -> Facts:
+    """The facts of one object; its stale entries too when ``users_by_name``
+    (the cc:Mail user entries by folded name) is given."""
+    values = tuple(r.values)
+    valid = values
+    for v in values:
+        if v.error is not None:
+            valid = tuple(v for v in values if v.error is None)
+            break
+    kind = r.kind
+    primary = primary_of(kind, valid, x, dialect)
+    old: tuple[CcmailValue, ...] = ()
+    if kind is Kind.MAILBOX:
+        # Spec, Terms: old addresses are its cc:Mail addresses at a PO other than X.
+        seen: set[Key] = set()
+        found = []
+        for v in valid:
+            key = v.key
+            if key[1] not in x and key not in seen:  # type: ignore[index]
+                seen.add(key)  # type: ignore[arg-type]
+                found.append(v)
+        old = tuple(found)
+        # the cc:Mail name: the primary name, else its first old address's name
+        name = primary.name if primary else (old[0].name if old else None)
+        if users_by_name is not None and name is not None:
+            stale = _stale(primary, old, users_by_name, x)
+            if stale:
+                keys = tuple(dict.fromkeys(v.key for v in valid))  # type: ignore[misc]
+                return Facts(r, valid, keys, primary, old, name, stale, values, i)
+    else:
+        name = primary.name if primary else None
+    if len(valid) == 1:
+        keys: tuple[Key, ...] = (valid[0].key,)  # type: ignore[assignment]
+    else:
+        keys = tuple(dict.fromkeys(v.key for v in valid))  # type: ignore[misc]
+    return Facts(r, valid, keys, primary, old, name, (), values, i)
+
+
+def stale_entries(f: Facts, users_by_name: Index, x: set[str]) -> tuple[DirEntry, ...]:
+    """Spec, ``stale-ccmail-mailbox``: the cc:Mail user entries named like the
+    mailbox's primary or one of its old addresses that route to a cc:Mail
+    mailbox (not to X), in message order."""
+    if f.r.kind is not Kind.MAILBOX:
+        return ()
+    return _stale(f.primary, f.old, users_by_name, x)
+
+
+def _stale(primary: CcmailValue | None, old: tuple[CcmailValue, ...], users_by_name: Index,
+           x: set[str]) -> tuple[DirEntry, ...]:
+    """:func:`stale_entries` of a mailbox's primary and old addresses."""
+    names = {v.key[0] for v in old}  # type: ignore[index]
+    if primary is not None:
+        names.add(primary.key[0])  # type: ignore[index]
+    found = [e for name in names for e in users_by_name.get(name, ()) if fold_po(e.po) not in x]
+    if len(found) < 2:
+        return tuple(found)
+    return tuple(sorted(found, key=entry_order))
+
+
+def entry_text(e: DirEntry) -> str:
+    """How messages name a cc:Mail entry."""
+    where = f"in {e.file_po}'s directory"
+    target = f" (Addr {e.addr!r})" if e.addr.strip() and e.locn in "Rr" else ""
+    return f"{e.locn} entry '{e.name}' {where}{target}"
+
+
+def entry_order(e: DirEntry) -> tuple[str, ...]:
+    """A reading-order-free order for entries in messages (LDAP, LDIF, any
+    file order; spec: Output): by folded name, folded PO, location code and
+    folded ``Addr``, ties by code point."""
+    return (fold(e.name), fold_po(e.file_po), e.locn, fold(e.addr), e.name, e.file_po, e.addr)
+
+
+def describe(r: Recipient) -> str:
+    """How messages name an Exchange object."""
+    return f"{r.kind.value} {r.dn}"
+
+
+@dataclass(slots=True)
+class Context:
+    """The indexes shared by the rules, built in one pass over each input.
+
+    Index values are positions in ``recipients`` (the objects with cc:Mail
+    values, in reading order). Built once by :func:`build_context` and not
+    changed afterwards.
+    """
+
+    x: set[str]  # folded Exchange POs
+    dialect: Dialect
+    powershell: bool
+    recipients: list[Recipient]
+    by_address: AddressIndex  # folded address -> positions of the objects carrying it
+    by_primary_name: Index  # folded primary name -> positions
+    users_by_name: Index  # folded name -> cc:Mail user entries (L l R r)
+    orphans: dict[int, list[tuple[int, CcmailValue]]]  # see orphan_pairs()
+
+    def at_x(self, po: str | None) -> bool:
+        """'At X' means at any PO in X."""
+        return po is not None and fold_po(po) in self.x
+
+    def routes_to_exchange(self, entry: DirEntry) -> bool:
+        """Spec, Terms: an entry routes to Exchange when its PO is X."""
+        return fold_po(entry.po) in self.x
+
+    def reaches_exchange(self, f: Facts) -> bool:
+        """A user entry with the object's cc:Mail name routes to Exchange."""
+        if f.ccmail_name is None:
+            return False
+        name = (f.primary or f.old[0]).key[0]  # type: ignore[index]  # fold(f.ccmail_name)
+        return any(fold_po(e.po) in self.x for e in self.users_by_name.get(name, ()))
+
+    def facts_at(self, i: int) -> Facts:
+        """The facts of ``recipients[i]``, stale entries included."""
+        return facts_of(self.recipients[i], self.x, self.dialect, i, self.users_by_name)
+
+    @property
+    def facts(self) -> FactsView:
+        """``facts[i]``: :meth:`facts_at` as a sequence (remediation reads it)."""
+        return FactsView(self)
+
+    def orphan_pair(self, i: int, j: int) -> bool:
+        """Objects ``i`` and ``j`` form an ``orphan-custom-recipient`` pair."""
+        return any(k == j for k, _ in self.orphans.get(i, ()))
+
+
+class FactsView(Sequence[Facts]):
+    """The facts of every recipient, derived when read."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def __len__(self) -> int:
+        return len(self._ctx.recipients)
+
+    def __getitem__(self, i):  # type: ignore[no-untyped-def,override]
+        if isinstance(i, slice):
+            return [self._ctx.facts_at(k) for k in range(len(self))[i]]
+        if i < 0:
+            i += len(self)
+        return self._ctx.facts_at(i)
+
+    def __iter__(self) -> Iterator[Facts]:
+        for i in range(len(self)):
+            yield self._ctx.facts_at(i)
+
+
+def orphan_pairs(recips: list[Recipient], facts: list[Facts | None], by_address: AddressIndex,
+                 x: set[str]) -> dict[int, list[tuple[int, CcmailValue]]]:
+    """Spec, ``orphan-custom-recipient``: a custom recipient carries one of the
+    mailbox's old addresses (as targetAddress or proxy). Both ways: position
+    -> [(partner position, the mailbox's old value)].
+
+    Only addresses on several objects can be shared: the index finds the few
+    mailboxes concerned (``facts`` holds theirs)."""
+    custom = Kind.CUSTOM_RECIPIENT
+    orphans: dict[int, list[tuple[int, CcmailValue]]] = defaultdict(list)
+    for i, f in enumerate(facts):
+        if f is None:
+            continue
+        for v in f.old:
+            for j in by_address[v.key]:  # type: ignore[index]
+                if recips[j].kind is custom:
+                    orphans[i].append((j, v))
+                    orphans[j].append((i, v))
+    return dict(orphans)
+
+
+def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
+                  exchange_pos: Iterable[str], dialect: Dialect, powershell: bool = False
+                  ) -> tuple[Context, list[UserGroup]]:
+    """The indexes, and the local entries of each cc:Mail user (name, PO) no
+    Exchange mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows)."""
+    x = {fold(p) for p in exchange_pos}
+    recips = [r for r in recipients if r.has_values]
+    by_address = AddressIndex()
+    by_primary_name = Index()
+    positions = list(range(len(recips)))  # the same int objects in every index
+    # Most cc:Mail names are also on an Exchange object: key the entries by
+    # that object's folded-name string instead of a second equal one.
+    folded: dict[str, str] = {}
+    for i, r in zip(positions, recips, strict=True):
+        valid = [v for v in r.values if v.error is None]
+        for key in dict.fromkeys(v.key for v in valid):
+            by_address.add(key, i)
+            folded.setdefault(key[0], key[0])  # type: ignore[index]
+        primary = primary_of(r.kind, valid, x, dialect)
+        if primary is not None:
+            by_primary_name.add(primary.key[0], i)  # type: ignore[index]
+    mailbox = Kind.MAILBOX
+
+    def taken(key: Key) -> bool:
+        """Spec, *Which rows*: a mailbox has that valid address, or that name
+        as its primary's name (custom recipients never suppress the row)."""
+        return (any(recips[j].kind is mailbox for j in by_address[key])
+                or any(recips[j].kind is mailbox for j in by_primary_name[key[0]]))
+
+    users_by_name = Index()
+    local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
+    for e in entries:
+        if e.locn in "LlRr":  # a user entry
+            name = fold(e.name)
+            name = folded.get(name, name)
+            users_by_name.add(name, e)
+            if e.locn in "Ll":
+                key = (name, fold_po(e.file_po))
+                if key in local or not taken(key):
+                    local.add(key, e)
+    del folded
+    # Mailbox old addresses shared with custom recipients: only addresses on
+    # several objects can be, so only those mailboxes' facts are derived again.
+    candidates: list[Facts | None] = [None] * len(recips)
+    for key, items in by_address.shared():
+        if key[1] not in x:
+            kinds = {recips[j].kind for j in items}
+            if Kind.CUSTOM_RECIPIENT in kinds and mailbox in kinds:
+                for j in items:
+                    if recips[j].kind is mailbox and candidates[j] is None:
+                        candidates[j] = facts_of(recips[j], x, dialect, j)
+    orphans = orphan_pairs(recips, candidates, by_address, x)
+    ctx = Context(x, dialect, powershell, recips, by_address, by_primary_name, users_by_name,
+                  orphans)
+    return ctx, [user_group(g) for g in dict.values(local)]
+
+
+def user_group(entries: DirEntry | list[DirEntry]) -> UserGroup:
+    """The entries of one ``ccmail-user`` row: one bare; several as a tuple,
+    first the one whose spelling sorts first by code point (it names the row,
+    so that the order of entries and files never changes the output), then
+    the others in message order."""
+    if entries.__class__ is not list:
+        return entries  # type: ignore[return-value]
+    first = min(entries, key=lambda e: (" ".join(e.name.split()), e.file_po, entry_order(e)))
+    return (first, *sorted((e for e in entries if e is not first), key=entry_order))

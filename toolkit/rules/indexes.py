@@ -1,0 +1,57 @@
+"""The hash maps the rules look partners up in (spec: every cross-object
+rule goes through one of them, so the audit is linear in the directory).
+
+Index values are positions in the analysis's recipients list (see
+:mod:`toolkit.rules.facts`): small ints the indexes share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from toolkit.multimap import Index
+
+Key = tuple[str, str]  # a folded cc:Mail address: (folded name, folded PO)
+
+__all__ = ["AddressIndex", "Index", "Key"]
+
+
+class AddressIndex:
+    """(folded name, folded PO) -> items, read like :class:`Index`, stored as
+    one Index of folded names per PO: the names are strings the values'
+    keys already hold, so the 150,000 keys cost no tuple each (~8 MB)."""
+
+    __slots__ = ("_by_po",)
+
+    def __init__(self) -> None:
+        self._by_po: dict[str, Index] = {}
+
+    def add(self, key: Key, item: Any) -> None:
+        names = self._by_po.get(key[1])
+        if names is None:
+            names = self._by_po[key[1]] = Index()
+        names.add(key[0], item)
+
+    def __getitem__(self, key: Key) -> list[Any]:
+        names = self._by_po.get(key[1])
+        return [] if names is None else names[key[0]]
+
+    def get(self, key: Key, default: Any = None) -> Any:
+        names = self._by_po.get(key[1])
+        return default if names is None else names.get(key[0], default)
+
+    def __contains__(self, key: object) -> bool:
+        if type(key) is not tuple or len(key) != 2:
+            return False
+        names = self._by_po.get(key[1])
+        return names is not None and dict.__contains__(names, key[0])
+
+    def __len__(self) -> int:
+        return sum(len(names) for names in self._by_po.values())
+
+    def shared(self) -> Iterator[tuple[Key, list[Any]]]:
+        """Every key on several items, with them."""
+        for po, names in self._by_po.items():
+            for name, items in names.several():
+                yield (name, po), items

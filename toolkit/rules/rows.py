@@ -1,0 +1,171 @@
+"""Rows: one per Exchange object with cc:Mail values and one per cc:Mail user
+still only on cc:Mail (spec, *Which rows*), sorted by key.
+
+:func:`analyse` builds the indexes (:func:`toolkit.rules.facts.build_context`)
+and returns :class:`Rows`, which makes each row - findings and messages
+included - from one derivation of its object's facts, when it is read. Rows
+are frozen values computed from the analysis alone, so reading one twice
+gives equal rows and nothing done to the inputs afterwards can make a read
+fail. At 100,000 rows, keeping every row with its messages would cost ~45 MB;
+:class:`Rows` keeps the order and each row's codes (2 bytes a row).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from toolkit.model import Dialect, DirEntry, Kind, Recipient, Row
+from toolkit.rules.facts import Context, Facts, UserGroup, build_context
+from toolkit.rules.table import findings_of, not_migrated
+from toolkit.text import fold, fold_po, squeeze
+
+
+def route_of(ctx: Context, f: Facts) -> str | None:
+    """Spec, ``route``: a stale mailbox's mail lands in cc:Mail; else it reaches
+    Exchange if a user entry with its cc:Mail name routes there."""
+    if f.r.kind is not Kind.MAILBOX:
+        return None
+    if f.stale_entries:
+        return "ccmail-mailbox"
+    return "exchange" if ctx.reaches_exchange(f) else "undeliverable"
+
+
+def old_post_office(ctx: Context, f: Facts) -> str | None:
+    """Spec, ``old_post_office``: a mailbox's first old address's PO; a custom
+    recipient's primary's PO unless that is X."""
+    if f.r.kind is Kind.MAILBOX:
+        return f.old[0].po if f.old else None
+    if f.r.kind is Kind.CUSTOM_RECIPIENT and f.primary and not ctx.at_x(f.primary.po):
+        return f.primary.po
+    return None
+
+
+def recipient_row(ctx: Context, i: int) -> Row:
+    """The row of ``ctx.recipients[i]``: one set of facts, every rule once."""
+    f = ctx.facts_at(i)
+    r = f.r
+    dn = r.dn
+    return Row("dn:" + fold(dn), dn, r.kind, f.ccmail_name, old_post_office(ctx, f),
+               route_of(ctx, f), findings_of(ctx, f), r)
+
+
+def user_row(group: UserGroup) -> Row:
+    """The ``ccmail-user`` row of one (name, PO): its first entry's spelling."""
+    entries = group if group.__class__ is tuple else (group,)
+    e = entries[0]  # type: ignore[index]
+    return Row(f"ccmail:{fold(e.name)}@{fold_po(e.file_po)}", None, Kind.CCMAIL_USER,
+               squeeze(e.name), e.file_po, "ccmail-mailbox", (not_migrated(entries),), None,
+               entries)
+
+
+NOT_MIGRATED = ("not-migrated",)
+_UNKNOWN = 0xFFFF  # a row whose codes are not known yet
+
+
+class Rows(Sequence[Row]):
+    """The rows of an analysis, sorted by key, each made when read.
+
+    Keeps the ``ccmail-user`` rows' entries, the recipients' order (an
+    ``array``) and, once a row has been made, its finding codes (an index
+    into the few distinct code tuples), so :meth:`codes` - what ``--fail-on``
+    needs - does not make the rows again. Read-only.
+    """
+
+    __slots__ = ("_code_sets", "_codes", "_ctx", "_head", "_known", "_order")
+
+    def __init__(self, ctx: Context, head: list[UserGroup], order: array[int]) -> None:
+        self._ctx, self._head, self._order = ctx, head, order
+        self._codes = array("H", [_UNKNOWN]) * len(order)
+        self._code_sets: list[tuple[str, ...]] = []
+        self._known: dict[tuple[str, ...], int] = {}
+
+    def __len__(self) -> int:
+        return len(self._head) + len(self._order)
+
+    def _make(self, n: int) -> Row:
+        row = recipient_row(self._ctx, self._order[n])
+        if self._codes[n] == _UNKNOWN:
+            found = tuple([fd.code for fd in row.findings])
+            c = self._known.get(found)
+            if c is None:
+                c = self._known[found] = len(self._code_sets)
+                self._code_sets.append(found)
+            self._codes[n] = c
+        return row
+
+    def __getitem__(self, k):  # type: ignore[no-untyped-def,override]
+        if k.__class__ is slice:
+            return [self[n] for n in range(len(self))[k]]
+        if k < 0:
+            k += len(self)
+        head = self._head
+        if 0 <= k < len(head):
+            return user_row(head[k])
+        n = k - len(head)
+        if not 0 <= n < len(self._order):
+            raise IndexError("row index out of range")
+        return self._make(n)
+
+    def __iter__(self) -> Iterator[Row]:
+        for group in self._head:
+            yield user_row(group)
+        make = self._make
+        for n in range(len(self._order)):
+            yield make(n)
+
+    def codes(self) -> Iterator[tuple[str, ...]]:
+        """Each row's finding codes (rows not read yet are made once for it)."""
+        for _ in self._head:
+            yield NOT_MIGRATED
+        codes, sets = self._codes, self._code_sets
+        for n in range(len(self._order)):
+            if codes[n] == _UNKNOWN:
+                self._make(n)
+            yield sets[codes[n]]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<Rows: {len(self)} rows>"
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The rows plus the indexes behind them (remediation plans from both)."""
+
+    ctx: Context
+    rows: Rows
+    entries: list[DirEntry]
+
+
+def analyse(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
+            exchange_pos: Iterable[str], dialect: Dialect = Dialect.AD,
+            powershell: bool = False) -> Analysis:
+    entries = list(entries)
+    recips = [r for r in recipients if r.has_values]
+    # Rows sorted by key: every "ccmail:..." key sorts before every "dn:..."
+    # key, so each kind is sorted on its own. The recipients' order comes
+    # first, before the indexes exist: its 100,000 sort keys stay out of the peak.
+    order = array("l", sorted(range(len(recips)), key=lambda i: fold(recips[i].dn)))
+    ctx, groups = build_context(recips, entries, exchange_pos, dialect, powershell)
+    head = sorted(groups, key=_user_key)
+    return Analysis(ctx, Rows(ctx, head, order), entries)
+
+
+def _user_key(group: UserGroup) -> str:
+    e = group[0] if group.__class__ is tuple else group  # type: ignore[index]
+    return f"{fold(e.name)}@{fold_po(e.file_po)}"  # type: ignore[union-attr]
+
+
+def evaluate(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
+             exchange_pos: Iterable[str], dialect: Dialect = Dialect.AD,
+             powershell: bool = False) -> list[Row]:
+    """Every row of the audit, sorted by key (spec: Output)."""
+    return list(analyse(recipients, entries, exchange_pos, dialect, powershell).rows)

@@ -1,0 +1,283 @@
+"""Storage: every compact form the audit keeps at scale, in one place.
+
+The model (:mod:`toolkit.model`) is what the rest of the toolkit reads:
+recipients, cc:Mail values, directory entries. To hold 100,000 recipients in
+150 MB, the readers do not keep those as plain objects; they keep them in the
+forms below, and the model's classes decode a field when it is read. Each
+codec is a pair of pure functions over strings and ints
+(``tests/test_compact.py`` checks every one against the plain object it
+stands for, including the inputs that fall back to plain fields):
+
+- *cc:Mail values*: an object's values as ONE string, each value's raw text
+  after a tag saying how the reader found it (:func:`tagged`,
+  :func:`pack_values`, :func:`unpack_values`). The grammar is applied once,
+  by the reader; a canonical valid value is decoded without parsing again.
+- *identity fields* of a recipient (primary SMTP, nickname, sAMAccountName,
+  UPN, mail, legacyExchangeDN, SMTP addresses) as one string with markers
+  for None, "same as" and the repeated nickname and domain
+  (:func:`pack_ids`, :func:`unpack_ids`).
+- *the record*: DN, identity fields and values as one string
+  (:func:`join_record`, :func:`record_dn`, :func:`record_ids`,
+  :func:`record_vals`, :func:`record_has_values`).
+- *directory entries*: location code, line, ``Addr`` and ``Comments``
+  (positions in the file's string table, :class:`DirFile`) and ``Messages``
+  as bits of ONE int (:func:`pack_entry` and the ``entry_*`` readers).
+
+Imports run one way: text <- ccmail.address (grammar, :class:`CcmailValue`)
+<- storage <- model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from toolkit.ccmail.address import NOT_UTF8, CcmailValue, _shared, parse
+from toolkit.text import fold, fold_po
+
+# --------------------------------------------------------------------------- cc:Mail values
+# A reader keeps an object's cc:Mail values as one string (see
+# model.Recipient.read): each value's raw text after a tag saying how it was
+# found, NUL between values. The tags: "v"/"w" a proxy/target value :func:`parse`
+# found valid and written exactly ``TYPE:name at PO`` (most values: unpacked
+# without parsing again), "p"/"t" any other text proxy/target value (parsed
+# again), "P"/"T" one whose bytes were not UTF-8 (kept decoded with backslash
+# escapes, invalid).
+_TAGS = {"p": "proxy", "t": "target", "P": "proxy", "T": "target"}
+# The last name decoded (as written, squeezed, folded): an object's values
+# mostly share their name, and one string for both keeps the indexes smaller.
+_last: tuple[str, str, str] = ("\x00", "\x00", "\x00")
+
+
+def tagged(raw: str, source: str) -> str:
+    """``raw`` (a cc:Mail value, ``TYPE`` then a one-character separator)
+    with its tag: parsed once here, so that unpacking a valid value written
+    the canonical way needs no second parse."""
+    v = parse(raw, raw[:6], raw[7:], source)
+    if v.error is None and len(v._raw) == 1:  # valid and canonical (see CcmailValue.canonical)
+        return ("v" if source == "proxy" else "w") + raw
+    return ("p" if source == "proxy" else "t") + raw
+
+
+def pack_values(tagged: list[str]) -> str | list[CcmailValue]:
+    """Tagged raw values as one string; a parsed list when a value holds NUL."""
+    for item in tagged:
+        if "\x00" in item:
+            return [unpack_one(item) for item in tagged]
+    return "\x00".join(tagged)
+
+
+def unpack_values(packed: str) -> list[CcmailValue]:
+    if not packed:
+        return []
+    return [unpack_one(item) for item in packed.split("\x00")]
+
+
+def unpack_one(item: str) -> CcmailValue:
+    tag, raw = item[0], item[1:]
+    if tag in "vw":
+        # "TYPE:name at PO", checked when tagged: the PO holds no space, so the
+        # last " at " is the separator, and name and PO are already squeezed.
+        global _last
+        cut = raw.rfind(" at ")
+        name, po = raw[7:cut], _shared(raw[cut + 4:])
+        last = _last
+        if name == last[1]:
+            name, folded = last[1], last[2]
+        else:
+            folded = fold(name)
+            _last = (name, name, folded)
+        return CcmailValue.canonical(raw[6], _shared(raw[:6]), "proxy" if tag == "v" else "target",
+                                     name, po, (folded, fold_po(po)), None)  # type: ignore[arg-type]
+    if tag in "pt":
+        return parse(raw, raw[:6], raw[7:], _TAGS[tag])
+    return CcmailValue(raw, raw[:6], _TAGS[tag], None, None, None, NOT_UTF8)
+
+
+def join_record(dn: str, ids: str | tuple[Any, ...], vals: str | list[CcmailValue]
+          ) -> str | tuple[Any, ...]:
+    """A recipient's DN, packed identity fields and packed values as one string."""
+    if (ids.__class__ is str and vals.__class__ is str and dn.__class__ is str
+            and "\x05" not in dn and "\x05" not in ids and "\x05" not in vals):  # type: ignore[operator]
+        return f"{dn}\x05{ids}\x05{vals}"
+    return (dn, ids, vals)
+
+
+_MARKS = frozenset("\x00\x01\x02\x03\x04")
+
+
+def pack_ids(primary_smtp: str | None, nickname: str | None, sam: str | None, upn: str | None,
+          mail: str | None, legacy_dn: str | None, smtp: list[str]) -> str | tuple[Any, ...]:
+    """Identity fields as one string: NUL between fields, SOH for None, STX for
+    "same as" (sam = nickname; mail and SMTP addresses = primary_smtp); in
+    every field but the nickname, ETX stands for the nickname and, in every
+    field but primary_smtp, EOT for primary_smtp's ``@domain`` (they repeat
+    in UPN, legacyExchangeDN and SMTP addresses). A tuple when a field holds
+    one of those characters."""
+    fields = (primary_smtp, nickname, sam, upn, mail, legacy_dn, *smtp)
+    for field_ in fields:
+        if field_ is not None and (field_.__class__ is not str or not _MARKS.isdisjoint(field_)):
+            return (primary_smtp, nickname, sam, upn, mail, legacy_dn, tuple(smtp))
+    parts = ["\x01" if f is None else f for f in fields]
+    if sam is not None and sam == nickname:
+        parts[2] = "\x02"
+    if primary_smtp is not None:
+        if mail == primary_smtp:
+            parts[4] = "\x02"
+        for n in range(6, len(parts)):
+            if parts[n] == primary_smtp:
+                parts[n] = "\x02"
+        at = primary_smtp.rfind("@")
+        if at >= 0 and len(primary_smtp) - at > 3:  # the domain, in the other fields
+            domain = primary_smtp[at:]
+            parts[2:] = [p.replace(domain, "\x04") for p in parts[2:]]
+    if nickname is not None and len(nickname) > 2:  # the nickname, in the other fields
+        parts[0] = parts[0].replace(nickname, "\x03")
+        parts[2:] = [p.replace(nickname, "\x03") for p in parts[2:]]
+    return "\x00".join(parts)
+
+
+def record_dn(d: str | tuple[Any, ...]) -> str:
+    if d.__class__ is str:
+        return d[:d.index("\x05")]  # type: ignore[union-attr,no-any-return]
+    return d[0]  # type: ignore[no-any-return]
+
+
+def record_ids(d: str | tuple[Any, ...]) -> str | tuple[Any, ...]:
+    if d.__class__ is str:
+        return d[d.index("\x05") + 1:d.rindex("\x05")]  # type: ignore[union-attr]
+    return d[1]  # type: ignore[no-any-return]
+
+
+def record_vals(d: str | tuple[Any, ...]) -> str | list[CcmailValue]:
+    if d.__class__ is str:
+        return d[d.rindex("\x05") + 1:]  # type: ignore[union-attr]
+    return d[2]  # type: ignore[no-any-return]
+
+
+def record_has_values(d: str | tuple[Any, ...]) -> bool:
+    """Whether the record holds a cc:Mail value, without decoding any."""
+    if d.__class__ is str:
+        return d[-1] != "\x05"  # type: ignore[index]
+    return bool(d[2])
+
+
+def unpack_ids(ids: str | tuple[Any, ...]) -> tuple[Any, ...]:
+    """:func:`pack_ids` undone: (primary_smtp, nickname, sam, upn, mail,
+    legacy_dn, smtp list)."""
+    if ids.__class__ is tuple:
+        return (*ids[:6], list(ids[6]))  # type: ignore[index]
+    parts: list[Any] = ids.split("\x00")  # type: ignore[union-attr]
+    nickname = parts[1]
+    if "\x03" in ids:  # type: ignore[operator]
+        parts = [part.replace("\x03", nickname) for part in parts]
+    if "\x04" in ids:  # type: ignore[operator]
+        primary = parts[0]
+        domain = primary[primary.rfind("@"):]
+        parts = [part.replace("\x04", domain) for part in parts]
+    for n in range(6):
+        part = parts[n]
+        if part == "\x01":
+            parts[n] = None
+        elif part == "\x02":  # sam equal to nickname, mail equal to primary_smtp
+            parts[n] = parts[1] if n == 2 else parts[0]
+    smtp = parts[6:]
+    if "\x02" in smtp:  # an SMTP address equal to primary_smtp
+        smtp = [parts[0] if a == "\x02" else a for a in smtp]
+    return (*parts[:6], smtp)
+
+
+class _NoExtra(dict):  # type: ignore[type-arg]
+    """The shared, read-only ``extra`` of every entry that has no unknown keys
+    (one empty dict per entry would be 9 MB at 150,000 entries)."""
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("DirEntry.extra of an entry read without extra keys is read-only; "
+                        "assign a new dict instead")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
+    __ior__ = _read_only  # type: ignore[assignment]
+
+
+NO_EXTRA: dict[str, str] = _NoExtra()
+
+
+class DirFile:
+    """What the entries read from one export file share: the file's PO and
+    names, and each distinct ``Addr``/``Comments`` text once (``strings``)."""
+
+    __slots__ = ("_first", "file", "file_po", "index", "path", "strings")
+
+    def __init__(self, file: str, file_po: str, path: str | None) -> None:
+        self.file, self.file_po, self.path = file, file_po, path
+        self.strings: list[str] = [""]
+        self.index: dict[str, int] = {"": 0}
+        self._first: dict[int, str] = {}
+
+    def first_word(self, n: int) -> str:
+        """The first word of ``strings[n]`` (an Addr: where an R entry sends
+        mail), or the file's PO when it is blank - :attr:`DirEntry.po`."""
+        found = self._first.get(n)
+        if found is None:
+            first = self.strings[n].split(None, 1)
+            found = self._first[n] = first[0] if first else self.file_po
+        return found
+
+    def string(self, text: str) -> int:
+        """The position of ``text`` in ``strings`` (added when new)."""
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.strings)
+            self.strings.append(text)
+        return found
+
+
+_LOCNS = "PpLlRrAa"
+_LOCN_CODE = {c: n for n, c in enumerate(_LOCNS)}
+_LINE_BITS, _STRING_BITS = 32, 21
+_ADDR_SHIFT = 3 + _LINE_BITS
+_COMMENTS_SHIFT = _ADDR_SHIFT + _STRING_BITS
+_MESSAGES_SHIFT = _COMMENTS_SHIFT + _STRING_BITS
+_STRING_MASK = (1 << _STRING_BITS) - 1
+
+
+def pack_entry(locn: str, line: int, addr: int, comments: int, messages: int | None
+               ) -> int | None:
+    """An entry's fields as one int (``addr``/``comments``: positions in its
+    file's :class:`DirFile` strings); None when one does not fit."""
+    code = _LOCN_CODE.get(locn)
+    if (code is None or not 0 <= line < 1 << _LINE_BITS or addr > _STRING_MASK
+            or comments > _STRING_MASK or (messages is not None and messages < 0)):
+        return None
+    return (code | line << 3 | addr << _ADDR_SHIFT | comments << _COMMENTS_SHIFT
+            | (0 if messages is None else messages + 1) << _MESSAGES_SHIFT)
+
+
+def entry_locn(rec: int) -> str:
+    return _LOCNS[rec & 7]
+
+
+def entry_line(rec: int) -> int:
+    return rec >> 3 & 0xFFFFFFFF
+
+
+def entry_addr(rec: int) -> int:
+    return rec >> _ADDR_SHIFT & _STRING_MASK
+
+
+def entry_comments(rec: int) -> int:
+    return rec >> _COMMENTS_SHIFT & _STRING_MASK
+
+
+def entry_messages(rec: int) -> int | None:
+    stored = rec >> _MESSAGES_SHIFT
+    return None if stored == 0 else stored - 1
+
+
+def entry_po(rec: int, src: DirFile) -> str:
+    """Where a packed entry sends mail: its file's PO for L/l, else the first
+    word of its Addr (the file's PO when blank)."""
+    if rec & 7 in (2, 3):  # L, l
+        return src.file_po
+    return src.first_word(rec >> _ADDR_SHIFT & _STRING_MASK)
