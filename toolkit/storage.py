@@ -29,7 +29,7 @@ Imports run one way: text <- ccmail.address (grammar, :class:`CcmailValue`)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from toolkit.ccmail.address import (
     _NAME_BAD,
@@ -137,6 +137,46 @@ def unpack_one(item: str) -> CcmailValue:
 
 
 _new_value = object.__new__  # CcmailValue.canonical without the call (see unpack_one)
+
+
+class ValueKey(NamedTuple):
+    """What the index pass reads of a valid value: its type, source and
+    folded address (the attributes :func:`toolkit.rules.facts.primary_of`
+    reads, so it accepts these and :class:`CcmailValue` alike)."""
+
+    prefix: str
+    source: str
+    key: tuple[str, str]
+
+
+def valid_keys(packed: str | list[CcmailValue]) -> list[ValueKey | CcmailValue]:
+    """The valid values of a packed record, in value order, as the indexes
+    need them: a canonical value becomes a :class:`ValueKey` without
+    building a :class:`CcmailValue` (its name and PO strings are not kept,
+    so they are not made); any other value is decoded by :func:`unpack_one`.
+    Consecutive values with one name share one folded string, as
+    :func:`unpack_one`'s do (the indexes keep these strings)."""
+    if packed.__class__ is not str:
+        return [v for v in packed if v.error is None]  # type: ignore[union-attr]
+    if not packed:
+        return []
+    out: list[ValueKey | CcmailValue] = []
+    name_seen = folded = ""
+    for item in packed.split("\x00"):  # type: ignore[union-attr]
+        tag = item[0]
+        if tag == "v" or tag == "w":
+            cut = item.rfind(" at ")
+            name, po = item[8:cut], item[cut + 4:]
+            if name != name_seen:
+                name_seen = name
+                folded = name.casefold() if name.isascii() else fold(name)
+            out.append(ValueKey(item[1:7], "proxy" if tag == "v" else "target",
+                                (folded, _FOLDED_PO.get(po) or fold_po(po))))
+        else:
+            v = unpack_one(item)
+            if v.error is None:
+                out.append(v)
+    return out
 
 
 def join_record(dn: str, ids: str | tuple[Any, ...], vals: str | list[CcmailValue]
@@ -324,6 +364,8 @@ def entry_messages(rec: int) -> int | None:
 def entry_po(rec: int, src: DirFile) -> str:
     """Where a packed entry sends mail: its file's PO for L/l, else the first
     word of its Addr (the file's PO when blank)."""
-    if rec & 7 in (2, 3):  # L, l
+    if rec & 6 == 2:  # L (2), l (3)
         return src.file_po
-    return src.first_word(rec >> _ADDR_SHIFT & _STRING_MASK)
+    n = rec >> _ADDR_SHIFT & _STRING_MASK
+    found = src._first.get(n)  # DirFile.first_word's cache, read here: the rules ask often
+    return found if found is not None else src.first_word(n)
