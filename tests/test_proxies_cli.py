@@ -278,15 +278,26 @@ def test_docs_examples_run_as_shown(org: Org, tmp_path, monkeypatch):
     blocks = [b.split("```")[0] for b in text.split("```sh\n")[1:]]
     commands = [shlex.split(line) for b in blocks for line in b.replace("\\\n", " ").splitlines()]
     ran = 0
-    for argv in commands:
-        if argv and argv[0] == "scripts/mock-exchange":
-            continue  # starts a server: tests/test_proxies_powershell.py starts it the same way
-        assert argv[0] == "ccmig"
-        if "--ldap-url" in argv or "--exchange-uri" in argv:
-            continue  # live servers: tests/test_proxies_live.py, tests/test_proxies_powershell.py
-        code, _, err = ccmig(*argv[1:])
-        assert code in (0, 1), (argv, err)
-        ran += 1
+    from tests.pxorg import PASSWORD, start
+
+    monkeypatch.setenv("CCMIG_EXCHANGE_PASSWORD", PASSWORD)
+    srv = start(org.root / "org.ldif")  # the examples' Exchange: the mock, loaded with org.ldif
+    try:
+        for argv in commands:
+            if argv and argv[0] == "scripts/mock-exchange":
+                continue  # starts a server: tests/test_proxies_powershell.py starts it the same way
+            assert argv[0] == "ccmig"
+            if "--ldap-url" in argv:
+                continue  # a live directory: tests/test_proxies_live.py
+            if "--exchange-uri" in argv:  # run against the mock, as shown but for the URI
+                argv[argv.index("--exchange-uri") + 1] = srv.uri
+                argv += ["--exchange-auth", "basic", "--exchange-user", srv.core.username,
+                         "--allow-unencrypted"]
+            code, _, err = ccmig(*argv[1:])
+            assert code in (0, 1), (argv, err)
+            ran += 1
+    finally:
+        srv.stop()
     assert ran >= 5
 
 
