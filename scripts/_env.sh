@@ -1,8 +1,5 @@
 # Shared by scripts/demo and scripts/test: a project virtualenv with ccmig installed.
 # Sourced, not run. Installs nothing outside the project except, for tests, Debian packages.
-# CCMIG_EXTRAS (set by the sourcing script): "" for the demo (ccmig and its runtime
-# dependencies only: no test-only keyring such as keyrings.alt in the admin's
-# environment), "test" for the tests. The stamp records what was installed.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -15,13 +12,13 @@ VENV="$ROOT/.venv"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV" || { echo "python3 -m venv failed: apt-get install python3-venv" >&2; exit 2; }
 fi
-EXTRAS="${CCMIG_EXTRAS-}"
-stamp="$VENV/.ccmig-installed"
-# Reinstall when pyproject.toml changed or these extras were not installed yet
-# (the stamp holds the extras: "" or "test"; tests' extras include the demo's).
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
-   || { [ -n "$EXTRAS" ] && [ "$(cat "$stamp")" != "$EXTRAS" ]; }; then
+# EXTRAS: the optional dependency groups to install. Unset: test (as before);
+# scripts/test sets "test,kerberos"; scripts/demo sets "" (ccmig alone: no test
+# tools and no test-only keyring such as keyrings.alt in the admin's venv).
+EXTRAS="${CCMIG_EXTRAS-test}"
+stamp="$VENV/.ccmig-installed-${EXTRAS//,/-}"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".${EXTRAS:+[$EXTRAS]}"
-  printf '%s' "$EXTRAS" > "$stamp"
+  touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

@@ -97,7 +97,7 @@ def test_encrypted_backends_are_named_exactly():
 def test_demo_installs_no_test_extras():
     demo = (ROOT / "scripts" / "demo").read_text(encoding="utf-8")
     env = (ROOT / "scripts" / "_env.sh").read_text(encoding="utf-8")
-    assert 'CCMIG_EXTRAS=""' in demo and "CCMIG_EXTRAS=test" in (
+    assert 'CCMIG_EXTRAS=""' in demo and 'CCMIG_EXTRAS="test' in (
         ROOT / "scripts" / "test").read_text(encoding="utf-8")
     assert '-e ".${EXTRAS:+[$EXTRAS]}"' in env and ".[test]" not in env
     # Run the install line as the demo would: no extras at all.

@@ -71,7 +71,7 @@ def session(tmp_path_factory) -> list[Command]:
     shutil.copytree(ROOT / "mocks" / "demo", scratch / "mocks" / "demo")
     for name in ("scripts", ".venv"):  # ./scripts/demo and `source .venv/bin/activate`
         (scratch / name).symlink_to(ROOT / name)
-    assert (ROOT / ".venv" / ".ccmig-installed").exists(), "run ./scripts/test once first"
+    assert list((ROOT / ".venv").glob(".ccmig-installed*")), "run ./scripts/test once first"
     todo = [c for reason, block in blocks(TUTORIAL.read_text(encoding="utf-8"))
             if reason is None for c in commands(block)]
     script = "".join(f"{c.text}\necho '{MARK}'$? ; echo '{MARK}' >&2\n" for c in todo)
