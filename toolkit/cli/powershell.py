@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from toolkit.cli.audit import read_identity_file
 from toolkit.cli.common import CcmigCommand, global_options, open_output, profile_of
 from toolkit.cli.inputs import exchange_options, powershell_session
 from toolkit.errors import InputError
+from toolkit.identity import read_identity_file
 from toolkit.render.csvout import write_table_csv
 from toolkit.render.jsonout import dumps, write_json_list
 from toolkit.render.table import clean, fit
