@@ -256,8 +256,13 @@ def after_kill(s: Site, what: str, killed: bool, where: str) -> str:
     assert [e.state for e in made] == ["done"] * (len(made) - undone) + ["undone"] * undone, where
     if pending:  # a file's batch of intents, made or not (an undo killed before it settled it)
         in_flight = pending[-1]
-    elif what == "undo" and undone < len(made):  # the next to revert, reverted or not
-        in_flight = made[len(made) - undone - 1]
+    elif what == "undo" and undone < len(made):  # the next to revert, reverted or not:
+        # undo puts back a run of one file's removals in one write, so the file is as
+        # before the run or as after it, the oldest of the run reverted too
+        k = len(made) - undone - 1
+        while k > 0 and made[k - 1].change["file"] == made[k].change["file"]:
+            k -= 1
+        in_flight = made[k]
     else:
         assert what == "undo" or not undone, where
         in_flight = None
@@ -302,9 +307,16 @@ def recover(s: Site, recovery: str, where: str) -> None:
     (recover_by_undo if recovery == "undo" else recover_by_resume)(s, where)
 
 
-def draw(rng: random.Random, seconds: float) -> tuple[float, str]:
+def draw(rng: random.Random, seconds: float, late: bool = False) -> tuple[float, str]:
     u = rng.random()
+    if late:  # the last quarter: the changes come after start-up and the fresh read
+        u = 0.75 + u / 4
     return u * seconds, f"{u:.4f} x {seconds:.3f}s = {u * seconds:.3f}s"
+
+
+def reached_the_changes(seen: Counter[str]) -> int:
+    return sum(n for what, n in seen.items() if what.startswith("apply killed ")
+               and "before its first" not in what)
 
 
 # --------------------------------------------------------------------------- the loops
@@ -312,12 +324,17 @@ def draw(rng: random.Random, seconds: float) -> tuple[float, str]:
 
 def test_kill_apply_at_random_points_then_undo_or_resume(site):
     """Even runs recover by undo, odd ones by a resumed apply; every fourth run of
-    each kind has its recovery killed too before a second one completes."""
+    each kind has its recovery killed too before a second one completes.
+
+    An apply's changes take a few milliseconds of its run (one rewrite per file),
+    so uniform delays may all land before them: until one has reached them, extra
+    runs (at most 4 x RUNS) draw from the last quarter of the run."""
     s = site
     rng = random.Random(SEED)
     seen: Counter[str] = Counter()
-    for run in range(RUNS):
-        delay, drawn = draw(rng, s.apply_seconds)
+    run = 0
+    while run < RUNS or (RUNS >= 6 and not reached_the_changes(seen) and run < 5 * RUNS):
+        delay, drawn = draw(rng, s.apply_seconds, late=run >= RUNS)
         recovery = "undo" if run % 2 == 0 else "resume"
         twice = run % 4 >= 2
         where = f"seed {SEED} run {run}: apply killed at {drawn}, then {recovery}"
@@ -341,12 +358,12 @@ def test_kill_apply_at_random_points_then_undo_or_resume(site):
                 code, took = s.kill_after(delay, "apply", str(s.plan), "--yes", *ONLY)
                 seen[after_kill(s, "apply", took is None, where) + " (resuming)"] += 1
         recover(s, recovery, where)
+        run += 1
     s.reset(s.start)
-    print(f"\napply kill loop, seed {SEED}, {RUNS} runs, apply {s.apply_seconds:.2f}s: "
+    print(f"\napply kill loop, seed {SEED}, {run} runs, apply {s.apply_seconds:.2f}s: "
           + ", ".join(f"{n} {what}" for what, n in sorted(seen.items())))
     if RUNS >= 6:  # the delays must reach the changes, not only start-up and the end
-        assert sum(n for what, n in seen.items() if what.startswith("apply killed ")
-                   and "before its first" not in what), seen
+        assert reached_the_changes(seen), seen
 
 
 def test_kill_undo_at_random_points_then_undo_again(site):
@@ -383,10 +400,13 @@ def _removal(e) -> cf.Removal:
 
 
 def test_undo_killed_after_a_revert_before_its_record(site):
-    """The file is back, the journal still says done: the next undo must not fail on it."""
+    """The file is back, the journal still says done: the next undo must not fail on it.
+    (Undo puts back a run of one file's removals in one write: the last file's.)"""
     s = site
-    last = _applied(s).entries[-1]
-    cf.revert_removal(_removal(last))
+    entries = _applied(s).entries
+    run = [e for e in entries if e.change["file"] == entries[-1].change["file"]]
+    assert len(run) > 1 and run == entries[-len(run):]
+    cf.revert_removals([_removal(e) for e in reversed(run)])
     assert after_kill(s, "undo", True, "fixed") == "undo killed after a change, before its record"
     code, out, err = ccmig("undo", str(s.journal), "--yes")
     assert code == 0, out + err

@@ -213,14 +213,29 @@ def apply_removals(removals: list[Removal], data: bytes) -> None:
 def revert_removal(r: Removal) -> None:
     """Put the removed lines back; a file already back at ``sha_before`` is left as
     it is (an undo killed after its write but before journalling it is re-run)."""
-    if current_sha(r.file) == r.sha_before:
-        discard_temp(r.file)
-        return
-    ft = FileText.read(r.file, r.encoding if r.encoding != "utf-8" else None)
-    if sha256(ft.encode()) != r.sha_after:
-        raise InputError("file changed since the journalled removal; not reverted", r.file)
-    ft.lines = ft.lines[:r.start] + r.lines + ft.lines[r.start:]
+    revert_removals([r])
+
+
+def revert_removals(removals: list[Removal]) -> None:
+    """Put back removals of one file that follow each other in its chain, newest
+    first, in one write. The file must be as the newest left it; removals an undo
+    killed after its write but before journalling it already put back are skipped
+    (the file's hash says how many), and a file already back is left as it is."""
+    file = removals[0].file
+    cur = current_sha(file)
+    first = next((i for i, r in enumerate(removals) if cur == r.sha_after), None)
+    if first is None:
+        if cur == removals[-1].sha_before:
+            discard_temp(file)
+            return
+        raise InputError("file changed since the journalled removal; not reverted", file)
+    todo = removals[first:]
+    ft = FileText.read(file, todo[0].encoding if todo[0].encoding != "utf-8" else None)
+    if sha256(ft.encode()) != todo[0].sha_after:
+        raise InputError("file changed since the journalled removal; not reverted", file)
+    for r in todo:
+        ft.lines[r.start:r.start] = r.lines
     data = ft.encode()
-    if sha256(data) != r.sha_before:
-        raise InputError("re-inserting the record would not restore the file", r.file)
-    atomic_write(r.file, data)
+    if sha256(data) != todo[-1].sha_before:
+        raise InputError("re-inserting the record would not restore the file", file)
+    atomic_write(file, data)

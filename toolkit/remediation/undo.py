@@ -91,20 +91,36 @@ def undo_journal(journal_path: str, *, yes: bool, exchange: ExchangeWriter | Non
         decision = decide(entries, states, exchange, PlanFacts.of(journal.state.runs))
         _tell(decision, journal_path, notify)
         journal.run("undo")
-        for e in decision.revert:
+        for batch in _batches(decision.revert):
+            e = batch[0]
             try:
-                _revert(e, exchange)
+                _revert(batch, exchange)
             except ConnectionFailure as exc:
                 unknown(journal, e, "undo", exc)  # the entry stays done: undo again settles it
                 raise ConnectionFailure(
                     f"undo stopped at seq {e.seq} ({change_text(e)}): outcome unknown; run undo "
                     f"again to settle it from the current state: {exc}") from None
             except CcmigError as exc:
-                out.append((e.seq, Outcome(e.action, e.kind, "failed", f"{change_text(e)}: {exc}")))
+                out += [(b.seq, Outcome(b.action, b.kind, "failed", f"{change_text(b)}: {exc}"))
+                        for b in batch]
                 continue
-            journal.mark(e, "undone")
-            out.append((e.seq, Outcome(e.action, e.kind, "reverted", change_text(e))))
+            journal.mark_all(batch, "undone")
+            out += [(b.seq, Outcome(b.action, b.kind, "reverted", change_text(b))) for b in batch]
     return _newest_first(out + _held(decision))
+
+
+def _batches(entries: list[Entry]) -> list[list[Entry]]:
+    """Newest first, each run of removals from one file together (one write; a
+    kill leaves the file as before or after the whole run), any other change alone."""
+    out: list[list[Entry]] = []
+    for e in entries:
+        prev = out[-1][-1] if out else None
+        if (prev is not None and e.change["type"] == prev.change["type"] == "ccmail-remove"
+                and e.change["file"] == prev.change["file"]):
+            out[-1].append(e)
+        else:
+            out.append([e])
+    return out
 
 
 def _newest_first(pairs: list[tuple[int, Outcome]]) -> list[Outcome]:
@@ -172,15 +188,21 @@ def decide(entries: list[Entry], states: dict[int, str], exchange: ExchangeWrite
         elif exchange is None:
             held[e.seq] = NEEDS_EXCHANGE
     for file, chain in by_file.items():
-        cur = cf.current_sha(file)
-        for e in chain:
-            if cur == e.change["sha_after"]:
-                cur = e.change["sha_before"]
-            elif cur != e.change["sha_before"]:  # (equal: an undo killed before its record)
-                held[e.seq] = (f"{file} has changed since apply removed the record (dirsync, "
-                               "another wave or an edit); undo only reverts into a file as "
-                               "apply left it")
-                break
+        cur, i = cf.current_sha(file), 0
+        while i < len(chain):
+            if cur == chain[i].change["sha_after"]:
+                cur, i = chain[i].change["sha_before"], i + 1
+                continue
+            # an undo killed after its write, before its records, put back a run of them
+            back = next((j for j in range(i, len(chain)) if chain[j].change["sha_before"] == cur),
+                        None)
+            if back is not None:
+                i = back + 1
+                continue
+            held[chain[i].seq] = (f"{file} has changed since apply removed the record "
+                                  "(dirsync, another wave or an edit); undo only reverts into "
+                                  "a file as apply left it")
+            break
     names = _names_now([*plans.files, *((None, f, None) for f in by_file)])
     # records this journal removed, or its plans meant to (a run killed between two
     # files leaves a person's other entries in place: they are no stranger's)
@@ -292,10 +314,11 @@ def change_text(e: Entry) -> str:
     return f"re-create custom recipient {c['dn']}"
 
 
-def _revert(e: Entry, exchange: ExchangeWriter | None) -> None:
-    c = e.change
+def _revert(batch: list[Entry], exchange: ExchangeWriter | None) -> None:
+    e, c = batch[0], batch[0].change
     if c["type"] == "ccmail-remove":
-        cf.revert_removal(cf.Removal(**{k: c[k] for k in cf.Removal.__dataclass_fields__}))
+        cf.revert_removals([cf.Removal(**{k: b.change[k] for k in cf.Removal.__dataclass_fields__})
+                            for b in batch])
         return
     if exchange is None:
         raise InputError(NEEDS_EXCHANGE, "--exchange-uri")
