@@ -31,6 +31,14 @@ def filter_rows(rows: Sequence[Row], post_offices: Iterable[str],
     ]
 
 
+def identities_given(identities: Sequence[str], from_file: str | None) -> list[str]:
+    """The identities of IDENTITY... arguments and ``--from-file``; none is bad input."""
+    wanted = list(identities) + (read_identity_file(from_file) if from_file else [])
+    if not wanted:
+        raise InputError("no identity given (arguments or --from-file)", "IDENTITY")
+    return wanted
+
+
 def read_identity_file(path: str) -> list[str]:
     """A CSV with an ``identity`` column, else one identity per line."""
     try:

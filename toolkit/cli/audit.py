@@ -16,7 +16,7 @@ from toolkit.cli.common import (
 )
 from toolkit.cli.inputs import audit_inputs, input_options
 from toolkit.errors import InputError
-from toolkit.identity import filter_rows, match_rows, read_identity_file
+from toolkit.identity import filter_rows, identities_given, match_rows
 from toolkit.recorded import record_audit
 from toolkit.render import write_rows
 from toolkit.rules import STATUSES
@@ -78,9 +78,7 @@ def check(ctx: click.Context, identities: tuple[str, ...], from_file: str | None
           output: str | None, fail_on: str, fields: list[str] | None, **params) -> int:
     """Show the rows of particular people: DN, alias, sAMAccountName, UPN, SMTP
     address, cc:Mail name or 'name at PO'."""
-    wanted = list(identities) + (read_identity_file(from_file) if from_file else [])
-    if not wanted:
-        raise InputError("no identity given (arguments or --from-file)", "IDENTITY")
+    wanted = identities_given(identities, from_file)
     with audit_inputs(params, profile_of(ctx).name) as inputs:
         rows = run_audit(inputs).rows
     shown, unmatched = match_rows(rows, wanted)
