@@ -12,9 +12,11 @@ VENV="$ROOT/.venv"
 if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV" || { echo "python3 -m venv failed: apt-get install python3-venv" >&2; exit 2; }
 fi
-stamp="$VENV/.ccmig-installed"
+# EXTRAS: the optional dependency groups to install (scripts/test adds kerberos).
+EXTRAS="${CCMIG_EXTRAS:-test}"
+stamp="$VENV/.ccmig-installed-${EXTRAS//,/-}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[test]"
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[$EXTRAS]"
   touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

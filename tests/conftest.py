@@ -50,3 +50,7 @@ def isolated(monkeypatch, tmp_path_factory):
 @pytest.fixture
 def org(tmp_path) -> Org:
     return Org(tmp_path / "org")
+
+
+# The session's one Samba AD DC (tests/test_ad_*.py); registered here so it is one fixture.
+from tests.ad_dc import ad_controller, big_dc, big_org, demo_dc  # noqa: E402, F401

@@ -26,10 +26,12 @@ Why it is written the way it is:
 * **Secrets.** Certificates are verified by default; a password never
   crosses the network in clear unless ``allow_unencrypted`` (spec: Inputs);
   the password never appears in a message, log line or ``repr``.
-* **Auth.** ``simple`` (anonymous when no bind DN), ``ntlm`` (``DOMAIN\\user``;
-  the NT hash is computed here because OpenSSL 3 has no MD4, which ldap3
-  needs) and ``gssapi`` (Kerberos from the ticket cache; needs the optional
-  ``gssapi`` package; wired but not tested against a KDC here).
+* **Auth.** ``simple`` (anonymous when no bind DN), ``ntlm`` (``DOMAIN\\user``,
+  through SASL GSS-SPNEGO over TLS: see :mod:`toolkit.exchange.ldap_auth`) and
+  ``gssapi`` (Kerberos from the ticket cache; the optional ``gssapi``
+  package, ``ccmig[kerberos]``). All three tested against Samba AD DC's own
+  KDC and NTLM (docs/ldap.md, "Tested against"); a refused bind is one line
+  naming the fix.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import struct
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import ldap3
@@ -53,6 +56,7 @@ from ldap3.core.exceptions import (
 )
 
 from toolkit.errors import ConnectionFailure, InputError
+from toolkit.exchange.ldap_auth import GSSAPI_MISSING, gss_errors, gss_reason, ntlm_bind, refusal_hint
 from toolkit.exchange.ldaperrors import one_line as _one_line
 from toolkit.exchange.ldaperrors import transport_reason as _transport_reason
 from toolkit.exchange.ldapoptions import (
@@ -222,7 +226,7 @@ def _validate(settings: LdapSettings) -> tuple[str, str, int]:
     if settings.auth == "ntlm" and not (settings.bind_dn and "\\" in settings.bind_dn and settings.password):
         raise InputError("NTLM needs DOMAIN\\user as bind DN and a password", "--bind-dn")
     if settings.auth == "gssapi" and importlib.util.find_spec("gssapi") is None:
-        raise InputError("Kerberos (GSSAPI) needs the python package 'gssapi' installed")
+        raise InputError(GSSAPI_MISSING, "--ldap-auth")
     sends_password = settings.auth in ("simple", "ntlm") and settings.bind_dn is not None
     if sends_password and not encrypted and not settings.allow_unencrypted:
         # NTLM does not send the password itself, but ldap3 neither signs nor
@@ -287,8 +291,9 @@ def _connect_once(settings: LdapSettings) -> ldap3.Connection:
     kwargs: dict[str, object] = {}
     user, password = settings.bind_dn, settings.password
     if settings.auth == "ntlm":
-        authentication = ldap3.NTLM
-        password = nt_hash_credential(settings.password or "")
+        # Bound by ldap_auth.ntlm_bind (SASL GSS-SPNEGO), not by ldap3's Sicily NTLM.
+        authentication = ldap3.ANONYMOUS
+        user, password = None, None
     elif settings.auth == "gssapi":
         authentication = ldap3.SASL
         kwargs.update(sasl_mechanism=ldap3.KERBEROS)
@@ -322,13 +327,12 @@ def _connect_once(settings: LdapSettings) -> ldap3.Connection:
             if not conn.start_tls():
                 raise ConnectionFailure(f"{where}: StartTLS refused by the server")
         step = "bind"
-        if not conn.bind():
-            result = conn.result or {}
-            detail = _one_line(f"{result.get('description', '?')} {result.get('message', '')}", secrets)
-            who = "Kerberos ticket" if settings.auth == "gssapi" else settings.bind_dn or "anonymous"
-            # busy (51) and unavailable (52): a server still starting or shutting down.
-            failure = ServerUnreachable if result.get("result") in (51, 52) else ConnectionFailure
-            raise failure(f"{where}: bind as {who} failed: {detail}")
+        if settings.auth == "ntlm":  # SASL GSS-SPNEGO, not ldap3's Sicily NTLM (see ldap_auth)
+            bound = ntlm_bind(conn, settings.bind_dn or "", settings.password or "", host)
+        else:
+            bound = conn.bind()
+        if not bound:
+            raise _bind_failure(conn.result or {}, settings, where, secrets)
     except (LDAPException, OSError) as exc:
         _close(conn)
         text = str(exc)
@@ -338,7 +342,11 @@ def _connect_once(settings: LdapSettings) -> ldap3.Connection:
         if "doesn't match any name" in text:  # ldap3's host name check: message holds the whole cert
             what, text = "TLS", f"the server certificate is not valid for host name {host}"
         if what == "TLS" or not isinstance(exc, _TRANSPORT_ERRORS):
-            raise ConnectionFailure(f"{where}: {what} failed: {_one_line(text, secrets)}") from None
+            hint = ""
+            if "CERTIFICATE_VERIFY_FAILED" in text:
+                hint = ("; give the CA that issued the server's certificate with --ca-file "
+                        "(or, only to test, --insecure-skip-verify)")  # fmt: skip
+            raise ConnectionFailure(f"{where}: {what} failed: {_one_line(text, secrets)}{hint}") from None
         timeout = settings.timeout if step == "connect" else _receive_timeout(settings.timeout)
         # Nothing has been read yet: the caller may try again (settings.retries).
         raise ServerUnreachable(
@@ -349,9 +357,27 @@ def _connect_once(settings: LdapSettings) -> ldap3.Connection:
         raise
     except ImportError as exc:  # GSSAPI backend
         _close(conn)
-        raise InputError(f"Kerberos (GSSAPI) is not available: {exc}") from None
+        raise InputError(f"{GSSAPI_MISSING} ({exc})", "--ldap-auth") from None
+    except gss_errors() as exc:  # no ticket, unknown server principal, expired ...
+        _close(conn)
+        reason = gss_reason(_one_line(str(exc)), host)
+        raise ConnectionFailure(f"{where}: Kerberos bind failed: {reason}") from None
     log.debug("bound to %s as %s (%s)", where, settings.bind_dn or "anonymous", settings.auth)
     return conn
+
+
+def _bind_failure(result: dict[str, Any], settings: LdapSettings, where: str,
+                  secrets: Iterable[str | None]) -> ConnectionFailure:  # fmt: skip
+    """The server's refusal of a bind as one line naming what to do (see ldap_auth)."""
+    code = result.get("result")
+    message = str(result.get("message") or "")
+    detail = _one_line(f"{result.get('description', '?')} {message}", secrets)
+    who = "Kerberos ticket" if settings.auth == "gssapi" else settings.bind_dn or "anonymous"
+    encrypted = settings.starttls or settings.url.lower().startswith("ldaps:")
+    hint = refusal_hint(code, message, settings.auth, encrypted)
+    # busy (51) and unavailable (52): a server still starting or shutting down.
+    failure = ServerUnreachable if code in (51, 52) else ConnectionFailure
+    return failure(f"{where}: bind as {who} failed: {hint + ' [' + detail + ']' if hint else detail}")
 
 
 def _close(conn: ldap3.Connection) -> None:

@@ -55,6 +55,7 @@ PAGED_RESULTS_OID = "1.2.840.113556.1.4.319"
 IGNORED_REFERENCE_RDNS = frozenset({"dc=domaindnszones", "dc=forestdnszones", "cn=configuration"})
 
 _RESULT_HINTS = {
+    1: "the server refused the search (AD refuses anonymous searches: bind with --bind-dn)",
     3: "the server's time limit stopped the search",
     4: "the server's size limit stopped the search (the account needs an unlimited total for paged searches)",
     11: "the server refused the search (administrative limit; try a smaller page size)",

@@ -1,0 +1,1 @@
+"""A throwaway Samba AD DC for tests and demos (see server.py)."""

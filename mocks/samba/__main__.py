@@ -1,0 +1,5 @@
+import sys
+
+from mocks.samba.server import main
+
+sys.exit(main())

@@ -1,0 +1,138 @@
+"""Remediation files are real AD input: the `ccmig plan --format ldif` change
+file, made from the live DC, is accepted by Samba AD DC through `ldapmodify`
+(as an administrator runs `ldifde -i`), and the next audit and plan show it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+
+import pytest
+
+from mocks.samba import server as samba
+from tests.ad_dc import DEMO, org_args
+from tests.orgkit import ccmig
+
+pytestmark = pytest.mark.samba
+
+
+def live(demo_dc, command: str, *extra: str) -> tuple[int, str, str]:
+    return ccmig(command, "--ldap-url", demo_dc.ldaps_url, "--ca-file", demo_dc.ca_file, "--base-dn",
+                 demo_dc.base_dn, "--bind-dn", demo_dc.bind_dn, *org_args(DEMO, report=False),
+                 *extra)  # fmt: skip
+
+
+def ldif_actions(text: str) -> dict[str, str]:
+    """dn -> kind, from the plan's '# id kind' comment before each record."""
+    out, kind = {}, None
+    for line in text.replace("\n ", "").splitlines():  # unfold continuation lines first
+        if line.startswith("# ") and line[2:6].isdigit():
+            kind = line.split()[2]
+        elif line.startswith("dn: ") and kind:
+            out[line[4:]] = kind
+        elif line.startswith("dn:: ") and kind:  # a non-ASCII DN, base64 (RFC 2849)
+            out[base64.b64decode(line[5:]).decode("utf-8")] = kind
+    return out
+
+
+def test_plan_ldif_is_written_in_the_dns_the_dc_returns(demo_dc, tmp_path, monkeypatch):
+    monkeypatch.setenv("CCMIG_LDAP_PASSWORD", demo_dc.password)
+    plan = tmp_path / "plan.ldif"
+    code, _, err = live(demo_dc, "plan", "--format", "ldif", "-o", str(plan))
+    assert code == 0, err
+    offline = tmp_path / "offline.ldif"
+    code, _, err = ccmig("plan", "--ldif", str(DEMO / "org.ldif"), *org_args(DEMO, report=False),
+                         "--format", "ldif", "-o", str(offline))  # fmt: skip
+    assert code == 0, err
+    assert ldif_actions(plan.read_text()) == ldif_actions(offline.read_text())
+    assert len(ldif_actions(plan.read_text())) >= 5
+
+
+def test_plan_ldif_applied_with_ldapmodify_is_accepted_and_shows(ad_controller, demo_dc, tmp_path,
+                                                                  monkeypatch):
+    monkeypatch.setenv("CCMIG_LDAP_PASSWORD", demo_dc.password)
+    plan = tmp_path / "plan.ldif"
+    code, _, err = live(demo_dc, "plan", "--format", "ldif", "-o", str(plan))
+    assert code == 0, err
+    actions = ldif_actions(plan.read_text())
+    kinds = set(actions.values())
+    assert {"add-primary-address", "remove-custom-recipient"} <= kinds, kinds
+
+    ad_controller.dirty.add("demo")  # the next user gets the demo org freshly loaded
+    secret = tmp_path / "admin.pw"
+    secret.touch(mode=0o600)
+    secret.write_text(demo_dc.admin_password)
+    env = dict(os.environ, LDAPTLS_CACERT=demo_dc.ca_file)
+    done = subprocess.run([samba.find_tool("ldapmodify"), "-H", demo_dc.ldaps_url, "-x", "-D",
+                           demo_dc.admin_dn, "-y", str(secret), "-f", str(plan)],
+                          capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("modifying entry") + done.stdout.count("deleting entry") == len(actions)
+
+    code, out, err = live(demo_dc, "audit", "--format", "json", "--fail-on", "never")
+    assert code == 0, err
+    rows = {r["dn"]: r for r in json.loads(out) if r.get("dn")}
+    for dn, kind in actions.items():
+        if kind == "remove-custom-recipient":
+            assert dn not in rows, dn
+        else:
+            assert dn in rows
+    again = tmp_path / "again.ldif"
+    code, _, err = live(demo_dc, "plan", "--format", "ldif", "-o", str(again))
+    assert code == 0, err
+    assert ldif_actions(again.read_text()) == {}  # nothing left to do
+
+
+# ---------------------------------------------------------------- ccmig proxies against a real AD
+
+RETIRE = ("--retire", "CCMAIL", "--ccmail-decommissioned")
+
+
+def proxies(demo_dc, command: str, *extra: str) -> tuple[int, str, str]:
+    return ccmig("proxies", command, "--ldap-url", demo_dc.ldaps_url, "--ca-file", demo_dc.ca_file,
+                 "--base-dn", demo_dc.base_dn, "--bind-dn", demo_dc.bind_dn, *RETIRE, *extra)  # fmt: skip
+
+
+def type_counts(demo_dc) -> dict[str, int]:
+    code, out, err = ccmig("proxies", "types", "--ldap-url", demo_dc.ldaps_url, "--ca-file", demo_dc.ca_file,
+                           "--base-dn", demo_dc.base_dn, "--bind-dn", demo_dc.bind_dn, "--format", "json")
+    assert code == 0, err
+    return {r["type"]: r["values"] for r in json.loads(out)}
+
+
+def test_proxies_plan_applied_by_the_delegated_account(ad_controller, demo_dc, tmp_path, monkeypatch):
+    """`proxies plan --format ldif` made from the DC, applied with ldapmodify by the
+    service account itself: its one delegated right (write proxyAddresses) is enough,
+    AD accepts every value as written, and the next audit has nothing left to remove."""
+    monkeypatch.setenv("CCMIG_LDAP_PASSWORD", demo_dc.password)
+    code, before, err = proxies(demo_dc, "audit", "--format", "json", "--fail-on", "never")
+    assert code == 0, err
+    offline = ccmig("proxies", "audit", "--ldif", str(DEMO / "org.ldif"), *RETIRE, "--format", "json",
+                    "--fail-on", "never")[1]  # fmt: skip
+    key = [("key", "kind", "values", "remove", "status")]
+    assert [tuple(r[k] for k in key[0]) for r in json.loads(before)] == \
+        [tuple(r[k] for k in key[0]) for r in json.loads(offline)]  # fmt: skip
+    to_remove = sum(len(r["remove"]) for r in json.loads(before))
+    assert to_remove > 200
+
+    counts_before = type_counts(demo_dc)
+    code, plan, err = proxies(demo_dc, "plan", "--format", "ldif")
+    assert code == 0, err
+    ad_controller.dirty.add("demo")
+    (tmp_path / "plan.ldf").write_text(plan, encoding="utf-8")
+    secret = tmp_path / "svc.pw"
+    secret.touch(mode=0o600)
+    secret.write_text(demo_dc.password)
+    done = subprocess.run([samba.find_tool("ldapmodify"), "-H", demo_dc.ldaps_url, "-x", "-D",
+                           demo_dc.bind_dn, "-y", str(secret), "-f", str(tmp_path / "plan.ldf")],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, LDAPTLS_CACERT=demo_dc.ca_file))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    code, after, err = proxies(demo_dc, "audit", "--format", "json", "--fail-on", "never")
+    assert code == 0, err
+    assert all(not r["remove"] for r in json.loads(after))
+    counts_after = type_counts(demo_dc)
+    # exactly the planned values gone (cc:Mail ones the rules keep stay), nothing else touched
+    assert counts_after == {**counts_before, "CCMAIL": counts_before["CCMAIL"] - to_remove}
