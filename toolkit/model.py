@@ -188,6 +188,12 @@ class Recipient(_Frozen):
         """``bool(values)``, without decoding them."""
         return storage.record_has_values(self._d)
 
+    def valid_keys(self) -> list[Any]:
+        """The valid values as the indexes read them (``prefix``, ``source``,
+        ``key``), in value order: :func:`toolkit.storage.valid_keys`, which
+        skips building a :class:`CcmailValue` for most values."""
+        return storage.valid_keys(self._vals)
+
     # ------------------------------------------------------------ identity fields
 
     def _unpacked(self) -> tuple[Any, ...]:

@@ -29,10 +29,18 @@ Imports run one way: text <- ccmail.address (grammar, :class:`CcmailValue`)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-from toolkit.ccmail.address import NOT_UTF8, CcmailValue, _shared, parse
-from toolkit.text import fold, fold_po
+from toolkit.ccmail.address import (
+    _NAME_BAD,
+    _PO_OK,
+    _SHARED,
+    NOT_UTF8,
+    CcmailValue,
+    _shared,
+    parse,
+)
+from toolkit.text import _FOLDED_PO, CONTROL, fold, fold_po
 
 # --------------------------------------------------------------------------- cc:Mail values
 # A reader keeps an object's cc:Mail values as one string (see
@@ -51,11 +59,32 @@ _last: tuple[str, str, str] = ("\x00", "\x00", "\x00")
 def tagged(raw: str, source: str) -> str:
     """``raw`` (a cc:Mail value, ``TYPE`` then a one-character separator)
     with its tag: parsed once here, so that unpacking a valid value written
-    the canonical way needs no second parse."""
+    the canonical way needs no second parse.
+
+    Most values are canonical and valid; :func:`_canonical_valid` recognises
+    those without building a :class:`CcmailValue` (the full parse decides
+    every other value)."""
+    if _canonical_valid(raw[7:]):
+        return ("v" if source == "proxy" else "w") + raw
     v = parse(raw, raw[:6], raw[7:], source)
     if v.error is None and len(v._raw) == 1:  # valid and canonical (see CcmailValue.canonical)
         return ("v" if source == "proxy" else "w") + raw
     return ("p" if source == "proxy" else "t") + raw
+
+
+def _canonical_valid(address: str) -> bool:
+    """Whether :func:`parse` would find ``name at PO`` valid and written
+    exactly so (squeezed, lower-case `` at ``). Sufficient, not necessary: a
+    False only sends the value to the full parse. A PO the grammar accepts
+    holds no space, so the last `` at `` found here is also the last in any
+    case; a name equal to its squeezed form holds no white-space run; the
+    control-character check is on the name as read, as the grammar's is."""
+    cut = address.rfind(" at ")
+    if cut <= 0:
+        return False
+    name = address[:cut]
+    return (_PO_OK.fullmatch(address, cut + 4) is not None and name == " ".join(name.split())
+            and _NAME_BAD.isdisjoint(name) and CONTROL.search(name) is None)
 
 
 def pack_values(tagged: list[str]) -> str | list[CcmailValue]:
@@ -73,24 +102,81 @@ def unpack_values(packed: str) -> list[CcmailValue]:
 
 
 def unpack_one(item: str) -> CcmailValue:
-    tag, raw = item[0], item[1:]
-    if tag in "vw":
+    """One tagged value back as a :class:`CcmailValue`.
+
+    The hot path of every pass (the index pass and each row decode every
+    value once), so the canonical case is written out: no second parse, the
+    shared-string and folded-PO tables read directly (a call each saved),
+    and an ASCII name folded by ``casefold`` alone - the tag promises it is
+    already squeezed, so :func:`~toolkit.text.fold`'s split and join would
+    give the same string."""
+    tag = item[0]
+    if tag == "v" or tag == "w":
         # "TYPE:name at PO", checked when tagged: the PO holds no space, so the
         # last " at " is the separator, and name and PO are already squeezed.
         global _last
-        cut = raw.rfind(" at ")
-        name, po = raw[7:cut], _shared(raw[cut + 4:])
+        cut = item.rfind(" at ")
+        name, po, prefix = item[8:cut], item[cut + 4:], item[1:7]
+        po = _SHARED.get(po) or _shared(po)
         last = _last
         if name == last[1]:
             name, folded = last[1], last[2]
         else:
-            folded = fold(name)
+            folded = name.casefold() if name.isascii() else fold(name)
             _last = (name, name, folded)
-        return CcmailValue.canonical(raw[6], _shared(raw[:6]), "proxy" if tag == "v" else "target",
-                                     name, po, (folded, fold_po(po)), None)  # type: ignore[arg-type]
-    if tag in "pt":
+        value = _new_value(CcmailValue)
+        value._raw, value.prefix = item[7], _SHARED.get(prefix) or _shared(prefix)
+        value.source = "proxy" if tag == "v" else "target"
+        value.name, value.po, value.error = name, po, None
+        value.key = (folded, _FOLDED_PO.get(po) or fold_po(po))
+        return value
+    raw = item[1:]
+    if tag == "p" or tag == "t":
         return parse(raw, raw[:6], raw[7:], _TAGS[tag])
     return CcmailValue(raw, raw[:6], _TAGS[tag], None, None, None, NOT_UTF8)
+
+
+_new_value = object.__new__  # CcmailValue.canonical without the call (see unpack_one)
+
+
+class ValueKey(NamedTuple):
+    """What the index pass reads of a valid value: its type, source and
+    folded address (the attributes :func:`toolkit.rules.facts.primary_of`
+    reads, so it accepts these and :class:`CcmailValue` alike)."""
+
+    prefix: str
+    source: str
+    key: tuple[str, str]
+
+
+def valid_keys(packed: str | list[CcmailValue]) -> list[ValueKey | CcmailValue]:
+    """The valid values of a packed record, in value order, as the indexes
+    need them: a canonical value becomes a :class:`ValueKey` without
+    building a :class:`CcmailValue` (its name and PO strings are not kept,
+    so they are not made); any other value is decoded by :func:`unpack_one`.
+    Consecutive values with one name share one folded string, as
+    :func:`unpack_one`'s do (the indexes keep these strings)."""
+    if packed.__class__ is not str:
+        return [v for v in packed if v.error is None]  # type: ignore[union-attr]
+    if not packed:
+        return []
+    out: list[ValueKey | CcmailValue] = []
+    name_seen = folded = ""
+    for item in packed.split("\x00"):  # type: ignore[union-attr]
+        tag = item[0]
+        if tag == "v" or tag == "w":
+            cut = item.rfind(" at ")
+            name, po = item[8:cut], item[cut + 4:]
+            if name != name_seen:
+                name_seen = name
+                folded = name.casefold() if name.isascii() else fold(name)
+            out.append(ValueKey(item[1:7], "proxy" if tag == "v" else "target",
+                                (folded, _FOLDED_PO.get(po) or fold_po(po))))
+        else:
+            v = unpack_one(item)
+            if v.error is None:
+                out.append(v)
+    return out
 
 
 def join_record(dn: str, ids: str | tuple[Any, ...], vals: str | list[CcmailValue]
@@ -278,6 +364,8 @@ def entry_messages(rec: int) -> int | None:
 def entry_po(rec: int, src: DirFile) -> str:
     """Where a packed entry sends mail: its file's PO for L/l, else the first
     word of its Addr (the file's PO when blank)."""
-    if rec & 7 in (2, 3):  # L, l
+    if rec & 6 == 2:  # L (2), l (3)
         return src.file_po
-    return src.first_word(rec >> _ADDR_SHIFT & _STRING_MASK)
+    n = rec >> _ADDR_SHIFT & _STRING_MASK
+    found = src._first.get(n)  # DirFile.first_word's cache, read here: the rules ask often
+    return found if found is not None else src.first_word(n)

@@ -67,6 +67,9 @@ MODULE_DIRS = (Path("/usr/lib/ldap"), Path("/usr/lib/openldap"), Path("/usr/libe
 
 ACCOUNTS_SUFFIX = "o=ccmig-test-accounts"
 READER_DN = f"cn=reader,{ACCOUNTS_SUFFIX}"
+# A delegated account as AD admins grant one for proxy hygiene: it reads like
+# the reader and may write proxyAddresses, nothing else.
+WRITER_DN = f"cn=proxy-writer,{ACCOUNTS_SUFFIX}"
 ADMIN_DN_RDN = "cn=ccmig-admin"  # rootdn of the data tree, only with admin=True
 
 # Attribute types slapd defines itself (core.ldif lists them only as comments),
@@ -124,6 +127,8 @@ class ServerInfo:
     ldaps_url: str | None = None
     admin_dn: str | None = None
     admin_password: str | None = field(default=None, repr=False)
+    writer_dn: str | None = None
+    writer_password: str | None = field(default=None, repr=False)
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -140,6 +145,9 @@ class ServerInfo:
         if self.admin_dn:
             out["admin_dn"] = self.admin_dn
             out["admin_password"] = self.admin_password
+        if self.writer_dn:
+            out["writer_dn"] = self.writer_dn
+            out["writer_password"] = self.writer_password
         return out
 
 
@@ -499,7 +507,9 @@ def _config_ldif(
         "olcDbIndex: targetAddress eq\n"
         + admin
         + limits
-        + f"olcAccess: {{0}}to * by users read {anonymous}by * none\n\n"
+        + ldif_line("olcAccess", f'{{0}}to attrs=proxyAddresses by dn.exact="{WRITER_DN}" write '
+                    f"by users read {anonymous}by * none")
+        + f"olcAccess: {{1}}to * by users read {anonymous}by * none\n\n"
         "dn: olcDatabase={2}mdb,cn=config\nobjectClass: olcDatabaseConfig\n"
         "objectClass: olcMdbConfig\nolcDatabase: {2}mdb\n"
         f"olcSuffix: {ACCOUNTS_SUFFIX}\nolcDbDirectory: {directory / 'accounts'}\n"
@@ -509,13 +519,16 @@ def _config_ldif(
     )
 
 
-def _accounts_ldif(reader_password: str) -> str:
+def _accounts_ldif(reader_password: str, writer_password: str) -> str:
     return (
         f"dn: {ACCOUNTS_SUFFIX}\nobjectClass: top\nobjectClass: organization\n"
         "o: ccmig-test-accounts\n\n"
         f"dn: {READER_DN}\nobjectClass: top\nobjectClass: person\ncn: reader\n"
         "sn: read-only service account (AD-like limits)\n"
         f"userPassword: {_ssha(reader_password)}\n\n"
+        f"dn: {WRITER_DN}\nobjectClass: top\nobjectClass: person\ncn: proxy-writer\n"
+        "sn: delegated account: may write proxyAddresses\n"
+        f"userPassword: {_ssha(writer_password)}\n\n"
     )
 
 
@@ -634,7 +647,8 @@ def start(
             ) from None
         raise
     accounts = directory / "accounts.ldif"
-    accounts.write_text(_accounts_ldif(reader_password), encoding="utf-8")
+    writer_password = secrets.token_urlsafe(18)
+    accounts.write_text(_accounts_ldif(reader_password, writer_password), encoding="utf-8")
     _run([slapadd, "-q", "-F", str(config_dir), "-n2", "-l", str(accounts)], "slapadd of the accounts")
     (directory / "load-report.json").write_text(
         json.dumps(
@@ -678,6 +692,8 @@ def start(
         ldaps_url=urls[1].rstrip("/") if tls else None,
         admin_dn=f"{ADMIN_DN_RDN},{base_dn}" if admin else None,
         admin_password=admin_password,
+        writer_dn=WRITER_DN,
+        writer_password=writer_password,
     )
 
 

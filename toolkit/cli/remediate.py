@@ -13,6 +13,7 @@ import click
 from toolkit.audit import run_audit
 from toolkit.cli.common import CcmigCommand, global_options, open_output, profile_of
 from toolkit.cli.inputs import (
+    SOURCE_OPTIONS,
     audit_inputs,
     exchange_options,
     input_options,
@@ -20,6 +21,7 @@ from toolkit.cli.inputs import (
 )
 from toolkit.errors import InputError
 from toolkit.identity import read_identity_file
+from toolkit.proxies.plan import KIND as PROXY_KIND
 from toolkit.recorded import merge_recorded, recorded_inputs
 from toolkit.remediation.apply import apply_plan, undo_journal
 from toolkit.remediation.plan import APPLIABLE, make_plan
@@ -89,25 +91,43 @@ Examples:
   ccmig apply plan.json                         (dry run: what would change)
   ccmig apply plan.json --yes --only remove-ccmail-entry
   ccmig apply plan.json --yes --confirm 0004 --confirm 0007 --journal wave1.journal
+  ccmig apply proxies.json --yes --exchange-uri https://ex01/PowerShell --max-writes-per-minute 30
 """)
 @click.argument("plan_file", metavar="PLAN")
 @input_options
-@click.option("--only", multiple=True, type=click.Choice(APPLIABLE),
+@click.option("--only", multiple=True, type=click.Choice((*APPLIABLE, PROXY_KIND)),
               help="Apply only actions of this kind (repeatable).")
 @click.option("--confirm", multiple=True, metavar="ID", help="Apply this manual action too.")
 @click.option("--yes", is_flag=True, help="Make the changes (default: dry run).")
 @click.option("--journal", metavar="FILE", help="Journal file (default: PLAN.journal).")
 @click.option("--assume-migrated", is_flag=True, help="Treat every migration as confirmed.")
+@click.option("--write-retries", type=click.IntRange(0, 100), default=3, show_default=True,
+              metavar="N", help="Proxy plans: send a write Exchange refused by throttling (not "
+                                "run) again up to N times, after the wait it names (else 30 s). "
+                                "No other failed write is ever retried.")
+@click.option("--max-writes-per-minute", type=click.IntRange(1), metavar="N",
+              help="Proxy plans: at most N writes a minute (a destructive-cmdlet budget).")
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True)
 @global_options
 @click.pass_context
 def apply(ctx: click.Context, plan_file: str, only: tuple[str, ...], confirm: tuple[str, ...],
-          yes: bool, journal: str | None, assume_migrated: bool, fmt: str, **params) -> int:
+          yes: bool, journal: str | None, assume_migrated: bool, write_retries: int,
+          max_writes_per_minute: int | None, fmt: str, **params) -> int:
     """Apply a plan against the current state: re-checks every action, journals
-    each change before making it, holds a lock. A dry run unless --yes."""
+    each change before making it, holds a lock. A dry run unless --yes.
+    Proxy plans write through remote PowerShell (--exchange-uri) or live LDAP."""
     data = read_plan(plan_file)
     params = merged_params(ctx, params, data["inputs"])
+    from toolkit.cli.proxy_apply import apply_proxies, is_proxy_plan
+
+    if is_proxy_plan(data):
+        outcomes = apply_proxies(
+            data, params, profile_of(ctx).name, yes=yes, journal=journal or f"{plan_file}.journal",
+            plan_path=os.path.abspath(plan_file), only=only, write_retries=write_retries,
+            per_minute=max_writes_per_minute)
+        write_outcomes(outcomes, fmt, sys.stdout)
+        return 1 if any(o.status in ("skipped", "blocked", "failed") for o in outcomes) else 0
     assume = assume_migrated or bool(data["inputs"].get("assume_migrated"))
     with audit_inputs(params, profile_of(ctx).name) as inputs:
 
@@ -123,6 +143,14 @@ def apply(ctx: click.Context, plan_file: str, only: tuple[str, ...], confirm: tu
     write_outcomes(outcomes, fmt, sys.stdout)
     bad = [o for o in outcomes if o.status in ("skipped", "blocked", "failed")]
     return 1 if bad else 0
+
+
+def source_options(f):
+    """The source options of ``proxies audit`` (proxy journals written over LDAP;
+    by default those the apply recorded)."""
+    for option in reversed(SOURCE_OPTIONS):
+        f = option(f)
+    return f
 
 
 def _writer(session):
@@ -141,6 +169,7 @@ Examples:
 @click.argument("journal_file", metavar="JOURNAL")
 @click.option("--yes", is_flag=True, help="Revert (default: dry run).")
 @exchange_options
+@source_options
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
 @global_options
 @click.pass_context
@@ -150,6 +179,13 @@ def undo(ctx: click.Context, journal_file: str, yes: bool, fmt: str, **params) -
     dirsync) holds back every change of the same person. A dry run unless --yes."""
     if not Path(journal_file).exists():
         raise InputError("journal not found", journal_file)
+    from toolkit.cli.proxy_apply import is_proxy_journal, recorded_of, undo_proxies
+
+    if is_proxy_journal(journal_file):
+        params = merged_params(ctx, params, recorded_of(journal_file))
+        outcomes = undo_proxies(journal_file, params, profile_of(ctx).name, yes=yes)
+        write_outcomes(outcomes, fmt, sys.stdout)
+        return 1 if any(o.status in ("failed", "held-back") for o in outcomes) else 0
     def notify(text: str) -> None:
         click.echo(f"ccmig: {text}", err=True)
 

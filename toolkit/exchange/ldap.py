@@ -250,8 +250,9 @@ def _tls(settings: LdapSettings, host: str) -> ldap3.Tls:
         raise InputError(f"CA file {settings.ca_file!r} not found", "--ca-file") from None
 
 
-def connect(settings: LdapSettings) -> ldap3.Connection:
-    """An open, bound, read-only connection; InputError or ConnectionFailure otherwise.
+def connect(settings: LdapSettings, writable: bool = False) -> ldap3.Connection:
+    """An open, bound connection (read-only unless ``writable``: only the proxy
+    apply/undo write path asks for that); InputError or ConnectionFailure otherwise.
 
     When the server cannot be reached (:class:`ServerUnreachable`: refused,
     unreachable, timed out, connection dropped before the bind was answered)
@@ -264,7 +265,7 @@ def connect(settings: LdapSettings) -> ldap3.Connection:
     attempts = settings.retries + 1
     for attempt in range(1, attempts + 1):
         try:
-            return _connect_once(settings)
+            return _connect_once(settings, writable)
         except ServerUnreachable as exc:
             if attempt == attempts:
                 if attempts > 1:
@@ -276,7 +277,7 @@ def connect(settings: LdapSettings) -> ldap3.Connection:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _connect_once(settings: LdapSettings) -> ldap3.Connection:
+def _connect_once(settings: LdapSettings, writable: bool = False) -> ldap3.Connection:
     scheme, host, port = _validate(settings)
     encrypted = scheme == "ldaps" or settings.starttls
     tls = _tls(settings, host) if encrypted else None
@@ -311,7 +312,7 @@ def _connect_once(settings: LdapSettings) -> ldap3.Connection:
         authentication=authentication,
         client_strategy=ldap3.SYNC,
         auto_bind=ldap3.AUTO_BIND_NONE,
-        read_only=True,
+        read_only=not writable,
         raise_exceptions=False,
         check_names=False,
         auto_referrals=False,

@@ -39,7 +39,19 @@ def write_table_csv(header: Sequence[str], lines: Iterable[Sequence[object]], ou
 
 
 def write_csv(rows: Iterable[Row], out: TextIO) -> None:
-    write_table_csv(COLUMNS, csv_lines(rows), out)
+    """:func:`write_table_csv` of :func:`csv_lines`, with each row's seven
+    leading cells made safe once for all its findings' lines (same bytes)."""
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    writerow = writer.writerow
+    for row in rows:
+        base = [safe_cell(v) for v in (row.key, row.dn, row.kind.value, row.ccmail_name,
+                                        row.old_post_office, row.route, row.status)]
+        if not row.findings:
+            writerow([*base, "", "", "", ""])
+        for f in row.findings:
+            writerow([*base, safe_cell(f.code), safe_cell(f.severity), safe_cell(f.message),
+                      safe_cell(f.action)])
 
 
 def write_fields(rows: Iterable[Row], fields: Sequence[str], fmt: str, out: TextIO) -> None:

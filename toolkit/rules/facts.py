@@ -247,7 +247,7 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     # that object's folded-name string instead of a second equal one.
     folded: dict[str, str] = {}
     for i, r in zip(positions, recips, strict=True):
-        valid = [v for v in r.values if v.error is None]
+        valid = r.valid_keys()  # prefix, source and key of each valid value
         for key in dict.fromkeys(v.key for v in valid):
             by_address.add(key, i)
             folded.setdefault(key[0], key[0])  # type: ignore[index]
