@@ -23,8 +23,8 @@ from toolkit.render.report import (
     input_items,
     severity_of,
 )
+from toolkit.text import printable
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|&#~!])")
 
 
@@ -32,7 +32,7 @@ def md(value: object) -> str:
     """A Markdown-inert rendering of a directory value (``—`` for none)."""
     if value is None or value == "":
         return "—"
-    return _SPECIAL.sub(r"\\\1", _UNSAFE.sub("\ufffd", str(value)))
+    return _SPECIAL.sub(r"\\\1", printable(str(value), surrogates=True))
 
 
 def code(value: str) -> str:

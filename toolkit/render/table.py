@@ -23,16 +23,16 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from toolkit.model import Row
-from toolkit.rules import CODES
+from toolkit.rules import STATUSES
 from toolkit.rules.codes import SEVERITY_RANK
-from toolkit.text import fold
+from toolkit.text import fold, printable
 
 
 def clean(text: object) -> str:
     """Printable form: control characters become U+FFFD."""
     if text is None:
         return "-"
-    return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in str(text))
+    return printable(str(text))
 
 
 def char_cells(c: str) -> int:
@@ -203,7 +203,7 @@ def write_summary(tally: Tally, out: TextIO, gap: bool = True) -> None:
               "--format json, shows every finding with its action).", out)
     _note(KIND_LEGEND, out)
     out.write(f"\n{tally.total} row(s) by status:\n")
-    for code in (*CODES, "complete"):
+    for code in STATUSES:
         if tally.by_status[code]:
             out.write(f"  {code:<28}{tally.by_status[code]:>8}\n")
     out.write("\nBy old post office:\n")
