@@ -33,6 +33,7 @@ from toolkit.cli.inputs import (
 from toolkit.errors import InputError
 from toolkit.progress import counting
 from toolkit.proxies import ProxyInputs, proxies_audit, proxies_plan, proxies_types
+from toolkit.proxies.report import DEFAULT_TITLE
 from toolkit.render.proxies import FORMATS, PLAN_FORMATS, write_audit, write_proxy_plan, write_types
 
 PROXY_OPTIONS = [
@@ -233,7 +234,7 @@ Examples:
               help="html: one self-contained page; md: Markdown for tickets "
                    "[default: md for a .md output, else html].")
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
-@click.option("--title", default="Legacy proxy addresses", show_default=True, metavar="TEXT",
+@click.option("--title", default=DEFAULT_TITLE, show_default=True, metavar="TEXT",
               help="The report's title.")
 @global_options
 @click.pass_context
