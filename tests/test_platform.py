@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 
 import pytest
 
+from toolkit import atomic
 from toolkit.errors import InputError
 from toolkit.remediation import ccmail_files, journal
 
@@ -29,9 +31,16 @@ def test_lock_uses_msvcrt_on_windows(tmp_path, monkeypatch):
 
 
 def test_atomic_write_without_directory_fsync_on_windows(tmp_path, monkeypatch):
-    monkeypatch.setattr(ccmail_files, "POSIX", False)
+    monkeypatch.setattr(atomic, "POSIX", False)
     opened = []
-    monkeypatch.setattr(ccmail_files.os, "open", lambda *a, **k: opened.append(a))
+    real_open = os.open
+
+    def no_directory(path, flags, *args, **kwargs):  # the temp file itself is opened
+        if os.path.isdir(path):
+            return opened.append(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_directory)
     target = tmp_path / "po1.txt"
     target.write_bytes(b"old")
     ccmail_files.atomic_write(target, b"new")

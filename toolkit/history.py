@@ -21,9 +21,7 @@ directory of runs sorts in time order and never holds a half-written run.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,7 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from toolkit import __version__
+from toolkit import __version__, atomic
 from toolkit.errors import InputError
 from toolkit.model import Row
 from toolkit.rules import STATUSES
@@ -114,26 +112,21 @@ def record_run(directory: str | Path, rows: Sequence[Row], inputs: Mapping[str, 
         "rows": [row_record(r) for r in rows],
     }
     target_dir = Path(directory)
-    try:
-        target_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{PREFIX}", suffix=".tmp", dir=target_dir)
-    except OSError as exc:
-        raise InputError(f"cannot write run record: {exc.strerror}", str(directory)) from None
     base = PREFIX + timestamp.replace(":", "").replace("-", "")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            json.dump(data, fh, ensure_ascii=False, indent=0)
-            fh.write("\n")
+        target_dir.mkdir(parents=True, exist_ok=True)
         n = 0
         while True:
             target = target_dir / f"{base}{f'-{n}' if n else ''}.json"
             if not target.exists():
                 break
             n += 1
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fd, tmp = atomic.new_temp(target)
+    except OSError as exc:
+        raise InputError(f"cannot write run record: {exc.strerror}", str(directory)) from None
+    with atomic.replacing(target, fd, tmp, encoding="utf-8", newline="\n") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=0)
+        fh.write("\n")
     return target
 
 

@@ -15,6 +15,36 @@ from collections.abc import Iterable
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
+# What a terminal, a Markdown table or an HTML page must never get raw from
+# the directory: control characters (terminal escapes, line breaks) and, for
+# the documents, lone surrogates (not encodable as UTF-8).
+UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(value: str, *, surrogates: bool = False) -> str:
+    """``value`` with every control character (and, with ``surrogates``, every
+    lone surrogate) replaced by U+FFFD: the one cleaner for hostile text."""
+    return (UNPRINTABLE if surrogates else CONTROL).sub("\ufffd", value)
+
+
+def one_line(text: str, secrets: Iterable[str | None] = (), limit: int | None = None) -> str:
+    """A message on one line (white-space runs folded to one space), without
+    any of ``secrets`` (replaced by ``***``, in the text as given and as
+    folded), at most ``limit`` characters (cut with ``...``)."""
+    kept = [s for s in secrets if s]
+    for secret in kept:
+        text = text.replace(secret, "***")
+    text = squeeze(text)
+    for secret in kept:
+        text = text.replace(squeeze(secret) or secret, "***")
+    return shorten(text, limit)
+
+
+def shorten(text: str, limit: int | None) -> str:
+    """``text`` cut to ``limit`` characters, ``...`` marking the cut."""
+    return text if limit is None or len(text) <= limit else text[:limit - 3] + "..."
+
+
 def has_control(value: str) -> bool:
     """Whether ``value`` holds a control character (Unicode category Cc)."""
     return CONTROL.search(value) is not None

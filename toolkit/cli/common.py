@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any, TextIO
 import click
 from click.core import ParameterSource
 
-from toolkit import progress
+from toolkit import atomic, progress
 from toolkit.audit import no_cyclic_gc
 from toolkit.config import Profile, load_profile
 from toolkit.errors import InputError
@@ -258,21 +257,13 @@ def open_output(path: str | None) -> Iterator[TextIO]:
         except OSError as exc:
             raise InputError(f"cannot write output: {exc.strerror}", "--output") from None
         return
-    directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = atomic.new_temp(target)
     except OSError as exc:
         raise InputError(f"cannot write output: {exc.strerror}", "--output") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # a report is an ordinary file, not mkstemp's 0600
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic.replacing(target, fd, tmp, mode=atomic.ordinary_mode(), encoding="utf-8",
+                          newline="") as fh:
+        yield fh
 
 
 def exit_code(rows: Sequence[Row], fail_on: str) -> int:

@@ -19,6 +19,7 @@ from toolkit.cli.remediate import apply, plan, undo
 from toolkit.cli.report import report
 from toolkit.cli.settings import config_group, creds_group
 from toolkit.errors import CcmigError
+from toolkit.text import one_line, printable
 
 
 class RootGroup(CcmigGroup):
@@ -72,15 +73,15 @@ def boundary(call) -> int:
     try:
         rv = call()
     except CcmigError as exc:
-        click.echo(f"ccmig: error: {one_line(str(exc))}", err=True)
+        click.echo(f"ccmig: error: {_one_line(str(exc))}", err=True)
         return exc.exit_code
     except click.UsageError as exc:
         hint = f" (see 'ccmig {exc.ctx.info_name if exc.ctx and exc.ctx.parent else ''} --help')"
-        click.echo(f"ccmig: error: {one_line(exc.format_message())}{hint.replace('  ', ' ')}",
+        click.echo(f"ccmig: error: {_one_line(exc.format_message())}{hint.replace('  ', ' ')}",
                    err=True)
         return 2
     except click.ClickException as exc:
-        click.echo(f"ccmig: error: {one_line(exc.format_message())}", err=True)
+        click.echo(f"ccmig: error: {_one_line(exc.format_message())}", err=True)
         return 2
     except click.exceptions.Abort:
         click.echo("ccmig: aborted", err=True)
@@ -96,14 +97,12 @@ def boundary(call) -> int:
         return 2
     except Exception as exc:  # a bug: still one line, details only at -vv
         logging.getLogger("ccmig").debug("internal error", exc_info=True)
-        click.echo(f"ccmig: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+        click.echo(f"ccmig: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
                    "(run with -vv for details)", err=True)
         return 3
     return rv if isinstance(rv, int) else 0
 
 
-def one_line(text: str) -> str:
+def _one_line(text: str) -> str:
     """One line, with control characters (terminal escapes from hostile data) defused."""
-    from toolkit.render.table import clean
-
-    return clean(" ".join(text.split()))
+    return printable(one_line(text))

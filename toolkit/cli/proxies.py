@@ -208,7 +208,7 @@ def proxies_plan_command(ctx: click.Context, fmt: str, output: str | None,
                          max_values: int | None, **params) -> int:
     """One remove-proxy-addresses action per object whose retired values can
     go: the exact values, the cmdlet, whether a policy blocks it. Changes nothing."""
-    from toolkit.cli.remediate import recorded_inputs
+    from toolkit.recorded import recorded_inputs
 
     record = {k: v for k, v in recorded_inputs(params).items() if k in params}
     with proxy_inputs(params, profile_of(ctx).name, max_values) as inputs:

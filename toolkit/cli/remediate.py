@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from toolkit.audit import run_audit
-from toolkit.cli.audit import match_rows, read_identity_file
 from toolkit.cli.common import CcmigCommand, global_options, open_output, profile_of
 from toolkit.cli.inputs import (
     SOURCE_OPTIONS,
@@ -21,72 +20,14 @@ from toolkit.cli.inputs import (
     powershell_session,
 )
 from toolkit.errors import InputError
+from toolkit.identity import read_identity_file
 from toolkit.proxies.plan import KIND as PROXY_KIND
-from toolkit.remediation.apply import Outcome, apply_plan, undo_journal
-from toolkit.remediation.plan import APPLIABLE, Plan, gate_dirsync, make_plan
+from toolkit.recorded import merge_recorded, recorded_inputs
+from toolkit.remediation.apply import apply_plan, undo_journal
+from toolkit.remediation.plan import APPLIABLE, make_plan
+from toolkit.remediation.wave import select_wave
+from toolkit.render.outcomes import write_outcomes
 from toolkit.render.plan import PLAN_FORMATS, write_plan
-from toolkit.render.table import clean, fit
-from toolkit.text import fold
-
-# Never recorded: secrets, and --insecure-skip-verify / --allow-unencrypted,
-# which an apply must be given again on purpose.
-RECORDED = ("ldif", "ldap_url", "base_dn", "bind_dn", "starttls", "ldap_auth", "dialect",
-            "source", "ccmail_dirs", "ccmail_encoding", "exchange_pos", "mailbox_stats",
-            "exchange_uri", "exchange_auth", "exchange_user", "ca_file", "page_size")
-PATHS = ("ldif", "mailbox_stats", "ca_file")
-
-
-def _abs(value: str) -> str:
-    po, sep, rest = value.partition("=")
-    if sep and not os.path.exists(value):
-        return f"{po}={os.path.abspath(rest)}"
-    return os.path.abspath(value)
-
-
-def recorded_inputs(params: dict[str, Any]) -> dict[str, Any]:
-    """The audit inputs a plan was made from (paths absolute; never a secret)."""
-    out: dict[str, Any] = {}
-    for key in RECORDED:
-        value = params.get(key)
-        if key in PATHS and value:
-            value = os.path.abspath(value)
-        elif key == "ccmail_dirs":
-            value = [_abs(v) for v in value or ()]
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif key in ("exchange_uri", "ldap_url") and isinstance(value, str) and "@" in value:
-            value = None  # a URL with user info may hold a secret: never recorded
-        out[key] = value
-    return out
-
-
-def select_wave(plan: Plan, rows, post_offices: tuple[str, ...], identities: list[str],
-                limit: int | None) -> None:
-    """Keep the actions of a wave: rows by PO / identity, then the first N."""
-    chosen = [r for r in rows if r.dn]
-    if post_offices:
-        pos = {fold(p) for p in post_offices}
-        chosen = [r for r in chosen if r.old_post_office and fold(r.old_post_office) in pos]
-    if identities:
-        matched, _ = match_rows(chosen, identities)
-        chosen = matched
-    chosen = [r for r in chosen if r.findings]
-    if limit is not None:
-        chosen = chosen[:limit]
-    dns = {r.dn.casefold() for r in chosen if r.dn}
-    kept = [a for a in plan.actions
-            if (a.mailbox or a.target.get("dn") or "").casefold() in dns]
-    # dirsync serves the whole organisation, but the wave's plan names only its own
-    awaiting = [dn for a in plan.actions if a.kind == "run-dirsync"
-                for dn in a.target["mailboxes"] if dn.casefold() in dns]
-    at_risk = [dn for dn in plan.at_risk if dn.casefold() in dns]
-    if awaiting or at_risk or any(a.kind == "remove-ccmail-entry" for a in kept):
-        for a in plan.actions:
-            if a.kind == "run-dirsync":
-                a.target = {**a.target, "mailboxes": awaiting}
-                kept.append(a)
-    plan.actions = kept
-    gate_dirsync(plan.actions, at_risk, len(plan.at_risk) - len(at_risk))
 
 
 @click.command(cls=CcmigCommand, epilog="""\b
@@ -141,29 +82,8 @@ def merged_params(ctx: click.Context, params: dict[str, Any], recorded: dict[str
     """Options not given on the command line come from the plan's recorded inputs."""
     from click.core import ParameterSource
 
-    given_source = params.get("ldif") or params.get("ldap_url")
-    out = dict(params)
-    for key, value in recorded.items():
-        if key not in out or value in (None, [], ()):
-            continue
-        if given_source and key in ("ldif", "ldap_url", "source"):
-            continue
-        if ctx.get_parameter_source(key) in (ParameterSource.DEFAULT, None):
-            out[key] = tuple(value) if isinstance(value, list) else value
-    return out
-
-
-def write_outcomes(outcomes: list[Outcome], fmt: str, out) -> None:
-    if fmt == "json":
-        json.dump([o.as_dict() for o in outcomes], out, ensure_ascii=False, indent=1)
-        out.write("\n")
-        return
-    for o in outcomes:
-        out.write(f"{o.action:<6}{o.kind:<25}{o.status:<14}{fit(clean(o.detail), 200)}\n")
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        counts[o.status] = counts.get(o.status, 0) + 1
-    out.write("\n" + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + "\n")
+    return merge_recorded(params, recorded, lambda key: ctx.get_parameter_source(key)
+                          in (ParameterSource.DEFAULT, None))
 
 
 @click.command(cls=CcmigCommand, epilog="""\b

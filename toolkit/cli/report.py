@@ -15,9 +15,9 @@ from toolkit.cli.common import (
     open_output,
     profile_of,
 )
-from toolkit.cli.history import record_inputs
 from toolkit.cli.inputs import audit_inputs, input_options
 from toolkit.history import load_runs
+from toolkit.recorded import record_inputs
 from toolkit.render.html import write_html
 from toolkit.render.markdown import write_markdown
 from toolkit.render.report import DEFAULT_TITLE, Report

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from toolkit import credentials
+from toolkit import atomic, credentials
 from toolkit.cli.common import CcmigGroup, LenientProfileCommand, global_options, profile_of
 from toolkit.config import EXAMPLE, default_config_path
 from toolkit.errors import InputError
@@ -52,7 +52,10 @@ def config_init(path: str | None, force: bool) -> int:
     if target.exists() and not force:
         raise InputError("file exists (use --force to overwrite)", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(EXAMPLE, encoding="utf-8")
+    mode = None if target.exists() else atomic.ordinary_mode()  # --force keeps the file's mode
+    fd, tmp = atomic.new_temp(target)
+    with atomic.replacing(target, fd, tmp, mode=mode, encoding="utf-8") as fh:
+        fh.write(EXAMPLE)
     click.echo(f"wrote {target}")
     return 0
 

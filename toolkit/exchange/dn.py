@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from toolkit.text import has_control
 
 _SPECIAL = ',+"\\<>;='
 _HEX = re.compile(r"(?:\\[0-9A-Fa-f]{2})+")
@@ -31,7 +32,7 @@ def display_dn(dn: str) -> str:
                                                             and c == " ")
             if c in _SPECIAL or edge:
                 out.append("\\" + c)
-            elif unicodedata.category(c) == "Cc":
+            elif has_control(c):
                 out.append(f"\\{ord(c):02X}")
             else:
                 out.append(c)

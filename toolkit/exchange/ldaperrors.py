@@ -13,6 +13,9 @@ from collections.abc import Iterable
 
 from ldap3.core.exceptions import LDAPSessionTerminatedByServerError
 
+from toolkit.text import one_line as one_line_text
+from toolkit.text import shorten
+
 _LIBRARY_NOISE = re.compile(
     r"wrap socket error: |socket ssl wrapping error: |socket connection error while opening: "
     r"| \(_ssl\.c:\d+\)"
@@ -24,15 +27,12 @@ def one_line(text: str, secrets: Iterable[str | None] = ()) -> str:
 
     ldap3 nests exception texts as tuple reprs; only the innermost reason is kept.
     """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    text = _LIBRARY_NOISE.sub("", " ".join(text.split()))
+    text = _LIBRARY_NOISE.sub("", one_line_text(text, secrets))
     previous = None
     while previous != text:
         previous = text
         text = text.strip().strip("()'\",").strip()
-    return text if len(text) <= 240 else text[:237] + "..."
+    return shorten(text, 240)
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from toolkit.errors import ConnectionFailure
 from toolkit.exchange import psinternals, psobjects
 from toolkit.exchange.pssettings import ExchangeSettings
+from toolkit.text import one_line as one_line_text
 
 
 class CommandFailed(ConnectionFailure):
@@ -75,10 +76,7 @@ class Lost(Exception):
 
 def one_line(message: str, secret: str | None = None) -> str:
     """A message on one line, at most 600 characters, without ``secret``."""
-    text = " ".join(str(message).split())
-    if secret:
-        text = text.replace(secret, "***")
-    return text if len(text) <= 600 else text[:597] + "..."
+    return one_line_text(str(message), (secret,), 600)
 
 
 def is_missing_select(info: ErrorInfo) -> bool:

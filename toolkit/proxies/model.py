@@ -8,15 +8,12 @@ value's type is and when two values are *the same*.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from toolkit.text import fold
 
-# Unicode category Cc is exactly U+0000-U+001F and U+007F-U+009F.
-CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from toolkit.ccmail.address import parse
 from toolkit.model import DirEntry
 from toolkit.proxies.model import (
-    CONTROL,
     ProxyFinding,
     ProxyKind,
     ProxyObject,
@@ -27,7 +26,7 @@ from toolkit.proxies.model import (
     value_type,
 )
 from toolkit.proxies.settings import CCMAIL, ProxySettings
-from toolkit.text import fold
+from toolkit.text import CONTROL, fold
 
 SEVERITY = {
     "malformed-proxy": "error",

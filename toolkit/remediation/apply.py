@@ -21,7 +21,7 @@ from toolkit.errors import CcmigError, ConnectionFailure, InputError
 from toolkit.progress import counting
 from toolkit.remediation import ccmail_files as cf
 from toolkit.remediation.journal import Entry, Journal, exclusive_lock, read_journal
-from toolkit.remediation.plan import ADVICE, APPLIABLE, Action, entry_key
+from toolkit.remediation.plan import ADVICE, KIND_ORDER, Action, entry_key
 from toolkit.remediation.settle import (
     ExchangeWriter,
     Outcome,
@@ -178,8 +178,7 @@ def _choose(plan: dict[str, Any], current: dict[tuple, Action], only: set[str] |
         else:
             kept.append((p, a))
     kept = _whole_groups(kept, out, current)
-    order = {k: n for n, k in enumerate(APPLIABLE)}
-    kept.sort(key=lambda pa: (order[pa[0]["kind"]], pa[0]["id"]))
+    kept.sort(key=lambda pa: (KIND_ORDER[pa[0]["kind"]], pa[0]["id"]))
     return kept, out, located
 
 

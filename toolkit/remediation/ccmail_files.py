@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import os
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit import atomic
 from toolkit.ccmail.directory import decode, read_directory_file
 from toolkit.errors import InputError
 from toolkit.text import fold
@@ -151,33 +151,9 @@ def discard_temp(path: str | Path) -> None:
 
 
 def atomic_write(path: str | Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
-    path = Path(path)
-    tmp = _temp_name(path)
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        mode = path.stat().st_mode
-        os.chmod(tmp, mode & 0o7777)
-    except OSError:
-        pass
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-POSIX = os.name == "posix"
-
-
-def _fsync_dir(directory: Path) -> None:
-    if not POSIX:  # Windows has no directory fsync; os.replace is atomic there
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Replace a cc:Mail file through :mod:`toolkit.atomic`, by a temporary file
+    of a fixed name that a resumed or undone run knows to discard."""
+    atomic.write_bytes(path, data, _temp_name(Path(path)))
 
 
 def current_sha(path: str | Path) -> str | None:

@@ -24,6 +24,8 @@ APPLIABLE = ("add-secondary-address", "add-primary-address", "remove-custom-reci
              "remove-ccmail-entry")
 ADVICE = ("manual", "review-alias", "run-dirsync")
 KINDS = APPLIABLE + ADVICE
+# A plan lists its actions, and apply makes them, in this order (appliable kinds first).
+KIND_ORDER = {k: n for n, k in enumerate(KINDS)}
 
 
 @dataclass
@@ -243,8 +245,7 @@ class Planner:
             self.add("run-dirsync", {"mailboxes": awaiting},
                      ["awaiting-dirsync"] if awaiting else ["stale-ccmail-mailbox"],
                      DIRSYNC_PRECONDITION)
-        order = {k: n for n, k in enumerate(KINDS)}
-        self.actions.sort(key=lambda a: (order[a.kind], a.mailbox or "", str(a.target)))
+        self.actions.sort(key=lambda a: (KIND_ORDER[a.kind], a.mailbox or "", str(a.target)))
         for n, a in enumerate(self.actions, 1):
             a.id = f"{n:04d}"
         self._note_group_partners()

@@ -14,15 +14,14 @@ surrogates become U+FFFD, then ``& < > " '`` are escaped.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TextIO
 
 from toolkit.history import STATUSES, Change, Run, current_run, trend_statuses
 from toolkit.model import Row
 from toolkit.render.report import SEVERITIES, Report, input_items, severity_of
+from toolkit.text import printable
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
        "form-action 'none'")
 COLOURS = {"error": "#b03a2e", "warning": "#b9770e", "info": "#2471a3", "complete": "#1e8449"}
@@ -91,7 +90,7 @@ def esc(value: object) -> str:
     """Text or attribute value: control characters neutralised, then escaped."""
     if value is None:
         return ""
-    return html.escape(_UNSAFE.sub("\ufffd", str(value)), quote=True)
+    return html.escape(printable(str(value), surrogates=True), quote=True)
 
 
 def cell(value: object, cls: str | None = None) -> str:

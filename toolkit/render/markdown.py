@@ -15,8 +15,8 @@ from typing import TextIO
 
 from toolkit.history import current_run, trend_statuses
 from toolkit.render.report import SEVERITIES, Report, input_items, severity_of
+from toolkit.text import printable
 
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|&#~!])")
 
 
@@ -24,7 +24,7 @@ def md(value: object) -> str:
     """A Markdown-inert rendering of a directory value (``—`` for none)."""
     if value is None or value == "":
         return "—"
-    return _SPECIAL.sub(r"\\\1", _UNSAFE.sub("\ufffd", str(value)))
+    return _SPECIAL.sub(r"\\\1", printable(str(value), surrogates=True))
 
 
 def code(value: str) -> str:

@@ -5,13 +5,13 @@ Admin)."""
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections import defaultdict
 from typing import TextIO
 
 from toolkit.exchange.ldif_write import ldif_line
 from toolkit.remediation.plan import Plan
 from toolkit.render.csvout import write_table_csv
+from toolkit.text import has_control
 
 PLAN_FORMATS = ("json", "csv", "ps1", "ldif", "ccmail")
 # PowerShell treats these as single quotes too: all are doubled inside '...'.
@@ -19,7 +19,8 @@ _PS_QUOTES = "'\u2018\u2019\u201a\u201b"
 
 
 def _breaks(c: str) -> bool:
-    return unicodedata.category(c) in ("Cc", "Zl", "Zp")
+    """A control character, or the line or paragraph separator (categories Zl, Zp)."""
+    return has_control(c) or c in "\u2028\u2029"
 
 
 def ps_quote(value: str) -> str:

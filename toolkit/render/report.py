@@ -13,9 +13,8 @@ from typing import Any
 from toolkit import __version__
 from toolkit.history import Change, Run, current_run, diff_runs
 from toolkit.model import Row
-from toolkit.rules import CODES, SEVERITY
+from toolkit.rules import CODES, SEVERITY, STATUSES
 
-STATUSES = (*CODES, "complete")
 NO_PO = "(none)"
 SEVERITIES = ("error", "warning", "info", "complete")
 DEFAULT_TITLE = "cc:Mail → Exchange migration audit"

@@ -7,20 +7,20 @@ sequences) are replaced before anything reaches the terminal.
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
 from toolkit.model import Row
-from toolkit.rules import CODES
+from toolkit.rules import STATUSES
+from toolkit.text import printable
 
 
 def clean(text: object) -> str:
     """Printable form: control characters become U+FFFD."""
     if text is None:
         return "-"
-    return "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in str(text))
+    return printable(str(text))
 
 
 def fit(text: str, width: int) -> str:
@@ -63,7 +63,7 @@ def write_table(rows: Sequence[Row], out: TextIO) -> None:
 def write_summary(rows: Sequence[Row], out: TextIO) -> None:
     by_status = Counter(row.status for row in rows)
     out.write(f"\n{len(rows)} row(s) by status:\n")
-    for code in (*CODES, "complete"):
+    for code in STATUSES:
         if by_status[code]:
             out.write(f"  {code:<28}{by_status[code]:>8}\n")
     per_po: dict[str, Counter[str]] = {}
