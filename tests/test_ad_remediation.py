@@ -7,8 +7,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import ssl
 import subprocess
 
+import ldap3
 import pytest
 
 from mocks.samba import server as samba
@@ -136,3 +138,68 @@ def test_proxies_plan_applied_by_the_delegated_account(ad_controller, demo_dc, t
     counts_after = type_counts(demo_dc)
     # exactly the planned values gone (cc:Mail ones the rules keep stay), nothing else touched
     assert counts_after == {**counts_before, "CCMAIL": counts_before["CCMAIL"] - to_remove}
+
+
+def dc_values(demo_dc) -> dict[str, list[str]]:
+    """Every object's proxyAddresses as the DC holds them, read over LDAPS
+    (certificate verified) by the administrator, not through ccmig."""
+    tls = ldap3.Tls(ca_certs_file=demo_dc.ca_file, validate=ssl.CERT_REQUIRED)
+    host = demo_dc.ldaps_url.split("//", 1)[1]
+    name, _, port = host.partition(":")
+    server = ldap3.Server(name, port=int(port or 636), use_ssl=True, tls=tls,
+                          get_info=ldap3.NONE)
+    conn = ldap3.Connection(server, demo_dc.admin_dn, demo_dc.admin_password, auto_bind=True)
+    entries = conn.extend.standard.paged_search(demo_dc.base_dn, "(proxyAddresses=*)",
+                                                attributes=["proxyAddresses"], paged_size=500,
+                                                generator=True)
+    out = {e["dn"].casefold(): sorted(v.decode("utf-8") for v in
+                                      e["raw_attributes"]["proxyAddresses"])
+           for e in entries if e.get("type") == "searchResEntry"}
+    conn.unbind()
+    return out
+
+
+def test_proxies_apply_and_undo_over_ldaps_on_the_dc(ad_controller, demo_dc, tmp_path,
+                                                      monkeypatch):
+    """The whole LDAP write lifecycle against a real AD: plan -> dry run ->
+    apply --yes over LDAPS (--ca-file) as the delegated service account ->
+    no retired-address left -> undo --yes -> every object's values as before."""
+    monkeypatch.setenv("CCMIG_LDAP_PASSWORD", demo_dc.password)
+    ad_controller.dirty.add("demo")  # changed here: the next user gets it freshly loaded
+    before = dc_values(demo_dc)
+    plan = tmp_path / "plan.json"
+    code, _, err = proxies(demo_dc, "plan", "-o", str(plan))
+    assert code == 0, err
+    actions = json.loads(plan.read_text(encoding="utf-8"))["actions"]
+    assert len(actions) > 50 and not any(a["blocked"] for a in actions)
+
+    def run(*args: str) -> dict[str, str]:
+        code, out, err = ccmig(*args, "--ca-file", demo_dc.ca_file, "--format", "json")
+        assert code == 0, (out[-2000:], err[-2000:])
+        assert demo_dc.password not in out + err
+        return {o["id"]: o["status"] for o in json.loads(out)}
+
+    assert set(run("apply", str(plan)).values()) == {"would-apply"}
+    assert dc_values(demo_dc) == before  # a dry run writes nothing
+    assert set(run("apply", str(plan), "--yes").values()) == {"applied"}
+    after = dc_values(demo_dc)
+    for a in actions:
+        dn = a["dn"].casefold()
+        assert after[dn] == sorted(v for v in before[dn] if v not in a["values"]), dn
+    untouched = set(before) - {a["dn"].casefold() for a in actions}
+    assert all(after[dn] == before[dn] for dn in untouched)
+
+    code, out, err = proxies(demo_dc, "audit", "--format", "json", "--fail-on", "never")
+    assert code == 0, err
+    codes = {f["code"] for r in json.loads(out) for f in r["findings"]}
+    assert "retired-address" not in codes
+    journal = f"{plan}.journal"
+    # the change board's page: what the journal says went, per object, from the DC's answers
+    code, page, err = proxies(demo_dc, "report", "--journal", journal)
+    assert code == 0, err
+    assert page.count("data-state=\"done\"") == len(actions)
+    removed = sum(len(a["values"]) for a in actions)
+    assert "data-type=\"CCMAIL\" data-before=\"" in page
+    assert f"data-removed=\"{removed}\" data-reappeared=\"0\"" in page
+    assert set(run("undo", journal, "--yes").values()) == {"reverted"}
+    assert dc_values(demo_dc) == before

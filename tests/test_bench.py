@@ -40,7 +40,7 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     assert report["params"] == {"people": 2000, "repeat": 1, "seed": 3, "quick": True}
     m = report["measurements"]
     assert set(m) == {"ldapsearch", "ldap3_bare", "audit_ldap", "audit_ldif", "directory_parse",
-                      "reader_1", "reader_2x"}
+                      "reader_1", "reader_2x", "proxies_audit_ldap"}
     for name, values in m.items():
         assert len(values["runs_s"]) == 1, name
         assert 0 < values["median_s"] < 300, name
@@ -55,10 +55,14 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     for name in ("ldap3_bare", "audit_ldap", "audit_ldif"):
         assert 10 < m[name]["peak_rss_mb"] < 2000, name  # a Python process, not a stray number
     assert m["audit_ldap"]["exit_code"] == m["audit_ldif"]["exit_code"] == 0
+    # the proxies audit ran on the same organisation and found the retired values
+    assert m["proxies_audit_ldap"]["exit_code"] == 0
+    assert 1000 < m["proxies_audit_ldap"]["rows"] <= entries
+    assert 10 < m["proxies_audit_ldap"]["peak_rss_mb"] < 2000
     ratios = report["ratios"]
     assert set(ratios) == {"audit_ldap / ldapsearch", "audit_ldap / ldap3_bare",
                            "audit_ldif / audit_ldap", "reader_2x / reader_1",
-                           "reader_1 / ldap3_bare"}
+                           "reader_1 / ldap3_bare", "proxies_audit_ldap / audit_ldap"}
     assert all(math.isfinite(v) and v > 0 for v in ratios.values())
     ps = report["powershell"]
     for label in ("batch_500", "batch_2000", "one_by_one"):
@@ -71,11 +75,13 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     targets = report["targets"]
     assert set(targets) == {"audit_ldap / ldap3_bare", "audit_ldap / ldapsearch",
                             "audit_ldap / ldapsearch (moonshot)", "audit_ldif / audit_ldap",
-                            "peak_rss_mb", "linearity_2n_over_n",
+                            "proxies_audit_ldap / audit_ldap", "peak_rss_mb", "linearity_2n_over_n",
                             "directory_parse_s_per_100k", "powershell_requests_per_1000",
                             "powershell_requests_per_1000_batch_2000"}
     assert targets["linearity_2n_over_n"]["met"] is None  # not asked for (--linearity)
     assert "(c) ccmig audit over LDAP" in proc.stdout  # the table
+    assert "(g) ccmig proxies audit over LDAP" in proc.stdout
+    assert "target proxies_audit_ldap / audit_ldap" in proc.stdout
 
 
 # --------------------------------------------------------------------------- fast paths

@@ -256,6 +256,7 @@ def test_docs_name_every_proxy_code_and_only_real_options():
     now = text.split("## Coming next")[0]
     helps = ccmig("proxies", "audit", "--help")[1] + ccmig("proxies", "types", "--help")[1]
     helps += ccmig("apply", "--help")[1] + ccmig("undo", "--help")[1]  # the page's apply/undo
+    helps += ccmig("proxies", "report", "--help")[1]
     # the page also starts the mock Exchange endpoint: its options are real too
     helps += subprocess.run([sys.executable, "-m", "mocks.exchange", "--help"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout

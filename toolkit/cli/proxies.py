@@ -33,6 +33,7 @@ from toolkit.cli.inputs import (
 from toolkit.errors import InputError
 from toolkit.progress import counting
 from toolkit.proxies import ProxyInputs, proxies_audit, proxies_plan, proxies_types
+from toolkit.proxies.report import DEFAULT_TITLE
 from toolkit.render.proxies import FORMATS, PLAN_FORMATS, write_audit, write_proxy_plan, write_types
 
 PROXY_OPTIONS = [
@@ -214,4 +215,49 @@ def proxies_plan_command(ctx: click.Context, fmt: str, output: str | None,
         plan = proxies_plan(inputs, record)
     with open_output(output) as out:
         write_proxy_plan(plan, fmt, out)
+    return 0
+
+
+@proxies_group.command("report", cls=CcmigCommand, epilog="""\b
+Examples:
+  ccmig proxies report --ldif org.ldif --retire MS --retire CCMAIL \\
+      --ccmail-decommissioned -o proxies.html
+  ccmig proxies report --ldif org.ldif --retire MS --journal proxies.journal -o after.html
+  ccmig proxies report --ldif org.ldif --retire MS --format md -o ticket.md
+""")
+@proxy_input_options
+@MAX_VALUES
+@click.option("--journal", metavar="FILE",
+              help="Add before and after from what that apply wrote (values removed, "
+                   "reappeared, per type).")
+@click.option("--format", "fmt", type=click.Choice(("html", "md")), default=None,
+              help="html: one self-contained page; md: Markdown for tickets "
+                   "[default: md for a .md output, else html].")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE (atomically) instead of stdout.")
+@click.option("--title", default=DEFAULT_TITLE, show_default=True, metavar="TEXT",
+              help="The report's title.")
+@global_options
+@click.pass_context
+def proxies_report_command(ctx: click.Context, fmt: str | None, output: str | None,
+                           journal: str | None, title: str, max_values: int | None,
+                           **params) -> int:
+    """Write a report for the change board: values per address type (a chart),
+    objects per finding, the email address policies that still generate
+    retired types (with --exchange-uri), and with --journal what an apply
+    removed and what reappeared. Same inputs, same bytes; no network needed
+    to open it."""
+    from toolkit.cli.remediate import recorded_inputs
+    from toolkit.cli.report import format_for
+    from toolkit.proxies.report import proxies_report
+    from toolkit.render.proxies_report import write_proxy_report_html, write_proxy_report_md
+
+    fmt = format_for(fmt, output)
+    profile = profile_of(ctx).name
+    record = {k: v for k, v in recorded_inputs(params).items() if k in params}
+    record["retire"] = sorted(params["retire"])
+    record["max_values"] = max_values
+    with proxy_inputs(params, profile, max_values) as inputs:
+        report = proxies_report(inputs, record, journal, title)
+    with open_output(output) as out:
+        (write_proxy_report_md if fmt == "md" else write_proxy_report_html)(report, out)
     return 0

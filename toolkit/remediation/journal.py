@@ -45,6 +45,7 @@ class Entry:
     change: dict[str, Any]
     state: str = "intent"  # intent | done | failed | undone
     error: str | None = None
+    outcome: dict[str, Any] = field(default_factory=dict)  # the done record (proxy: ``after``)
 
 
 @dataclass
@@ -103,6 +104,8 @@ def read_journal(path: str | Path) -> JournalState:
         elif kind in ("done", "failed", "undone") and rec.get("seq") in by_seq:
             by_seq[rec["seq"]].state = kind
             by_seq[rec["seq"]].error = rec.get("error")
+            if kind == "done":
+                by_seq[rec["seq"]].outcome = rec
     return state
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TextIO
 
 from toolkit.history import STATUSES, Change, Run, current_run, trend_statuses
@@ -155,12 +155,7 @@ def write_html(report: Report, out: TextIO) -> None:
     title = report.title
     stamp = report.generated.strftime("%Y-%m-%d %H:%M UTC")
     w = out.write
-    w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-    w(f"<meta http-equiv=\"Content-Security-Policy\" content=\"{esc(CSP)}\">\n")
-    w("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-    w("<meta name=\"referrer\" content=\"no-referrer\">\n")
-    w(f"<meta name=\"generator\" content=\"ccmig {esc(report.version)}\">\n")
-    w(f"<title>{esc(title)} — {esc(stamp)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n")
+    page_head(w, f"{title} — {stamp}", report.version)
     w(f"<header>\n<h1>{esc(title)}</h1>\n<p class=\"meta\">Generated "
       f"<time datetime=\"{esc(report.generated.isoformat(timespec='seconds'))}\">{esc(stamp)}"
       f"</time> by ccmig {esc(report.version)}.</p>\n</header>\n")
@@ -179,6 +174,17 @@ def write_html(report: Report, out: TextIO) -> None:
     w("<footer>Each finding code is explained in docs/findings.md (what it means for mail "
       "flow and what to do); the exact rules are in the specification. Route: where mail "
       "from cc:Mail users to the person goes today.</footer>\n</body>\n</html>\n")
+
+
+def page_head(w, title: str, version: str) -> None:
+    """Everything up to ``<body>``: the CSP that forbids any fetch, and the inline style.
+    Shared by every ccmig HTML report so they look and stay offline alike."""
+    w("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
+    w(f"<meta http-equiv=\"Content-Security-Policy\" content=\"{esc(CSP)}\">\n")
+    w("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
+    w("<meta name=\"referrer\" content=\"no-referrer\">\n")
+    w(f"<meta name=\"generator\" content=\"ccmig {esc(version)}\">\n")
+    w(f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n")
 
 
 # --------------------------------------------------------------------------- sections
@@ -351,20 +357,23 @@ def _bar_width(n: int, top: int, full: int) -> float:
     return 0.0 if not top else max(round(full * n / top, 1), 1.0 if n else 0.0)
 
 
-def status_chart(counts: Sequence[tuple[str, int]]) -> str:
-    """Horizontal bars, one ``<g data-label data-count>`` per status."""
+def status_chart(counts: Sequence[tuple[str, int]], chart: str = "status",
+                 severity: Callable[[str], str] = severity_of) -> str:
+    """Horizontal bars, one ``<g data-label data-count>`` per status (or, named
+    ``chart`` with its own ``severity`` colouring, per any label)."""
     label_w, bar_w, row_h = 190, 300, 24
     width = label_w + bar_w + 60
     height = max(row_h * len(counts), row_h) + 8
     top = max((n for _, n in counts), default=0)
-    out = [f"<svg data-chart=\"status\" role=\"img\" aria-labelledby=\"chart-status-caption\" "
+    out = [f"<svg data-chart=\"{esc(chart)}\" role=\"img\" "
+           f"aria-labelledby=\"chart-{esc(chart)}-caption\" "
            f"width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">"]
     for i, (status, n) in enumerate(counts):
         y = 4 + i * row_h
         bw = _bar_width(n, top, bar_w)
         out.append(
             f"<g data-label=\"{esc(status)}\" data-count=\"{n}\" "
-            f"class=\"sev-{severity_of(status)}\"><title>{esc(status)}: {n}</title>"
+            f"class=\"sev-{severity(status)}\"><title>{esc(status)}: {n}</title>"
             f"<text x=\"{label_w - 6}\" y=\"{y + 15}\" text-anchor=\"end\">{esc(status)}</text>"
             f"<rect x=\"{label_w}\" y=\"{y + 3}\" width=\"{bw}\" height=\"16\" rx=\"2\"/>"
             f"<text x=\"{label_w + bw + 6}\" y=\"{y + 15}\">{n}</text></g>")
