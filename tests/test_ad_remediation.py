@@ -10,8 +10,8 @@ import os
 import subprocess
 
 import pytest
+from toolkit.mocks.samba import server as samba
 
-from mocks.samba import server as samba
 from tests.ad_dc import DEMO, org_args
 from tests.orgkit import ccmig
 
