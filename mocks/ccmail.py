@@ -192,19 +192,19 @@ def _from_profile(args) -> None:
     missing = [o for o, v in (("--ldif", args.ldif), ("--ccmail-dir", args.ccmail_dir),
                               ("--exchange-po", args.exchange_po)) if not v]
     if missing:
-        raise SystemExit(f"python -m mocks.ccmail dirsync: give {', '.join(missing)} "
+        raise SystemExit(f"python -m toolkit.mocks.ccmail dirsync: give {', '.join(missing)} "
                          "(or a ccmig profile that names them)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m mocks.ccmail dirsync --ccmail-dir ... --ldif ORG --exchange-po EXCH
+    """``python -m toolkit.mocks.ccmail dirsync --ccmail-dir ... --ldif ORG --exchange-po EXCH
     --connector-po HUBPO``: one dirsync cycle over export files."""
     import argparse
 
     from toolkit.exchange.dialects import recipients as classify
     from toolkit.exchange.ldif import read_ldif
 
-    ap = argparse.ArgumentParser(prog="python -m mocks.ccmail")
+    ap = argparse.ArgumentParser(prog="python -m toolkit.mocks.ccmail")
     sub = ap.add_subparsers(dest="command", required=True)
     d = sub.add_parser("dirsync", help="run one simulated dirsync cycle on export files",
                        description="Options left out come from the ccmig profile in "

@@ -4,7 +4,7 @@
 address, delete a custom recipient) for ``ldifde -i -f FILE`` on a domain
 controller. The demo organisation is an LDIF file, so in the lab::
 
-    python -m mocks.ldifde org.ldif changes.ldif
+    python -m toolkit.mocks.ldifde org.ldif changes.ldif
 
 makes the same changes to ``org.ldif`` (every other record byte for byte as it
 was), and the next audit, plan or mock dirsync reads them. Only what ccmig's
@@ -91,7 +91,7 @@ def import_ldif(org: Path, change_file: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m mocks.ldifde ORG.ldif CHANGES.ldif", file=sys.stderr)
+        print("usage: python -m toolkit.mocks.ldifde ORG.ldif CHANGES.ldif", file=sys.stderr)
         return 2
     for line in import_ldif(Path(args[0]), Path(args[1])):
         print(line)

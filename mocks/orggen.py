@@ -31,7 +31,7 @@ a stale mailbox may also be ``unconfirmed-migration``; the rule engine decides.
 
 Usage::
 
-    python -m mocks.orggen OUT --people 300 --seed 7 [--dialect exchange55]
+    python -m toolkit.mocks.orggen OUT --people 300 --seed 7 [--dialect exchange55]
     scripts/make-org OUT ...
 
 or from Python: ``generate(Settings(people=300, seed=7), Path("OUT"))``.
@@ -1494,7 +1494,7 @@ class OrgGenerator:
             "Not a real directory: every name, address and count is invented.",
             "",
             "Made with:",
-            "  " + (self.command or "python -m mocks.orggen ..."),
+            "  " + (self.command or "python -m toolkit.mocks.orggen ..."),
             "",
             "Audit it with:",
             "  " + shlex.join(self.audit_command()),
@@ -1544,7 +1544,7 @@ def _prepare(out: Path, force: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="python -m mocks.orggen",
+        prog="python -m toolkit.mocks.orggen",
         description="Generate a synthetic cc:Mail -> Exchange organisation (LDIF + cc:Mail "
         "directory files + mailbox stats) in which every migration scenario occurs.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -1606,7 +1606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(str(exc))
     given = list(argv if argv is not None else sys.argv[1:])
     # How it was made, minus the flags that do not change a byte of it.
-    shown = ["python", "-m", "mocks.orggen",
+    shown = ["python", "-m", "toolkit.mocks.orggen",
              *(a for a in given if a not in ("--force", "-q", "--quiet"))]
     summary = generate(settings, args.out, shlex.join(shown))
     if not args.quiet:

@@ -50,8 +50,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mocks import orggen  # noqa: E402
-from mocks.slapd import server as slapd  # noqa: E402
+from toolkit.mocks import orggen  # noqa: E402
+from toolkit.mocks.slapd import server as slapd  # noqa: E402
 from toolkit.exchange.dialects import AD_ATTRIBUTES  # noqa: E402
 from toolkit.exchange.ldap import recipient_filter  # noqa: E402
 
@@ -416,8 +416,8 @@ def powershell(s: Setup, audit_json: str, identities: int, single: int, batches:
     The mock's objects carry Exchange 2010's full property sets (about 100 for
     Get-Recipient, 45 for Get-MailboxStatistics): projection keeps them off the wire.
     """
-    from mocks.exchange import MockExchange, MockExchangeServer, Organisation
-    from mocks.exchange.cmdlets import IMPLEMENTATIONS
+    from toolkit.mocks.exchange import MockExchange, MockExchangeServer, Organisation
+    from toolkit.mocks.exchange.cmdlets import IMPLEMENTATIONS
     from toolkit.exchange import psobjects as pso
     from toolkit.exchange.powershell import (
         ADDRESS_PROPERTIES,

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import IO
 
 import pytest
+from toolkit.mocks import orggen
+from toolkit.mocks.samba import server as samba
 
-from mocks import orggen
-from mocks.samba import server as samba
 from tests.orgkit import ccmig
 
 ROOT = Path(__file__).resolve().parent.parent

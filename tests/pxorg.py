@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mocks.exchange import MockExchange, MockExchangeServer
+from toolkit.mocks.exchange import MockExchange, MockExchangeServer
+
 from tests.orgkit import Obj, Org, contact, group, mail_user, mailbox
 from toolkit.exchange.powershell import ExchangeSettings
 

@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 import pytest
+from toolkit.mocks.samba import server as samba
 
-from mocks.samba import server as samba
 from tests.ad_dc import DEMO, ROOT, live_audit, offline_audit, rows_of
 from toolkit.exchange.dialects import to_recipient
 from toolkit.exchange.ldif import read_ldif

@@ -11,8 +11,8 @@ import subprocess
 
 import ldap3
 import pytest
+from toolkit.mocks.samba import server as samba
 
-from mocks.samba import server as samba
 from tests.ad_dc import DEMO, live_audit, offline_audit, org_args, rows_of
 from tests.orgkit import ccmig
 

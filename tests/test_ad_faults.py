@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from toolkit.mocks.samba import server as samba
 
 import toolkit.exchange.ldap as ldapmod
-from mocks.samba import server as samba
 from tests.ad_dc import DEMO, org_args
 from tests.orgkit import ccmig
 from toolkit.errors import ConnectionFailure

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from toolkit.mocks.samba import server as samba
+from toolkit.mocks.samba.loader import Loader, schema_attributes
 
-from mocks.samba import server as samba
-from mocks.samba.loader import Loader, schema_attributes
 from toolkit.model import RawEntry
 
 pytestmark = pytest.mark.samba

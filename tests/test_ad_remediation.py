@@ -12,8 +12,8 @@ import subprocess
 
 import ldap3
 import pytest
+from toolkit.mocks.samba import server as samba
 
-from mocks.samba import server as samba
 from tests.ad_dc import DEMO, org_args
 from tests.orgkit import ccmig
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from toolkit.mocks.ccmail import MockDirectory
 
-from mocks.ccmail import MockDirectory
 from tests.orgkit import Org, mailbox
 from toolkit.audit import AuditInputs, ldif_source, run_audit
 from toolkit.errors import InputError
 from toolkit.exchange.dialects import recipients
 from toolkit.exchange.ldif import read_ldif
 from toolkit.model import Dialect
-
-pytest_plugins = ["mocks.pytest_plugin"]
 
 
 def _org(tmp_path) -> Org:
@@ -30,9 +28,9 @@ def statuses(result) -> dict[str, str]:
     return {row.ccmail_name: row.status for row in result.rows}
 
 
-def test_kb_fix_on_the_mock_directory(tmp_path, ccmail_directory: MockDirectory):
+def test_kb_fix_on_the_mock_directory(tmp_path, ccmig_ccmail_directory: MockDirectory):
     org = _org(tmp_path)
-    cc = ccmail_directory
+    cc = ccmig_ccmail_directory
     cc.add("PO1", "Smith, John", messages=3)
     cc.add("PO2", "Doe, Jane", "L")
     cc.add("PO2", "Kept, Karl", "L")
@@ -61,24 +59,24 @@ def test_kb_fix_on_the_mock_directory(tmp_path, ccmail_directory: MockDirectory)
     assert {r.route for r in after.rows if r.dn} == {"exchange"}
 
 
-def test_dirsync_refuses_a_name_that_still_exists(tmp_path, ccmail_directory):
+def test_dirsync_refuses_a_name_that_still_exists(tmp_path, ccmig_ccmail_directory):
     org = _org(tmp_path)
-    ccmail_directory.add("PO1", "SMITH, john")
+    ccmig_ccmail_directory.add("PO1", "SMITH, john")
     found = list(recipients(read_ldif(org.root / "org.ldif"), Dialect.AD))
-    report = ccmail_directory.dirsync(found, ["EXCH"], connector_po="HUBPO")
+    report = ccmig_ccmail_directory.dirsync(found, ["EXCH"], connector_po="HUBPO")
     assert [e.name for e in report.added] == ["Doe, Jane"]
     assert len(report.refused) == 1 and "Smith, John" in report.refused[0]
     assert "14013" in report.refused[0]
 
 
-def test_dirsync_deletes_entries_of_names_gone_from_exchange(tmp_path, ccmail_directory):
+def test_dirsync_deletes_entries_of_names_gone_from_exchange(tmp_path, ccmig_ccmail_directory):
     org = _org(tmp_path)
-    ccmail_directory.add("HUBPO", "Gone, Gary", "r", "EXCH")
-    ccmail_directory.add("PO1", "Local, Lou", "L")
+    ccmig_ccmail_directory.add("HUBPO", "Gone, Gary", "r", "EXCH")
+    ccmig_ccmail_directory.add("PO1", "Local, Lou", "L")
     found = list(recipients(read_ldif(org.root / "org.ldif"), Dialect.AD))
-    report = ccmail_directory.dirsync(found, ["EXCH"], connector_po="HUBPO")
+    report = ccmig_ccmail_directory.dirsync(found, ["EXCH"], connector_po="HUBPO")
     assert [e.name for e in report.deleted] == ["Gone, Gary"]
-    assert [e.name for e in ccmail_directory.find("Local, Lou")] == ["Local, Lou"]
+    assert [e.name for e in ccmig_ccmail_directory.find("Local, Lou")] == ["Local, Lou"]
 
 
 def test_no_exchange_po_is_an_input_error(tmp_path):

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from toolkit.mocks.orggen import Settings, generate
 
-from mocks.orggen import Settings, generate
 from tests.orgkit import CONNECTOR, ccmig, entry, mailbox, podir
 from toolkit.ccmail.directory import read_directory_file
 from toolkit.remediation import ccmail_files as cf

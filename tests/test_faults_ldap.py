@@ -1,7 +1,7 @@
 """LDAP fault injection (issue 7): a real slapd killed, restarted, slowed, stalled, reset.
 
 Every fault is placed deterministically: the proxy in front of slapd
-(:mod:`mocks.faultproxy`) acts when the client sends its n-th search request
+(:mod:`toolkit.mocks.faultproxy`) acts when the client sends its n-th search request
 (the client asks for page n only after page n-1 has fully arrived), or after
 an exact number of server bytes - never after a sleep. What each test proves:
 
@@ -30,10 +30,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from toolkit.mocks import orggen
+from toolkit.mocks.faultproxy import FaultProxy, SynBlackhole, blackhole_port, ldap_operation
+from toolkit.mocks.slapd import server as slapd
 
-from mocks import orggen
-from mocks.faultproxy import FaultProxy, SynBlackhole, blackhole_port, ldap_operation
-from mocks.slapd import server as slapd
 from tests.orgkit import ccmig
 from toolkit.cli import inputs as cli_inputs
 from toolkit.errors import InputError

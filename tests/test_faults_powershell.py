@@ -22,9 +22,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from toolkit.mocks.exchange import MockExchange, MockExchangeServer, Organisation
+from toolkit.mocks.exchange.server import InjectedFault
 
-from mocks.exchange import MockExchange, MockExchangeServer, Organisation
-from mocks.exchange.server import InjectedFault
 from tests.orgkit import ccmig
 from toolkit.errors import ConnectionFailure
 from toolkit.exchange.powershell import ExchangeSession, ExchangeSettings, OutcomeUnknown

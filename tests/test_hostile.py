@@ -34,8 +34,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from toolkit.mocks.slapd import server as slapd
 
-from mocks.slapd import server as slapd
 from tests.orgkit import CONNECTOR, Obj, Org, ccmig, contact, entry, mailbox, podir
 
 CORPUS = Path(__file__).resolve().parent / "hostile"

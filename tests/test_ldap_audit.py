@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from toolkit.mocks import orggen
+from toolkit.mocks.slapd import server as slapd
 
-from mocks import orggen
-from mocks.slapd import server as slapd
 from tests.orgkit import ccmig
 
 

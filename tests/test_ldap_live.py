@@ -19,8 +19,8 @@ from pathlib import Path
 
 import ldap3
 import pytest
+from toolkit.mocks.slapd import server as slapd
 
-from mocks.slapd import server as slapd
 from toolkit.errors import ConnectionFailure, InputError
 from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES, to_recipient
 from toolkit.exchange.ldap import (
@@ -521,7 +521,7 @@ def test_service_account_is_read_only_and_admin_can_write(tmp_path):
 def test_a_killed_test_run_leaves_no_server_behind(tmp_path):
     code = (
         "import sys, time\n"
-        "from mocks.slapd import server as s\n"
+        "from toolkit.mocks.slapd import server as s\n"
         f"info = s.start({str(tmp_path / 'srv')!r}, s.free_port(), 'o=Org')\n"
         "print(info.pid, flush=True)\n"
         "time.sleep(60)\n"

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-
-from mocks import dn
-from mocks.exchange import organisation
-from mocks.slapd import server as slapd
+from toolkit.mocks import dn
+from toolkit.mocks.exchange import organisation
+from toolkit.mocks.slapd import server as slapd
 
 ESCAPED = r"CN=Smith\, John \+ Co\\,OU=a\2Cb+CN=x\+y,OU=back\\\\slash,DC=corp;DC=example"
 

@@ -26,9 +26,9 @@ from pypsrp.complex_objects import GenericComplexObject, PSInvocationState
 from pypsrp.exceptions import AuthenticationError, WSManFaultError
 from pypsrp.powershell import PowerShell, RunspacePool
 from pypsrp.wsman import WSMan
+from toolkit.mocks.exchange import MockExchange, MockExchangeServer, MockTransport, Organisation
+from toolkit.mocks.exchange.objects import PROXY_COLLECTION_TYPES
 
-from mocks.exchange import MockExchange, MockExchangeServer, MockTransport, Organisation
-from mocks.exchange.objects import PROXY_COLLECTION_TYPES
 from toolkit.errors import InputError
 from toolkit.exchange.ldif import read_ldif
 from toolkit.model import RawEntry
@@ -621,7 +621,7 @@ def test_script_prints_one_json_line_and_serves(tmp_path):
 def test_script_reports_a_bad_ldif_with_exit_2(tmp_path):
     bad = tmp_path / "bad.ldif"
     bad.write_text("dn: CN=x\nno colon here\n")
-    proc = subprocess.run([sys.executable, "-m", "mocks.exchange", "--ldif", str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "toolkit.mocks.exchange", "--ldif", str(bad)],
                           capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert proc.returncode == 2
     assert f"{bad}:2" in proc.stderr and proc.stdout == ""

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
+from toolkit.mocks.exchange.policies import load_policies
 
-from mocks.exchange.policies import load_policies
 from tests.pxorg import CCMAIL_POLICY, dn, settings_for, start, write_org, write_policies
 from toolkit.errors import InputError
 from toolkit.exchange import psobjects as pso
@@ -223,7 +223,7 @@ def test_script_takes_policies_and_throttle_faults(tmp_path, ldif):
         proc.wait(timeout=10)
         proc.stdout.close()
         proc.stderr.close()
-    bad = subprocess.run([sys.executable, "-m", "mocks.exchange", "--ldif", str(ldif),
+    bad = subprocess.run([sys.executable, "-m", "toolkit.mocks.exchange", "--ldif", str(ldif),
                           "--policies", str(tmp_path / "missing.json")],
                          capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert bad.returncode == 2 and "cannot read policies" in bad.stderr

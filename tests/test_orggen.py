@@ -20,8 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from mocks.orggen import (
+from toolkit.mocks.orggen import (
     FILE_CODES,
     SCENARIO_BY_NAME,
     SCENARIOS,
@@ -31,6 +30,7 @@ from mocks.orggen import (
     generate,
     main,
 )
+
 from toolkit.ccmail.address import parse
 from toolkit.ccmail.directory import Directory, connector_post_offices
 from toolkit.exchange.dialects import recipients, to_recipient
@@ -97,7 +97,7 @@ def test_determinism_does_not_depend_on_hash_seed(tmp_path: Path) -> None:
     for hash_seed in ("1", "2"):
         out = tmp_path / hash_seed
         env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(ROOT)}
-        subprocess.run([sys.executable, "-m", "mocks.orggen", str(out), "-n", "120", "-q"],
+        subprocess.run([sys.executable, "-m", "toolkit.mocks.orggen", str(out), "-n", "120", "-q"],
                        check=True, env=env, cwd=ROOT)
         outs.append(files_of(out))
     assert outs[0] == outs[1]
@@ -379,7 +379,7 @@ def test_bundled_demo_is_what_the_generator_makes(tmp_path: Path, name: str) -> 
     generate(DEMOS[name], tmp_path)
     assert files_of(tmp_path) == files_of(demo)
     readme = (demo / "README").read_text(encoding="utf-8")
-    assert f"python -m mocks.orggen mocks/{name} " in readme
+    assert f"python -m toolkit.mocks.orggen mocks/{name} " in readme
     assert f"ccmig audit --ldif mocks/{name}/org.ldif" in readme
 
 
@@ -392,7 +392,7 @@ def test_demo55_covers_every_55_scenario_once() -> None:
 
 
 def test_cli_help_and_wrapper() -> None:
-    done = subprocess.run([sys.executable, "-m", "mocks.orggen", "--help"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "toolkit.mocks.orggen", "--help"], cwd=ROOT,
                           capture_output=True, text=True, env={**os.environ,
                                                                "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0 and "--dialect" in done.stdout and "org.ldif" in done.stdout

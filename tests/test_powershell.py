@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from pypsrp.complex_objects import GenericComplexObject
 from pypsrp.powershell import PowerShell
+from toolkit.mocks.exchange import MockExchange, MockExchangeServer, MockTransport, Organisation
+from toolkit.mocks.exchange import cmdlets as mock_cmdlets
+from toolkit.mocks.exchange.errors import ErrorSpec
 
-from mocks.exchange import MockExchange, MockExchangeServer, MockTransport, Organisation
-from mocks.exchange import cmdlets as mock_cmdlets
-from mocks.exchange.errors import ErrorSpec
 from toolkit.errors import ConnectionFailure, InputError
 from toolkit.exchange import dialects
 from toolkit.exchange import psobjects as pso

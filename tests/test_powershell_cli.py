@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
+from toolkit.mocks.exchange.server import MockExchange, MockExchangeServer
 
-from mocks.exchange.server import MockExchange, MockExchangeServer
 from tests.orgkit import ccmig
 
 ROOT = Path(__file__).resolve().parent.parent

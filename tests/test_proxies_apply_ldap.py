@@ -12,8 +12,8 @@ from pathlib import Path
 
 import ldap3
 import pytest
+from toolkit.mocks.slapd import server as slapd
 
-from mocks.slapd import server as slapd
 from tests.orgkit import ccmig
 from tests.pxkill import kill_loop
 from tests.test_proxies_live import write_ldif

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from toolkit.mocks.exchange import MockExchangeServer
 
-from mocks.exchange import MockExchangeServer
 from tests.orgkit import ccmig
 from tests.pxkill import as_same, kill_loop
 from tests.pxorg import CCMAIL_POLICY, HOSTILE, PASSWORD, dn, settings_for, start, write_org

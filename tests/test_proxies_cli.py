@@ -258,7 +258,7 @@ def test_docs_name_every_proxy_code_and_only_real_options():
     helps += ccmig("apply", "--help")[1] + ccmig("undo", "--help")[1]  # the page's apply/undo
     helps += ccmig("proxies", "report", "--help")[1]
     # the page also starts the mock Exchange endpoint: its options are real too
-    helps += subprocess.run([sys.executable, "-m", "mocks.exchange", "--help"], cwd=ROOT,
+    helps += subprocess.run([sys.executable, "-m", "toolkit.mocks.exchange", "--help"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout
     for option in set(re.findall(r"(--[a-z][a-z0-9-]+)", now)):
         assert option in helps, option

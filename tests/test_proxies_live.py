@@ -10,9 +10,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from toolkit.mocks import orggen
+from toolkit.mocks.slapd import server as slapd
 
-from mocks import orggen
-from mocks.slapd import server as slapd
 from tests.orgkit import attr_line, ccmig
 
 pytestmark = pytest.mark.slapd

@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 
 import pytest
+from toolkit.mocks.exchange import MockExchange, MockExchangeServer
+from toolkit.mocks.exchange.cmdlets import IMPLEMENTATIONS
 
-from mocks.exchange import MockExchange, MockExchangeServer
-from mocks.exchange.cmdlets import IMPLEMENTATIONS
 from tests.orgkit import ccmig
 from tests.pxorg import (
     CCMAIL_POLICY,

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from toolkit.mocks.ccmail import main as dirsync_main
 
-from mocks.ccmail import main as dirsync_main
 from tests.orgkit import CONNECTOR, Org, ccmig, contact, entry, mailbox, podir
 
 

@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
+from toolkit.mocks.ccmail import main as dirsync_main
 
-from mocks.ccmail import main as dirsync_main
 from tests.orgkit import ccmig
 
 DEMO = Path(__file__).resolve().parent.parent / "mocks" / "demo"

@@ -97,15 +97,15 @@ def statuses(table: str) -> dict[str, str]:
 def test_the_documented_commands_cover_the_procedure(run):
     lines = [s.cmd for s in run.steps]
     for pattern in (r"^ccmig demo copy ", r"^export CCMIG_CONFIG=", r"--format ldif",
-                    r"^python -m mocks\.ldifde ", r"--status missing-primary-address",
+                    r"^python -m toolkit.mocks\.ldifde ", r"--status missing-primary-address",
                     r"^ccmig plan --post-office PO1 .*-o wave1\.json",
                     r"^ccmig apply wave1\.json(?!.*--yes)", r"^ccmig apply wave1\.json --yes",
-                    r"^python -m mocks\.ccmail dirsync", r"^ccmig undo wave1\.journal(?!.*--yes)",
+                    r"^python -m toolkit.mocks\.ccmail dirsync", r"^ccmig undo wave1\.journal(?!.*--yes)",
                     r"^ccmig undo wave1\.journal --yes"):
         assert any(re.search(pattern, line) for line in lines), pattern
     # the order the runbook promises: primaries, then the wave, then dirsync, then undo
     order = [lines.index(run.step(p).cmd) for p in (
-        r"^python -m mocks\.ldifde", r"-o wave1\.json", r"apply wave1\.json --yes",
+        r"^python -m toolkit.mocks\.ldifde", r"-o wave1\.json", r"apply wave1\.json --yes",
         r"mocks\.ccmail dirsync", r"undo wave1\.journal --yes")]
     assert order == sorted(order)
 
@@ -114,7 +114,7 @@ def test_every_documented_command_works_as_shown(run):
     for s in run.steps:
         assert s.code in (0, 1), f"{s.line}: exit {s.code}: {s.err}"
         assert "Traceback" not in s.err, s.line
-    for pattern in (r"^ccmig demo copy", r"^ccmig plan", r"^python -m mocks"):
+    for pattern in (r"^ccmig demo copy", r"^ccmig plan", r"^python -m toolkit.mocks"):
         for s in run.steps:
             if re.search(pattern, s.cmd):
                 assert s.code == 0, f"{s.line}: {s.err}"

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from toolkit.mocks.exchange.server import MockExchange, MockExchangeServer
+from toolkit.mocks.slapd import server as slapd
 
-from mocks.exchange.server import MockExchange, MockExchangeServer
-from mocks.slapd import server as slapd
 from tests.orgkit import ccmig
 
 ROOT = Path(__file__).resolve().parent.parent

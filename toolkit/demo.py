@@ -22,7 +22,7 @@ FILES = ("org.ldif", "stats.csv", "README")
 
 def demo_source() -> Path:
     """Where the bundled demo lives (installed as package data of ``mocks``)."""
-    return Path(str(resources.files("mocks") / "demo"))
+    return Path(str(resources.files("toolkit.mocks") / "demo"))
 
 
 def ccmail_files() -> list[str]:

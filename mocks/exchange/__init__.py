@@ -16,8 +16,8 @@ their CLIXML form), :mod:`.cmdlets` (cmdlet semantics and parameter binding),
 counter), :mod:`.transport` (the same endpoint without a socket).
 """
 
-from mocks.exchange.organisation import Organisation
-from mocks.exchange.server import MockExchange, MockExchangeServer
-from mocks.exchange.transport import MockTransport
+from toolkit.mocks.exchange.organisation import Organisation
+from toolkit.mocks.exchange.server import MockExchange, MockExchangeServer
+from toolkit.mocks.exchange.transport import MockTransport
 
 __all__ = ["MockExchange", "MockExchangeServer", "MockTransport", "Organisation"]

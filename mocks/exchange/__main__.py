@@ -1,4 +1,5 @@
-"""``python -m mocks.exchange --ldif FILE [--stats FILE] [--policies FILE.json] --port PORT [--https]``.
+"""``python -m toolkit.mocks.exchange --ldif FILE [--stats FILE] [--policies FILE.json]
+--port PORT [--https]``.
 
 Prints ONE JSON line ``{"uri", "username", "password", "pid"}`` (plus
 ``"ca_file"`` with ``--https``) on stdout, then serves until killed, so a
@@ -20,7 +21,8 @@ import os
 import signal
 import sys
 
-from mocks.exchange.server import InjectedFault, MockExchange, MockExchangeServer
+from toolkit.mocks.exchange.server import InjectedFault, MockExchange, MockExchangeServer
+
 from toolkit.errors import CcmigError
 
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     password = os.environ.get("MOCK_EXCHANGE_PASSWORD") or None
     commands = None
     if args.no_select_object:
-        from mocks.exchange.cmdlets import IMPLEMENTATIONS
+        from toolkit.mocks.exchange.cmdlets import IMPLEMENTATIONS
 
         commands = [c for c in IMPLEMENTATIONS if c != "select-object"]
     try:

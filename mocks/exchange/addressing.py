@@ -32,14 +32,15 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
-from mocks.dn import escape_rdn_value, parent_dn
-from mocks.exchange.objects import ExCollection, ExObject, ad_object_id
-from mocks.exchange.organisation import Entry, Organisation
-from mocks.exchange.policies import LOWEST, Policy, restamp
+from toolkit.mocks.dn import escape_rdn_value, parent_dn
+from toolkit.mocks.exchange.objects import ExCollection, ExObject, ad_object_id
+from toolkit.mocks.exchange.organisation import Entry, Organisation
+from toolkit.mocks.exchange.policies import LOWEST, Policy, restamp
+
 from toolkit.text import fold
 
 if TYPE_CHECKING:
-    from mocks.exchange.cmdlets import Call
+    from toolkit.mocks.exchange.cmdlets import Call
 
 MAILBOXES = frozenset({"UserMailbox", "LinkedMailbox", "SharedMailbox", "LegacyMailbox",
                        "RoomMailbox", "EquipmentMailbox"})
@@ -232,6 +233,6 @@ def get_email_address_policy(call: Call) -> Iterator[ExObject]:
 
 
 def _not_found_policy(call: Call, identity: str) -> Any:
-    from mocks.exchange import errors as err
+    from toolkit.mocks.exchange import errors as err
 
     return err.not_found(call.name, identity, call.org.server, call.org.domain_controller)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mocks.exchange.errors import Terminating, binding_error
+from toolkit.mocks.exchange.errors import Terminating, binding_error
 
 # kinds: identity, string, strings, switch, bool, int, resultsize, proxies, any
 COMMON = (

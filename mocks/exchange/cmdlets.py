@@ -16,20 +16,27 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mocks.dn import escape_rdn_value, parent_dn
-from mocks.exchange import errors as err
-from mocks.exchange.addressing import SETTERS, as_proxy, get_email_address_policy, invalid_proxy, setter
-from mocks.exchange.binding import Param, Signature, bind, check_mandatory
-from mocks.exchange.errors import ErrorSpec, Terminating
-from mocks.exchange.objects import (
+from toolkit.mocks.dn import escape_rdn_value, parent_dn
+from toolkit.mocks.exchange import errors as err
+from toolkit.mocks.exchange.addressing import (
+    SETTERS,
+    as_proxy,
+    get_email_address_policy,
+    invalid_proxy,
+    setter,
+)
+from toolkit.mocks.exchange.binding import Param, Signature, bind, check_mandatory
+from toolkit.mocks.exchange.errors import ErrorSpec, Terminating
+from toolkit.mocks.exchange.objects import (
     ExCollection,
     ExObject,
     mailbox_statistics,
     reduced_recipient,
     view,
 )
-from mocks.exchange.opath import Predicate, compile_filter
-from mocks.exchange.organisation import MAIL_CONTACT, MAILBOX, Entry, Organisation
+from toolkit.mocks.exchange.opath import Predicate, compile_filter
+from toolkit.mocks.exchange.organisation import MAIL_CONTACT, MAILBOX, Entry, Organisation
+
 from toolkit.text import fold
 
 

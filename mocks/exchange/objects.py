@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from psrpcore.types import PSEnumBase, PSList, PSNoteProperty, PSObject, PSUInt
-
-from mocks.dn import parent_dn, rdns
-from mocks.exchange.enums import RecipientType, RecipientTypeDetails
-from mocks.exchange.organisation import MAIL_CONTACT, MAILBOX, Entry, Organisation
+from toolkit.mocks.dn import parent_dn, rdns
+from toolkit.mocks.exchange.enums import RecipientType, RecipientTypeDetails
+from toolkit.mocks.exchange.organisation import MAIL_CONTACT, MAILBOX, Entry, Organisation
 
 _DATA = "Microsoft.Exchange.Data"
 _DIR = "Microsoft.Exchange.Data.Directory"

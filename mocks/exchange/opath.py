@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mocks.exchange.errors import Terminating, binding_error
-from mocks.exchange.objects import ExCollection, ExObject
+from toolkit.mocks.exchange.errors import Terminating, binding_error
+from toolkit.mocks.exchange.objects import ExCollection, ExObject
 
 Predicate = Callable[[ExObject], bool]
 

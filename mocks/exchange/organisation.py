@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mocks.dn import rdns
-from mocks.exchange.policies import Policy, default_policy, load_policies, merge
+from toolkit.mocks.dn import rdns
+from toolkit.mocks.exchange.policies import Policy, default_policy, load_policies, merge
+
 from toolkit.errors import InputError
 from toolkit.exchange.ldif import read_ldif
 from toolkit.model import AttrValue, RawEntry

@@ -45,10 +45,9 @@ from psrpcore.types import (
     PSInvocationState,
     PSRPMessageType,
 )
-
-from mocks.exchange.cmdlets import CommandCall, Engine
-from mocks.exchange.errors import ErrorSpec, Terminating
-from mocks.exchange.objects import clixml_text, to_clixml
+from toolkit.mocks.exchange.cmdlets import CommandCall, Engine
+from toolkit.mocks.exchange.errors import ErrorSpec, Terminating
+from toolkit.mocks.exchange.objects import clixml_text, to_clixml
 
 log = logging.getLogger(__name__)
 

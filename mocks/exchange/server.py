@@ -18,10 +18,10 @@ Two faults are Exchange's throttling refusals, the only failed writes a
 client may retry (after the wait they name), because the request did not
 run: ``throttle-winrm`` answers the request with WinRM's WSMan fault "The
 user load quota of ... has been exceeded ... will not be approved for at
-least N milliseconds" (:func:`~mocks.exchange.errors.winrm_user_quota`);
+least N milliseconds" (:func:`~toolkit.mocks.exchange.errors.winrm_user_quota`);
 ``throttle-cmdlet`` lets the request through but fails its pipeline with
 Exchange's destructive-cmdlet budget error ("... Suggested backoff time N
-ms.", :func:`~mocks.exchange.errors.destructive_throttled`). Aim them at a
+ms.", :func:`~toolkit.mocks.exchange.errors.destructive_throttled`). Aim them at a
 write with ``action="Command", cmdlet="Set-Mailbox"``; ``wait_ms`` is the
 wait they name.
 """
@@ -47,9 +47,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from mocks.exchange.cmdlets import Engine
-from mocks.exchange.organisation import Organisation
-from mocks.exchange.wsman import NS, WSManService, parse
+from toolkit.mocks.exchange.cmdlets import Engine
+from toolkit.mocks.exchange.organisation import Organisation
+from toolkit.mocks.exchange.wsman import NS, WSManService, parse
 
 PATH = "/powershell"
 FAULT_KINDS = ("http-500", "wsman-fault", "reset", "throttle-winrm", "throttle-cmdlet")
@@ -214,7 +214,7 @@ class MockExchange:
         self.bytes_in += len(body)
         fault = self._fault_for(body)
         if fault is not None and fault.kind == "throttle-cmdlet":
-            from mocks.exchange.errors import destructive_throttled
+            from toolkit.mocks.exchange.errors import destructive_throttled
 
             cmdlet = fault.hits[-1][1] or fault.cmdlet or "Set-Mailbox"
             self.org.throttle_next = destructive_throttled(cmdlet, self.org.server, fault.wait_ms)
@@ -233,14 +233,14 @@ class MockExchange:
         if fault.kind == "reset":
             raise ConnectionReset(fault.kind)
         if fault.kind == "throttle-winrm":
-            from mocks.exchange.errors import winrm_user_quota
-            from mocks.exchange.wsman import Fault, fault_envelope
+            from toolkit.mocks.exchange.errors import winrm_user_quota
+            from toolkit.mocks.exchange.wsman import Fault, fault_envelope
 
             return 500, fault_envelope(Fault(WSMAN_QUOTA_USER, winrm_user_quota(fault.wait_ms),
                                              "w:QuotaLimit"), parse(body).message_id,
                                        self.org.server)
         if fault.kind == "wsman-fault":
-            from mocks.exchange.wsman import BAD_REQUEST, Fault, fault_envelope
+            from toolkit.mocks.exchange.wsman import BAD_REQUEST, Fault, fault_envelope
 
             relates = parse(body).message_id if body else ""
             return 500, fault_envelope(Fault(BAD_REQUEST, "The WS-Management service cannot "

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from mocks.exchange.server import ConnectionReset, MockExchange
+from toolkit.mocks.exchange.server import ConnectionReset, MockExchange
 
 
 class MockTransport:

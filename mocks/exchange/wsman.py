@@ -30,8 +30,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mocks.exchange.cmdlets import Engine
-from mocks.exchange.psrp import FRAGMENT_SIZE, Shell
+from toolkit.mocks.exchange.cmdlets import Engine
+from toolkit.mocks.exchange.psrp import FRAGMENT_SIZE, Shell
 
 NS = {
     "s": "http://www.w3.org/2003/05/soap-envelope",

@@ -1,5 +1,5 @@
 import sys
 
-from mocks.samba.server import main
+from toolkit.mocks.samba.server import main
 
 sys.exit(main())

@@ -11,7 +11,7 @@ provision``, ~3-20 s), then on every start:
 * runs ``samba -i -M single`` in the foreground as a child (its PID is
   returned; :func:`stop` ends it), listening on 127.0.0.1 only, with just
   the ``ldap`` and ``kdc`` services (no smbd on 445);
-* TLS from a throwaway CA (:func:`mocks.slapd.server.make_test_pki`) for
+* TLS from a throwaway CA (:func:`toolkit.mocks.slapd.server.make_test_pki`) for
   ``dc01.<realm>``, ``localhost`` and ``127.0.0.1``, so ``--ca-file``
   verifies by name;
 * ``ldap server require strong auth = allow_sasl_over_tls``: a simple bind
@@ -28,7 +28,7 @@ and on the first start only, through LDAP as the domain administrator:
   object-specific ACE), a keytab and the SPN ``ldap/localhost`` on the DC so
   Kerberos works without a hosts line.
 
-Then each ``ldifs`` file is loaded (:mod:`mocks.samba.loader`). Samba uses
+Then each ``ldifs`` file is loaded (:mod:`toolkit.mocks.samba.loader`). Samba uses
 fixed ports (389, 636, 88, 464, 3268, 3269): one DC per machine, and root.
 """
 
@@ -50,9 +50,9 @@ from pathlib import Path
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
+from toolkit.mocks.samba.loader import Loader, schema_attributes
+from toolkit.mocks.slapd.server import _alive, _die_with_parent, _terminate, make_test_pki
 
-from mocks.samba.loader import Loader, schema_attributes
-from mocks.slapd.server import _alive, _die_with_parent, _terminate, make_test_pki
 from toolkit.errors import InputError
 
 HERE = Path(__file__).resolve().parent

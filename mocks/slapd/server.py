@@ -54,7 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mocks.dn import ava_parts, split_dn, split_rdn
+from toolkit.mocks.dn import ava_parts, split_dn, split_rdn
+
 from toolkit.errors import InputError
 from toolkit.exchange.ldif import read_ldif
 from toolkit.model import AttrValue, RawEntry

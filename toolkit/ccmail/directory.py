@@ -30,7 +30,7 @@ _DIGITS = re.compile(r"[0-9]+")
 class DirectoryLayer(Protocol):
     """What the rule engine needs from cc:Mail: every entry of every PO.
 
-    Implementations: :class:`Directory` (export files), ``mocks.ccmail``
+    Implementations: :class:`Directory` (export files), ``toolkit.mocks.ccmail``
     (in memory, with add/delete and a dirsync cycle), or anything a test
     suite swaps in.
     """
