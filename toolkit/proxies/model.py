@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from toolkit.model import Finding
 from toolkit.text import fold
 
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -118,16 +119,8 @@ class ProxyObject:
 # --------------------------------------------------------------------------- output
 
 
-@dataclass(frozen=True, slots=True)
-class ProxyFinding:
-    code: str
-    severity: str
-    message: str
-    action: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "severity": self.severity, "message": self.message,
-                "action": self.action}
+# A proxy finding is the audit's finding: the same four fields, the same JSON.
+ProxyFinding = Finding
 
 
 @dataclass(frozen=True, slots=True)
