@@ -256,6 +256,7 @@ def proxies_report_command(ctx: click.Context, fmt: str | None, output: str | No
     record = {k: v for k, v in recorded_inputs(params).items() if k in params}
     record["retire"] = sorted(params["retire"])
     record["max_values"] = max_values
+    record["ccmail_decommissioned"] = params["ccmail_decommissioned"]
     with proxy_inputs(params, profile, max_values) as inputs:
         report = proxies_report(inputs, record, journal, title)
     with open_output(output) as out:
