@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 from toolkit.mocks import orggen  # noqa: E402
 from toolkit.mocks.slapd import server as slapd  # noqa: E402
+
 from toolkit.exchange.dialects import AD_ATTRIBUTES  # noqa: E402
 from toolkit.exchange.ldap import recipient_filter  # noqa: E402
 
@@ -418,6 +419,7 @@ def powershell(s: Setup, audit_json: str, identities: int, single: int, batches:
     """
     from toolkit.mocks.exchange import MockExchange, MockExchangeServer, Organisation
     from toolkit.mocks.exchange.cmdlets import IMPLEMENTATIONS
+
     from toolkit.exchange import psobjects as pso
     from toolkit.exchange.powershell import (
         ADDRESS_PROPERTIES,
