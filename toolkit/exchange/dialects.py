@@ -82,7 +82,7 @@ def _first(values: list[AttrValue] | None) -> str | None:
     return None
 
 
-def _classify_ad(classes: set[str], entry: RawEntry) -> Kind | None:
+def classify_ad(classes: set[str], entry: RawEntry) -> Kind | None:
     if "contact" in classes:
         return Kind.CUSTOM_RECIPIENT
     if "group" in classes:
@@ -95,7 +95,7 @@ def _classify_ad(classes: set[str], entry: RawEntry) -> Kind | None:
     return None
 
 
-def _classify_55(classes: set[str], entry: RawEntry) -> Kind | None:
+def classify_55(classes: set[str], entry: RawEntry) -> Kind | None:
     if "remote-address" in classes or "custom-recipient" in classes:
         return Kind.CUSTOM_RECIPIENT
     if "organizationalperson" in classes:
@@ -111,10 +111,10 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     get = attrs.get
     classes = {c.lower() for c in _texts(get("objectclass"))}
     if dialect is Dialect.AD:
-        kind = _classify_ad(classes, entry)
+        kind = classify_ad(classes, entry)
         sep, proxy_attr, targets = ":", "proxyaddresses", list(get("targetaddress") or ())
     else:
-        kind = _classify_55(classes, entry)
+        kind = classify_55(classes, entry)
         sep, proxy_attr = "$", "othermailbox"  # type$address; targets are TYPE:address
         targets = list(get("targetaddress") or ()) + list(get("target-address") or ())
     if kind is None:

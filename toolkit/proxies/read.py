@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from toolkit.exchange.dialects import classify_55, classify_ad
 from toolkit.model import AttrValue, RawEntry
 from toolkit.proxies.model import ProxyKind, ProxyObject, ProxyValue
 from toolkit.text import fold
@@ -41,34 +42,24 @@ def _texts(values: Iterable[AttrValue]) -> list[str]:
     return [v for v in values if isinstance(v, str)]
 
 
-def _nonblank(entry: RawEntry, name: str) -> bool:
-    return any(v.strip() for v in _texts(entry.get(name)))
-
-
 def _kind_ad(classes: set[str], entry: RawEntry) -> ProxyKind | None:
+    """The audit's AD classification (one rule, in toolkit.exchange.dialects),
+    never a computer, plus ``user`` for a user that is neither a mailbox nor
+    a custom recipient: it still carries addresses worth checking."""
     if "computer" in classes:
         return None
-    if "contact" in classes:
-        return ProxyKind.CUSTOM_RECIPIENT
-    if "group" in classes:
-        return ProxyKind.GROUP
+    kind = classify_ad(classes, entry)
+    if kind is not None:
+        return ProxyKind(kind.value)
     if "user" in classes or "inetorgperson" in classes:
-        if _nonblank(entry, "homemdb") or _nonblank(entry, "msexchhomeservername"):
-            return ProxyKind.MAILBOX
-        if _nonblank(entry, "targetaddress"):
-            return ProxyKind.CUSTOM_RECIPIENT
         return ProxyKind.USER
     return None
 
 
-def _kind_55(classes: set[str]) -> ProxyKind | None:
-    if "remote-address" in classes or "custom-recipient" in classes:
-        return ProxyKind.CUSTOM_RECIPIENT
-    if "organizationalperson" in classes:
-        return ProxyKind.MAILBOX
-    if "groupofnames" in classes:
-        return ProxyKind.GROUP
-    return None
+def _kind_55(classes: set[str], entry: RawEntry) -> ProxyKind | None:
+    """The audit's Exchange 5.5 classification, unchanged."""
+    kind = classify_55(classes, entry)
+    return None if kind is None else ProxyKind(kind.value)
 
 
 def _text_value(raw: AttrValue, primary_by_case: bool) -> ProxyValue:
@@ -132,7 +123,7 @@ def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
             return None
         values = [_text_value(v, True) for v in entry.get("proxyaddresses")]
     else:
-        kind = _kind_55(classes)
+        kind = _kind_55(classes, entry)
         if kind is None:
             return None
         values = _values_55(entry)
