@@ -14,6 +14,7 @@ Named relations (each quoting the spec sentence it implements):
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -42,6 +43,26 @@ class Facts:
     i: int = -1  # position in Context.recipients
 
 
+# Gates: for each object, conditions the index pass or its facts show, each
+# NECESSARY for some rule of toolkit.rules.table to find something (a rule
+# declares its gate there, beside its whole predicate). A clear bit proves the
+# rule returns None, so findings_of skips the call. Why: at 100,000 objects a
+# mailbox row called 11 rules, ~1.1 s CPU of the audit, and most calls only
+# looked something up to return None. The index-pass bits are one byte per
+# object (Context.marks, ~90 KB), the others are read from the facts.
+SHARED_ADDRESS = 1  # one of its folded addresses is on another object too
+SHARED_NAME = 2  # its primary's folded name is another object's primary's name too
+NO_PRIMARY_AT_X = 4  # it has no primary at X
+UPPERS = 8  # it has two or more valid upper-case CCMAIL: proxies
+NAME_ELSEWHERE = 16  # a user entry with its primary's folded name routes outside X
+UNREACHED = 32  # it has no primary, or no user entry with that name routes to X
+ORPHAN = 64  # it is in an orphan-custom-recipient pair (Context.orphans)
+INDEX_GATES = 127  # every bit above: what is assumed of an object no index saw
+INVALID = 128  # it carries an invalid cc:Mail value
+STALE = 256  # it has stale entries (Facts.stale_entries)
+POWERSHELL = 512  # remote PowerShell returned its cc:Mail values
+
+
 def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
                dialect: Dialect) -> CcmailValue | None:
     """Spec, Terms, *Primary* (invalid values never count): a custom
@@ -64,9 +85,12 @@ def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
 
 
 def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
-             users_by_name: Index | None = None) -> Facts:
+             users_by_name: Index | None = None, marks: int = INDEX_GATES) -> Facts:
     """The facts of one object; its stale entries too when ``users_by_name``
-    (the cc:Mail user entries by folded name) is given."""
+    (the cc:Mail user entries by folded name) is given. ``marks`` are its
+    index-pass gates (:attr:`Context.marks`): without ``NAME_ELSEWHERE`` no
+    entry with its primary's name routes outside X, so a mailbox whose old
+    addresses all carry that name has no stale entry (no lookup needed)."""
     values = tuple(r.values)
     valid = values
     for v in values:
@@ -88,7 +112,9 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
         old = tuple(found)
         # the cc:Mail name: the primary name, else its first old address's name
         name = primary.name if primary else (old[0].name if old else None)
-        if users_by_name is not None and name is not None:
+        if users_by_name is not None and name is not None and (
+                marks & NAME_ELSEWHERE or primary is None
+                or any(v.key[0] != primary.key[0] for v in old)):  # type: ignore[index]
             stale = _stale(primary, old, users_by_name, x)
             if stale:
                 keys = tuple(dict.fromkeys(v.key for v in valid))  # type: ignore[misc]
@@ -159,6 +185,8 @@ class Context:
     by_primary_name: Index  # folded primary name -> positions
     users_by_name: Index  # folded name -> cc:Mail user entries (L l R r)
     orphans: dict[int, list[tuple[int, CcmailValue]]]  # see orphan_pairs()
+    # each object's index-pass gates (SHARED_ADDRESS ... ORPHAN), by position
+    marks: array[int]
 
     def at_x(self, po: str | None) -> bool:
         """'At X' means at any PO in X."""
@@ -172,12 +200,27 @@ class Context:
         """A user entry with the object's cc:Mail name routes to Exchange."""
         if f.ccmail_name is None:
             return False
+        if f.primary is not None and f.i >= 0:  # its cc:Mail name is its primary's:
+            return not self.marks[f.i] & UNREACHED  # the index pass looked it up
         name = (f.primary or f.old[0]).key[0]  # type: ignore[index]  # fold(f.ccmail_name)
         return any(fold_po(e.po) in self.x for e in self.users_by_name.get(name, ()))
 
     def facts_at(self, i: int) -> Facts:
         """The facts of ``recipients[i]``, stale entries included."""
-        return facts_of(self.recipients[i], self.x, self.dialect, i, self.users_by_name)
+        return facts_of(self.recipients[i], self.x, self.dialect, i, self.users_by_name,
+                        self.marks[i])
+
+    def gates(self, f: Facts) -> int:
+        """The gate bits of ``f`` (see ``SHARED_ADDRESS`` ...): its index-pass
+        marks plus what its facts show."""
+        may = self.marks[f.i] if f.i >= 0 else INDEX_GATES
+        if len(f.valid) != len(f.values):
+            may |= INVALID
+        if f.stale_entries:
+            may |= STALE
+        if self.powershell and f.r.exchange_values is not None:
+            may |= POWERSHELL
+        return may
 
     @property
     def facts(self) -> FactsView:
@@ -242,6 +285,8 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     recips = [r for r in recipients if r.has_values]
     by_address = AddressIndex()
     by_primary_name = Index()
+    marks = array("B", bytes(len(recips)))  # the index-pass gates of each object
+    ad = dialect is Dialect.AD
     positions = list(range(len(recips)))  # the same int objects in every index
     # Most cc:Mail names are also on an Exchange object: key the entries by
     # that object's folded-name string instead of a second equal one.
@@ -252,8 +297,15 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
             by_address.add(key, i)
             folded.setdefault(key[0], key[0])  # type: ignore[index]
         primary = primary_of(r.kind, valid, x, dialect)
-        if primary is not None:
+        if primary is None:
+            mark = NO_PRIMARY_AT_X | UNREACHED
+        else:
             by_primary_name.add(primary.key[0], i)  # type: ignore[index]
+            mark = UNREACHED if primary.key[1] in x else NO_PRIMARY_AT_X | UNREACHED  # type: ignore[index]
+        if ad and len(valid) > 1 and sum(
+                1 for v in valid if v.prefix == "CCMAIL" and v.source == "proxy") > 1:
+            mark |= UPPERS
+        marks[i] = mark
     mailbox = Kind.MAILBOX
 
     def taken(key: Key) -> bool:
@@ -264,20 +316,34 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
 
     users_by_name = Index()
     local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
+    primaries = dict.get  # by_primary_name read raw: one holder bare, several a list
     for e in entries:
         if e.locn in "LlRr":  # a user entry
             name = fold(e.name)
             name = folded.get(name, name)
             users_by_name.add(name, e)
+            holders = primaries(by_primary_name, name)
+            if holders is not None:  # the objects whose primary has this name
+                if fold_po(e.po) in x:
+                    for j in holders if holders.__class__ is list else (holders,):
+                        marks[j] &= ~UNREACHED
+                else:
+                    for j in holders if holders.__class__ is list else (holders,):
+                        marks[j] |= NAME_ELSEWHERE
             if e.locn in "Ll":
                 key = (name, fold_po(e.file_po))
                 if key in local or not taken(key):
                     local.add(key, e)
     del folded
+    for _, items in by_primary_name.several():
+        for j in items:
+            marks[j] |= SHARED_NAME
     # Mailbox old addresses shared with custom recipients: only addresses on
     # several objects can be, so only those mailboxes' facts are derived again.
     candidates: list[Facts | None] = [None] * len(recips)
     for key, items in by_address.shared():
+        for j in items:
+            marks[j] |= SHARED_ADDRESS
         if key[1] not in x:
             kinds = {recips[j].kind for j in items}
             if Kind.CUSTOM_RECIPIENT in kinds and mailbox in kinds:
@@ -285,8 +351,10 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
                     if recips[j].kind is mailbox and candidates[j] is None:
                         candidates[j] = facts_of(recips[j], x, dialect, j)
     orphans = orphan_pairs(recips, candidates, by_address, x)
+    for j in orphans:
+        marks[j] |= ORPHAN
     ctx = Context(x, dialect, powershell, recips, by_address, by_primary_name, users_by_name,
-                  orphans)
+                  orphans, marks)
     return ctx, [user_group(g) for g in dict.values(local)]
 
 
