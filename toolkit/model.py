@@ -450,6 +450,32 @@ class Finding:
                 "action": self.action}
 
 
+def slot_setters(cls: type, names: Sequence[str]) -> tuple[Any, ...]:
+    """The slot descriptors' setters of ``names`` in frozen slotted dataclass
+    ``cls``: what the fast constructors below (and
+    :mod:`toolkit.rules.facts`') fill a new instance with. Why: a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``
+    looked up by name, ~3 us for a 9-field Row; the audit makes ~112,000 rows,
+    ~90,000 facts and ~50,000 findings at 100,000 people, and calling the
+    descriptors directly takes about a third of that (measured)."""
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_new = object.__new__
+_F_CODE, _F_SEVERITY, _F_MESSAGE, _F_ACTION = slot_setters(
+    Finding, ("code", "severity", "message", "action"))
+
+
+def new_finding(code: str, severity: str, message: str, action: str) -> Finding:
+    """``Finding(code, severity, message, action)``, faster (see :func:`slot_setters`)."""
+    f = _new(Finding)
+    _F_CODE(f, code)
+    _F_SEVERITY(f, severity)
+    _F_MESSAGE(f, message)
+    _F_ACTION(f, action)
+    return f  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     """One output row of ``ccmig audit`` (spec: Output). A plain immutable
@@ -496,3 +522,25 @@ class Row:
             "status": self.status,
             "findings": [f.as_dict() for f in self.findings],
         }
+
+
+(_R_KEY, _R_DN, _R_KIND, _R_NAME, _R_OLD_PO, _R_ROUTE, _R_FINDINGS, _R_RECIPIENT,
+ _R_ENTRIES) = slot_setters(Row, ("key", "dn", "kind", "ccmail_name", "old_post_office", "route",
+                                  "findings", "recipient", "entries"))
+
+
+def new_row(key: str, dn: str | None, kind: Kind, ccmail_name: str | None,
+            old_post_office: str | None, route: str | None, findings: Sequence[Finding],
+            recipient: Recipient | None, entries: tuple[DirEntry, ...]) -> Row:
+    """``Row(...)`` with every field given, faster (see :func:`slot_setters`)."""
+    row = _new(Row)
+    _R_KEY(row, key)
+    _R_DN(row, dn)
+    _R_KIND(row, kind)
+    _R_NAME(row, ccmail_name)
+    _R_OLD_PO(row, old_post_office)
+    _R_ROUTE(row, route)
+    _R_FINDINGS(row, findings)
+    _R_RECIPIENT(row, recipient)
+    _R_ENTRIES(row, entries)
+    return row  # type: ignore[no-any-return]

@@ -19,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from toolkit.model import CcmailValue, Dialect, DirEntry, Kind, Recipient
+from toolkit.model import CcmailValue, Dialect, DirEntry, Kind, Recipient, slot_setters
 from toolkit.rules.indexes import AddressIndex, Index, Key
 from toolkit.text import fold, fold_po
 
@@ -57,10 +57,11 @@ UPPERS = 8  # it has two or more valid upper-case CCMAIL: proxies
 NAME_ELSEWHERE = 16  # a user entry with its primary's folded name routes outside X
 UNREACHED = 32  # it has no primary, or no user entry with that name routes to X
 ORPHAN = 64  # it is in an orphan-custom-recipient pair (Context.orphans)
-INDEX_GATES = 127  # every bit above: what is assumed of an object no index saw
-INVALID = 128  # it carries an invalid cc:Mail value
-STALE = 256  # it has stale entries (Facts.stale_entries)
-POWERSHELL = 512  # remote PowerShell returned its cc:Mail values
+NO_OLD_THERE = 128  # ... and that entry's PO is not the PO of an address it has of that name
+INDEX_GATES = 255  # every bit above: what is assumed of an object no index saw
+INVALID = 256  # it carries an invalid cc:Mail value
+STALE = 512  # it has stale entries (Facts.stale_entries)
+POWERSHELL = 1024  # remote PowerShell returned its cc:Mail values
 
 
 def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
@@ -100,32 +101,54 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
     kind = r.kind
     primary = primary_of(kind, valid, x, dialect)
     old: tuple[CcmailValue, ...] = ()
+    stale: tuple[DirEntry, ...] = ()
     if kind is Kind.MAILBOX:
         # Spec, Terms: old addresses are its cc:Mail addresses at a PO other than X.
-        seen: set[Key] = set()
-        found = []
-        for v in valid:
-            key = v.key
-            if key[1] not in x and key not in seen:  # type: ignore[index]
-                seen.add(key)  # type: ignore[arg-type]
-                found.append(v)
+        found = [v for v in valid if v.key[1] not in x]  # type: ignore[index]
+        if len(found) > 1:  # the first of each key
+            seen: set[Key] = set()
+            found = [v for v in found if not (v.key in seen or seen.add(v.key))]  # type: ignore[func-returns-value]
         old = tuple(found)
         # the cc:Mail name: the primary name, else its first old address's name
         name = primary.name if primary else (old[0].name if old else None)
-        if users_by_name is not None and name is not None and (
-                marks & NAME_ELSEWHERE or primary is None
-                or any(v.key[0] != primary.key[0] for v in old)):  # type: ignore[index]
-            stale = _stale(primary, old, users_by_name, x)
-            if stale:
-                keys = tuple(dict.fromkeys(v.key for v in valid))  # type: ignore[misc]
-                return Facts(r, valid, keys, primary, old, name, stale, values, i)
+        if users_by_name is not None and name is not None:
+            look = marks & NAME_ELSEWHERE or primary is None
+            if not look:
+                pname = primary.key[0]  # type: ignore[union-attr,index]
+                for v in found:
+                    if v.key[0] != pname:  # type: ignore[index]
+                        look = True
+                        break
+            if look:
+                stale = _stale(primary, old, users_by_name, x)
     else:
         name = primary.name if primary else None
-    if len(valid) == 1:
+    n = len(valid)
+    if n == 1:
         keys: tuple[Key, ...] = (valid[0].key,)  # type: ignore[assignment]
+    elif n == 2:
+        k0, k1 = valid[0].key, valid[1].key
+        keys = (k0,) if k0 == k1 else (k0, k1)  # type: ignore[assignment]
     else:
         keys = tuple(dict.fromkeys(v.key for v in valid))  # type: ignore[misc]
-    return Facts(r, valid, keys, primary, old, name, (), values, i)
+    f = _new(Facts)
+    _FACTS_R(f, r)
+    _FACTS_VALID(f, valid)
+    _FACTS_KEYS(f, keys)
+    _FACTS_PRIMARY(f, primary)
+    _FACTS_OLD(f, old)
+    _FACTS_NAME(f, name)
+    _FACTS_STALE(f, stale)
+    _FACTS_VALUES(f, values)
+    _FACTS_I(f, i)
+    return f  # type: ignore[no-any-return]
+
+
+# Facts(...) without the frozen dataclass __init__: see toolkit.model.slot_setters.
+_new = object.__new__
+(_FACTS_R, _FACTS_VALID, _FACTS_KEYS, _FACTS_PRIMARY, _FACTS_OLD, _FACTS_NAME, _FACTS_STALE,
+ _FACTS_VALUES, _FACTS_I) = slot_setters(Facts, ("r", "valid", "keys", "primary", "old",
+                                                 "ccmail_name", "stale_entries", "values", "i"))
 
 
 def stale_entries(f: Facts, users_by_name: Index, x: set[str]) -> tuple[DirEntry, ...]:
@@ -318,20 +341,23 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
     primaries = dict.get  # by_primary_name read raw: one holder bare, several a list
     for e in entries:
-        if e.locn in "LlRr":  # a user entry
+        locn = e.locn
+        if locn in "LlRr":  # a user entry
             name = fold(e.name)
             name = folded.get(name, name)
             users_by_name.add(name, e)
+            po = fold_po(e.po)
             holders = primaries(by_primary_name, name)
             if holders is not None:  # the objects whose primary has this name
-                if fold_po(e.po) in x:
+                if po in x:
                     for j in holders if holders.__class__ is list else (holders,):
                         marks[j] &= ~UNREACHED
                 else:
+                    here = by_address.get((name, po), ())  # objects with Name at that PO
                     for j in holders if holders.__class__ is list else (holders,):
-                        marks[j] |= NAME_ELSEWHERE
-            if e.locn in "Ll":
-                key = (name, fold_po(e.file_po))
+                        marks[j] |= NAME_ELSEWHERE if j in here else NAME_ELSEWHERE | NO_OLD_THERE
+            if locn in "Ll":
+                key = (name, po)  # an L/l entry's PO is its file's
                 if key in local or not taken(key):
                     local.add(key, e)
     del folded

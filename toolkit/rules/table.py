@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from toolkit.model import Dialect, DirEntry, Finding, Kind
+from toolkit.model import Dialect, DirEntry, Finding, Kind, new_finding
 from toolkit.rules.codes import SEVERITY, TABLE, Code
 from toolkit.rules.facts import (
     INVALID,
-    NAME_ELSEWHERE,
+    NO_OLD_THERE,
     NO_PRIMARY_AT_X,
     ORPHAN,
     POWERSHELL,
@@ -55,7 +55,7 @@ def gate(bits: int) -> Callable[[Rule], Rule]:
 
 
 def finding(code: str, message: str, action: str) -> Finding:
-    return Finding(code, SEVERITY[code], message, action)
+    return new_finding(code, SEVERITY[code], message, action)
 
 
 def quoted(values: Iterable[str]) -> str:
@@ -229,7 +229,7 @@ def multiple_primaries(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
-@gate(NAME_ELSEWHERE)
+@gate(NO_OLD_THERE)
 def missing_secondary_address(ctx: Context, f: Facts) -> Finding | None:
     """A user entry has the mailbox's primary name and a PO other than X, and
     the mailbox has no old address (of any name) at that PO."""
@@ -323,7 +323,8 @@ def not_migrated(group: tuple[DirEntry, ...]) -> Finding:
     """The ``ccmail-user`` row of a cc:Mail user still only on cc:Mail (which
     rows: :func:`toolkit.rules.facts.build_context`); it names every entry."""
     e = group[0]
-    listed = "; ".join(entry_text(x) for x in sorted(group, key=entry_order))
+    listed = (entry_text(e) if len(group) == 1
+              else "; ".join(entry_text(x) for x in sorted(group, key=entry_order)))
     return finding(
         "not-migrated",
         f"cc:Mail user '{squeeze(e.name)} at {e.file_po}' ({listed}) has no Exchange mailbox",
