@@ -178,7 +178,7 @@ class Recipient(_Frozen):
 
     @property
     def values(self) -> list[CcmailValue]:
-        vals = self._vals
+        vals = storage.record_vals(self._d)
         if vals.__class__ is str:
             return storage.unpack_values(vals)  # type: ignore[arg-type]
         return list(vals)
@@ -192,7 +192,7 @@ class Recipient(_Frozen):
         """The valid values as the indexes read them (``prefix``, ``source``,
         ``key``), in value order: :func:`toolkit.storage.valid_keys`, which
         skips building a :class:`CcmailValue` for most values."""
-        return storage.valid_keys(self._vals)
+        return storage.valid_keys(storage.record_vals(self._d))
 
     # ------------------------------------------------------------ identity fields
 

@@ -174,9 +174,9 @@ def _stale(primary: CcmailValue | None, old: tuple[CcmailValue, ...], users_by_n
 
 def entry_text(e: DirEntry) -> str:
     """How messages name a cc:Mail entry."""
-    where = f"in {e.file_po}'s directory"
-    target = f" (Addr {e.addr!r})" if e.addr.strip() and e.locn in "Rr" else ""
-    return f"{e.locn} entry '{e.name}' {where}{target}"
+    locn, addr = e.locn, e.addr
+    target = f" (Addr {addr!r})" if locn in "Rr" and addr.strip() else ""
+    return f"{locn} entry '{e.name}' in {e.file_po}'s directory{target}"
 
 
 def entry_order(e: DirEntry) -> tuple[str, ...]:
@@ -316,9 +316,14 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     folded: dict[str, str] = {}
     for i, r in zip(positions, recips, strict=True):
         valid = r.valid_keys()  # prefix, source and key of each valid value
-        for key in dict.fromkeys(v.key for v in valid):
+        if len(valid) == 2:  # the usual mailbox: its primary and one old address
+            k0, k1 = valid[0].key, valid[1].key
+            keys: Iterable[Key] = (k0,) if k0 == k1 else (k0, k1)
+        else:
+            keys = dict.fromkeys(v.key for v in valid)
+        for key in keys:
             by_address.add(key, i)
-            folded.setdefault(key[0], key[0])  # type: ignore[index]
+            folded.setdefault(key[0], key[0])
         primary = primary_of(r.kind, valid, x, dialect)
         if primary is None:
             mark = NO_PRIMARY_AT_X | UNREACHED
@@ -340,18 +345,28 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     users_by_name = Index()
     local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
     primaries = dict.get  # by_primary_name read raw: one holder bare, several a list
+    raw_get = dict.get  # users_by_name.add written out: 144,000 calls saved at 100,000 people
     for e in entries:
         locn = e.locn
         if locn in "LlRr":  # a user entry
             name = fold(e.name)
             name = folded.get(name, name)
-            users_by_name.add(name, e)
+            have = raw_get(users_by_name, name)
+            if have is None:
+                users_by_name[name] = e
+            elif have.__class__ is list:
+                have.append(e)
+            else:
+                users_by_name[name] = [have, e]
             po = fold_po(e.po)
             holders = primaries(by_primary_name, name)
             if holders is not None:  # the objects whose primary has this name
                 if po in x:
-                    for j in holders if holders.__class__ is list else (holders,):
-                        marks[j] &= ~UNREACHED
+                    if holders.__class__ is not list:
+                        marks[holders] &= ~UNREACHED
+                    else:
+                        for j in holders:
+                            marks[j] &= ~UNREACHED
                 else:
                     here = by_address.get((name, po), ())  # objects with Name at that PO
                     for j in holders if holders.__class__ is list else (holders,):
