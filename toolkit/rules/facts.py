@@ -57,7 +57,7 @@ UPPERS = 8  # it has two or more valid upper-case CCMAIL: proxies
 NAME_ELSEWHERE = 16  # a user entry with its primary's folded name routes outside X
 UNREACHED = 32  # it has no primary, or no user entry with that name routes to X
 ORPHAN = 64  # it is in an orphan-custom-recipient pair (Context.orphans)
-NO_OLD_THERE = 128  # ... and that entry's PO is not the PO of an address it has of that name
+NO_OLD_THERE = 128  # such an entry is at a PO where it has no address of that name
 INDEX_GATES = 255  # every bit above: what is assumed of an object no index saw
 INVALID = 256  # it carries an invalid cc:Mail value
 STALE = 512  # it has stale entries (Facts.stale_entries)
@@ -208,7 +208,7 @@ class Context:
     by_primary_name: Index  # folded primary name -> positions
     users_by_name: Index  # folded name -> cc:Mail user entries (L l R r)
     orphans: dict[int, list[tuple[int, CcmailValue]]]  # see orphan_pairs()
-    # each object's index-pass gates (SHARED_ADDRESS ... ORPHAN), by position
+    # each object's index-pass gates (SHARED_ADDRESS ... NO_OLD_THERE), by position
     marks: array[int]
 
     def at_x(self, po: str | None) -> bool:
