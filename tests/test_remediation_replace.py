@@ -290,3 +290,26 @@ def test_demo_org_shows_the_case(tmp_path):
     assert replacing and all(a["kind"] == "add-primary-address" for a in replacing)
     for a in replacing:
         assert a["target"]["replaces"].casefold() == a["target"]["address"].casefold()
+
+
+def test_lab_ldifde_applies_the_replacement_and_refuses_the_plain_add(site, tmp_path):
+    """The lab's stand-in for ``ldifde -i`` behaves as AD: delete-then-add in one
+    modify is made; an add of a value equal but for case is refused."""
+    from toolkit.mocks import ldifde
+
+    org, args = site
+    change = tmp_path / "fix.ldif"
+    change.write_text(plan_text(args, "ldif"), encoding="utf-8")
+    plain = tmp_path / "plain.ldif"
+    plain.write_text(f"dn: {SMITH}\nchangetype: modify\nadd: proxyAddresses\n"
+                     "proxyAddresses: CCMAIL:Smith, John at EXCH\n-\n", encoding="utf-8")
+    ldif = org.root / "org.ldif"
+    start = ldif.read_bytes()
+    with pytest.raises(SystemExit, match="Attribute Or Value Exists"):
+        ldifde.import_ldif(ldif, plain)
+    assert ldif.read_bytes() == start
+    done = ldifde.import_ldif(ldif, change)
+    smith = SMITH.casefold()
+    at = done.index(f"deleted proxyaddresses: ccmail:smith, john at exch from {smith}")
+    assert done[at + 1] == f"added proxyaddresses: CCMAIL:Smith, John at EXCH to {smith}"
+    assert adds(args) == {}  # every mailbox has its primary now
