@@ -305,7 +305,7 @@ def _exchange_one(journal: Journal, p: dict[str, Any], t: dict[str, Any],
             there, old = counterpart(before or [], t["address"])
             why = ("it is on the object already (Exchange); nothing to add" if there
                    else moved(t, {REPLACES: old} if old else {}))
-            if why:
+            if why and before is not None:  # (not found: the write says so, as before)
                 return Outcome(p["id"], kind, "skipped", f"{describe(p)}: state moved: {why}")
             change = {"type": "add-address", "dn": t["dn"], "address": t["address"],
                       "before": before, "mailbox": p.get("mailbox")}
