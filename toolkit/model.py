@@ -236,8 +236,7 @@ class Recipient(_Frozen):
 
     def stats_identities(self) -> tuple[str, str | None, str | None, str | None]:
         """(dn, primary_smtp, nickname, sam): what ``--mailbox-stats`` matches, in order."""
-        ids = self._unpacked()
-        return self.dn, ids[0], ids[1], ids[2]
+        return storage.stats_ids(self._d)
 
     # ------------------------------------------------------------ dataclass interface
 
