@@ -113,7 +113,10 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     told by where its separator is before anything else is read."""
     get = entry.attrs.get
     found = get("objectclass")
-    classes = {c.lower() for c in found if c.__class__ is not bytes} if found else set()
+    try:
+        classes = set(map(str.lower, found)) if found else set()
+    except TypeError:  # a binary value names no class
+        classes = {c.lower() for c in found if c.__class__ is not bytes}  # type: ignore[union-attr]
     if dialect is Dialect.AD:
         kind = classify_ad(classes, entry)
         if kind is None:
