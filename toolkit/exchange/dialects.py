@@ -74,8 +74,12 @@ def _texts(values: list[AttrValue] | None) -> list[str]:
 
 
 def _first(values: list[AttrValue] | None) -> str | None:
-    """RawEntry.first of an attribute's values."""
+    """RawEntry.first of an attribute's values (the first value first: it is
+    nearly always the one, and looking at it alone skips the loop)."""
     if values:
+        v = values[0]
+        if v.__class__ is str and v.strip():
+            return v  # type: ignore[return-value]
         for v in values:
             if isinstance(v, str) and v.strip():
                 return v
@@ -141,16 +145,18 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
                 values.append("P" + text)
             continue
         cut = raw.find(sep)  # type: ignore[union-attr]
-        if cut == 6:
-            if is_ccmail_type(raw[:6]):  # type: ignore[arg-type]
-                values.append(tagged(raw, "proxy"))  # type: ignore[arg-type]
-        elif cut == 4:  # SMTP (four characters, for the same reason as CCMAIL)
+        # A type that upper-cases to SMTP or CCMAIL has four or six characters
+        # (no character's upper case is several of those letters): the
+        # separator's place tells which it can be. SMTP first: the most values.
+        if cut == 4:
             prefix = raw[:4]
-            if prefix.upper() == "SMTP":
+            if prefix == "SMTP" or prefix.upper() == "SMTP":
                 address = raw[5:]
                 smtp.append(address)  # type: ignore[arg-type]
                 if ad and prefix == "SMTP":  # last one wins
                     primary_smtp = address
+        elif cut == 6 and is_ccmail_type(raw[:6]):  # type: ignore[arg-type]
+            values.append(tagged(raw, "proxy"))  # type: ignore[arg-type]
     if targets:
         for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
             if raw.__class__ is bytes:
@@ -181,7 +187,10 @@ def _subtype(kind: Kind, classes: set[str]) -> str:
             if name in classes:
                 return name
         return "mail-user"
-    return kind.value
+    return _KIND_VALUE[kind]
+
+
+_KIND_VALUE = {kind: kind.value for kind in Kind}  # one dict read, not the enum's property
 
 
 def recipients(
