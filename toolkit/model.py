@@ -141,7 +141,8 @@ class Recipient(_Frozen):
         :func:`toolkit.storage.pack_values`'s string (or a list)."""
         r = cls.__new__(cls)
         ids = pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp)
-        _init_recipient(r, join_record(dn, ids, _stored(packed)), kind, None, None, subtype)
+        vals = packed if packed.__class__ is str else tuple(packed)  # _stored, without the call
+        _init_recipient(r, join_record(dn, ids, vals), kind, None, None, subtype)
         return r
 
     def replace(self, **changes: Any) -> Recipient:

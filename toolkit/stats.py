@@ -22,7 +22,6 @@ from toolkit.text import fold
 
 log = logging.getLogger(__name__)
 _COUNT_OK = frozenset("0123456789")
-_NO_KEYS = (None, None, None, None)
 
 
 def read_stats(path: str | Path) -> list[tuple[int, str, int]]:
@@ -120,19 +119,18 @@ class StatsMatcher:
         self.observed = position + 1
         if r.kind is not Kind.MAILBOX or not self.wanted:
             return
-        wanted = self.wanted
+        get = self.wanted.get
         dn, primary, nickname, sam = r.stats_identities()
-        nick_key = wanted.get(fold(nickname)) if nickname else None
-        keys = (wanted.get(fold(dn)) if dn else None,
-                wanted.get(fold(primary)) if primary else None,
-                nick_key,
-                nick_key if sam == nickname else wanted.get(fold(sam)) if sam else None)
-        if keys == _NO_KEYS:
+        dn_key = get(fold(dn)) if dn else None
+        primary_key = get(fold(primary)) if primary else None
+        nick_key = get(fold(nickname)) if nickname else None
+        sam_key = nick_key if sam == nickname else get(fold(sam)) if sam else None
+        if dn_key is None and primary_key is None and nick_key is None and sam_key is None:
             return
         index = len(self.mailboxes)
         self.mailboxes.append(r)
         self.positions.append(position)
-        for level, key in zip(self.levels, keys, strict=True):
+        for level, key in zip(self.levels, (dn_key, primary_key, nick_key, sam_key), strict=True):
             if key is not None:
                 level.add(key, index)
 
