@@ -122,3 +122,36 @@ def test_a_value_that_is_not_a_string_takes_the_general_way():
     write_rows(rows, "json", out)
     assert out.getvalue() == general_json(rows)
     assert json.loads(out.getvalue())[1]["ccmail_name"] == 42
+
+
+def test_table_cells_and_fit_of_ascii_text_are_counted_char_by_char():
+    """``cells``/``fit``/``base_letters`` take a short cut for ASCII text
+    (one cell a character, its own NFKD): the same answers as the long way,
+    control characters and every width included."""
+    import random
+    import unicodedata
+
+    from toolkit.render.table import base_letters, cells, char_cells, fit
+
+    def fit_long(text: str, width: int) -> str:
+        if sum(char_cells(c) for c in text) <= width:
+            return text
+        out, used = [], 0
+        for c in text:
+            if used + char_cells(c) > width - 1:
+                break
+            out.append(c)
+            used += char_cells(c)
+        return "".join(out) + "…"
+
+    rng = random.Random(4)
+    alphabet = [chr(n) for n in range(128)] + ["é", "e\u0301", "\u4e2d", "\u200d", "Þ"]
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
+        width = rng.randrange(0, 32)
+        assert cells(text) == sum(char_cells(c) for c in text), text
+        assert fit(text, width) == fit_long(text, width), (text, width)
+        assert base_letters(text) == "".join(
+            c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+        ).casefold()
+    assert cells("A\u4e2de\u0301") == 4 and fit("abcdef", 4) == "abc…"
