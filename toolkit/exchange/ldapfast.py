@@ -116,6 +116,16 @@ def _attribute_name(raw: bytes) -> tuple[str, bool] | None:
     return known
 
 
+# The header octets of a one-valued attribute with every length short -
+# 30 La 04 Ln <name> 31 Ls 04 Lv - as seen by the general path, which checked
+# them, -> (lower-case name, binary?, value start, attribute size). The same
+# octets again (the same name, the same value length: cn, mail, objectGUID ...
+# at 100,000 entries there are a few hundred of them) skip those checks: one
+# slice and one lookup instead of ~20 steps. Measured: 14% of the decoder.
+_HEADS: dict[bytes, tuple[str, bool, int, int]] = {}
+_HEADS_MAX = 4096
+
+
 def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
     """(message ID, ``response`` item) of a plain SearchResultEntry, else None.
 
@@ -127,13 +137,14 @@ def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
     Why it is one long function: at 100,000 entries it runs for ~1.2 million
     attributes and ~1.8 million values, and its cost is the count of Python
     steps per element (measured: walking the BER without building a single
-    value is ~85% of it). Short-form lengths (< 128) are therefore read
-    inline and ``_ber_length`` only for the rest, and the first value is
+    value is ~85% of it). Lengths of one octet (< 128) or two (0x81 n) are
+    therefore read inline and ``_ber_length`` only for the rest, and the first value is
     read before the loop: when it is the only one (most attributes), it is
     stored without the loop and the list comprehension (measured: 5% of the
     decoder). Any read past the end of the message is an IndexError, i.e. None.
     """
     names = _NAMES
+    heads = _HEADS
     try:
         if message[0] != 0x30:
             return None
@@ -160,12 +171,32 @@ def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
         attrs: dict[str, list[AttrValue]] = {}
         while pos < end:
             # PartialAttribute ::= SEQUENCE { type OCTET STRING, vals SET OF OCTET STRING }
+            if message[pos + 1] < 0x80:  # a short attribute: maybe a header seen before
+                head = heads.get(message[pos : pos + 8 + message[pos + 3]])
+                if head is not None:
+                    lname, binary, value_start, size = head
+                    if lname in attrs:
+                        return None
+                    value = message[pos + value_start : pos + size]
+                    pos += size
+                    if binary:
+                        attrs[lname] = [value]
+                    else:
+                        try:
+                            attrs[lname] = [value.decode("utf-8")]
+                        except UnicodeDecodeError:
+                            attrs[lname] = [value]
+                    continue
+            first = pos
             if message[pos] != 0x30:
                 return None
             size = message[pos + 1]
             if size < 0x80:
                 pos += 2
                 attr_end = pos + size
+            elif size == 0x81:  # one length octet: long values (homeMDB, proxyAddresses)
+                attr_end = pos + 3 + message[pos + 2]
+                pos += 3
             else:
                 pos, attr_end = _ber_length(message, pos + 1)
             size = message[pos + 1]
@@ -185,6 +216,10 @@ def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
                 pos += 2
                 if pos + size != attr_end:
                     return None
+            elif size == 0x81:
+                pos += 3
+                if pos + message[pos - 1] != attr_end:
+                    return None
             else:
                 pos, vals_end = _ber_length(message, pos + 1)
                 if vals_end != attr_end:
@@ -197,9 +232,16 @@ def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
             if size < 0x80:
                 pos += 2
                 value_end = pos + size
+            elif size == 0x81:
+                value_end = pos + 3 + message[pos + 2]
+                pos += 3
             else:
                 pos, value_end = _ber_length(message, pos + 1)
             if value_end == attr_end:  # one value (most attributes): the loop below unrolled
+                if message[first + 1] < 0x80 and pos - first == 8 + message[first + 3] \
+                        and len(heads) < _HEADS_MAX:
+                    # every length short: these header octets always mean this (see _HEADS)
+                    heads[message[first:pos]] = (lname, binary, pos - first, attr_end - first)
                 value = message[pos:value_end]
                 pos = value_end
                 if binary:
@@ -220,6 +262,9 @@ def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
                 if size < 0x80:
                     pos += 2
                     value_end = pos + size
+                elif size == 0x81:
+                    value_end = pos + 3 + message[pos + 2]
+                    pos += 3
                 else:
                     pos, value_end = _ber_length(message, pos + 1)
                 append(message[pos:value_end])
