@@ -171,113 +171,95 @@ def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
         attrs: dict[str, list[AttrValue]] = {}
         while pos < end:
             # PartialAttribute ::= SEQUENCE { type OCTET STRING, vals SET OF OCTET STRING }
-            if message[pos + 1] < 0x80:  # a short attribute: maybe a header seen before
-                head = heads.get(message[pos : pos + 8 + message[pos + 3]])
-                if head is not None:
-                    lname, binary, value_start, size = head
-                    if lname in attrs:
-                        return None
-                    value = message[pos + value_start : pos + size]
-                    pos += size
-                    if binary:
-                        attrs[lname] = [value]
-                    else:
-                        try:
-                            attrs[lname] = [value.decode("utf-8")]
-                        except UnicodeDecodeError:
-                            attrs[lname] = [value]
-                    continue
-            first = pos
-            if message[pos] != 0x30:
-                return None
-            size = message[pos + 1]
-            if size < 0x80:
-                pos += 2
-                attr_end = pos + size
-            elif size == 0x81:  # one length octet: long values (homeMDB, proxyAddresses)
-                attr_end = pos + 3 + message[pos + 2]
-                pos += 3
-            else:
-                pos, attr_end = _ber_length(message, pos + 1)
-            size = message[pos + 1]
-            if message[pos] != 0x04 or size >= 0x80:
-                return None
-            pos += 2
-            raw_name = message[pos : pos + size]
-            pos += size
-            known = names.get(raw_name) or _attribute_name(raw_name)
-            if known is None or message[pos] != 0x31:
-                return None
-            lname, binary = known
-            if lname in attrs:
-                return None
-            size = message[pos + 1]
-            if size < 0x80:
-                pos += 2
-                if pos + size != attr_end:
+            # a short attribute: maybe a header seen before (see _HEADS)
+            head = heads.get(message[pos : pos + 8 + message[pos + 3]]) if message[pos + 1] < 0x80 else None
+            if head is not None:
+                lname, binary, value_start, size = head
+                if lname in attrs:
                     return None
-            elif size == 0x81:
-                pos += 3
-                if pos + message[pos - 1] != attr_end:
-                    return None
+                value = message[pos + value_start : pos + size]
+                pos += size
             else:
-                pos, vals_end = _ber_length(message, pos + 1)
-                if vals_end != attr_end:
-                    return None
-            if pos == attr_end:  # no values: as ldap3's item, which entry() skips
-                continue
-            if message[pos] != 0x04:
-                return None
-            size = message[pos + 1]
-            if size < 0x80:
-                pos += 2
-                value_end = pos + size
-            elif size == 0x81:
-                value_end = pos + 3 + message[pos + 2]
-                pos += 3
-            else:
-                pos, value_end = _ber_length(message, pos + 1)
-            if value_end == attr_end:  # one value (most attributes): the loop below unrolled
-                if message[first + 1] < 0x80 and pos - first == 8 + message[first + 3] \
-                        and len(heads) < _HEADS_MAX:
-                    # every length short: these header octets always mean this (see _HEADS)
-                    heads[message[first:pos]] = (lname, binary, pos - first, attr_end - first)
-                value = message[pos:value_end]
-                pos = value_end
-                if binary:
-                    attrs[lname] = [value]
-                else:
-                    try:
-                        attrs[lname] = [value.decode("utf-8")]
-                    except UnicodeDecodeError:
-                        attrs[lname] = [value]
-                continue
-            values = [message[pos:value_end]]
-            append = values.append
-            pos = value_end
-            while pos < attr_end:
-                if message[pos] != 0x04:
+                first = pos
+                if message[pos] != 0x30:
                     return None
                 size = message[pos + 1]
                 if size < 0x80:
                     pos += 2
-                    value_end = pos + size
-                elif size == 0x81:
-                    value_end = pos + 3 + message[pos + 2]
+                    attr_end = pos + size
+                elif size == 0x81:  # one length octet: long values (homeMDB, proxyAddresses)
+                    attr_end = pos + 3 + message[pos + 2]
                     pos += 3
                 else:
-                    pos, value_end = _ber_length(message, pos + 1)
-                append(message[pos:value_end])
+                    pos, attr_end = _ber_length(message, pos + 1)
+                size = message[pos + 1]
+                if message[pos] != 0x04 or size >= 0x80:
+                    return None
+                pos += 2
+                raw_name = message[pos : pos + size]
+                pos += size
+                known = names.get(raw_name) or _attribute_name(raw_name)
+                if known is None or message[pos] != 0x31:
+                    return None
+                lname, binary = known
+                if lname in attrs:
+                    return None
+                size = message[pos + 1]
+                if size < 0x80:
+                    pos += 2
+                    if pos + size != attr_end:
+                        return None
+                elif size == 0x81:
+                    pos += 3
+                    if pos + message[pos - 1] != attr_end:
+                        return None
+                else:
+                    pos, vals_end = _ber_length(message, pos + 1)
+                    if vals_end != attr_end:
+                        return None
+                values: list[bytes] = []
+                while pos < attr_end:
+                    if message[pos] != 0x04:
+                        return None
+                    size = message[pos + 1]
+                    if size < 0x80:
+                        pos += 2
+                        value_end = pos + size
+                    elif size == 0x81:
+                        value_end = pos + 3 + message[pos + 2]
+                        pos += 3
+                    else:
+                        pos, value_end = _ber_length(message, pos + 1)
+                    if value_end == attr_end and not values:  # the only value (most attributes)
+                        if message[first + 1] < 0x80 and pos - first == 8 + message[first + 3] \
+                                and len(heads) < _HEADS_MAX:
+                            # every length short: these octets always mean this (see _HEADS)
+                            heads[message[first:pos]] = (lname, binary, pos - first, attr_end - first)
+                        break
+                    values.append(message[pos:value_end])
+                    pos = value_end
+                else:
+                    if pos != attr_end:
+                        return None
+                    if not values:  # as ldap3's item, which entry() skips
+                        continue
+                    if binary:
+                        attrs[lname] = values  # type: ignore[assignment]
+                    else:
+                        try:
+                            attrs[lname] = [v.decode("utf-8") for v in values]
+                        except UnicodeDecodeError:
+                            attrs[lname] = [text_or_bytes(v) for v in values]
+                    continue
+                value = message[pos:value_end]
                 pos = value_end
-            if pos != attr_end:
-                return None
-            if binary:
-                attrs[lname] = values  # type: ignore[assignment]
+            if binary:  # one value, from either path
+                attrs[lname] = [value]
             else:
                 try:
-                    attrs[lname] = [v.decode("utf-8") for v in values]
+                    attrs[lname] = [value.decode("utf-8")]
                 except UnicodeDecodeError:
-                    attrs[lname] = [text_or_bytes(v) for v in values]
+                    attrs[lname] = [value]
         if pos != end:
             return None
     except IndexError:
