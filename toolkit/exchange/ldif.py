@@ -131,6 +131,7 @@ class _Reader:
         self.dn: str | None = None
         self.attrs: dict[str, list[AttrValue]] = {}
         self.where = ""
+        self.span = 0  # lines of the record record() has just read
 
     def lname(self, name: str, number: int) -> str:
         lname = self.names.get(name)
@@ -279,10 +280,11 @@ class _Reader:
         """
         if self.dn is not None or self.attrs:  # pragma: no cover - records start clean
             return False
-        rec = rec.replace("\n ", "")  # unfold (a comment's continuation stays a comment)
-        if ":  " in rec:
+        text = rec.replace("\n ", "")  # unfold (a comment's continuation stays a comment)
+        if ":  " in text:
             return False
-        lines = rec.split("\n")
+        lines = text.split("\n")
+        self.span = len(lines) + (len(rec) - len(text)) // 2  # lines as written: for block()
         kinds = self.kinds
         attrs: dict[str, list[AttrValue]] = {}
         try:
@@ -358,9 +360,11 @@ class _Reader:
                 if not last:
                     lines.append("")  # the empty line that ends the record
                 yield from self.lines(enumerate(lines, number), final and last)
-            elif entry is not None:
-                yield entry  # type: ignore[misc]
-            number += rec.count("\n") + 1
+                number += rec.count("\n") + 1
+            else:
+                if entry is not None:
+                    yield entry  # type: ignore[misc]
+                number += self.span
             pos = end + 1
         return number
 
