@@ -296,7 +296,10 @@ class _Reader:
             dn = value if how == _SPECIAL else base64.b64decode(value.strip(), validate=True).decode("utf-8")
             for line in lines[1:] if len(lines) > 1 else ():
                 name, value = line.split(": ", 1)  # no ": ": ValueError, the exact reader says why
-                lname, how = kinds.get(name) or self._kind(name)
+                try:  # (a subscript: cheaper than .get, and try costs nothing until it raises)
+                    lname, how = kinds[name]
+                except KeyError:
+                    lname, how = self._kind(name)
                 if not how:  # _TEXT: the value as it is (most lines)
                     if lname in attrs:
                         attrs[lname].append(value)
