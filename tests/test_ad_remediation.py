@@ -87,6 +87,48 @@ def test_plan_ldif_applied_with_ldapmodify_is_accepted_and_shows(ad_controller, 
     assert ldif_actions(again.read_text()) == {}  # nothing left to do
 
 
+def test_plan_ldif_replaces_a_value_equal_but_for_case(ad_controller, demo_dc, tmp_path,
+                                                       monkeypatch):
+    """AD compares proxyAddresses case-insensitively: adding CCMAIL:X to a mailbox
+    carrying ccMail:X is refused ("attribute or value exists"), so the plan's ldif
+    deletes that value and adds the primary in one modify, which the DC accepts,
+    leaving exactly the primary in place of the old value.
+
+    (Samba itself, unlike AD, stores a second value equal but for case - a plain
+    add is accepted here - so the refusal is shown against slapd, whose schema
+    says caseIgnoreMatch: tests/test_remediation_replace.py.)"""
+    monkeypatch.setenv("CCMIG_LDAP_PASSWORD", demo_dc.password)
+    code, out, err = live(demo_dc, "plan", "--format", "json")
+    assert code == 0, err
+    replacing = {a["target"]["dn"]: a["target"] for a in json.loads(out)["actions"]
+                 if a["target"].get("replaces") and not a["blocked"] and not a["manual"]}
+    assert replacing
+    code, text, err = live(demo_dc, "plan", "--format", "ldif")
+    assert code == 0, err
+    records = [r for r in text.split("\n\n") if "\ndelete: proxyAddresses\n" in r]
+    assert len(records) == len(replacing)
+
+    ad_controller.dirty.add("demo")
+    secret = tmp_path / "admin.pw"
+    secret.touch(mode=0o600)
+    secret.write_text(demo_dc.admin_password)
+
+    def modify(ldif: str) -> subprocess.CompletedProcess:
+        (tmp_path / "change.ldf").write_text(ldif, encoding="utf-8")
+        return subprocess.run([samba.find_tool("ldapmodify"), "-H", demo_dc.ldaps_url, "-x",
+                               "-D", demo_dc.admin_dn, "-y", str(secret), "-f",
+                               str(tmp_path / "change.ldf")], capture_output=True, text=True,
+                              env=dict(os.environ, LDAPTLS_CACERT=demo_dc.ca_file), timeout=60)
+
+    before = dc_values(demo_dc)
+    done = modify("version: 1\n\n" + "\n\n".join(records) + "\n")
+    assert done.returncode == 0, done.stderr
+    after = dc_values(demo_dc)
+    for dn, target in replacing.items():
+        assert after[dn.casefold()] == sorted(
+            [v for v in before[dn.casefold()] if v != target["replaces"]] + [target["address"]])
+
+
 # ---------------------------------------------------------------- ccmig proxies against a real AD
 
 RETIRE = ("--retire", "CCMAIL", "--ccmail-decommissioned")

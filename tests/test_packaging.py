@@ -61,3 +61,24 @@ def test_the_fixture_reaches_a_suite_through_the_entry_point():
         run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", tmp],
                              capture_output=True, text=True, cwd=tmp)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_checkout_that_is_not_installed_finds_the_test_doubles(tmp_path):
+    """The scripts' fallback without a virtualenv (``PYTHONPATH=<checkout>
+    python3 -m toolkit.mocks...``, and ``scripts/ldap-test-server``'s own
+    ``python3`` shebang) must find ``toolkit.mocks`` as an install would.
+    ``-S`` leaves out site-packages, so no editable install can help."""
+    import subprocess
+    import sys
+
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    code = "import toolkit.mocks.orggen as g, toolkit.mocks.slapd.server as s; print(g.__file__)"
+    done = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == ROOT / "mocks" / "orggen.py"
+    script = subprocess.run([sys.executable, "-S", str(ROOT / "scripts" / "ldap-test-server"),
+                             "--help"], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                            capture_output=True, text=True, timeout=60)
+    assert script.returncode == 0, script.stderr
+    assert "ldap-test-server" in script.stdout

@@ -179,6 +179,59 @@ def test_throttling_gives_up_after_write_retries(org, tmp_path, monkeypatch):
     assert {o["status"] for o in done.values() if o is not mu} == {"applied"}
 
 
+def test_undo_sends_throttled_add_backs_again_up_to_write_retries(org, tmp_path, monkeypatch):
+    """undo takes apply's --write-retries: a throttled add-back (not run) is sent
+    again after the named wait, and given up after N retries, saying so."""
+    srv, ldif, conn = org
+    before = addresses(srv)
+    plan = make_plan(tmp_path, ldif, conn)
+    outcomes("apply", str(plan), *conn, "--yes")
+    waits: list[float] = []
+    monkeypatch.setattr(pxapply, "_sleep", waits.append)
+    fault = srv.core.inject("throttle-cmdlet", "Command", cmdlet="Set-MailUser", wait_ms=700,
+                            count=5)
+    got = outcomes("undo", f"{plan}.journal", *conn, "--yes", "--write-retries", "2", code=1)
+    mu = next(o for o in got.values() if dn("Mail, User") in o["detail"])
+    assert mu["status"] == "failed" and "--write-retries 2" in mu["detail"], mu
+    assert len(fault.hits) == 3 and waits == [0.7, 0.7]
+    assert {o["status"] for o in got.values() if o is not mu} == {"reverted"}
+    assert addresses(srv)[dn("Mail, User")] != before[dn("Mail, User")]
+    # the default (3) outlasts the two refusals left: everything back as it was
+    waits.clear()
+    got = outcomes("undo", f"{plan}.journal", *conn, "--yes")
+    assert len(fault.hits) == 5 and waits == [0.7, 0.7]
+    assert as_same(addresses(srv)) == as_same(before)
+
+
+def test_undo_spreads_writes_with_max_writes_per_minute(org, tmp_path, monkeypatch):
+    srv, ldif, conn = org
+    before = addresses(srv)
+    plan = make_plan(tmp_path, ldif, conn)
+    applied = outcomes("apply", str(plan), *conn, "--yes")
+    waits: list[float] = []
+    monkeypatch.setattr(pxapply, "_sleep", waits.append)
+    got = outcomes("undo", f"{plan}.journal", *conn, "--yes", "--max-writes-per-minute", "20")
+    assert {o["status"] for o in got.values()} == {"reverted"}
+    # one wait before every write but the first, each up to 60/20 = 3 s after the last
+    assert len(waits) == len(applied) - 1 and all(0 < w <= 3.0 for w in waits), waits
+    assert as_same(addresses(srv)) == as_same(before)
+    outcomes("apply", str(plan), *conn, "--yes")
+    waits.clear()
+    outcomes("undo", f"{plan}.journal", *conn, "--yes")
+    assert waits == []  # no spacing unless asked
+
+
+@pytest.mark.parametrize("option", [("--write-retries", "-1"), ("--write-retries", "101"),
+                                    ("--max-writes-per-minute", "0"),
+                                    ("--max-writes-per-minute", "x")])
+def test_undo_pacing_options_are_validated_as_applys(tmp_path, option):
+    journal = tmp_path / "j.journal"
+    journal.write_text("", encoding="utf-8")
+    for command in (("apply", str(journal)), ("undo", str(journal))):
+        code, _, err = ccmig(*command, *option)
+        assert code == 2 and option[0] in err and "Traceback" not in err, (command, err)
+
+
 def test_other_failed_writes_are_never_sent_again(org, tmp_path):
     srv, ldif, conn = org
     plan = make_plan(tmp_path, ldif, conn)
@@ -270,7 +323,7 @@ def test_docs_apply_and_undo_examples_run_as_shown(org, tmp_path, monkeypatch):
         code, out, err = ccmig(*argv[1:])
         assert code == 0, (argv, err)
         ran.append(argv[1])
-    assert ran == ["apply", "apply", "undo", "undo"]
+    assert ran == ["apply", "apply", "undo", "undo", "undo"]  # the last one paced
     assert as_same(addresses(srv)) == as_same(before)
 
 

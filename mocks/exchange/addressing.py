@@ -18,6 +18,13 @@ plans, tests/test_proxies_powershell*.py):
   (MultiValuedProperty ignores it); when the call changes nothing at all,
   Exchange writes the warning "The command completed successfully but no
   settings of '<identity>' have been modified." - so does the mock.
+- An added value the object itself still holds after the call's removes (the
+  same value, or one equal but for case: ``ccmail:X`` when ``CCMAIL:X`` is
+  added): Exchange's MultiValuedProperty refusal, "The value \\"X\\" is already
+  present in the collection." (non-terminating; nothing changes; wording as
+  recalled, see :func:`.errors.value_already_present`). ``@{Remove='ccmail:X';
+  Add='CCMAIL:X'}`` in one call is accepted: the added value takes the removed
+  one's place.
 - An added value another object carries: Exchange's "The proxy address
   \\"X\\" is already being used by the proxy addresses or LegacyExchangeDN of
   \\"Y\\". Please choose another proxy address." (non-terminating; nothing
@@ -33,6 +40,7 @@ from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from toolkit.mocks.dn import escape_rdn_value, parent_dn
+from toolkit.mocks.exchange.errors import value_already_present
 from toolkit.mocks.exchange.objects import ExCollection, ExObject, ad_object_id
 from toolkit.mocks.exchange.organisation import Entry, Organisation
 from toolkit.mocks.exchange.policies import LOWEST, Policy, restamp
@@ -84,8 +92,21 @@ def _key(value: str) -> str:
     return fold(value)
 
 
+def _demoted(value: str, primary_type: str) -> str:
+    """``value`` as a secondary when it is the primary of ``primary_type``."""
+    p, _, rest = value.partition(":")
+    return f"{p.lower()}:{rest}" if p.upper() == primary_type and p.isupper() else value
+
+
 def _apply_proxies(call: Call, entry: Entry, change: tuple[str, list[str], list[str]]) -> bool:
-    """Edit ``entry``'s proxies atomically; False (and an error) when refused."""
+    """Edit ``entry``'s proxies atomically; False (and an error) when refused.
+
+    Removes go first, then adds, all in one write. An added value the object
+    still holds after the removes (the same value, or one equal but for case)
+    is refused, as Exchange refuses it, and nothing changes; an added value
+    equal to a removed one takes that one's place (``@{Remove='ccmail:X';
+    Add='CCMAIL:X'}`` turns a secondary into the primary where it stood).
+    """
     mode, adds, removes = change
     before = list(entry.texts("proxyaddresses"))
     for value in adds:
@@ -101,17 +122,23 @@ def _apply_proxies(call: Call, entry: Entry, change: tuple[str, list[str], list[
                       if "already being used" in problem else "DataValidationException")
             return False
     drop = {_key(v) for v in removes}
-    current = [] if mode == "replace" else [v for v in before if _key(v) not in drop]
-    for value in adds:
+    # the values kept, a removed value's place held by its key (filled by an equal add)
+    slots: list[str | tuple[str]] = ([] if mode == "replace" else
+                                     [(_key(v),) if _key(v) in drop else v for v in before])
+    for n, value in enumerate(adds):
+        if any(isinstance(v, str) and _key(v) == _key(value) for v in slots) or any(
+                _key(other) == _key(value) for other in adds[:n]):
+            call.error(value_already_present(call.name, value, call.org.server))
+            return False
         prefix = value.partition(":")[0]
         if prefix.isupper():  # one primary per address type: demote the others
-            current = [f"{p.lower()}:{rest}" if p.upper() == prefix and p.isupper() else v
-                       for v in current for p, _, rest in [v.partition(":")]]
-        same = [i for i, v in enumerate(current) if _key(v) == _key(value)]
-        if same:
-            current[same[0]] = value
+            slots = [_demoted(v, prefix) if isinstance(v, str) else v for v in slots]
+        hole = next((i for i, v in enumerate(slots) if v == (_key(value),)), None)
+        if hole is None:
+            slots.append(value)
         else:
-            current.append(value)
+            slots[hole] = value
+    current = [v for v in slots if isinstance(v, str)]
     if entry.policy_enabled:
         kept = {_key(v) for v in current}
         removed = [v for v in before if _key(v) not in kept]

@@ -156,3 +156,17 @@ def destructive_throttled(cmdlet: str, server: str, wait_ms: int, budget: int = 
     spec.exception_types = ("Microsoft.Exchange.Data.Directory.OverBudgetException",
                             *_LOCALIZED)
     return spec
+
+
+def value_already_present(cmdlet: str, value: str, server: str) -> ErrorSpec:
+    """An ``Add`` of a value the object's EmailAddresses already holds in another case
+    (ProxyAddress equality ignores case; the type's case only marks the primary):
+    Exchange's MultiValuedProperty refuses it with an InvalidOperationException,
+    "The value "X" is already present in the collection." - non-terminating, and
+    nothing of the call is changed. Wording as recalled from Exchange's
+    MultiValuedProperty; no primary source was found to quote it verbatim."""
+    spec = exchange_error(cmdlet, f"The value \"{value}\" is already present in the collection.",
+                          "InvalidOperationException", server, "InvalidOperation")
+    spec.exception_types = ("System.InvalidOperationException", "System.SystemException",
+                            *_EXCEPTION_TAIL)
+    return spec

@@ -90,8 +90,8 @@ def recorded_of(path: str) -> dict[str, Any]:
     return runs[-1]["inputs"] if runs else {}
 
 
-def undo_proxies(journal: str, params: dict[str, Any], profile: str, *, yes: bool
-                 ) -> list[Outcome]:
+def undo_proxies(journal: str, params: dict[str, Any], profile: str, *, yes: bool,
+                 write_retries: int = 3, per_minute: int | None = None) -> list[Outcome]:
     with ExitStack() as stack:
         writers: dict[str, ProxyWriter] = {}
 
@@ -100,4 +100,5 @@ def undo_proxies(journal: str, params: dict[str, Any], profile: str, *, yes: boo
                 writers[path] = stack.enter_context(proxy_writer(params, profile, path))
             return writers[path]
 
-        return undo_proxy_journal(journal, writer_for, yes=yes)
+        return undo_proxy_journal(journal, writer_for, yes=yes,
+                                  pacing=Pacing(write_retries, per_minute))

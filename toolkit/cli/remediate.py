@@ -86,6 +86,19 @@ def merged_params(ctx: click.Context, params: dict[str, Any], recorded: dict[str
                           in (ParameterSource.DEFAULT, None))
 
 
+def write_pacing_options(f):
+    """How proxy writes are paced, the same for apply and undo (undo's add-backs
+    count against the same throttling budgets as apply's removals)."""
+    f = click.option("--max-writes-per-minute", type=click.IntRange(1), metavar="N",
+                     help="Proxy plans and journals: at most N writes a minute (a "
+                          "destructive-cmdlet budget).")(f)
+    return click.option("--write-retries", type=click.IntRange(0, 100), default=3,
+                        show_default=True, metavar="N",
+                        help="Proxy plans and journals: send a write Exchange refused by "
+                             "throttling (not run) again up to N times, after the wait it names "
+                             "(else 30 s). No other failed write is ever retried.")(f)
+
+
 @click.command(cls=CcmigCommand, epilog="""\b
 Examples:
   ccmig apply plan.json                         (dry run: what would change)
@@ -101,12 +114,7 @@ Examples:
 @click.option("--yes", is_flag=True, help="Make the changes (default: dry run).")
 @click.option("--journal", metavar="FILE", help="Journal file (default: PLAN.journal).")
 @click.option("--assume-migrated", is_flag=True, help="Treat every migration as confirmed.")
-@click.option("--write-retries", type=click.IntRange(0, 100), default=3, show_default=True,
-              metavar="N", help="Proxy plans: send a write Exchange refused by throttling (not "
-                                "run) again up to N times, after the wait it names (else 30 s). "
-                                "No other failed write is ever retried.")
-@click.option("--max-writes-per-minute", type=click.IntRange(1), metavar="N",
-              help="Proxy plans: at most N writes a minute (a destructive-cmdlet budget).")
+@write_pacing_options
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table",
               show_default=True)
 @global_options
@@ -165,15 +173,18 @@ def _writer(session):
 Examples:
   ccmig undo plan.json.journal                  (dry run)
   ccmig undo plan.json.journal --yes
+  ccmig undo proxies.json.journal --yes --exchange-uri https://ex01/PowerShell --max-writes-per-minute 30
 """)
 @click.argument("journal_file", metavar="JOURNAL")
 @click.option("--yes", is_flag=True, help="Revert (default: dry run).")
 @exchange_options
 @source_options
+@write_pacing_options
 @click.option("--format", "fmt", type=click.Choice(("table", "json")), default="table")
 @global_options
 @click.pass_context
-def undo(ctx: click.Context, journal_file: str, yes: bool, fmt: str, **params) -> int:
+def undo(ctx: click.Context, journal_file: str, yes: bool, write_retries: int,
+         max_writes_per_minute: int | None, fmt: str, **params) -> int:
     """Revert the changes a journal records, newest first (only those). Checks
     every change first: one it cannot revert (its file changed since, e.g. by
     dirsync) holds back every change of the same person. A dry run unless --yes."""
@@ -183,7 +194,8 @@ def undo(ctx: click.Context, journal_file: str, yes: bool, fmt: str, **params) -
 
     if is_proxy_journal(journal_file):
         params = merged_params(ctx, params, recorded_of(journal_file))
-        outcomes = undo_proxies(journal_file, params, profile_of(ctx).name, yes=yes)
+        outcomes = undo_proxies(journal_file, params, profile_of(ctx).name, yes=yes,
+                                write_retries=write_retries, per_minute=max_writes_per_minute)
         write_outcomes(outcomes, fmt, sys.stdout)
         return 1 if any(o.status in ("failed", "held-back") for o in outcomes) else 0
     def notify(text: str) -> None:

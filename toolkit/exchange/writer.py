@@ -52,14 +52,17 @@ class PowerShellWriter:
         return list(result.addresses) if result.found else None
 
     def add_address(self, dn: str, address: str) -> None:
-        try:
-            _check(self.session.update_email_addresses(dn, add=[address]))
-        except CommandFailed as failed:
-            raise _refused(failed) from None
+        self.edit_addresses(dn, add=[address], remove=[])
 
     def remove_address(self, dn: str, address: str) -> None:
+        self.edit_addresses(dn, add=[], remove=[address])
+
+    def edit_addresses(self, dn: str, *, add: list[str], remove: list[str]) -> None:
+        """Remove and add in ONE ``Set-Mailbox`` call: Exchange applies both or
+        neither, and refuses an add of a value the object holds in another case
+        unless that value goes in the same call."""
         try:
-            _check(self.session.update_email_addresses(dn, remove=[address]))
+            _check(self.session.update_email_addresses(dn, add=add, remove=remove))
         except CommandFailed as failed:
             raise _refused(failed) from None
 

@@ -280,7 +280,8 @@ def _undo_one(journal: Journal | None, e: Entry, writer: ProxyWriter, pacing: Pa
         except Throttled as exc:
             if attempt == pacing.retries:
                 return Outcome(e.action, KIND, "failed", f"add back to {e.change['dn']}: refused "
-                               f"by throttling {attempt + 1} time(s), gave up: {exc}")
+                               f"by throttling {attempt + 1} time(s), gave up "
+                               f"(--write-retries {pacing.retries}): {exc}")
             pacing.wait(exc.wait if exc.wait is not None else DEFAULT_THROTTLE_WAIT)
     raise AssertionError("unreachable")  # pragma: no cover
 

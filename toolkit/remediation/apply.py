@@ -22,6 +22,7 @@ from toolkit.progress import counting
 from toolkit.remediation import ccmail_files as cf
 from toolkit.remediation.journal import Entry, Journal, exclusive_lock, read_journal
 from toolkit.remediation.plan import ADVICE, KIND_ORDER, Action, entry_key
+from toolkit.remediation.replace import REPLACES, counterpart, moved
 from toolkit.remediation.settle import (
     ExchangeWriter,
     Outcome,
@@ -49,6 +50,8 @@ def describe(a: dict[str, Any] | Action) -> str:
     if d["kind"] == "remove-ccmail-entry":
         return f"remove {t['locn']} entry '{t['name']}' from {t['post_office']}'s directory"
     if d["kind"] in ("add-primary-address", "add-secondary-address"):
+        if t.get(REPLACES):
+            return f"replace '{t[REPLACES]}' with '{t['address']}' on {t['dn']}"
         return f"add '{t['address']}' to {t['dn']}"
     if d["kind"] == "remove-custom-recipient":
         return f"remove custom recipient {t['dn']}"
@@ -80,6 +83,8 @@ def _applicable(current: dict[tuple, Action], planned: list[dict[str, Any]], onl
         elif (now.manual or p.get("manual")) and p["id"] not in confirm:
             out.append(Outcome(p["id"], kind, "skipped",
                                f"{describe(p)}: manual action, name it with --confirm {p['id']}"))
+        elif kind == "add-primary-address" and (why := moved(p["target"], now.target)):
+            out.append(Outcome(p["id"], kind, "skipped", f"{describe(p)}: state moved: {why}"))
         else:
             go.append((p, now))
     return go, out
@@ -297,10 +302,19 @@ def _exchange_one(journal: Journal, p: dict[str, Any], t: dict[str, Any],
     try:
         if kind in ("add-primary-address", "add-secondary-address"):
             before = exchange.get_addresses(t["dn"])
-            entry = journal.intent(p["id"], kind, {"type": "add-address", "dn": t["dn"],
-                                                   "address": t["address"], "before": before,
-                                                   "mailbox": p.get("mailbox")})
-            _make(journal, entry, lambda: exchange.add_address(t["dn"], t["address"]))
+            there, old = counterpart(before or [], t["address"])
+            why = ("it is on the object already (Exchange); nothing to add" if there
+                   else moved(t, {REPLACES: old} if old else {}))
+            if why and before is not None:  # (not found: the write says so, as before)
+                return Outcome(p["id"], kind, "skipped", f"{describe(p)}: state moved: {why}")
+            change = {"type": "add-address", "dn": t["dn"], "address": t["address"],
+                      "before": before, "mailbox": p.get("mailbox")}
+            if old is not None:  # the exact value, as Exchange returned it just now
+                change[REPLACES] = old
+            entry = journal.intent(p["id"], kind, change)
+            # one call: the value equal but for case goes as the primary comes
+            _make(journal, entry, lambda: exchange.edit_addresses(
+                t["dn"], add=[t["address"]], remove=[old] if old else []))
         else:
             record = exchange.get_contact(t["dn"])
             if record is None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from toolkit.ccmail.directory import CONNECTOR_COMMENT
 from toolkit.model import DirEntry, Kind
+from toolkit.remediation.replace import REPLACES, counterpart
 from toolkit.rules import Analysis, Facts
 from toolkit.text import fold
 
@@ -187,6 +188,7 @@ class Planner:
             if name is None:
                 action.block("no cc:Mail name to build the address from")
             else:
+                self._replacing(f, action)
                 # the mailbox's own primary (an upper-case CCMAIL: at an old PO) is no conflict
                 others = [self.ctx.facts[j].r.dn for j in self.ctx.by_primary_name[fold(name)]
                           if j != i]
@@ -194,6 +196,19 @@ class Planner:
                     action.block(f"the name is already a primary of {', '.join(others)}")
         if f.stale_entries:
             self.stale(i, f, codes)
+
+    @staticmethod
+    def _replacing(f: Facts, action: Action) -> None:
+        """The mailbox carries the address already, in another case (``ccmail:`` at
+        X): AD and Exchange refuse a second value equal but for case, so the
+        action replaces that value (see :mod:`toolkit.remediation.replace`)."""
+        _, old = counterpart((v.raw for v in f.values if v.source == "proxy"),
+                             action.target["address"])
+        if old is not None:
+            action.target[REPLACES] = old
+            action.precondition += (f"; '{old}' is the same address in another case: it is "
+                                    "replaced (removed, and the primary added, in one change), "
+                                    "as AD and Exchange refuse a second value equal but for case")
 
     def orphans(self, i: int, f: Facts, done: set[int]) -> None:
         for j, v in self.ctx.orphans.get(i, []):

@@ -25,6 +25,7 @@ from toolkit.ccmail.directory import read_directory_file, split_po_arg
 from toolkit.errors import CcmigError, ConnectionFailure, InputError
 from toolkit.remediation import ccmail_files as cf
 from toolkit.remediation.journal import Entry, Journal, exclusive_lock, read_journal
+from toolkit.remediation.replace import REPLACES, address_key
 from toolkit.remediation.settle import (
     ExchangeWriter,
     Outcome,
@@ -309,9 +310,39 @@ def change_text(e: Entry) -> str:
     c = e.change
     if c["type"] == "ccmail-remove":
         return f"re-insert {len(c['lines'])} line(s) into {c['file']}"
+    if c["type"] == "add-address" and c.get(REPLACES):
+        return f"put back '{c[REPLACES]}' in place of '{c['address']}' on {c['dn']}"
     if c["type"] == "add-address":
         return f"remove '{c['address']}' from {c['dn']}"
     return f"re-create custom recipient {c['dn']}"
+
+
+def restoring(change: dict, have: list[str]) -> tuple[list[str], list[str]]:
+    """What else reverting an add-address puts back, besides removing the added
+    value: (values to add, values to remove), all in the same call.
+
+    - the value the add replaced (``replaces``), exactly as it was, unless the
+      object carries that address again in another form;
+    - a primary Exchange demoted when the add made a new primary of its type
+      (``CCMAIL:Smith, John at PO1`` became ``ccmail:...``): promoted again,
+      as it was before (``before`` is the exact list apply journalled).
+    """
+    added = change["address"]
+    others = [v for v in have if v != added]
+    add: list[str] = []
+    remove: list[str] = []
+    old = change.get(REPLACES)
+    if old is not None and not any(address_key(v) == address_key(old) for v in others):
+        add.append(old)
+    kind = added.partition(":")[0]
+    for was in change.get("before") or []:
+        prefix, _, rest = was.partition(":")
+        demoted = f"{prefix.lower()}:{rest}"
+        if (kind.isupper() and prefix == kind and was not in have and demoted in others
+                and was != old):
+            add.append(was)
+            remove.append(demoted)
+    return add, remove
 
 
 def _revert(batch: list[Entry], exchange: ExchangeWriter | None) -> None:
@@ -329,6 +360,7 @@ def _revert(batch: list[Entry], exchange: ExchangeWriter | None) -> None:
             log.info("journal seq %d: '%s' is no longer on %s; nothing to revert", e.seq,
                      c["address"], c["dn"])
             return
-        exchange.remove_address(c["dn"], c["address"])
+        add, remove = restoring(c, have or [])
+        exchange.edit_addresses(c["dn"], add=add, remove=[c["address"], *remove])
     else:
         exchange.new_contact(c["record"])  # the writer looks first, too

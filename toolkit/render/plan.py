@@ -10,6 +10,7 @@ from typing import TextIO
 
 from toolkit.exchange.ldif_write import ldif_line
 from toolkit.remediation.plan import Plan
+from toolkit.remediation.replace import REPLACES
 from toolkit.render.csvout import write_table_csv
 from toolkit.text import has_control
 
@@ -78,8 +79,10 @@ def _ps1(plan: Plan, out: TextIO) -> None:
     for a in plan.actions:
         t = a.target
         if a.kind in ("add-primary-address", "add-secondary-address"):
+            # a replacement is one call: Exchange refuses to add a value it holds in another case
+            change = (f"Remove={ps_quote(t[REPLACES])}; " if t.get(REPLACES) else "")
             cmd = (f"Set-Mailbox -Identity {ps_quote(t['dn'])} -EmailAddresses "
-                   f"@{{Add={ps_quote(t['address'])}}}")
+                   f"@{{{change}Add={ps_quote(t['address'])}}}")
         elif a.kind == "remove-custom-recipient":
             cmd = f"Remove-MailContact -Identity {ps_quote(t['dn'])} -Confirm:$false"
         else:
@@ -100,8 +103,13 @@ def _ldif(plan: Plan, out: TextIO) -> None:
             continue
         t = a.target
         if a.kind in ("add-primary-address", "add-secondary-address"):
+            # One modify: the directory applies its parts atomically, in order, so the
+            # value equal but for case is gone before the add (else "value exists").
+            delete = (f"delete: proxyAddresses\n{ldif_line('proxyAddresses', t[REPLACES])}\n-\n"
+                      if t.get(REPLACES) else "")
             out.write(f"# {a.id} {a.kind}\n{ldif_line('dn', t['dn'])}\nchangetype: modify\n"
-                      f"add: proxyAddresses\n{ldif_line('proxyAddresses', t['address'])}\n-\n\n")
+                      f"{delete}add: proxyAddresses\n{ldif_line('proxyAddresses', t['address'])}"
+                      "\n-\n\n")
         elif a.kind == "remove-custom-recipient":
             out.write(f"# {a.id} {a.kind}\n{ldif_line('dn', t['dn'])}\nchangetype: delete\n\n")
 
