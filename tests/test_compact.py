@@ -9,6 +9,7 @@ line numbers, unknown keys).
 
 from __future__ import annotations
 
+import re
 from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
 
@@ -22,7 +23,17 @@ from toolkit.cli.common import exit_code
 from toolkit.exchange.dialects import ccmail_value, to_recipient, undecodable_ccmail
 from toolkit.model import Dialect, DirEntry, Identities, Kind, RawEntry, Recipient
 from toolkit.rules import AddressIndex, Index, Rows, analyse, facts_of, stale_entries
-from toolkit.storage import NO_EXTRA, DirFile, pack_values, unpack_values
+from toolkit.stats import StatsMatcher
+from toolkit.storage import (
+    _CANONICAL_VALID,
+    NO_EXTRA,
+    DirFile,
+    pack_ids,
+    pack_values,
+    stats_ids,
+    tagged,
+    unpack_values,
+)
 
 MARKS = "ab@.c\x00\x01\x02\x03\x04\x05xyz"
 field_text = st.text(alphabet=MARKS, max_size=8)
@@ -39,6 +50,28 @@ def test_identity_fields_round_trip(dn, primary, nick, sam, upn, mail, legacy, s
     assert (r.dn, r.primary_smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn, r.smtp) == (
         dn, primary, nick, sam, upn, mail, legacy, smtp)
     assert not r.has_values and r.values == []
+    assert r.stats_identities() == stats_ids(r._d) == (dn, primary, nick, sam)
+
+
+@settings(max_examples=400, deadline=None)
+@given(field_text, maybe, maybe, maybe, st.lists(st.integers(0, 3), max_size=4))
+def test_identity_fields_that_repeat_each_other_round_trip(dn, primary, nick, other, picks):
+    """A real mailbox's fields repeat each other (mail and an SMTP address =
+    primary SMTP, sAMAccountName = nickname, nickname and domain inside the
+    others): the "same as" markers give back exactly what was stored,
+    whatever characters the fields hold."""
+    pool = [primary or "", nick or "", other or "", (nick or "") + (primary or "")]
+    smtp = [pool[n] for n in picks]
+    r = Recipient(dn, Kind.MAILBOX, [], primary, smtp, nick, nick, other, primary,
+                  legacy_dn=pool[3])
+    assert (r.dn, r.primary_smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn, r.smtp) == (
+        dn, primary, nick, nick, other, primary, pool[3], smtp)
+    assert r.stats_identities() == (dn, primary, nick, nick)
+
+
+def test_identity_fields_of_a_value_not_a_string_are_kept_apart():
+    packed = pack_ids("a@corp.example", "a", 7, None, None, None, ("a@corp.example",))  # type: ignore[arg-type]
+    assert packed == ("a@corp.example", "a", 7, None, None, None, ("a@corp.example",))
 
 
 @pytest.mark.parametrize("dn", ["CN=Smith\\, John,DC=corp", "CN=odd\x05one", ""])
@@ -63,6 +96,8 @@ def test_identity_fields_share_nickname_and_domain():
                   legacy_dn="/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith")
     assert isinstance(r._ids, str)
     assert r._ids.count("jsmith") == 1 and r._ids.count("corp.example") == 1
+    assert r._ids == ("John.Smith@corp.example\x00jsmith\x00\x02\x00\x03\x04\x00\x02\x00"
+                      "/o=Corp/ou=EXCH/cn=Recipients/cn=\x03\x00\x02\x00\x03\x04")  # the format
     assert r.upn == "jsmith@corp.example"
     assert r.legacy_dn == "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith"
     assert r.smtp == ["John.Smith@corp.example", "jsmith@corp.example"]
@@ -118,6 +153,38 @@ def test_reader_values_are_packed_and_unpack_to_the_parsed_values():
         "post office may hold only ASCII letters, digits, '-' and '_'", "not valid UTF-8"]
 
 
+def test_the_canonical_check_reads_white_space_as_the_grammar_squeezes_it():
+    """storage's one-match check of a canonical value excludes ``\\s`` from a
+    name; the grammar squeezes a name with ``str.split()``: the same
+    characters, every code point."""
+    white = re.compile(r"\s")
+    for n in range(0x110000):
+        c = chr(n)
+        assert (white.fullmatch(c) is not None) == (len(f"a{c}b".split()) == 2), hex(n)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet=' aAtT"[]\t\r\x1c\x85\xa0\u2003\u0301x,.-_\x00\x7f\xe9', max_size=14),
+       st.sampled_from(["ccmail:", "CCMAIL$", "CcMaIl:"]))
+def test_a_value_is_tagged_canonical_exactly_when_the_grammar_says_so(address, typed):
+    """The reader's tag ``v`` promises a valid value written exactly
+    ``TYPE:name at PO``: it is given exactly when the grammar's parse finds
+    that, whether the one-match check or the full parse decided it."""
+    raw = typed + address
+    v = parse(raw, raw[:6], address, "proxy")
+    canonical = v.error is None and len(v._raw) == 1
+    assert (tagged(raw, "proxy")[0] == "v") is canonical
+    assert (tagged(raw, "target")[0] == "w") is canonical
+    if _CANONICAL_VALID(raw, 7) is not None:  # sufficient: never says canonical wrongly
+        assert canonical
+
+
+@pytest.mark.parametrize("raw", ["CCMAIL:Smith, John at EXCH", "ccmail:Hern\xe1ndez, Ana at PO-2",
+                                 "ccmail:O'Neil, J. Jr. at x_1", "ccmail:at at at"])
+def test_the_common_values_need_no_second_parse(raw):
+    assert _CANONICAL_VALID(raw, 7) is not None
+
+
 def test_a_value_holding_nul_keeps_the_parsed_list():
     proxies = ["CCMAIL:Nul\x00Name at EXCH", "ccmail:Smith, John at PO1"]
     r = to_recipient(_entry(proxies), Dialect.AD)
@@ -133,6 +200,33 @@ def test_no_values_and_assigned_values():
     r = r.replace(values=[v])
     assert r.has_values and r.values == [v] and r.values[0] is v
     assert unpack_values("") == [] and pack_values([]) == ""
+
+
+def _mailbox(dn: str, primary: str | None, nick: str | None, sam: str | None) -> Recipient:
+    return Recipient(dn, Kind.MAILBOX, [], primary, [primary] if primary else [], nick, sam)
+
+
+def test_stats_lines_match_each_identity_level(tmp_path: Path):
+    """``--mailbox-stats`` matches DN, primary SMTP, nickname and
+    sAMAccountName (one equal to the nickname is folded once), folded, at
+    the first level that names anything; other recipients only count."""
+    (tmp_path / "s.csv").write_text(
+        "identity,item_count\ncn=a,1\nB@CORP.example,2\n cc ,3\nDSAM,4\nee,5\nnobody,6\n",
+        encoding="utf-8")
+    read = [_mailbox("CN=A", "a@corp.example", "aa", "aa"),
+            Recipient("CN=group", Kind.GROUP, [], "b@corp.example"),
+            _mailbox("CN=B", "b@corp.example", "bb", None),
+            _mailbox("CN=C", None, "CC", "CC"),
+            _mailbox("CN=D", "d@corp.example", "dd", "dsam"),
+            _mailbox("CN=E", "e@corp.example", "ee", "ee"),
+            _mailbox("CN=F", "f@corp.example", None, "ee")]  # 'ee': nickname level wins
+    stats = StatsMatcher(tmp_path / "s.csv")
+    for r in read:
+        stats.observe(r)
+    got = list(read)
+    assert stats.apply(got) == 5
+    assert [r.item_count for r in got] == [1, None, 2, 3, 4, 5, None]
+    assert [r.replace(item_count=None) for r in got] == read  # only the count changed
 
 
 # --------------------------------------------------------------------------- DirEntry

@@ -95,7 +95,8 @@ def read_recipients(inputs: AuditInputs,
     """Every recipient the audit needs, in reading order; ``observe`` sees each
     as it is read."""
     need_all = inputs.mailbox_stats is not None
-    keep = (lambda r: r.has_values or r.kind is Kind.MAILBOX) if need_all else None
+    mailbox = Kind.MAILBOX  # a local: the enum's class attribute costs ~0.2 µs a read
+    keep = (lambda r: r.has_values or r.kind is mailbox) if need_all else None
     entries = counting(inputs.source(need_all), "directory objects read")
     found = classify(entries, inputs.dialect, keep)
     if observe is None:

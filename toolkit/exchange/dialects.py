@@ -74,51 +74,69 @@ def _texts(values: list[AttrValue] | None) -> list[str]:
 
 
 def _first(values: list[AttrValue] | None) -> str | None:
-    """RawEntry.first of an attribute's values."""
+    """RawEntry.first of an attribute's values (the first value first: it is
+    nearly always the one, and looking at it alone skips the loop)."""
     if values:
+        v = values[0]
+        if v.__class__ is str and v.strip():
+            return v  # type: ignore[return-value]
         for v in values:
             if isinstance(v, str) and v.strip():
                 return v
     return None
 
 
+# Enum members as module constants: reading one through its class (``Kind.MAILBOX``)
+# costs ~0.2 µs in Python 3.11, several times per object read.
+_AD = Dialect.AD
+_MAILBOX, _CUSTOM, _GROUP = Kind.MAILBOX, Kind.CUSTOM_RECIPIENT, Kind.GROUP
+
+
 def classify_ad(classes: set[str], entry: RawEntry) -> Kind | None:
     if "contact" in classes:
-        return Kind.CUSTOM_RECIPIENT
+        return _CUSTOM
     if "group" in classes:
-        return Kind.GROUP
+        return _GROUP
     if ("user" in classes or "inetorgperson" in classes) and "computer" not in classes:
         if entry.first("homemdb") or entry.first("msexchhomeservername"):
-            return Kind.MAILBOX
+            return _MAILBOX
         if entry.first("targetaddress"):
-            return Kind.CUSTOM_RECIPIENT
+            return _CUSTOM
     return None
 
 
 def classify_55(classes: set[str], entry: RawEntry) -> Kind | None:
     if "remote-address" in classes or "custom-recipient" in classes:
-        return Kind.CUSTOM_RECIPIENT
+        return _CUSTOM
     if "organizationalperson" in classes:
-        return Kind.MAILBOX
+        return _MAILBOX
     if "groupofnames" in classes:
-        return Kind.GROUP
+        return _GROUP
     return None
 
 
 def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
-    """The recipient an entry stands for, or None if it takes part in no rule."""
-    attrs = entry.attrs
-    get = attrs.get
+    """The recipient an entry stands for, or None if it takes part in no rule.
+
+    Runs once per directory object (100,000 at scale): an object no rule
+    reads is left before its values are looked at, and a value's type is
+    told by where its separator is before anything else is read."""
+    get = entry.attrs.get
+    # (A set comprehension, not set(map(str.lower, ...)): as fast, and the
+    # audit's peak RSS at 100,000 was 1.4 MB higher with the other.)
     classes = {c.lower() for c in _texts(get("objectclass"))}
-    if dialect is Dialect.AD:
+    if dialect is _AD:
         kind = classify_ad(classes, entry)
-        sep, proxy_attr, targets = ":", "proxyaddresses", list(get("targetaddress") or ())
+        if kind is None:
+            return None
+        sep, proxy_attr, ad = ":", "proxyaddresses", True
+        targets = get("targetaddress")
     else:
         kind = classify_55(classes, entry)
-        sep, proxy_attr = "$", "othermailbox"  # type$address; targets are TYPE:address
-        targets = list(get("targetaddress") or ()) + list(get("target-address") or ())
-    if kind is None:
-        return None
+        if kind is None:
+            return None
+        sep, proxy_attr, ad = "$", "othermailbox", False  # type$address; targets are TYPE:address
+        targets = [*(get("targetaddress") or ()), *(get("target-address") or ())]
     # Values stay raw text, tagged (see toolkit.storage.pack_values):
     # they are parsed when the rules read them.
     values: list[str] = []
@@ -131,46 +149,52 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
                 values.append("P" + text)
             continue
         cut = raw.find(sep)  # type: ignore[union-attr]
-        if cut == 6:
-            if is_ccmail_type(raw[:6]):  # type: ignore[arg-type]
-                values.append(tagged(raw, "proxy"))  # type: ignore[arg-type]
-            continue
-        if cut == 4:  # SMTP (four characters, for the same reason as CCMAIL)
+        # A type that upper-cases to SMTP or CCMAIL has four or six characters
+        # (no character's upper case is several of those letters): the
+        # separator's place tells which it can be. SMTP first: the most values.
+        if cut == 4:
             prefix = raw[:4]
-            if prefix.upper() == "SMTP":
+            if prefix == "SMTP" or prefix.upper() == "SMTP":
                 address = raw[5:]
                 smtp.append(address)  # type: ignore[arg-type]
-                if prefix == "SMTP" and dialect is Dialect.AD:  # last one wins
+                if ad and prefix == "SMTP":  # last one wins
                     primary_smtp = address
-    for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
-        if raw.__class__ is bytes:
-            text = _undecodable_text(raw, ":")  # type: ignore[arg-type]
-            if text is not None:
-                values.append("T" + text)
-        elif raw.find(":") == 6 and is_ccmail_type(raw[:6]):  # type: ignore[union-attr,arg-type]
-            values.append(tagged(raw, "target"))  # type: ignore[arg-type]
+        elif cut == 6 and is_ccmail_type(raw[:6]):  # type: ignore[arg-type]
+            values.append(tagged(raw, "proxy"))  # type: ignore[arg-type]
+    if targets:
+        for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
+            if raw.__class__ is bytes:
+                text = _undecodable_text(raw, ":")  # type: ignore[arg-type]
+                if text is not None:
+                    values.append("T" + text)
+            elif raw.find(":") == 6 and is_ccmail_type(raw[:6]):  # type: ignore[union-attr,arg-type]
+                values.append(tagged(raw, "target"))  # type: ignore[arg-type]
     mail = _first(get("mail")) or _first(get("rfc822mailbox"))
-    if dialect is Dialect.EXCHANGE55:
+    if not ad:
         primary_smtp = mail
         smtp = _texts(get("mail")) + _texts(get("rfc822mailbox")) + smtp
     nickname = _first(get("mailnickname")) or _first(get("uid"))
     sam = _first(get("samaccountname"))
+    upn = _first(get("userprincipalname"))
+    legacy_dn = _first(get("legacyexchangedn"))
     return Recipient.read(
         entry.dn, kind, pack_values(values), primary_smtp, smtp, nickname, sam,
-        _first(get("userprincipalname")), mail, _subtype(kind, classes),
-        _first(get("legacyexchangedn")),
+        upn, mail, _subtype(kind, classes), legacy_dn,
     )
 
 
 def _subtype(kind: Kind, classes: set[str]) -> str:
     """What exactly the object is, for remediation (a contact is removed with
     ``Remove-MailContact``; a mail-enabled user is not a contact)."""
-    if kind is Kind.CUSTOM_RECIPIENT:
+    if kind is _CUSTOM:
         for name in ("contact", "remote-address", "custom-recipient"):
             if name in classes:
                 return name
         return "mail-user"
-    return kind.value
+    return _KIND_VALUE[kind]
+
+
+_KIND_VALUE = {kind: kind.value for kind in Kind}  # one dict read, not the enum's property
 
 
 def recipients(

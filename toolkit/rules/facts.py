@@ -14,11 +14,12 @@ Named relations (each quoting the spec sentence it implements):
 
 from __future__ import annotations
 
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from toolkit.model import CcmailValue, Dialect, DirEntry, Kind, Recipient
+from toolkit.model import CcmailValue, Dialect, DirEntry, Kind, Recipient, slot_setters
 from toolkit.rules.indexes import AddressIndex, Index, Key
 from toolkit.text import fold, fold_po
 
@@ -40,6 +41,27 @@ class Facts:
     stale_entries: tuple[DirEntry, ...] = ()  # mailboxes: see stale_entries()
     values: tuple[CcmailValue, ...] = ()  # every cc:Mail value, valid or not, as read
     i: int = -1  # position in Context.recipients
+
+
+# Gates: for each object, conditions the index pass or its facts show, each
+# NECESSARY for some rule of toolkit.rules.table to find something (a rule
+# declares its gate there, beside its whole predicate). A clear bit proves the
+# rule returns None, so findings_of skips the call. Why: at 100,000 objects a
+# mailbox row called 11 rules, ~1.1 s CPU of the audit, and most calls only
+# looked something up to return None. The index-pass bits are one byte per
+# object (Context.marks, ~90 KB), the others are read from the facts.
+SHARED_ADDRESS = 1  # one of its folded addresses is on another object too
+SHARED_NAME = 2  # its primary's folded name is another object's primary's name too
+NO_PRIMARY_AT_X = 4  # it has no primary at X
+UPPERS = 8  # it has two or more valid upper-case CCMAIL: proxies
+NAME_ELSEWHERE = 16  # a user entry with its primary's folded name routes outside X
+UNREACHED = 32  # it has no primary, or no user entry with that name routes to X
+ORPHAN = 64  # it is in an orphan-custom-recipient pair (Context.orphans)
+NO_OLD_THERE = 128  # such an entry is at a PO where it has no address of that name
+INDEX_GATES = 255  # every bit above: what is assumed of an object no index saw
+INVALID = 256  # it carries an invalid cc:Mail value
+STALE = 512  # it has stale entries (Facts.stale_entries)
+POWERSHELL = 1024  # remote PowerShell returned its cc:Mail values
 
 
 def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
@@ -64,9 +86,12 @@ def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
 
 
 def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
-             users_by_name: Index | None = None) -> Facts:
+             users_by_name: Index | None = None, marks: int = INDEX_GATES) -> Facts:
     """The facts of one object; its stale entries too when ``users_by_name``
-    (the cc:Mail user entries by folded name) is given."""
+    (the cc:Mail user entries by folded name) is given. ``marks`` are its
+    index-pass gates (:attr:`Context.marks`): without ``NAME_ELSEWHERE`` no
+    entry with its primary's name routes outside X, so a mailbox whose old
+    addresses all carry that name has no stale entry (no lookup needed)."""
     values = tuple(r.values)
     valid = values
     for v in values:
@@ -76,30 +101,54 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
     kind = r.kind
     primary = primary_of(kind, valid, x, dialect)
     old: tuple[CcmailValue, ...] = ()
+    stale: tuple[DirEntry, ...] = ()
     if kind is Kind.MAILBOX:
         # Spec, Terms: old addresses are its cc:Mail addresses at a PO other than X.
-        seen: set[Key] = set()
-        found = []
-        for v in valid:
-            key = v.key
-            if key[1] not in x and key not in seen:  # type: ignore[index]
-                seen.add(key)  # type: ignore[arg-type]
-                found.append(v)
+        found = [v for v in valid if v.key[1] not in x]  # type: ignore[index]
+        if len(found) > 1:  # the first of each key
+            seen: set[Key] = set()
+            found = [v for v in found if not (v.key in seen or seen.add(v.key))]  # type: ignore[func-returns-value]
         old = tuple(found)
         # the cc:Mail name: the primary name, else its first old address's name
         name = primary.name if primary else (old[0].name if old else None)
         if users_by_name is not None and name is not None:
-            stale = _stale(primary, old, users_by_name, x)
-            if stale:
-                keys = tuple(dict.fromkeys(v.key for v in valid))  # type: ignore[misc]
-                return Facts(r, valid, keys, primary, old, name, stale, values, i)
+            look = marks & NAME_ELSEWHERE or primary is None
+            if not look:
+                pname = primary.key[0]  # type: ignore[union-attr,index]
+                for v in found:
+                    if v.key[0] != pname:  # type: ignore[index]
+                        look = True
+                        break
+            if look:
+                stale = _stale(primary, old, users_by_name, x)
     else:
         name = primary.name if primary else None
-    if len(valid) == 1:
+    n = len(valid)
+    if n == 1:
         keys: tuple[Key, ...] = (valid[0].key,)  # type: ignore[assignment]
+    elif n == 2:
+        k0, k1 = valid[0].key, valid[1].key
+        keys = (k0,) if k0 == k1 else (k0, k1)  # type: ignore[assignment]
     else:
         keys = tuple(dict.fromkeys(v.key for v in valid))  # type: ignore[misc]
-    return Facts(r, valid, keys, primary, old, name, (), values, i)
+    f = _new(Facts)
+    _FACTS_R(f, r)
+    _FACTS_VALID(f, valid)
+    _FACTS_KEYS(f, keys)
+    _FACTS_PRIMARY(f, primary)
+    _FACTS_OLD(f, old)
+    _FACTS_NAME(f, name)
+    _FACTS_STALE(f, stale)
+    _FACTS_VALUES(f, values)
+    _FACTS_I(f, i)
+    return f  # type: ignore[no-any-return]
+
+
+# Facts(...) without the frozen dataclass __init__: see toolkit.model.slot_setters.
+_new = object.__new__
+(_FACTS_R, _FACTS_VALID, _FACTS_KEYS, _FACTS_PRIMARY, _FACTS_OLD, _FACTS_NAME, _FACTS_STALE,
+ _FACTS_VALUES, _FACTS_I) = slot_setters(Facts, ("r", "valid", "keys", "primary", "old",
+                                                 "ccmail_name", "stale_entries", "values", "i"))
 
 
 def stale_entries(f: Facts, users_by_name: Index, x: set[str]) -> tuple[DirEntry, ...]:
@@ -125,9 +174,9 @@ def _stale(primary: CcmailValue | None, old: tuple[CcmailValue, ...], users_by_n
 
 def entry_text(e: DirEntry) -> str:
     """How messages name a cc:Mail entry."""
-    where = f"in {e.file_po}'s directory"
-    target = f" (Addr {e.addr!r})" if e.addr.strip() and e.locn in "Rr" else ""
-    return f"{e.locn} entry '{e.name}' {where}{target}"
+    locn, addr = e.locn, e.addr
+    target = f" (Addr {addr!r})" if locn in "Rr" and addr.strip() else ""
+    return f"{locn} entry '{e.name}' in {e.file_po}'s directory{target}"
 
 
 def entry_order(e: DirEntry) -> tuple[str, ...]:
@@ -159,6 +208,8 @@ class Context:
     by_primary_name: Index  # folded primary name -> positions
     users_by_name: Index  # folded name -> cc:Mail user entries (L l R r)
     orphans: dict[int, list[tuple[int, CcmailValue]]]  # see orphan_pairs()
+    # each object's index-pass gates (SHARED_ADDRESS ... NO_OLD_THERE), by position
+    marks: array[int]
 
     def at_x(self, po: str | None) -> bool:
         """'At X' means at any PO in X."""
@@ -172,12 +223,27 @@ class Context:
         """A user entry with the object's cc:Mail name routes to Exchange."""
         if f.ccmail_name is None:
             return False
+        if f.primary is not None and f.i >= 0:  # its cc:Mail name is its primary's:
+            return not self.marks[f.i] & UNREACHED  # the index pass looked it up
         name = (f.primary or f.old[0]).key[0]  # type: ignore[index]  # fold(f.ccmail_name)
         return any(fold_po(e.po) in self.x for e in self.users_by_name.get(name, ()))
 
     def facts_at(self, i: int) -> Facts:
         """The facts of ``recipients[i]``, stale entries included."""
-        return facts_of(self.recipients[i], self.x, self.dialect, i, self.users_by_name)
+        return facts_of(self.recipients[i], self.x, self.dialect, i, self.users_by_name,
+                        self.marks[i])
+
+    def gates(self, f: Facts) -> int:
+        """The gate bits of ``f`` (see ``SHARED_ADDRESS`` ...): its index-pass
+        marks plus what its facts show."""
+        may = self.marks[f.i] if f.i >= 0 else INDEX_GATES
+        if len(f.valid) != len(f.values):
+            may |= INVALID
+        if f.stale_entries:
+            may |= STALE
+        if self.powershell and f.r.exchange_values is not None:
+            may |= POWERSHELL
+        return may
 
     @property
     def facts(self) -> FactsView:
@@ -242,18 +308,32 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     recips = [r for r in recipients if r.has_values]
     by_address = AddressIndex()
     by_primary_name = Index()
+    marks = array("B", bytes(len(recips)))  # the index-pass gates of each object
+    ad = dialect is Dialect.AD
     positions = list(range(len(recips)))  # the same int objects in every index
     # Most cc:Mail names are also on an Exchange object: key the entries by
     # that object's folded-name string instead of a second equal one.
     folded: dict[str, str] = {}
     for i, r in zip(positions, recips, strict=True):
         valid = r.valid_keys()  # prefix, source and key of each valid value
-        for key in dict.fromkeys(v.key for v in valid):
+        if len(valid) == 2:  # the usual mailbox: its primary and one old address
+            k0, k1 = valid[0].key, valid[1].key
+            keys: Iterable[Key] = (k0,) if k0 == k1 else (k0, k1)
+        else:
+            keys = dict.fromkeys(v.key for v in valid)
+        for key in keys:
             by_address.add(key, i)
-            folded.setdefault(key[0], key[0])  # type: ignore[index]
+            folded.setdefault(key[0], key[0])
         primary = primary_of(r.kind, valid, x, dialect)
-        if primary is not None:
+        if primary is None:
+            mark = NO_PRIMARY_AT_X | UNREACHED
+        else:
             by_primary_name.add(primary.key[0], i)  # type: ignore[index]
+            mark = UNREACHED if primary.key[1] in x else NO_PRIMARY_AT_X | UNREACHED  # type: ignore[index]
+        if ad and len(valid) > 1 and sum(
+                1 for v in valid if v.prefix == "CCMAIL" and v.source == "proxy") > 1:
+            mark |= UPPERS
+        marks[i] = mark
     mailbox = Kind.MAILBOX
 
     def taken(key: Key) -> bool:
@@ -264,20 +344,47 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
 
     users_by_name = Index()
     local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
+    primaries = dict.get  # by_primary_name read raw: one holder bare, several a list
+    raw_get = dict.get  # users_by_name.add written out: 144,000 calls saved at 100,000 people
     for e in entries:
-        if e.locn in "LlRr":  # a user entry
+        locn = e.locn
+        if locn in "LlRr":  # a user entry
             name = fold(e.name)
             name = folded.get(name, name)
-            users_by_name.add(name, e)
-            if e.locn in "Ll":
-                key = (name, fold_po(e.file_po))
+            have = raw_get(users_by_name, name)
+            if have is None:
+                users_by_name[name] = e
+            elif have.__class__ is list:
+                have.append(e)
+            else:
+                users_by_name[name] = [have, e]
+            po = fold_po(e.po)
+            holders = primaries(by_primary_name, name)
+            if holders is not None:  # the objects whose primary has this name
+                if po in x:
+                    if holders.__class__ is not list:
+                        marks[holders] &= ~UNREACHED
+                    else:
+                        for j in holders:
+                            marks[j] &= ~UNREACHED
+                else:
+                    here = by_address.get((name, po), ())  # objects with Name at that PO
+                    for j in holders if holders.__class__ is list else (holders,):
+                        marks[j] |= NAME_ELSEWHERE if j in here else NAME_ELSEWHERE | NO_OLD_THERE
+            if locn in "Ll":
+                key = (name, po)  # an L/l entry's PO is its file's
                 if key in local or not taken(key):
                     local.add(key, e)
     del folded
+    for _, items in by_primary_name.several():
+        for j in items:
+            marks[j] |= SHARED_NAME
     # Mailbox old addresses shared with custom recipients: only addresses on
     # several objects can be, so only those mailboxes' facts are derived again.
     candidates: list[Facts | None] = [None] * len(recips)
     for key, items in by_address.shared():
+        for j in items:
+            marks[j] |= SHARED_ADDRESS
         if key[1] not in x:
             kinds = {recips[j].kind for j in items}
             if Kind.CUSTOM_RECIPIENT in kinds and mailbox in kinds:
@@ -285,8 +392,10 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
                     if recips[j].kind is mailbox and candidates[j] is None:
                         candidates[j] = facts_of(recips[j], x, dialect, j)
     orphans = orphan_pairs(recips, candidates, by_address, x)
+    for j in orphans:
+        marks[j] |= ORPHAN
     ctx = Context(x, dialect, powershell, recips, by_address, by_primary_name, users_by_name,
-                  orphans)
+                  orphans, marks)
     return ctx, [user_group(g) for g in dict.values(local)]
 
 

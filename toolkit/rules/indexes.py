@@ -31,7 +31,14 @@ class AddressIndex:
         names = self._by_po.get(key[1])
         if names is None:
             names = self._by_po[key[1]] = Index()
-        names.add(key[0], item)
+        # Index.add written out (the index pass adds ~150,000 keys)
+        have = dict.get(names, key[0])
+        if have is None:
+            dict.__setitem__(names, key[0], item)
+        elif have.__class__ is list:
+            have.append(item)
+        else:
+            dict.__setitem__(names, key[0], [have, item])
 
     def __getitem__(self, key: Key) -> list[Any]:
         names = self._by_po.get(key[1])

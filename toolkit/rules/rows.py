@@ -16,7 +16,7 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from toolkit.model import Dialect, DirEntry, Kind, Recipient, Row
+from toolkit.model import Dialect, DirEntry, Kind, Recipient, Row, new_row
 from toolkit.rules.facts import Context, Facts, UserGroup, build_context
 from toolkit.rules.table import findings_of, not_migrated
 from toolkit.text import fold, fold_po, squeeze
@@ -47,17 +47,17 @@ def recipient_row(ctx: Context, i: int) -> Row:
     f = ctx.facts_at(i)
     r = f.r
     dn = r.dn
-    return Row("dn:" + fold(dn), dn, r.kind, f.ccmail_name, old_post_office(ctx, f),
-               route_of(ctx, f), findings_of(ctx, f), r)
+    return new_row("dn:" + fold(dn), dn, r.kind, f.ccmail_name, old_post_office(ctx, f),
+                   route_of(ctx, f), findings_of(ctx, f), r, ())
 
 
 def user_row(group: UserGroup) -> Row:
     """The ``ccmail-user`` row of one (name, PO): its first entry's spelling."""
     entries = group if group.__class__ is tuple else (group,)
     e = entries[0]  # type: ignore[index]
-    return Row(f"ccmail:{fold(e.name)}@{fold_po(e.file_po)}", None, Kind.CCMAIL_USER,
-               squeeze(e.name), e.file_po, "ccmail-mailbox", (not_migrated(entries),), None,
-               entries)
+    return new_row(f"ccmail:{fold(e.name)}@{fold_po(e.file_po)}", None, Kind.CCMAIL_USER,
+                   squeeze(e.name), e.file_po, "ccmail-mailbox", (not_migrated(entries),), None,
+                   entries)
 
 
 NOT_MIGRATED = ("not-migrated",)

@@ -3,7 +3,11 @@ table's order, each holding its whole predicate and its message.
 
 A rule is ``(ctx, f) -> Finding | None``: ``f`` is the object's
 :class:`~toolkit.rules.facts.Facts`, ``ctx`` the indexes and the named
-relations of :mod:`toolkit.rules.facts`. Which object kinds a code applies to
+relations of :mod:`toolkit.rules.facts`. ``@gate(BIT)`` above a rule names a
+condition necessary for it to find something (the gate bits of
+:mod:`toolkit.rules.facts`, known from the index pass or the facts): an
+object without it is not passed to the rule at all, which is most of the
+audit's rule calls (the predicate below still checks everything itself). Which object kinds a code applies to
 is declared once, in :mod:`toolkit.rules.codes`; :data:`RULES` pairs each
 function with its code. ``not-migrated`` (``ccmail-user`` rows) is
 :func:`not_migrated`.
@@ -13,16 +17,45 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from toolkit.model import Dialect, DirEntry, Finding, Kind
+from toolkit.model import Dialect, DirEntry, Finding, Kind, new_finding
 from toolkit.rules.codes import SEVERITY, TABLE, Code
-from toolkit.rules.facts import Context, Facts, describe, entry_order, entry_text
+from toolkit.rules.facts import (
+    INVALID,
+    NO_OLD_THERE,
+    NO_PRIMARY_AT_X,
+    ORPHAN,
+    POWERSHELL,
+    SHARED_ADDRESS,
+    SHARED_NAME,
+    STALE,
+    UNREACHED,
+    UPPERS,
+    Context,
+    Facts,
+    describe,
+    entry_order,
+    entry_text,
+)
 from toolkit.text import distinct_folded, fold_po, sorted_texts, squeeze, text_order
 
 Rule = Callable[[Context, Facts], "Finding | None"]
 
 
+_GATES: dict[Rule, int] = {}  # rule -> its gate bits (0: called for every object)
+
+
+def gate(bits: int) -> Callable[[Rule], Rule]:
+    """Declares that ``rule`` finds nothing on an object whose gate bits
+    (:meth:`Context.gates <toolkit.rules.facts.Context.gates>`) include none
+    of ``bits``; :func:`findings_of` then skips the call."""
+    def declare(rule: Rule) -> Rule:
+        _GATES[rule] = bits
+        return rule
+    return declare
+
+
 def finding(code: str, message: str, action: str) -> Finding:
-    return Finding(code, SEVERITY[code], message, action)
+    return new_finding(code, SEVERITY[code], message, action)
 
 
 def quoted(values: Iterable[str]) -> str:
@@ -33,6 +66,7 @@ def x_names(ctx: Context) -> str:
     return "Exchange POs: " + ", ".join(sorted(ctx.x))
 
 
+@gate(INVALID)
 def invalid_address(ctx: Context, f: Facts) -> Finding | None:
     """A cc:Mail value on the object does not parse, or its name or PO breaks
     the grammar (``toolkit.ccmail.address``, decided when the value was read)."""
@@ -48,6 +82,7 @@ def invalid_address(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
+@gate(SHARED_ADDRESS)
 def duplicate_address(ctx: Context, f: Facts) -> Finding | None:
     """The same folded address is on this object and on another object - except
     a mailbox's old address shared with a custom recipient (their
@@ -82,6 +117,7 @@ def duplicate_address(ctx: Context, f: Facts) -> Finding | None:
 _ORPHAN_KINDS = {Kind.MAILBOX, Kind.CUSTOM_RECIPIENT}
 
 
+@gate(SHARED_NAME)
 def name_conflict(ctx: Context, f: Facts) -> Finding | None:
     """Another object's primary has the same folded name as this object's
     primary while the two folded addresses differ, unless the two form an
@@ -112,6 +148,7 @@ def name_conflict(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
+@gate(STALE)
 def stale_ccmail_mailbox(ctx: Context, f: Facts) -> Finding | None:
     """The mailbox's primary name or one of its old addresses' names matches a
     user entry that routes to a cc:Mail mailbox (``f.stale_entries``, the
@@ -129,6 +166,7 @@ def stale_ccmail_mailbox(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
+@gate(ORPHAN)
 def orphan_custom_recipient(ctx: Context, f: Facts) -> Finding | None:
     """A custom recipient carries one of the mailbox's old addresses (as
     targetAddress or proxy); reported on both rows (``ctx.orphans``, the
@@ -156,6 +194,7 @@ def orphan_custom_recipient(ctx: Context, f: Facts) -> Finding | None:
     return finding("orphan-custom-recipient", message, action)
 
 
+@gate(NO_PRIMARY_AT_X)
 def missing_primary_address(ctx: Context, f: Facts) -> Finding | None:
     """The mailbox has a valid cc:Mail value but no primary at X."""
     if not f.valid or (f.primary is not None and ctx.at_x(f.primary.po)):
@@ -172,6 +211,7 @@ def missing_primary_address(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
+@gate(UPPERS)
 def multiple_primaries(ctx: Context, f: Facts) -> Finding | None:
     """AD dialect: more than one valid upper-case ``CCMAIL:`` proxy; the last
     is taken as primary, but LDAP does not promise value order."""
@@ -189,6 +229,7 @@ def multiple_primaries(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
+@gate(NO_OLD_THERE)
 def missing_secondary_address(ctx: Context, f: Facts) -> Finding | None:
     """A user entry has the mailbox's primary name and a PO other than X, and
     the mailbox has no old address (of any name) at that PO."""
@@ -214,6 +255,7 @@ def missing_secondary_address(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
+@gate(STALE)
 def unconfirmed_migration(ctx: Context, f: Facts) -> Finding | None:
     """With stale-ccmail-mailbox: the Exchange item count is known and lower
     than the sum of ``Messages`` over the stale entries that have one."""
@@ -236,6 +278,7 @@ def unconfirmed_migration(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
+@gate(UNREACHED)
 def awaiting_dirsync(ctx: Context, f: Facts) -> Finding | None:
     """The mailbox has a cc:Mail name, is not stale, and no user entry with its
     cc:Mail name routes to Exchange."""
@@ -253,6 +296,7 @@ def awaiting_dirsync(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
+@gate(POWERSHELL)
 def source_mismatch(ctx: Context, f: Facts) -> Finding | None:
     """Only with remote PowerShell: the cc:Mail values Exchange returns differ
     from the directory's (prefix case kept, order ignored)."""
@@ -279,7 +323,8 @@ def not_migrated(group: tuple[DirEntry, ...]) -> Finding:
     """The ``ccmail-user`` row of a cc:Mail user still only on cc:Mail (which
     rows: :func:`toolkit.rules.facts.build_context`); it names every entry."""
     e = group[0]
-    listed = "; ".join(entry_text(x) for x in sorted(group, key=entry_order))
+    listed = (entry_text(e) if len(group) == 1
+              else "; ".join(entry_text(x) for x in sorted(group, key=entry_order)))
     return finding(
         "not-migrated",
         f"cc:Mail user '{squeeze(e.name)} at {e.file_po}' ({listed}) has no Exchange mailbox",
@@ -307,8 +352,18 @@ assert all(code.code == rule.__name__.replace("_", "-") for code, rule in RULES)
 RULES_FOR: dict[Kind, tuple[Rule, ...]] = {
     kind: tuple(rule for code, rule in RULES if kind in code.kinds) for kind in Kind
 }
+# Per (kind, gate bits), the rules to call: the few combinations met, made when first met.
+_CALLS: dict[tuple[Kind, int], tuple[Rule, ...]] = {}
 
 
 def findings_of(ctx: Context, f: Facts) -> tuple[Finding, ...]:
-    """Every finding of one object, in the table's order, from one set of facts."""
-    return tuple(found for rule in RULES_FOR[f.r.kind] if (found := rule(ctx, f)) is not None)
+    """Every finding of one object, in the table's order, from one set of facts
+    (the rules its gates exclude are not called: they would return None)."""
+    kind, may = f.r.kind, ctx.gates(f)
+    calls = _CALLS.get((kind, may))
+    if calls is None:
+        calls = _CALLS[kind, may] = tuple(
+            rule for rule in RULES_FOR[kind] if not _GATES.get(rule) or may & _GATES[rule])
+    if not calls:
+        return ()
+    return tuple([found for rule in calls if (found := rule(ctx, f)) is not None])
