@@ -63,17 +63,35 @@ def test_pyproject_pins_the_ldap3_release_the_fast_path_was_written_for():
     assert ldap3_pin in {f"ldap3=={v}" for v in ldapfast.WRITTEN_FOR}
 
 
+class FakeSocket:
+    """A socket that hands over ``data`` in pieces of ``piece`` octets (ldap3 and the fast
+    path both read the connection's socket: framing across any cut is exercised)."""
+
+    def __init__(self, data: bytes, piece: int) -> None:
+        self.data, self.piece, self.pos = data, piece, 0
+
+    def recv(self, size: int) -> bytes:
+        chunk = self.data[self.pos : self.pos + min(size, self.piece)]
+        self.pos += len(chunk)
+        return chunk
+
+
+def serve(strategy: SyncStrategy, messages: list[bytes], piece: int = 7) -> None:
+    strategy.connection.socket = FakeSocket(b"".join(messages), piece)
+
+
 @pytest.fixture
-def strategy(monkeypatch) -> SyncStrategy:
+def strategy() -> SyncStrategy:
     conn = ldap3.Connection(ldap3.Server("fast-path-test", get_info=ldap3.NONE),
                             client_strategy=ldap3.SYNC)
     assert type(conn.strategy) is SyncStrategy
-    monkeypatch.setattr(conn.strategy, "receiving", lambda: list(MESSAGES), raising=False)
     return conn.strategy
 
 
 def test_the_copied_get_response_answers_as_ldap3s_own(strategy):
+    serve(strategy, MESSAGES)
     ours = ldapfast._fast_get_response(strategy, 7, None)
+    serve(strategy, MESSAGES)
     theirs = SyncStrategy._get_response(strategy, 7, None)
     assert len(ours) == len(theirs) == 4
     assert [r["type"] if isinstance(r, dict) else r for r in ours] == \
@@ -95,3 +113,140 @@ def test_the_hook_is_installed_only_for_the_search_and_only_on_the_pinned_ldap3(
     with ldapfast.fast_entries(conn):
         assert "_get_response" not in vars(strategy)  # another ldap3: its own, slower path
 
+
+
+# ---------------------------------------------------------------- differential: awkward entries
+
+
+def _long_form(tag: int, content: bytes, octets: int) -> bytes:
+    """A TLV whose length takes ``octets`` octets even when fewer would do (BER allows it)."""
+    return bytes([tag, 0x80 | octets]) + len(content).to_bytes(octets, "big") + content
+
+
+def _awkward_messages(seed: int, count: int) -> list[bytes]:
+    """Search entries a fast path can get wrong: every length form, odd names, odd values."""
+    import random
+
+    rnd = random.Random(seed)
+    names = [b"cn", b"CN", b"objectClass", b"proxyAddresses", b"PROXYADDRESSES", b"objectGUID",
+             b"objectSid", b"targetAddress", b"description", b"x-attr", b"msExchHomeServerName",
+             b"cn;lang-de", b"proxyAddresses;range=0-*", b"1.2.840.113556.1.4.1", b"na\xc3\xafve",
+             b"", b"bad name"]
+    dns = [b"cn=Smith\\2C John,dc=corp", b"CN=Smith\\, John,DC=corp", b"cn=\\C3\\A9t\\C3\\A9,dc=x",
+           b"cn=a\\5C2C,dc=x", b"cn=\\20lead\\2C trail\\20,dc=x", b"cn=\\23hash\\2c,dc=x",
+           b"cn=caf\xe9,dc=x", b"", b"cn=" + b"L" * 300 + b",dc=x", "cn=Zoë\\2C Ann,dc=x".encode()]
+
+    def value() -> bytes:
+        kind = rnd.randrange(8)
+        if kind == 0:
+            return b""
+        if kind == 1:
+            return bytes(rnd.randrange(256) for _ in range(16))  # a GUID, or not UTF-8
+        if kind == 2:
+            return "Zoë Nilsson at PO3 ✓".encode() * rnd.randrange(1, 4)
+        if kind == 3:
+            return b"caf\xe9"  # Latin-1: not UTF-8
+        size = rnd.choice([1, 5, 120, 127, 128, 129, 255, 256, 300, 20_000 if rnd.random() < 0.1 else 3])
+        return bytes(rnd.choice(b"abcXYZ:;, \x00\x04\x30\x31\x80") for _ in range(size))
+
+    def tlv(tag: int, content: bytes) -> bytes:
+        form = rnd.randrange(6)
+        if form == 0:
+            return _long_form(tag, content, 1 if len(content) < 256 else 3)
+        if form == 1:
+            return _long_form(tag, content, 2 if len(content) < 65536 else 3)
+        return _ber(tag, content)
+
+    messages = []
+    for number in range(count):
+        attributes = []
+        for _ in range(rnd.randrange(0, 7)):
+            values = [value() for _ in range(rnd.choice([0, 1, 1, 1, 2, 5]))]
+            attributes.append(tlv(0x30, tlv(0x04, rnd.choice(names))
+                                  + tlv(0x31, b"".join(tlv(0x04, v) for v in values))))
+        message_id = rnd.choice([b"\x05", b"\x05", b"\x00\x05"])  # the search below is 5
+        body = tlv(0x64, tlv(0x04, rnd.choice(dns)) + tlv(0x30, b"".join(attributes)))
+        if number % 17 == 0:
+            body += _ber(0xA0, _ber(0x30, _ber(0x04, b"1.2.3")))  # controls
+        messages.append(tlv(0x30, _ber(0x02, message_id) + body))
+    return messages
+
+
+def _as_entries(responses: list) -> list:
+    out = []
+    for item in responses[:-2]:
+        try:
+            out.append(item.get("ccmig_entry") or entry(item["dn"], item["raw_attributes"]))
+        except Exception as exc:  # e.g. a partial range: both must fail alike
+            out.append(repr(exc))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_path_reads_awkward_entries_as_ldap3_does(strategy, seed):
+    """Same RawEntry (dn, names, value order, str/bytes) whether the fast path or ldap3's own
+    decoder and framing read a stream, cut anywhere; unusual messages are left to ldap3."""
+    messages = _awkward_messages(seed, 200)
+    done = _ber(0x30, _ber(0x02, b"\x05") + _ber(0x65, b"\x0a\x01\x00\x04\x00\x04\x00"))
+    for piece in (5, 97, 1 << 20):
+        serve(strategy, [*messages, done], piece)
+        ours = ldapfast._fast_get_response(strategy, 5, None)
+        serve(strategy, [*messages, done], piece)
+        theirs = SyncStrategy._get_response(strategy, 5, None)
+        assert ours[-2:] == theirs[-2:]  # the search result and ldap3's end marker
+        assert _as_entries(ours) == _as_entries(theirs)
+        fast = sum("ccmig_entry" in item for item in ours[:-2])
+        assert len(messages) > fast > len(messages) // 10  # both paths were taken
+
+
+def _ldap3_entry(strategy: SyncStrategy, message: bytes):
+    """(message ID, RawEntry) as ldap3's own decoder reads ``message``, or None if it cannot."""
+    from ldap3.utils.asn1 import decode_message_fast
+
+    try:
+        decoded = decode_message_fast(message)
+        item = strategy.decode_response_fast(decoded)
+        return int(decoded["messageID"]), entry(item["dn"], item["raw_attributes"])
+    except Exception:  # garbage to ldap3 too
+        return None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_damaged_entry_is_read_as_ldap3_reads_it_or_left_to_ldap3(strategy, seed):
+    """One octet changed anywhere (a length that disagrees with its parent, a tag, a name):
+    the fast path gives exactly ldap3's entry or none at all."""
+    import random
+
+    rnd = random.Random(seed)
+    fast_taken = 0
+    for message in _awkward_messages(seed + 10, 80):
+        # tags and the octets after them (lengths) mostly: where a decoder goes wrong
+        spots = [p for p in range(1, len(message)) if message[p - 1] in b"\x02\x04\x30\x31\x64\x81\x82"]
+        for _ in range(40):
+            at = rnd.choice(spots) if rnd.random() < 0.8 else rnd.randrange(len(message))
+            damaged = message[:at] + bytes([rnd.choice([message[at] ^ 1, message[at] + 1 & 0xFF,
+                                                        message[at] - 1 & 0xFF, 0x80, 0x04])]) \
+                + message[at + 1 :]
+            fast = ldapfast.decode_search_entry(damaged)
+            if fast is not None:
+                fast_taken += 1
+                assert (fast[0], fast[1]["ccmig_entry"]) == _ldap3_entry(strategy, damaged), damaged
+    assert fast_taken > 100
+
+
+@pytest.mark.parametrize("dn", [
+    "cn=Smith\\2C John,dc=corp", "cn=a\\2C\\2Cb\\2C,dc=x", "cn=\\2C,dc=x", "cn=a\\5C2C,dc=x",
+    "cn=a\\2c b\\2C c,dc=x", "cn=\\20x\\2C y\\20,dc=x", "cn=\\23x\\2C,dc=x", "CN=Smith\\, John",
+    "cn=\\C3\\A9t\\C3\\A9\\2C x,dc=y", "cn=a\\,\\2C,dc=x", "cn=a\\\\,dc=x",
+    "cn=a\\\\2C,dc=x", "cn=x\\2C", "cn=plain,dc=x", "cn=\\0A\\2C",
+])
+def test_display_dn_quick_exits_print_as_the_general_path(dn):
+    from toolkit.exchange.dn import _HEX, _printable, display_dn
+
+    assert display_dn(dn) == _HEX.sub(_printable, dn)
+
+
+def test_display_dn_prints_openldap_commas_as_ad_does():
+    from toolkit.exchange.dn import display_dn
+
+    assert display_dn("cn=Smith\\2C John,ou=a\\2Cb,dc=corp") == "cn=Smith\\, John,ou=a\\,b,dc=corp"

@@ -21,7 +21,6 @@ from toolkit.multimap import Index
 from toolkit.text import fold
 
 log = logging.getLogger(__name__)
-_COUNT_OK = frozenset("0123456789")
 _MAILBOX = Kind.MAILBOX  # read through the enum's class, ~0.2 µs per recipient observed
 
 
@@ -55,7 +54,7 @@ def iter_stats(path: str | Path) -> Iterator[tuple[int, str, int]]:
     try:
         for row in reader:
             line = reader.line_num
-            if not any(cell.strip() for cell in row):
+            if not "".join(row).strip():  # blank cells only (one C call, not one per cell)
                 continue
             if len(row) <= max(id_col, count_col):
                 raise InputError("missing column(s)", f"{path}:{line}")
@@ -63,7 +62,7 @@ def iter_stats(path: str | Path) -> Iterator[tuple[int, str, int]]:
                 raise InputError("more cells than the header (quote identities that hold commas)",
                                  f"{path}:{line}")
             identity, count = row[id_col].strip(), row[count_col].strip()
-            if not count or not set(count) <= _COUNT_OK or len(count) > 18:
+            if not (count.isascii() and count.isdigit()) or len(count) > 18:  # 0-9 only
                 raise InputError(
                     f"item_count must be a non-negative integer, found {count[:40]!r}", f"{path}:{line}"
                 )

@@ -21,6 +21,7 @@ connection alone (ldap3's own, slower, path), never a half-fitting hook.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import inspect
@@ -115,6 +116,16 @@ def _attribute_name(raw: bytes) -> tuple[str, bool] | None:
     return known
 
 
+# The header octets of a one-valued attribute with every length short -
+# 30 La 04 Ln <name> 31 Ls 04 Lv - as seen by the general path, which checked
+# them, -> (lower-case name, binary?, value start, attribute size). The same
+# octets again (the same name, the same value length: cn, mail, objectGUID ...
+# at 100,000 entries there are a few hundred of them) skip those checks: one
+# slice and one lookup instead of ~20 steps. Measured: 14% of the decoder.
+_HEADS: dict[bytes, tuple[str, bool, int, int]] = {}
+_HEADS_MAX = 4096
+
+
 def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
     """(message ID, ``response`` item) of a plain SearchResultEntry, else None.
 
@@ -122,8 +133,19 @@ def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
     exactly as :func:`toolkit.exchange.ldapread.entry` builds one from ldap3's item; None - ldap3
     decodes the message - for anything unusual: controls, attribute options,
     a name sent twice, BER this decoder does not expect.
+
+    Why it is one long function: at 100,000 entries it runs for ~1.2 million
+    attributes and ~1.8 million values, and its cost is the count of Python
+    steps per element (measured: walking the BER without building a single
+    value is ~85% of it). Lengths of one octet (< 128) or two (0x81 n) are
+    therefore read inline and ``_ber_length`` only for the rest, a header seen
+    before skips the checks (:data:`_HEADS`), and an only value (most
+    attributes) is stored without a list comprehension. Any read past the
+    end of the message is an IndexError, i.e. None. Callgrind on 3,000
+    captured bench entries: 227k instructions per entry before, 135k now.
     """
     names = _NAMES
+    heads = _HEADS
     try:
         if message[0] != 0x30:
             return None
@@ -148,56 +170,98 @@ def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
         if list_end != end:
             return None
         attrs: dict[str, list[AttrValue]] = {}
-        while pos < list_end:
-            # PartialAttribute ::= SEQUENCE { type OCTET STRING, vals SET OF OCTET STRING };
-            # short-form lengths (< 128) are read inline, the rest by _ber_length.
-            if message[pos] != 0x30:
-                return None
-            size = message[pos + 1]
-            if size < 0x80:
-                pos, attr_end = pos + 2, pos + 2 + size
+        while pos < end:
+            # PartialAttribute ::= SEQUENCE { type OCTET STRING, vals SET OF OCTET STRING }
+            # a short attribute: maybe a header seen before (see _HEADS)
+            head = heads.get(message[pos : pos + 8 + message[pos + 3]]) if message[pos + 1] < 0x80 else None
+            if head is not None:
+                lname, binary, value_start, size = head
+                if lname in attrs:
+                    return None
+                value = message[pos + value_start : pos + size]
+                pos += size
             else:
-                pos, attr_end = _ber_length(message, pos + 1)
-            size = message[pos + 1]
-            if message[pos] != 0x04 or size >= 0x80:
-                return None
-            start = pos + 2
-            pos = start + size
-            raw_name = message[start:pos]
-            known = names.get(raw_name) or _attribute_name(raw_name)
-            if known is None or known[0] in attrs or message[pos] != 0x31:
-                return None
-            size = message[pos + 1]
-            if size < 0x80:
-                pos, vals_end = pos + 2, pos + 2 + size
-            else:
-                pos, vals_end = _ber_length(message, pos + 1)
-            if vals_end != attr_end:
-                return None
-            values: list[bytes] = []
-            append = values.append
-            while pos < vals_end:
-                if message[pos] != 0x04:
+                first = pos
+                if message[pos] != 0x30:
                     return None
                 size = message[pos + 1]
                 if size < 0x80:
-                    start = pos + 2
-                    pos = start + size
+                    pos += 2
+                    attr_end = pos + size
+                elif size == 0x81:  # one length octet: long values (homeMDB, proxyAddresses)
+                    attr_end = pos + 3 + message[pos + 2]
+                    pos += 3
                 else:
-                    start, pos = _ber_length(message, pos + 1)
-                append(message[start:pos])
-            if pos != vals_end:
-                return None
-            if not values:
-                continue
-            if known[1]:
-                attrs[known[0]] = values  # type: ignore[assignment]
+                    pos, attr_end = _ber_length(message, pos + 1)
+                size = message[pos + 1]
+                if message[pos] != 0x04 or size >= 0x80:
+                    return None
+                pos += 2
+                raw_name = message[pos : pos + size]
+                pos += size
+                known = names.get(raw_name) or _attribute_name(raw_name)
+                if known is None or message[pos] != 0x31:
+                    return None
+                lname, binary = known
+                if lname in attrs:
+                    return None
+                size = message[pos + 1]
+                if size < 0x80:
+                    pos += 2
+                    if pos + size != attr_end:
+                        return None
+                elif size == 0x81:
+                    pos += 3
+                    if pos + message[pos - 1] != attr_end:
+                        return None
+                else:
+                    pos, vals_end = _ber_length(message, pos + 1)
+                    if vals_end != attr_end:
+                        return None
+                values: list[bytes] = []
+                while pos < attr_end:
+                    if message[pos] != 0x04:
+                        return None
+                    size = message[pos + 1]
+                    if size < 0x80:
+                        pos += 2
+                        value_end = pos + size
+                    elif size == 0x81:
+                        value_end = pos + 3 + message[pos + 2]
+                        pos += 3
+                    else:
+                        pos, value_end = _ber_length(message, pos + 1)
+                    if value_end == attr_end and not values:  # the only value (most attributes)
+                        if message[first + 1] < 0x80 and pos - first == 8 + message[first + 3] \
+                                and len(heads) < _HEADS_MAX:
+                            # every length short: these octets always mean this (see _HEADS)
+                            heads[message[first:pos]] = (lname, binary, pos - first, attr_end - first)
+                        break
+                    values.append(message[pos:value_end])
+                    pos = value_end
+                else:
+                    if pos != attr_end:
+                        return None
+                    if not values:  # as ldap3's item, which entry() skips
+                        continue
+                    if binary:
+                        attrs[lname] = values  # type: ignore[assignment]
+                    else:
+                        try:
+                            attrs[lname] = [v.decode("utf-8") for v in values]
+                        except UnicodeDecodeError:
+                            attrs[lname] = [text_or_bytes(v) for v in values]
+                    continue
+                value = message[pos:value_end]
+                pos = value_end
+            if binary:  # one value, from either path
+                attrs[lname] = [value]
             else:
                 try:
-                    attrs[known[0]] = [v.decode("utf-8") for v in values]
+                    attrs[lname] = [value.decode("utf-8")]
                 except UnicodeDecodeError:
-                    attrs[known[0]] = [text_or_bytes(v) for v in values]
-        if pos != list_end:
+                    attrs[lname] = [value]
+        if pos != end:
             return None
     except IndexError:
         return None
@@ -205,48 +269,108 @@ def decode_search_entry(message: bytes) -> tuple[int, dict[str, object]] | None:
     return message_id, {"type": "searchResEntry", "dn": dn, "ccmig_entry": entry}
 
 
+# Bytes asked of the socket at a time. ldap3 asks for 4,096 (its SOCKET_SIZE):
+# ~20,000 receives for 100,000 entries, and each one re-slices the pending
+# buffer per message. A plain socket hands over what has arrived, up to this.
+RECEIVE_SIZE = 1 << 16
+
+
+def _message_size(buf: bytes, pos: int) -> int:
+    """Size of the message starting at ``pos``, or -1 while its length is incomplete.
+
+    The arithmetic of ldap3's ``BaseStrategy.compute_ldap_message_size``
+    (which needs more than two octets), without copying the buffer first.
+    """
+    if len(buf) - pos <= 2:
+        return -1
+    first = buf[pos + 1]
+    if first < 0x80:
+        return first + 2
+    count = first - 128
+    if len(buf) - pos < count + 2:
+        return -1
+    return int.from_bytes(buf[pos + 2 : pos + 2 + count], "big") + 2 + count
+
+
+def _receive(strategy: Any) -> bytes:
+    """The next bytes from the socket; a failure as ldap3's ``receiving`` raises it."""
+    from ldap3.core.exceptions import (
+        LDAPExceptionError,
+        LDAPSocketReceiveError,
+        communication_exception_factory,
+    )
+
+    try:
+        return strategy.connection.socket.recv(RECEIVE_SIZE)  # type: ignore[no-any-return]
+    except (OSError, AttributeError) as exc:
+        strategy.connection.last_error = "error receiving data: " + str(exc)
+        with contextlib.suppress(OSError, LDAPExceptionError):  # close first, as ldap3 does
+            strategy.close()
+        raise communication_exception_factory(LDAPSocketReceiveError, type(exc)(str(exc)))(
+            strategy.connection.last_error) from None
+
+
 def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
-    """ldap3 ``SyncStrategy._get_response`` with :func:`decode_search_entry` first."""
+    """ldap3 ``SyncStrategy._get_response`` with its own framing and :func:`decode_search_entry` first.
+
+    Why the framing is here too: ldap3's ``receiving()`` reads 4 KB at a
+    time and cuts each message off the front of its buffer by copying the
+    rest; this reads :data:`RECEIVE_SIZE` and cuts messages by offset. It
+    stands in for ``receiving()`` only where that is a plain ``recv`` loop
+    (no DIGEST-MD5 signing: see :func:`fast_entries`); what follows a
+    message - ldap3's decoder for anything but a plain entry, the checks of
+    the message ID, the unsolicited notifications - is ldap3's code.
+    """
     from ldap3.core.exceptions import LDAPExtensionError, LDAPSocketReceiveError
     from ldap3.strategy.base import RESPONSE_COMPLETE, SESSION_TERMINATED_BY_SERVER, TRANSACTION_ERROR
     from ldap3.utils.asn1 import decode_message_fast
 
     connection = strategy.connection
     responses: list[Any] = []
+    buf = b""
+    pos = 0
     complete = False
-    while not complete:
-        received = strategy.receiving()
-        if not received:
-            return SESSION_TERMINATED_BY_SERVER
-        for message in received:
-            if not message:
-                continue
-            if connection.usage:
-                connection._usage.update_received_message(len(message))
-            fast = decode_search_entry(message)
-            if fast is not None and fast[0] == message_id:
-                responses.append(fast[1])
-                continue
-            ldap_resp = decode_message_fast(message)
-            item = strategy.decode_response_fast(ldap_resp)
-            received_id = int(ldap_resp["messageID"])
-            if received_id == message_id:
-                responses.append(item)
-                if item["type"] not in ("searchResEntry", "searchResRef", "intermediateResponse"):
-                    complete = True
-            elif received_id == 0:  # unsolicited notification (RFC 4511 4.4)
-                if item["responseName"] == "1.3.6.1.4.1.1466.20036":
-                    return SESSION_TERMINATED_BY_SERVER
-                if item["responseName"] == "2.16.840.1.113719.1.27.103.4":
-                    return TRANSACTION_ERROR
-                connection.last_error = "unknown unsolicited notification from server"
-                raise LDAPSocketReceiveError(connection.last_error)
-            elif item["type"] == "extendedResp":
-                connection.last_error = "multiple extended responses to a single extended request"
-                raise LDAPExtensionError(connection.last_error)
-            else:
-                connection.last_error = "invalid messageId received"
-                raise LDAPSocketReceiveError(connection.last_error)
+    while True:
+        size = _message_size(buf, pos)
+        if size < 0 or pos + size > len(buf):  # the message is not all here yet
+            if complete:  # ldap3 too answers once the messages received are done
+                break
+            data = _receive(strategy)
+            if not data:
+                return SESSION_TERMINATED_BY_SERVER
+            buf = buf[pos:] + data if pos < len(buf) else data
+            pos = 0
+            continue
+        message = buf[pos : pos + size]
+        pos += size
+        if not message:  # ldap3 skips an empty one (size 0 cannot occur: >= 2)
+            continue
+        if connection.usage:
+            connection._usage.update_received_message(size)
+        fast = decode_search_entry(message)
+        if fast is not None and fast[0] == message_id:
+            responses.append(fast[1])
+            continue
+        ldap_resp = decode_message_fast(message)
+        item = strategy.decode_response_fast(ldap_resp)
+        received_id = int(ldap_resp["messageID"])
+        if received_id == message_id:
+            responses.append(item)
+            if item["type"] not in ("searchResEntry", "searchResRef", "intermediateResponse"):
+                complete = True
+        elif received_id == 0:  # unsolicited notification (RFC 4511 4.4)
+            if item["responseName"] == "1.3.6.1.4.1.1466.20036":
+                return SESSION_TERMINATED_BY_SERVER
+            if item["responseName"] == "2.16.840.1.113719.1.27.103.4":
+                return TRANSACTION_ERROR
+            connection.last_error = "unknown unsolicited notification from server"
+            raise LDAPSocketReceiveError(connection.last_error)
+        elif item["type"] == "extendedResp":
+            connection.last_error = "multiple extended responses to a single extended request"
+            raise LDAPExtensionError(connection.last_error)
+        else:
+            connection.last_error = "invalid messageId received"
+            raise LDAPSocketReceiveError(connection.last_error)
     responses.append(RESPONSE_COMPLETE)
     return responses
 
@@ -265,7 +389,7 @@ def fast_entries(conn: ldap3.Connection) -> Iterator[None]:
     strategy = getattr(conn, "strategy", None)
     if ldap3.__version__ not in WRITTEN_FOR \
             or type(strategy) is not SyncStrategy or not getattr(conn, "fast_decoder", False) \
-            or not hasattr(strategy, "receiving") \
+            or getattr(conn, "sasl_mechanism", None) == ldap3.DIGEST_MD5 \
             or not get_config_parameter("CASE_INSENSITIVE_ATTRIBUTE_NAMES"):
         yield
         return

@@ -25,7 +25,7 @@ import codecs
 import contextlib
 import re
 from binascii import a2b_base64
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Generator, Iterable, Iterator
 from pathlib import Path
 
 from toolkit.errors import InputError
@@ -36,9 +36,12 @@ from toolkit.model import AttrValue, RawEntry
 BINARY_ATTRS = frozenset({"objectguid", "objectsid", "msexchmailboxguid", "sidhistory"})
 
 _ATTR_NAME = re.compile(r"^(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)(?:;[A-Za-z0-9-]+)*$")
-# How the quick path treats an attribute: decode as text, keep bytes, skip
-# (not asked for), or leave to the exact reader when unusual (dn, changetype).
-_TEXT, _BINARY, _SKIP, _SPECIAL = 0, 1, 2, 3
+# How the quick path treats a line, by its name (``name:`` for base64): keep
+# the text, skip it (not asked for), look closer (dn, changetype) or leave the
+# record to the exact reader; of a base64 value: decode as text, keep the
+# bytes, or only check it.
+_TEXT, _SKIP, _SPECIAL, _FALLBACK = 0, 1, 2, 3
+_TEXT64, _BINARY64, _SKIP64 = 4, 5, 6
 _BLOCK = 1 << 20  # bytes read at a time; a block ends at an empty line
 _NAME_CACHE_MAX = 4096
 
@@ -128,6 +131,7 @@ class _Reader:
         self.dn: str | None = None
         self.attrs: dict[str, list[AttrValue]] = {}
         self.where = ""
+        self.span = 0  # lines of the record record() has just read
 
     def lname(self, name: str, number: int) -> str:
         lname = self.names.get(name)
@@ -139,22 +143,25 @@ class _Reader:
                 self.names[name] = lname
         return lname
 
-    def _kind(self, name: str) -> tuple[str, int] | None:
-        """(lower-case name, how the quick path treats it); None for a bad name."""
+    def _kind(self, key: str) -> tuple[str, int]:
+        """(lower-case name, how the quick path treats it) of a line's ``name``
+        (``name:`` for a base64 line); ``_FALLBACK`` for a bad name."""
+        base64_value = key.endswith(":")
+        name = key[:-1] if base64_value else key
         if not _ATTR_NAME.match(name):
-            return None
+            return ("", _FALLBACK)
         lname = self.lname(name, 0)
         if lname in ("dn", "changetype"):
-            how = _SPECIAL
+            how = _FALLBACK if base64_value else _SPECIAL
         elif self.keep is not None and lname not in self.keep:
-            how = _SKIP
+            how = _SKIP64 if base64_value else _SKIP
         elif lname in BINARY_ATTRS:
-            how = _BINARY
+            how = _BINARY64 if base64_value else _FALLBACK  # binary as text: the exact reader
         else:
-            how = _TEXT
+            how = _TEXT64 if base64_value else _TEXT
         kind = (lname, how)
         if len(self.kinds) < _NAME_CACHE_MAX:
-            self.kinds[name] = kind
+            self.kinds[key] = kind
         return kind
 
     def logical(self, number: int, name: str, lname: str, sep: str, value: str) -> None:
@@ -261,72 +268,73 @@ class _Reader:
         Returns the entry, or False when the record is not plain - a comment
         or ``version:`` before ``dn:``, an odd or malformed line - and must
         go through :meth:`lines`; nothing has changed then.
+
+        Why it reads lines as it does: a 100,000-object export has ~2
+        million lines, and the work per line is most of the read. Every
+        writer (ldifde, ldapsearch) puts one space after the colon, so a line
+        is split once at ``": "``: ``name`` and the text value as it is, or
+        ``name:`` and a base64 value - one cached lookup says which and what
+        to do with it. A line without ``": "`` (an empty value, a URL, no
+        space) fails to unpack, and a record with ``":  "`` (more spaces to
+        drop) is not plain: the exact reader takes both.
         """
         if self.dn is not None or self.attrs:  # pragma: no cover - records start clean
             return False
-        if "\n " in rec:
-            rec = rec.replace("\n ", "")  # unfold (a comment's continuation stays a comment)
-        lines = rec.split("\n")
-        names = self.names
-        head = lines[0]
-        colon = head.find(":")
-        if colon < 0 or names.get(head[:colon]) != "dn":
+        text = rec.replace("\n ", "")  # unfold (a comment's continuation stays a comment)
+        if ":  " in text:
             return False
-        value = head[colon + 1 :]
-        if value[:1] == ":":
-            try:
-                dn = base64.b64decode(value[1:].strip(), validate=True).decode("utf-8")
-            except ValueError:  # not base64, or not UTF-8: the exact reader says which
-                return False
-        elif value[:1] == "<":
-            return False
-        else:
-            dn = value.lstrip(" ")
+        lines = text.split("\n")
+        self.span = len(lines) + (len(rec) - len(text)) // 2  # lines as written: for block()
         kinds = self.kinds
         attrs: dict[str, list[AttrValue]] = {}
         try:
+            name, value = lines[0].split(": ", 1)
+            lname, how = kinds.get(name) or self._kind(name)
+            if lname != "dn":  # version:, a comment, ...: the exact reader
+                return False
+            # dn: text, or dn:: base64 (_FALLBACK: as an attribute it would go the exact way)
+            dn = value if how == _SPECIAL else base64.b64decode(value.strip(), validate=True).decode("utf-8")
             for line in lines[1:] if len(lines) > 1 else ():
-                name, value = line.split(":", 1)  # no colon: ValueError, the exact reader says
-                kind = kinds.get(name)
-                if kind is None:
-                    if line[:1] == "#":
-                        continue
-                    kind = self._kind(name)
-                    if kind is None:
-                        return False
-                lname, how = kind
-                if value[:1] == ":":  # base64
-                    if how == _SPECIAL:
-                        return False
-                    data = a2b_base64(value[1:].strip().encode("ascii"), strict_mode=True)
-                    if how == _SKIP:
-                        continue
-                    item: AttrValue = data if how == _BINARY else _text(data)
-                elif how == _TEXT:
-                    if value[:1] == "<":
-                        return False
-                    item = value.lstrip(" ")
+                name, value = line.split(": ", 1)  # no ": ": ValueError, the exact reader says why
+                try:  # (a subscript: cheaper than .get, and try costs nothing until it raises)
+                    lname, how = kinds[name]
+                except KeyError:
+                    lname, how = self._kind(name)
+                if not how:  # _TEXT: the value as it is (most lines)
+                    if lname in attrs:
+                        attrs[lname].append(value)
+                    else:
+                        attrs[lname] = [value]
+                    continue
+                if how == _TEXT64:
+                    item: AttrValue = _text(a2b_base64(value.strip().encode("ascii"), strict_mode=True))
                 elif how == _SKIP:
-                    if value[:1] == "<":
+                    continue
+                elif how == _BINARY64:
+                    item = a2b_base64(value.strip().encode("ascii"), strict_mode=True)
+                elif how == _SKIP64:  # not kept, but a malformed value is still an error
+                    a2b_base64(value.strip().encode("ascii"), strict_mode=True)
+                    continue
+                elif how == _SPECIAL and lname == "changetype":  # ignored when it says "add"
+                    if value.strip().lower() != "add":
                         return False
                     continue
-                elif lname == "changetype":  # ignored when it says "add"
-                    if (value[1:] if value[:1] == "<" else value).strip().lower() != "add":
-                        return False
-                    continue
+                else:  # a second dn:, a binary attribute as text, a bad name
+                    return False
+                if lname in attrs:
+                    attrs[lname].append(item)
                 else:
-                    return False  # a second dn:, or a binary attribute as text: the exact reader
-                values = attrs.get(lname)
-                if values is None:
                     attrs[lname] = [item]
-                else:
-                    values.append(item)
-        except ValueError:  # malformed line or base64 value: the exact reader names it
+        except ValueError:  # a line not "name: value", bad base64 or UTF-8: the exact reader
             return False
         return RawEntry(display_dn(dn.strip()), attrs, f"{self.path}:{first}")
 
-    def block(self, text: str, first: int, final: bool) -> Iterator[RawEntry]:
-        """A decoded block that starts a record: record by record, quick when plain."""
+    def block(self, text: str, first: int, final: bool) -> Generator[RawEntry, None, int]:
+        """A decoded block that starts a record: record by record, quick when plain.
+
+        Returns the number of the line after the block (counted on the way,
+        not by another pass over the block).
+        """
         if "\r" in text:
             plain = text.replace("\r\n", "\n")
             if "\r" in plain:
@@ -355,11 +363,13 @@ class _Reader:
                 if not last:
                     lines.append("")  # the empty line that ends the record
                 yield from self.lines(enumerate(lines, number), final and last)
-            elif entry is not None:
-                yield entry  # type: ignore[misc]
-            number += rec.count("\n") + 1
+                number += rec.count("\n") + 1
+            else:
+                if entry is not None:
+                    yield entry  # type: ignore[misc]
+                number += self.span
             pos = end + 1
-
+        return number
 
 
 def _blocks(fh) -> Iterator[bytes]:
@@ -372,7 +382,8 @@ def _blocks(fh) -> Iterator[bytes]:
                 yield pending
             return
         data = pending + data
-        cut = max(data.rfind(b"\n\n"), data.rfind(b"\n\r\n"))
+        cut = data.rfind(b"\n\n")
+        cut = max(cut, data.rfind(b"\n\r\n", max(cut, 0)))  # not a second pass over an LF file
         if cut < 0:
             pending = data
             continue
@@ -412,10 +423,10 @@ def read_ldif(path: str | Path, attributes: Collection[str] | None = None) -> It
                 with contextlib.suppress(UnicodeDecodeError):
                     text = block.decode("utf-8")
             if text is not None:
-                yield from reader.block(text, first, final)
+                first = yield from reader.block(text, first, final)
             else:
                 body = block[:-1] if block.endswith(b"\n") else block
                 yield from reader.lines(_raw_lines(str(path), body, first), final)
-            # Lines in the block (the last one may lack its line break).
-            first += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+                # Lines in the block (the last one may lack its line break).
+                first += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
             block = following

@@ -1,0 +1,126 @@
+"""The LDIF reader's quick path (``_Reader.record``) against its exact line-by-line reader.
+
+The quick path splits each line once at ``": "`` and hands anything it is not
+sure of to the exact reader. These tests read awkward exports both ways - the
+quick path on, and off (every record through :meth:`_Reader.lines`) - and
+require the same entries (dn, names, value order, str/bytes, ``where``) or the
+same first error, so a speed change cannot change what an export means.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from pathlib import Path
+
+import pytest
+
+from toolkit.errors import InputError
+from toolkit.exchange import ldif
+from toolkit.exchange.dialects import READ_ATTRIBUTES
+
+# Lines an export may hold; each is "name" + separator + value, mixed at random.
+_NAMES = ["cn", "CN", "objectClass", "proxyAddresses", "targetAddress", "objectGUID", "objectSid",
+          "description", "cn;lang-de", "1.2.840.113556.1.4.1", "x-attr", "bad name", "changetype",
+          "dn", "#comment", "homeMDB", "legacyExchangeDN", "mail"]
+_PLAIN = ["cn", "CN", "objectClass", "proxyAddresses", "targetAddress", "description", "mail"]
+_TEXTS = ["Smith, John", "CCMAIL:Smith, John at EXCH", "a: b", "a:  b", "trail ", "tab\tin", "",
+          "add", "x" * 90, "c=US;a= ;p=Corp;o=EXCH;s=A;g=B;", "\ta"]
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _odd_line(rnd: random.Random) -> str:
+    """A valid line the quick path may get wrong (or must leave to the exact reader)."""
+    name = rnd.choice(_NAMES[:11])  # valid names
+    kind = rnd.randrange(7)
+    if kind == 0:
+        return f"{name}:{rnd.choice(_TEXTS)}"  # no space
+    if kind == 1:
+        return f"{name}:  {rnd.choice(_TEXTS)}"  # two spaces
+    if kind == 2:
+        data = rnd.choice([bytes(rnd.randrange(256) for _ in range(16)), "Zoë Nilsson".encode(),
+                           b"caf\xe9", b"add", b" spaced "])
+        return f"{name}:: {_b64(data)}" + rnd.choice(["", " ", "  "])
+    if kind == 3:
+        return rnd.choice(["changetype: add", "changetype:  ADD ", "changetype:add", "# a comment",
+                           "#no: colon", f"{name}:", f"{name}::"])
+    return f"{name}: {rnd.choice(_TEXTS)}"
+
+
+def _bad_line(rnd: random.Random) -> str:
+    """A line the export must be refused for, at the same line whichever path reads it."""
+    return rnd.choice(["cn:< file:///x", "cn:: !!!", "proxyAddresses:: Q0N", "no colon here",
+                       "bad name: x", "changetype: modify", "dn: CN=second", "objectGUID: text",
+                       f"cn:: {_b64(b'ok')}x", "description:: Q0N", "x-attr:: !!"])  # not kept: checked
+
+
+def _fold(line: str, rnd: random.Random) -> str:
+    """Fold a line anywhere, even inside the separator (RFC 2849 allows any cut)."""
+    if len(line) < 3 or rnd.random() < 0.7:
+        return line
+    cut = rnd.randrange(1, len(line))
+    return line[:cut] + "\n " + line[cut:]
+
+
+def _export(seed: int, records: int) -> str:
+    rnd = random.Random(seed)
+    out = ["version: 1", ""] if rnd.random() < 0.5 else []
+    for _ in range(records):
+        dn = rnd.choice(["dn: CN=Smith\\, John,DC=corp", "dn: cn=a\\2Cb,dc=x", "dn: CN=plain",
+                         f"dn:: {_b64('CN=Zoë Nilsson,DC=corp'.encode())}", "dn:  CN=two spaces",
+                         "DN: CN=upper", "dn: CN=trail ", "dn:CN=tight"])
+        if rnd.random() < 0.01:
+            dn = rnd.choice(["dn:: !!!", "dn:< file:///dn", "dn:: Y2Fm6Q=="])  # the last: not UTF-8
+        # plain lines, and at most one odd one: a record with two would go the exact way anyway
+        lines = [dn] + [f"{rnd.choice(_PLAIN)}: {rnd.choice(_TEXTS[:2])}"
+                        for _ in range(rnd.randrange(0, 12))]
+        if rnd.random() < 0.7:
+            lines.insert(rnd.randrange(1, len(lines) + 1), _odd_line(rnd))
+        elif rnd.random() < 0.05:  # one bad line in an otherwise plain record
+            lines.insert(rnd.randrange(1, len(lines) + 1), _bad_line(rnd))
+        out += [_fold(line, rnd) for line in lines]
+        out += [""] * rnd.choice([1, 1, 1, 2])
+    text = "\n".join(out)
+    if rnd.random() < 0.3:
+        text = text.replace("\n", "\r\n")
+    return text
+
+
+def _read(path: Path, attributes, quick: bool, monkeypatch) -> object:
+    with monkeypatch.context() as m:
+        if not quick:
+            m.setattr(ldif._Reader, "record", lambda self, rec, first: False)
+        try:
+            return [(e.dn, e.attrs, e.where) for e in ldif.read_ldif(path, attributes)]
+        except InputError as exc:
+            return ("error", str(exc))
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_quick_and_exact_ldif_readers_agree(tmp_path, monkeypatch, seed):
+    path = tmp_path / "org.ldif"
+    path.write_text(_export(seed, 40), encoding="utf-8", newline="")
+    for attributes in (None, READ_ATTRIBUTES):
+        assert _read(path, attributes, True, monkeypatch) == _read(path, attributes, False, monkeypatch)
+
+
+def test_the_quick_path_reads_a_plain_export_itself(tmp_path, monkeypatch):
+    """The comparison above means something only if the quick path takes plain records."""
+    path = tmp_path / "org.ldif"
+    path.write_text("dn: CN=Smith\\, John,DC=corp\nobjectClass: user\nobjectGUID:: AAEC\n"
+                    "proxyAddresses: CCMAIL:Smith, John at EXCH\nproxyAddresses: smtp:a@b\n"
+                    "homeMDB: CN=Mailbox Store,CN=Fir\n st,DC=corp\ndescription:: Y2Fm6Q==\n\n"
+                    "dn:: Q049WmXDqyxEQz1jb3Jw\ncn: x\n", encoding="utf-8")
+    calls = []
+    exact = ldif._Reader.lines
+    monkeypatch.setattr(ldif._Reader, "lines", lambda self, *a: calls.append(1) or exact(self, *a))
+    first, second = ldif.read_ldif(path)
+    assert not calls
+    assert first.attrs == {"objectclass": ["user"], "objectguid": [b"\x00\x01\x02"],
+                           "proxyaddresses": ["CCMAIL:Smith, John at EXCH", "smtp:a@b"],
+                           "homemdb": ["CN=Mailbox Store,CN=First,DC=corp"], "description": [b"caf\xe9"]}
+    assert (first.dn, first.where, second.dn, second.where) == \
+        ("CN=Smith\\, John,DC=corp", f"{path}:1", "CN=Zeë,DC=corp", f"{path}:10")
