@@ -312,3 +312,55 @@ def test_utf16_ldifde_export_gives_the_same_rows(ad, tmp_path):
     first = ccmig(*args, *ad)[1]
     assert first == ccmig(*args, "--ldif", str(utf16), *ad[2:])[1]
     assert json.loads(first)
+
+
+# ---------------------------------------------------------------- the JSON writer's fast path
+
+
+def test_audit_json_gives_the_general_encoders_text_for_awkward_rows():
+    """``render.proxies.audit_json`` fills a template instead of encoding
+    dicts: it must give exactly ``dumps(row.as_dict())``, for every character
+    JSON escapes, non-ASCII text, empty and several-valued lists, and fall
+    back to the general encoder for a row holding something else."""
+    from toolkit.model import Finding
+    from toolkit.proxies.model import ProxyKind, ProxyRow
+    from toolkit.render.jsonout import dumps
+    from toolkit.render.proxies import audit_json, write_audit
+
+    odd = 'q"uote\\back\tslash\x00\x1f\x7f\u2028 é 漢 \U0001f600'
+    f1 = Finding("retired-address", "warning", odd, "act " + odd)
+    f2 = Finding("duplicate-proxy", "error", "", "")
+    rows = [
+        ProxyRow("dn:" + odd, "CN=" + odd, ProxyKind.MAILBOX, 3, ("X400:" + odd, "MS:a"),
+                 (f1, f2)),
+        ProxyRow("dn:b", "CN=b", ProxyKind.USER, 0, (), (f2,)),
+        ProxyRow("dn:c", "CN=c", ProxyKind.GROUP, "7", (), ()),  # type: ignore[arg-type]  # fallback
+    ]
+    assert list(audit_json(rows)) == [dumps(r.as_dict()) for r in rows]
+    out = io.StringIO()
+    write_audit(rows, "json", out)
+    assert json.loads(out.getvalue()) == [r.as_dict() for r in rows]
+    assert out.getvalue() == "[\n  " + ",\n  ".join(dumps(r.as_dict()) for r in rows) + "\n]\n"
+    empty = io.StringIO()
+    write_audit([], "json", empty)
+    assert empty.getvalue() == "[]\n"
+    lines = io.StringIO()
+    write_audit(rows, "jsonl", lines)
+    assert lines.getvalue() == "".join(dumps(r.as_dict()) + "\n" for r in rows)
+
+
+def test_written_primary_ascii_shortcut_agrees_with_the_rule():
+    """``written_primary`` answers ASCII types with ``str.isupper``: the same
+    as 'has a letter and no lower-case letter' for every ASCII text."""
+    import itertools
+
+    from toolkit.proxies.model import written_primary
+
+    alphabet = "aZ0 :-_\x00\x7f"
+    for n in range(4):
+        for chars in itertools.product(alphabet, repeat=n):
+            t = "".join(chars)
+            rule = any(c.isalpha() for c in t) and not any(c.islower() for c in t)
+            assert written_primary(t) is rule, repr(t)
+    assert written_primary("ÉX") is True and written_primary("Éx") is False
+    assert written_primary("漢字") is True  # letters without case: no lower-case letter

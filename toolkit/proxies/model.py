@@ -43,6 +43,8 @@ def value_type(text: str) -> str | None:
 
 def written_primary(type_as_written: str) -> bool:
     """Primary: the type as written has a letter and no lower-case letter."""
+    if type_as_written.isascii():  # every ASCII letter is cased: the same test, in C
+        return type_as_written.isupper()
     return any(c.isalpha() for c in type_as_written) and not any(c.islower() for c in type_as_written)
 
 

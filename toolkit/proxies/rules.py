@@ -47,6 +47,9 @@ class Context:
     objects: tuple[ProxyObject, ...]
     settings: ProxySettings
     by_value: dict[Key, tuple[int, ...]]  # *the same* value -> objects carrying it
+    # the objects carrying a value some other object carries too: duplicate-proxy
+    # reads only these (its values' keys are folded again; most objects share none)
+    sharing: frozenset[int] = frozenset()
 
     @classmethod
     def build(cls, objects: Iterable[ProxyObject], settings: ProxySettings) -> Context:
@@ -59,7 +62,8 @@ class Context:
                     holders = index.setdefault(key, [])
                     if not holders or holders[-1] != i:
                         holders.append(i)
-        return cls(ordered, settings, {k: tuple(v) for k, v in index.items()})
+        sharing = frozenset(i for holders in index.values() if len(holders) > 1 for i in holders)
+        return cls(ordered, settings, {k: tuple(v) for k, v in index.items()}, sharing)
 
 
 def finding(code: str, message: str, action: str) -> ProxyFinding:
@@ -67,7 +71,10 @@ def finding(code: str, message: str, action: str) -> ProxyFinding:
 
 
 def describe(obj: ProxyObject) -> str:
-    return f"{obj.kind.value} {obj.dn}"
+    return f"{_KIND_TEXT[obj.kind]} {obj.dn}"
+
+
+_KIND_TEXT = {kind: kind.value for kind in ProxyKind}  # .value through the enum costs ~0.3 µs
 
 
 def quoted(values: Iterable[str]) -> str:
@@ -153,6 +160,8 @@ def malformed_proxy(ctx: Context, i: int) -> ProxyFinding | None:
 
 
 def duplicate_proxy(ctx: Context, i: int) -> ProxyFinding | None:
+    if i not in ctx.sharing:  # no value of it is on another object
+        return None
     obj = ctx.objects[i]
     clashes = []
     seen: set[Key] = set()
@@ -161,7 +170,10 @@ def duplicate_proxy(ctx: Context, i: int) -> ProxyFinding | None:
         if key is None or key in seen:
             continue
         seen.add(key)
-        others = [j for j in ctx.by_value[key] if j != i]
+        holders = ctx.by_value[key]
+        if len(holders) == 1:  # this object alone
+            continue
+        others = [j for j in holders if j != i]
         if others:
             names = ", ".join(describe(ctx.objects[j]) for j in others)  # sorted by key
             clashes.append(f"'{v.text}' is also on {names}")

@@ -8,7 +8,8 @@ prefix; the table (for people) replaces control characters.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from toolkit.errors import InputError
@@ -52,9 +53,44 @@ def audit_csv_lines(rows: Iterable[Any]) -> Iterable[list[object]]:
             yield [*base, f.code, f.severity, f.message, f.action]
 
 
+_ROW = '{"key": %s, "dn": %s, "kind": %s, "values": %d, "remove": [%s], "status": %s, "findings": [%s]}'
+_FINDING = '{"code": %s, "severity": %s, "message": %s, "action": %s}'
+
+
+def audit_json(rows: Iterable[Any]) -> Iterator[str]:
+    """Each row's ``dumps(row.as_dict())``, made without the dicts.
+
+    At 100,000 people the dicts and the general encoder took ~0.9 s of a
+    ~9 s ``proxies audit``; one template filled with strings encoded by the
+    encoder's own string function (the one ``ensure_ascii=False`` uses) gives
+    the same text (``tests/test_proxies_cli.py`` holds it to ``dumps``). A row
+    holding anything else takes the general encoder."""
+    enc = encode_basestring
+    for row in rows:
+        try:
+            yield _ROW % (
+                enc(row.key), enc(row.dn), enc(row.kind.value), row.values,
+                ", ".join([enc(v) for v in row.remove]), enc(row.status),
+                ", ".join([_FINDING % (enc(f.code), enc(f.severity), enc(f.message),
+                                       enc(f.action)) for f in row.findings]))
+        except TypeError:
+            yield dumps(row.as_dict())
+
+
 def write_audit(rows: Sequence[Any], fmt: str, out: TextIO) -> None:
     _check(fmt)
-    if _write_dicts((r.as_dict() for r in rows), fmt, out):
+    if fmt == "json":
+        write = out.write
+        write("[")
+        separator = "\n  "
+        for text in audit_json(rows):
+            write(separator + text)
+            separator = ",\n  "
+        write("]\n" if separator == "\n  " else "\n]\n")
+        return
+    if fmt in ("jsonl", "ndjson"):
+        for text in audit_json(rows):
+            out.write(text + "\n")
         return
     if fmt == "csv":
         write_table_csv(AUDIT_COLUMNS, audit_csv_lines(rows), out)
