@@ -70,15 +70,21 @@ def write_json(rows: Iterable[Row], out: TextIO) -> None:
 
 
 def write_json_list(items: Iterable[Any], out: TextIO) -> None:
+    write_json_texts(map(_encode, items), out)
+
+
+def write_json_texts(texts: Iterable[str], out: TextIO) -> None:
+    """A JSON list of items already encoded (one ``dumps`` each), in the
+    layout of :func:`write_json_list`."""
     write = out.write
     write("[")
     separator = None
-    for item in items:
+    for text in texts:
         if separator is None:
-            write("\n  " + _encode(item))
+            write("\n  " + text)
             separator = ",\n  "
         else:
-            write(separator + _encode(item))
+            write(separator + text)
     write("\n]\n" if separator is not None else "]\n")
 
 

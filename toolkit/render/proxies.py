@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from toolkit.errors import InputError
 from toolkit.render.csvout import write_table_csv
-from toolkit.render.jsonout import dumps, write_json_list
+from toolkit.render.jsonout import dumps, write_json_list, write_json_texts
 from toolkit.render.table import clean, fit
 
 AUDIT_COLUMNS = ("key", "dn", "kind", "values", "remove", "status", "code", "severity",
@@ -80,13 +80,7 @@ def audit_json(rows: Iterable[Any]) -> Iterator[str]:
 def write_audit(rows: Sequence[Any], fmt: str, out: TextIO) -> None:
     _check(fmt)
     if fmt == "json":
-        write = out.write
-        write("[")
-        separator = "\n  "
-        for text in audit_json(rows):
-            write(separator + text)
-            separator = ",\n  "
-        write("]\n" if separator == "\n  " else "\n]\n")
+        write_json_texts(audit_json(rows), out)
         return
     if fmt in ("jsonl", "ndjson"):
         for text in audit_json(rows):
