@@ -5,6 +5,8 @@ readers for LDIF, LDAP, PowerShell and cc:Mail directory files are adapters
 that produce that data. Runbooks import :func:`toolkit.audit.run_audit`.
 """
 
+import sys
+
 __version__ = "0.1.0"
 
 
@@ -41,10 +43,4 @@ class _CheckoutMocks:
                                        submodule_search_locations=[mocks])
 
 
-def _install_checkout_mocks() -> None:
-    import sys
-
-    sys.meta_path.append(_CheckoutMocks())
-
-
-_install_checkout_mocks()
+sys.meta_path.append(_CheckoutMocks())
