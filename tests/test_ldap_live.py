@@ -22,9 +22,11 @@ import pytest
 from toolkit.mocks.slapd import server as slapd
 
 from toolkit.errors import ConnectionFailure, InputError
+from toolkit.exchange import ldapread
 from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES, to_recipient
 from toolkit.exchange.ldap import (
     LdapSettings,
+    connect,
     escape_filter_value,
     nt_hash_credential,
     read_ldap,
@@ -297,6 +299,50 @@ def test_page_size_above_server_maximum_fails_closed(bulk_server):
     """AD caps the page at 1000; slapd refuses; either way no short read."""
     with pytest.raises(ConnectionFailure, match="code 11"):
         list(read_ldap(settings(bulk_server, page_size=2000), "(objectClass=user)", ["cn"]))
+
+
+def _connection(info: slapd.ServerInfo) -> ldap3.Connection:
+    return connect(settings(info))
+
+
+def test_the_next_page_is_asked_for_before_this_page_is_handed_over(bulk_server):
+    """search_ahead: the server makes page N+1 while the consumer reads page N
+    (the request goes out first), and every entry still arrives once."""
+    conn = _connection(bulk_server)
+    events: list[str] = []
+    send = conn.send
+
+    def logged_send(*args, **kwargs):
+        events.append("send")
+        return send(*args, **kwargs)
+
+    conn.send = logged_send
+    names, sent_before = [], []  # each entry, and how many requests had gone out when it came
+    for e in ldapread.search(conn, bulk_server.base_dn, "(objectClass=user)", ["cn"],
+                             page_size=500):
+        names.append(e.first("cn"))
+        sent_before.append(len(events))
+    conn.unbind()
+    assert len(names) == len(set(names)) == BULK
+    # 1,500 entries in pages of 500: while page p (from 0) is handed over the
+    # request for page p + 1 is already out (the last page has none after it)
+    for k in range(0, BULK - 500, 500):
+        assert sent_before[k] >= k // 500 + 2, (k, sent_before[k])
+    assert len(events) >= 3
+
+
+def test_a_read_stopped_early_leaves_the_connection_usable(bulk_server):
+    """The page asked for ahead is taken off the line when the consumer stops,
+    so the next operation on the connection gets its own answer."""
+    conn = _connection(bulk_server)
+    stream = ldapread.search(conn, bulk_server.base_dn, "(objectClass=user)", ["cn"],
+                             page_size=500)
+    first = next(stream)
+    stream.close()
+    again = list(ldapread.search(conn, bulk_server.base_dn, "(objectClass=user)", ["cn"],
+                                 page_size=500))
+    conn.unbind()
+    assert len(again) == BULK and first in again
 
 
 # ---------------------------------------------------------------- TLS

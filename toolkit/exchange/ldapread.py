@@ -14,6 +14,10 @@ Why it is written the way it is:
   in memory at a time, and values are decoded from ``raw_attributes`` with
   one UTF-8 decode, not ldap3's per-syntax formatters (100k objects); on a
   plain connection the entries are decoded by :mod:`toolkit.exchange.ldapfast`.
+  The next page is asked for before a page is handed over
+  (:func:`~toolkit.exchange.ldapfast.search_ahead`), so the server makes it
+  while the consumer works; a consumer that stops early leaves no answer
+  on the line (the page asked for is taken off and dropped).
 * **Referrals.** Not followed: ldap3 cannot follow them inside a paged search
   and following them silently would mix servers and credentials. A referral
   result, or a continuation reference to anything but AD's application
@@ -30,8 +34,10 @@ needs an open connection, so tests can hand it ldap3's ``MOCK_SYNC``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import ldap3
@@ -42,7 +48,7 @@ from toolkit.errors import ConnectionFailure, InputError
 from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
 from toolkit.exchange.dn import display_dn
 from toolkit.exchange.ldaperrors import one_line, plural, transport_reason
-from toolkit.exchange.ldapfast import fast_entries, text_or_bytes
+from toolkit.exchange.ldapfast import fast_entries, search_ahead, text_or_bytes
 from toolkit.exchange.ldif import BINARY_ATTRS
 from toolkit.model import AttrValue, Dialect, RawEntry
 
@@ -165,16 +171,17 @@ def _paged(
     timeout: float | None,
 ) -> Iterator[RawEntry]:
     attrs = list(attributes) if attributes is not None else [ldap3.ALL_ATTRIBUTES]
-    cookie: bytes | None = None
     count = 0
     pages = 0
 
     def progress() -> str:  # "after 2,000 entries (2 pages)": complete pages only
         return f"after {plural(count, 'entry', 'entries')} ({plural(pages, 'page')})"
 
-    while True:
+    def ask(cookie: bytes | None) -> Callable[[], None]:
+        """Send the request for a page; the function returned receives it."""
         try:
-            conn.search(
+            return search_ahead(
+                conn,
                 base_dn,
                 search_filter,
                 search_scope=ldap3.SUBTREE,
@@ -184,57 +191,92 @@ def _paged(
                 paged_cookie=cookie,
                 paged_criticality=False,
             )
-        except LDAPInvalidFilterError as exc:
-            raise InputError(f"bad LDAP filter {search_filter!r}: {one_line(str(exc))}") from None
         except (LDAPException, OSError) as exc:
-            # Never re-run: the entries streamed so far are already with the consumer.
-            raise ConnectionFailure(
-                f"{where}: search failed {progress()}: {transport_reason(exc, timeout)}; "
-                "the read is incomplete"
-            ) from None
-        pages += 1
-        result = conn.result or {}
-        for item in conn.response or ():
-            kind = item.get("type")
-            if kind == "searchResEntry":
-                count += 1
-                fast = item.get("ccmig_entry")
-                yield fast if fast is not None else entry(item["dn"], item["raw_attributes"])
-            elif kind == "searchResRef":
-                uris = item.get("uri") or []
-                if all(_reference_ignored(u) for u in uris):
-                    log.debug("ignored continuation reference %s", ", ".join(uris))
-                    continue
-                raise ConnectionFailure(
-                    f"{where}: the directory continues on another server ({', '.join(uris)}) "
-                    f"{progress()}; referrals are not followed: search a Global "
-                    "Catalog or each domain"
-                )
-        code = result.get("result")
-        if code is None:  # never treat "no answer" as success
-            raise ConnectionFailure(f"{where}: no search result from the server {progress()}")
-        if code == 10:
-            refs = ", ".join(result.get("referrals") or []) or "?"
-            raise ConnectionFailure(
-                f"{where}: server referred the search for {base_dn!r} to {refs}; "
-                "referrals are not followed: connect to that server"
-            )
-        if code == 32 and count == 0:
-            raise InputError(
-                f"{base_dn!r} does not exist on {where} or is not visible to this account",
-                "--base-dn",
-            )
-        if code != 0:
-            hint = _RESULT_HINTS.get(code, "the search did not complete")
-            message = one_line(str(result.get("message") or ""))
-            raise ConnectionFailure(
-                f"{where}: search incomplete {progress()}: {hint} "
-                f"({result.get('description', '?')}, code {code}{': ' + message if message else ''})"
-            )
-        try:
-            cookie = result["controls"][PAGED_RESULTS_OID]["value"]["cookie"]
-        except (KeyError, TypeError):
+            raise failed(exc) from None
+
+    def failed(exc: BaseException) -> Exception:
+        if isinstance(exc, LDAPInvalidFilterError):  # raised by the send, or by the mock's receive
+            return InputError(f"bad LDAP filter {search_filter!r}: {one_line(str(exc))}")
+        # Never re-run: the entries streamed so far are already with the consumer.
+        return ConnectionFailure(
+            f"{where}: search failed {progress()}: {transport_reason(exc, timeout)}; "
+            "the read is incomplete"
+        )
+
+    receive: Callable[[], None] | None = ask(None)
+    try:
+        while receive is not None:
+            answer, receive = receive, None  # (a failed receive is not retried below)
+            try:
+                answer()
+            except (LDAPException, OSError) as exc:
+                raise failed(exc) from None
+            pages += 1
+            result = conn.result or {}
+            response = conn.response or ()
+            problem = _page_problem(result, base_dn, where, count + _entries_in(response))
             cookie = None
-        if not cookie:
-            log.debug("%s: %d entries in %d page(s)", where, count, pages)
-            return
+            if problem is None:
+                try:
+                    cookie = result["controls"][PAGED_RESULTS_OID]["value"]["cookie"]
+                except (KeyError, TypeError):
+                    cookie = None
+                if cookie:  # the next page is made while this one is read (search_ahead)
+                    receive = ask(cookie)
+            for item in response:
+                kind = item.get("type")
+                if kind == "searchResEntry":
+                    count += 1
+                    fast = item.get("ccmig_entry")
+                    yield fast if fast is not None else entry(item["dn"], item["raw_attributes"])
+                elif kind == "searchResRef":
+                    uris = item.get("uri") or []
+                    if all(_reference_ignored(u) for u in uris):
+                        log.debug("ignored continuation reference %s", ", ".join(uris))
+                        continue
+                    raise ConnectionFailure(
+                        f"{where}: the directory continues on another server ({', '.join(uris)}) "
+                        f"{progress()}; referrals are not followed: search a Global "
+                        "Catalog or each domain"
+                    )
+            if problem is not None:
+                raise problem(progress())
+        log.debug("%s: %d entries in %d page(s)", where, count, pages)
+    finally:
+        if receive is not None:  # the consumer stopped: take the page asked for off the line
+            with contextlib.suppress(LDAPException, OSError):
+                receive()
+
+
+def _entries_in(response: Iterable[dict[str, Any]]) -> int:
+    return sum(1 for item in response if item.get("type") == "searchResEntry")
+
+
+def _page_problem(result: dict[str, Any], base_dn: str, where: str,
+                  entries: int) -> Callable[[str], Exception] | None:
+    """What is wrong with a page's result, as a function of the progress text
+    (raised once the page's entries are streamed), or None when it is complete.
+    ``entries``: how many the read has, this page's included."""
+    code = result.get("result")
+    if code is None:  # never treat "no answer" as success
+        return lambda progress: ConnectionFailure(
+            f"{where}: no search result from the server {progress}")
+    if code == 10:
+        refs = ", ".join(result.get("referrals") or []) or "?"
+        return lambda progress: ConnectionFailure(
+            f"{where}: server referred the search for {base_dn!r} to {refs}; "
+            "referrals are not followed: connect to that server"
+        )
+    if code == 32 and entries == 0:
+        return lambda progress: InputError(
+            f"{base_dn!r} does not exist on {where} or is not visible to this account",
+            "--base-dn",
+        )
+    if code != 0:
+        hint = _RESULT_HINTS.get(code, "the search did not complete")
+        message = one_line(str(result.get("message") or ""))
+        return lambda progress: ConnectionFailure(
+            f"{where}: search incomplete {progress}: {hint} "
+            f"({result.get('description', '?')}, code {code}{': ' + message if message else ''})"
+        )
+    return None
