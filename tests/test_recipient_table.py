@@ -101,3 +101,29 @@ def test_read_table_keeps_what_the_audit_needs_and_shows_each_position():
     assert list(table) == [to_recipient(e, Dialect.AD) for e in (ENTRIES[0], ENTRIES[1], ENTRIES[3])]
     only_values = read_table(ENTRIES, Dialect.AD)
     assert [r.dn for r in only_values] == ["CN=M1", "CN=C"]  # the mailbox without values dropped
+
+
+def test_an_analysed_table_is_read_only_and_its_rows_stay_as_they_were():
+    """Issue 13: rows made after the audit read what the analysis read. The
+    analysis freezes the table it reads; a runbook changes a copy."""
+    from toolkit.model import DirEntry
+    from toolkit.rules import analyse
+
+    with_values = [r for r in PEOPLE if r.values]
+    table = RecipientTable(with_values)
+    a = analyse(table, [DirEntry("A", "L", "PO1")], ["EXCH"])
+    before = [r.as_dict() for r in a.rows]
+    with pytest.raises(TypeError, match="read-only"):
+        table.set_item_count(0, 0)
+    with pytest.raises(TypeError, match="read-only"):
+        table.append(PEOPLE[0])
+    copy = RecipientTable(table)
+    copy.set_item_count(0, 0)  # the copy is the runbook's own
+    assert copy[0].item_count == 0 and [r.as_dict() for r in a.rows] == before
+    # a table with objects the rules do not read: the analysis reads its own
+    # subset, and the table given stays the caller's
+    table = RecipientTable(PEOPLE)
+    a = analyse(table, [DirEntry("A", "L", "PO1")], ["EXCH"])
+    before = [r.as_dict() for r in a.rows]
+    table.set_item_count(0, 0)
+    assert [r.as_dict() for r in a.rows] == before

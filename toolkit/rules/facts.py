@@ -330,6 +330,7 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     Exchange mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows)."""
     x = {fold(p) for p in exchange_pos}
     recips = RecipientTable.of(recipients).with_values()
+    recips.freeze()  # rows made later read what this pass read
     kinds = recips.kinds
     by_address = AddressIndex()
     by_primary_name = Index()

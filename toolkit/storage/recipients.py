@@ -40,10 +40,12 @@ class RecipientTable(ValueSequence[Recipient]):
     takes a recipient made by hand. ``kinds`` is the kinds column, read by
     position. Item counts and Exchange values learnt after the read are set
     by position (:meth:`set_item_count`, :meth:`set_exchange_values`): the
-    stages that learn them own the table until the analysis starts."""
+    stages that learn them own the table until the analysis starts, which
+    :meth:`freeze`s it - rows made later must read what the analysis read
+    (copy it, ``RecipientTable(table)``, to change anything afterwards)."""
 
     _noun = "recipients"
-    __slots__ = ("_counts", "_exchange", "_records", "_subtypes", "kinds")
+    __slots__ = ("_counts", "_exchange", "_frozen", "_records", "_subtypes", "kinds")
 
     def __init__(self, recipients: Iterable[Recipient] = ()) -> None:
         self._records: list[str | tuple[Any, ...]] = []
@@ -51,6 +53,7 @@ class RecipientTable(ValueSequence[Recipient]):
         self._subtypes: list[str | None] = []
         self._counts: list[int | None] = []
         self._exchange: dict[int, tuple[str, ...]] = {}  # few: PowerShell's answers
+        self._frozen = False
         for r in recipients:
             self.append(r)
 
@@ -61,12 +64,23 @@ class RecipientTable(ValueSequence[Recipient]):
 
     # ------------------------------------------------------------ writing
 
+    def freeze(self) -> None:
+        """No change from now on (the analysis reads this table)."""
+        self._frozen = True
+
+    def _writable(self) -> None:
+        if self._frozen:
+            raise TypeError("this RecipientTable has been analysed and is read-only; "
+                            "change a copy: RecipientTable(table)")
+
     def add(self, dn: str, kind: Kind, packed: str | list[CcmailValue],
             primary_smtp: str | None, smtp: list[str], nickname: str | None, sam: str | None,
             upn: str | None, mail: str | None, subtype: str | None,
             legacy_dn: str | None) -> None:
         """A recipient as a reader classified it: ``packed`` is
         :func:`toolkit.storage.pack_values`'s string (or a list of values)."""
+        if self._frozen:
+            self._writable()
         self._records.append(join_record(
             dn, pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp), packed))
         self.kinds.append(kind)
@@ -74,6 +88,7 @@ class RecipientTable(ValueSequence[Recipient]):
         self._counts.append(None)
 
     def append(self, r: Recipient) -> None:
+        self._writable()
         self._records.append(join_record(
             r.dn, pack_ids(r.primary_smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn,
                            list(r.smtp)), list(r.values)))
@@ -84,9 +99,11 @@ class RecipientTable(ValueSequence[Recipient]):
             self._exchange[len(self._records) - 1] = tuple(r.exchange_values)
 
     def set_item_count(self, i: int, count: int | None) -> None:
+        self._writable()
         self._counts[i] = count
 
     def set_exchange_values(self, i: int, values: Iterable[str]) -> None:
+        self._writable()
         self._exchange[i] = tuple(values)
 
     def with_values(self) -> RecipientTable:
