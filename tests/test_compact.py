@@ -21,13 +21,11 @@ from toolkit.ccmail.address import parse
 from toolkit.ccmail.directory import read_directory_file
 from toolkit.cli.common import exit_code
 from toolkit.exchange.dialects import ccmail_value, read_table, to_recipient, undecodable_ccmail
-from toolkit.model import Dialect, DirEntry, Identities, Kind, RawEntry, Recipient
+from toolkit.model import NO_EXTRA, Dialect, DirEntry, Identities, Kind, RawEntry, Recipient
 from toolkit.rules import AddressIndex, Index, Rows, analyse, facts_of, stale_entries
 from toolkit.stats import StatsMatcher
 from toolkit.storage import (
     _CANONICAL_VALID,
-    NO_EXTRA,
-    DirFile,
     pack_ids,
     pack_values,
     record_ids,
@@ -36,6 +34,7 @@ from toolkit.storage import (
     tagged,
     unpack_values,
 )
+from toolkit.storage.entries import DirFile, EntryTable
 from toolkit.storage.recipients import RecipientTable
 
 MARKS = "ab@.c\x00\x01\x02\x03\x04\x05xyz"
@@ -262,41 +261,58 @@ def _src() -> DirFile:
     return DirFile("/x/PO1.txt", "PO1", "/x/PO1.txt")
 
 
+def _read(*fields) -> tuple[EntryTable, DirEntry]:
+    """An entry as a reader adds it, and the plain entry the table gives back."""
+    table = EntryTable()
+    table.add(*fields)
+    return table, table[0]
+
+
 @pytest.mark.parametrize("messages", [None, 0, 1, 257, 10**18 - 1])
 @pytest.mark.parametrize("locn", list("PpLlRrAa"))
-def test_read_entry_is_packed_and_equals_the_plain_entry(locn, messages):
-    e = DirEntry.read("Smith, John", locn, "EXCH x", "Sales, 2nd", messages, None, _src(), 41)
-    assert e._rec.__class__ is int and e._src is not None
+def test_read_entry_is_kept_in_columns_and_equals_the_plain_entry(locn, messages):
+    table, e = _read("Smith, John", locn, "EXCH x", "Sales, 2nd", messages, None, _src(), 41)
     plain = DirEntry("Smith, John", locn, "PO1", "EXCH x", "Sales, 2nd", messages, None,
                      "/x/PO1.txt:41", "/x/PO1.txt")
-    assert plain.extra is NO_EXTRA  # no unknown keys: the one shared read-only extra
-    assert e == plain
+    assert plain.extra is NO_EXTRA and e.extra is NO_EXTRA  # the one shared read-only extra
+    assert e == plain and table[0] is not e  # made when read: a new, equal value each time
     assert (e.locn, e.file_po, e.addr, e.comments, e.messages, e.where, e.path) == (
         locn, "PO1", "EXCH x", "Sales, 2nd", messages, "/x/PO1.txt:41", "/x/PO1.txt")
-    assert e.po == ("PO1" if locn in "Ll" else "EXCH")
+    assert e.po == table.po(0) == ("PO1" if locn in "Ll" else "EXCH")
     assert e.extra == {} and repr(e) == repr(plain)
+    assert (table.names[0], table.locns[0], table.where(0)) == ("Smith, John", locn,
+                                                                "/x/PO1.txt:41")
 
 
 def test_entries_of_a_file_share_their_strings():
     src = _src()
-    a = DirEntry.read("A", "R", "EXCH", "", 3, None, src, 1)
-    b = DirEntry.read("B", "R", "EXCH", "", None, None, src, 5)
-    assert a.addr is b.addr and src.strings == ["", "EXCH"]
+    table = EntryTable()
+    table.add("A", "R", "EXCH", "", 3, None, src, 1)
+    table.add("B", "R", "EX" + "CH", "", None, None, src, 5)
+    assert table[0].addr is table[1].addr and table.po(0) == table.po(1) == "EXCH"
 
 
-@pytest.mark.parametrize("extra, line", [({"Phone": "1"}, 7), (None, 2**32), (None, -1)])
+@pytest.mark.parametrize("extra, line", [({"Phone": "1"}, 7), (None, 2**32), (None, 0)])
 def test_unusual_entries_keep_their_fields(extra, line):
-    e = DirEntry.read("A", "L", "", "", 5, extra, _src(), line)
-    assert isinstance(e._rec, tuple)
+    table, e = _read("A", "L", "", "", 5, extra, _src(), line)
     assert (e.extra, e.where, e.messages, e.file_po) == (extra or {}, f"/x/PO1.txt:{line}", 5, "PO1")
 
 
-def test_replace_unpacks_and_changes_one_field():
-    read = DirEntry.read("Smith, John", "R", "PO2", "c", 12, None, _src(), 9)
+def test_an_entry_made_by_hand_keeps_every_field_in_a_table():
+    made = [DirEntry("A", "L", "PO1"), DirEntry("B", "r", "PO2", "EXCH", "c", 4, {"K": "v"},
+                                                 "mem:3", None)]
+    table = EntryTable(made)
+    assert list(table) == made and table == made and table.where(0) is None
+    assert [table.po(j) for j in range(2)] == ["PO1", "EXCH"]
+    assert EntryTable.of(table) is table and repr(table) == "<EntryTable: 2 entries>"
+
+
+def test_replace_changes_one_field():
+    _, read = _read("Smith, John", "R", "PO2", "c", 12, None, _src(), 9)
     with pytest.raises(FrozenInstanceError):
         read.addr = "PO3"  # type: ignore[misc]  # immutable: replace() makes a changed copy
     e = read.replace(addr="PO3")
-    assert isinstance(e._rec, tuple) and read.addr == "PO2"
+    assert read.addr == "PO2"
     assert (e.locn, e.file_po, e.addr, e.comments, e.messages, e.where, e.path, e.po) == (
         "R", "PO1", "PO3", "c", 12, "/x/PO1.txt:9", "/x/PO1.txt", "PO3")
     e = e.replace(messages=None, where=None, locn="L")
@@ -309,12 +325,12 @@ def test_replace_unpacks_and_changes_one_field():
         e.replace(nope=1)
 
 
-def test_a_read_file_gives_packed_entries(tmp_path: Path):
+def test_a_read_file_gives_a_table_of_its_entries(tmp_path: Path):
     path = tmp_path / "PO1.txt"
     path.write_text("Post office: PO1\n\nName: Smith,  John\nLocn: L\nMessages: 4\n\n"
                     "Name: Doe, Jane\nLocn: r\nAddr: EXCH\nComments: moved\n", encoding="utf-8")
     f = read_directory_file(str(path))
-    assert [e._rec.__class__ for e in f.entries] == [int, int]
+    assert isinstance(f.entries, EntryTable)
     assert [(e.name, e.locn, e.addr, e.comments, e.messages, e.where) for e in f.entries] == [
         ("Smith, John", "L", "", "", 4, f"{path}:3"),
         ("Doe, Jane", "r", "EXCH", "moved", None, f"{path}:7")]
@@ -348,7 +364,8 @@ def test_facts_view_derives_what_facts_of_gives(analysis):
         f = ctx.facts[i]
         want = facts_of(r, ctx.x, ctx.dialect, i)
         if r.kind is Kind.MAILBOX:
-            want = replace(want, stale_entries=stale_entries(want, ctx.users_by_name, ctx.x))
+            want = replace(want, stale_entries=stale_entries(want, ctx.users_by_name, ctx.x,
+                                                             ctx.entries))
         assert f == want
         assert ctx.facts[i] == f  # derived again, equal: facts are plain frozen values
         with pytest.raises(FrozenInstanceError):

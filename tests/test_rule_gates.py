@@ -23,7 +23,7 @@ def _check(a) -> int:
     skipped = 0
     for i, r in enumerate(ctx.recipients):
         f = ctx.facts_at(i)
-        assert f == facts_of(r, ctx.x, ctx.dialect, i, ctx.users_by_name, INDEX_GATES)
+        assert f == facts_of(r, ctx.x, ctx.dialect, i, ctx.users_by_name, INDEX_GATES, ctx.entries)
         may = ctx.gates(f)
         every = []
         for rule in RULES_FOR[r.kind]:
@@ -36,7 +36,7 @@ def _check(a) -> int:
         assert findings_of(ctx, f) == tuple(every)
         if f.ccmail_name is not None:
             name = (f.primary or f.old[0]).key[0]
-            slow = any(fold_po(e.po) in ctx.x for e in ctx.users_by_name.get(name, ()))
+            slow = any(fold_po(e.po) in ctx.x for e in ctx.user_entries(name))
             assert ctx.reaches_exchange(f) is slow
     return skipped
 

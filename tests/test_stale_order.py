@@ -7,6 +7,7 @@ import itertools
 
 from toolkit.model import DirEntry
 from toolkit.rules.facts import _in_entry_order, entry_order, entry_text
+from toolkit.storage.entries import EntryTable
 from toolkit.text import fold
 
 
@@ -18,7 +19,8 @@ def test_distinct_heads_sort_like_entry_order() -> None:
     entries = [DirEntry("Smith, John", "L", "PO2"), DirEntry("smith,  john", "R", "PO1", "PO3"),
                DirEntry("Adams, Ann", "L", "po1"), DirEntry("Smith, John", "L", "PO1")]
     for perm in itertools.permutations(entries):
-        got = _in_entry_order([(fold(e.name), e) for e in perm])
+        table = EntryTable(perm)
+        got = _in_entry_order([(fold(e.name), j) for j, e in enumerate(perm)], table)
         assert got == _sorted_plainly(list(perm))
         assert got[0].name == "Adams, Ann"
 
@@ -28,7 +30,8 @@ def test_tied_heads_fall_back_to_the_whole_key() -> None:
     entries = [DirEntry("Smith, John", "R", "PO1", "ZZZ"), DirEntry("Smith, John", "R", "PO1", "AAA"),
                DirEntry("SMITH, JOHN", "R", "PO1", "AAA")]
     for perm in itertools.permutations(entries):
-        got = _in_entry_order([(fold(e.name), e) for e in perm])
+        table = EntryTable(perm)
+        got = _in_entry_order([(fold(e.name), j) for j, e in enumerate(perm)], table)
         assert got == _sorted_plainly(list(perm))
         assert [e.addr for e in got] == ["AAA", "AAA", "ZZZ"]
         assert got[0].name == "SMITH, JOHN"

@@ -4,27 +4,25 @@ Readers (LDIF, LDAP, PowerShell, cc:Mail files, mocks) produce these objects;
 :mod:`toolkit.rules` turns them into :class:`Row` objects. Nothing here does
 I/O, so runbooks and test suites can build them by hand.
 
-``Recipient``, ``Identities``, ``Finding`` and ``Row`` are plain frozen
-values. An audit keeps its recipients compact in
-:class:`toolkit.storage.recipients.RecipientTable` (what lets 100,000 fit in
-150 MB) and makes a ``Recipient`` when one is read. ``DirEntry`` still keeps
-its fields in :mod:`toolkit.storage`'s entry bits and decodes a field when it
-is read (the next step: a table of entries, as for recipients).
+Everything here is a plain frozen value: ``Recipient`` (with its
+``Identities``), ``DirEntry``, ``Finding``, ``Row``. An audit keeps its
+recipients and entries compact in :mod:`toolkit.storage`'s tables (what lets
+100,000 people fit in 150 MB), which make these values when they are read.
+This module imports nothing of the toolkit but the cc:Mail grammar: it is
+the bottom layer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from toolkit import storage
 from toolkit.ccmail.address import CcmailValue
-from toolkit.storage import NO_EXTRA, DirFile
 
-__all__ = ["NO_EXTRA", "AttrValue", "CcmailValue", "Dialect", "DirEntry", "DirFile", "Finding",
+__all__ = ["NO_EXTRA", "AttrValue", "CcmailValue", "Dialect", "DirEntry", "Finding",
            "Identities", "Kind", "RawEntry", "Recipient", "Row", "ValueSequence"]
 
 AttrValue = str | bytes
@@ -210,150 +208,57 @@ def new_recipient(dn: str, kind: Kind, values: tuple[CcmailValue, ...],
     return r  # type: ignore[no-any-return]
 
 
-class _Frozen:
-    """Instances cannot be changed after construction (as a frozen dataclass):
-    make a changed copy with ``replace(**changes)``."""
+class _NoExtra(dict):  # type: ignore[type-arg]
+    """The shared, read-only ``extra`` of every entry that has no unknown keys
+    (one empty dict per entry would be 9 MB at 150,000 entries)."""
 
     __slots__ = ()
 
-    def __setattr__(self, name: str, value: object) -> None:
-        raise FrozenInstanceError(f"cannot assign to field {name!r}: "
-                                  f"{type(self).__name__} is immutable, use replace()")
+    def _read_only(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("DirEntry.extra of an entry read without extra keys is read-only; "
+                        "assign a new dict instead")
 
-    __delattr__ = __setattr__  # type: ignore[assignment]
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
+    __ior__ = _read_only  # type: ignore[assignment]
+
+    def __hash__(self) -> int:  # read-only and always empty: a dataclass default may share it
+        return 0
 
 
-_ENTRY_FIELDS = ("name", "locn", "file_po", "addr", "comments", "messages", "extra", "where",
-                 "path")
+NO_EXTRA: dict[str, str] = _NoExtra()
 
 
-class DirEntry(_Frozen):
-    """One record of a cc:Mail post office directory: an immutable value with
-    a dataclass's interface (fields, equality, repr, :meth:`replace`).
+@dataclass(frozen=True, slots=True)
+class DirEntry:
+    """One record of a cc:Mail post office directory: a plain immutable value
+    (make a changed copy with :meth:`replace`).
 
     ``po`` is where the entry sends mail (spec: *user entry*): the file's PO
     for ``L``/``l`` and for ``R``/``r`` without ``Addr``, else the first word
-    of ``Addr`` taken at face value.
-
-    An entry read from a file (:meth:`read`) is its name plus ONE integer and
-    the :class:`~toolkit.storage.DirFile` it shares with its file's other
-    entries (:mod:`toolkit.storage`: ~100 bytes less an entry than ten
-    fields); any other entry keeps its fields in a tuple.
+    of ``Addr`` taken at face value. ``extra`` holds the record's unknown
+    keys (:data:`NO_EXTRA`, shared and read-only, when there are none);
+    ``where`` is ``file:line`` of the record and ``path`` its export file
+    (None for in-memory layers). An audit keeps entries compact in
+    :class:`toolkit.storage.entries.EntryTable` and makes these when read.
     """
 
-    __slots__ = ("_rec", "_src", "name")
-    __match_args__ = _ENTRY_FIELDS
-    __hash__ = None  # type: ignore[assignment]
-
     name: str
-    _rec: int | tuple[Any, ...]
-    _src: DirFile | None
+    locn: str
+    file_po: str
+    addr: str = ""
+    comments: str = ""
+    messages: int | None = None
+    extra: dict[str, str] = NO_EXTRA  # shared on purpose: read-only
+    where: str | None = None
+    path: str | None = None
 
-    def __init__(self, name: str, locn: str, file_po: str, addr: str = "", comments: str = "",
-                 messages: int | None = None, extra: dict[str, str] | None = None,
-                 where: str | None = None, path: str | None = None) -> None:
-        put = object.__setattr__
-        put(self, "name", name)
-        # locn, file_po, addr, comments, messages, extra, where, path
-        put(self, "_rec", (locn, file_po, addr, comments, messages,
-                           extra if extra else NO_EXTRA, where, path))
-        put(self, "_src", None)
-
-    @classmethod
-    def read(cls, name: str, locn: str, addr: str, comments: str, messages: int | None,
-             extra: dict[str, str] | None, src: DirFile, line: int) -> DirEntry:
-        """An entry read from line ``line`` of ``src`` (``where`` is ``file:line``)."""
-        code = None if extra is not None else storage.pack_entry(
-            src, locn, line, addr, comments, messages)
-        if code is None:
-            return cls(name, locn, src.file_po, addr, comments, messages, extra,
-                       f"{src.file}:{line}", src.path)
-        entry = cls.__new__(cls)
-        _set_name(entry, name)
-        _set_rec(entry, code)
-        _set_src(entry, src)
-        return entry
+    def __post_init__(self) -> None:
+        if not self.extra and self.extra is not NO_EXTRA:
+            object.__setattr__(self, "extra", NO_EXTRA)  # the documented way, frozen
 
     def replace(self, **changes: Any) -> DirEntry:
         """A copy with ``changes`` (field names as in the constructor)."""
-        fields = dict(zip(_ENTRY_FIELDS, self._fields(), strict=True))
-        unknown = changes.keys() - fields.keys()
-        if unknown:
-            raise TypeError(f"DirEntry has no field(s) {', '.join(sorted(unknown))}")
-        fields.update(changes)
-        return DirEntry(**fields)
-
-    @property
-    def locn(self) -> str:
-        rec = self._rec
-        if rec.__class__ is int:
-            return storage.entry_locn(rec)  # type: ignore[arg-type]
-        return rec[0]  # type: ignore[index,no-any-return]
-
-    @property
-    def file_po(self) -> str:
-        src = self._src
-        if src is not None:
-            return src.file_po
-        return self._rec[1]  # type: ignore[index,no-any-return]
-
-    @property
-    def addr(self) -> str:
-        src = self._src
-        if src is not None:
-            return src.strings[storage.entry_addr(self._rec)]  # type: ignore[arg-type]
-        return self._rec[2]  # type: ignore[index,no-any-return]
-
-    @property
-    def comments(self) -> str:
-        src = self._src
-        if src is not None:
-            return src.strings[storage.entry_comments(self._rec)]  # type: ignore[arg-type]
-        return self._rec[3]  # type: ignore[index,no-any-return]
-
-    @property
-    def messages(self) -> int | None:
-        rec = self._rec
-        if rec.__class__ is int:
-            return storage.entry_messages(rec)  # type: ignore[arg-type]
-        return rec[4]  # type: ignore[index,no-any-return]
-
-    @property
-    def extra(self) -> dict[str, str]:
-        rec = self._rec
-        if rec.__class__ is int:
-            return NO_EXTRA
-        return rec[5]  # type: ignore[index,no-any-return]
-
-    @property
-    def where(self) -> str | None:
-        """``file:line`` of the record (None for in-memory layers)."""
-        src = self._src
-        if src is not None:
-            return f"{src.file}:{storage.entry_line(self._rec)}"  # type: ignore[arg-type]
-        return self._rec[6]  # type: ignore[index,no-any-return]
-
-    @property
-    def path(self) -> str | None:
-        """The export file holding it (None for in-memory layers)."""
-        src = self._src
-        if src is not None:
-            return src.path
-        return self._rec[7]  # type: ignore[index,no-any-return]
-
-    def _fields(self) -> tuple[object, ...]:
-        return (self.name, self.locn, self.file_po, self.addr, self.comments, self.messages,
-                self.extra, self.where, self.path)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._fields() == other._fields()  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return (f"DirEntry(name={self.name!r}, locn={self.locn!r}, file_po={self.file_po!r}, "
-                f"addr={self.addr!r}, comments={self.comments!r}, messages={self.messages!r}, "
-                f"extra={self.extra!r}, where={self.where!r}, path={self.path!r})")
+        return dataclasses.replace(self, **changes)
 
     @property
     def is_user(self) -> bool:
@@ -365,21 +270,34 @@ class DirEntry(_Frozen):
 
     @property
     def po(self) -> str:
-        src = self._src
-        if src is not None:  # read from a file: the first word of each Addr is kept
-            return storage.entry_po(self._rec, src)  # type: ignore[arg-type]
         if self.locn in "Ll":
             return self.file_po
         first = self.addr.split(None, 1)
         return first[0] if first else self.file_po
 
 
-# DirEntry.read makes one entry per record (~145,000 at 100,000 people): its
-# slots are set through their descriptors, which skips object.__setattr__'s
-# attribute lookup (a quarter of making an entry, measured).
-_set_name = DirEntry.__dict__["name"].__set__
-_set_rec = DirEntry.__dict__["_rec"].__set__
-_set_src = DirEntry.__dict__["_src"].__set__
+(_E_NAME, _E_LOCN, _E_FILE_PO, _E_ADDR, _E_COMMENTS, _E_MESSAGES, _E_EXTRA, _E_WHERE,
+ _E_PATH) = slot_setters(DirEntry, ("name", "locn", "file_po", "addr", "comments", "messages",
+                                    "extra", "where", "path"))
+
+
+def new_entry(name: str, locn: str, file_po: str, addr: str, comments: str,
+              messages: int | None, extra: dict[str, str], where: str | None,
+              path: str | None) -> DirEntry:
+    """``DirEntry(...)`` with every field given and ``extra`` already
+    :data:`NO_EXTRA` when empty, faster (see :func:`slot_setters`): what
+    :class:`~toolkit.storage.entries.EntryTable` makes when read."""
+    e = _new(DirEntry)
+    _E_NAME(e, name)
+    _E_LOCN(e, locn)
+    _E_FILE_PO(e, file_po)
+    _E_ADDR(e, addr)
+    _E_COMMENTS(e, comments)
+    _E_MESSAGES(e, messages)
+    _E_EXTRA(e, extra)
+    _E_WHERE(e, where)
+    _E_PATH(e, path)
+    return e  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

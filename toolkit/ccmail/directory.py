@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 from toolkit.errors import InputError
-from toolkit.model import DirEntry, DirFile
+from toolkit.model import DirEntry
+from toolkit.storage.entries import DirFile, EntryTable, EntryView
 from toolkit.text import fold, squeeze
 
 LOCATION_CODES = frozenset("PpLlRrAa")
@@ -42,11 +43,13 @@ class DirectoryLayer(Protocol):
 
 @dataclass(slots=True)
 class DirectoryFile:
-    """One parsed export file; ``spans`` maps entry index -> (first, last) line."""
+    """One parsed export file; ``spans`` maps entry index -> (first, last) line.
+    ``entries`` are the file's own table, or its part of a :class:`Directory`'s
+    one table once the directory holds it."""
 
     path: Path
     po: str
-    entries: list[DirEntry]
+    entries: EntryTable | EntryView
     encoding: str
     newline: str
     spans: list[tuple[int, int]] = field(default_factory=list)
@@ -127,8 +130,9 @@ def _records(text: str, where: str) -> Iterator[list[tuple[int, str, str]]]:
         yield record
 
 
-def _entry(record: list[tuple[int, str, str]], po: str, where: str,
-           path: str | None = None) -> DirEntry:
+def _entry(record: list[tuple[int, str, str]], where: str
+           ) -> tuple[str, str, str, str, int | None, dict[str, str]]:
+    """A record's fields (name, locn, addr, comments, messages, extra), checked."""
     name = locn = None
     addr = comments = ""
     messages: int | None = None
@@ -167,8 +171,7 @@ def _entry(record: list[tuple[int, str, str]], po: str, where: str,
         raise InputError("record without 'Name'", first)
     if locn is None:
         raise InputError("record without 'Locn'", first)
-    return DirEntry(name, locn, po, addr, comments, messages, extra, first,
-                    path if path is not None else os.path.abspath(where))
+    return name, locn, addr, comments, messages, extra
 
 
 class _Spans(Sequence[tuple[int, int]]):
@@ -306,7 +309,7 @@ def _record_lines(lines: list[str], cache: dict[str, tuple[int, str]]
 
 
 def _quick(text: str, where: str, po: str | None, path: str
-           ) -> tuple[str | None, list[DirEntry], array[int]] | None:
+           ) -> tuple[str | None, EntryTable, array[int]] | None:
     """Parse a well-formed file in one pass; None at the first thing that is
     unusual or wrong, and the exact reader then finds and names it. Equal
     ``Addr``/``Comments`` values share one string.
@@ -324,15 +327,14 @@ def _quick(text: str, where: str, po: str | None, path: str
         if "\r" in text:
             return None  # a bare CR: the exact reader names its line
     cache: dict[str, tuple[int, str]] = {}
-    src: DirFile | None = None  # what this file's entries share (see DirEntry.read)
-    entries: list[DirEntry] = []
+    src: DirFile | None = None  # what this file's entries share
+    entries = EntryTable()
     spans = array("l")
     header_po: str | None = None
     file_po = po  # the header (which must come first) may set it
     seen = False  # a record before this one
-    read = DirEntry.read
     record, blanks = _RECORD.match, _BLANK_LINES.match
-    add, add_span = entries.append, spans.extend
+    add, add_span = entries.add, spans.extend
     pos, line, size = 0, 1, len(text)  # ``pos`` starts line number ``line``
     while pos < size:
         m = record(text, pos)
@@ -354,8 +356,7 @@ def _quick(text: str, where: str, po: str | None, path: str
                 line += 1
             if src is None:
                 src = DirFile(where, file_po, path)
-            add(read(name, locn, addr, comments, int(count) if count else None, None, src,
-                     start))
+            add(name, locn, addr, comments, int(count) if count else None, None, src, start)
             add_span((start, line - 1))
             pos = m.end()
             seen = True
@@ -383,7 +384,7 @@ def _quick(text: str, where: str, po: str | None, path: str
                 return None
             if src is None:
                 src = DirFile(where, file_po, path)
-            add(read(*fields, src, start))  # type: ignore[misc]
+            add(*fields, src, start)  # type: ignore[misc]
             add_span((start, line - 1))
         seen = True
     return header_po, entries, spans
@@ -420,7 +421,8 @@ def read_directory_file(
                              where)
         return DirectoryFile(path, name, entries, used, newline, _Spans(lines))
     records = _records(text, where)
-    entries: list[DirEntry] = []
+    entries = EntryTable()
+    src: DirFile | None = None
     spans: list[tuple[int, int]] = []
     header_po = None
     for index, record in enumerate(records):
@@ -443,7 +445,9 @@ def read_directory_file(
                 "no post office: add a 'Post office: NAME' header or pass PO=FILE",
                 f"{where}:{record[0][0]}",
             )
-        entries.append(_entry(record, header_po or po or "", where, absolute))
+        if src is None:
+            src = DirFile(where, header_po or po or "", absolute)
+        entries.add(*_entry(record, where), src, record[0][0])
         spans.append((record[0][0], record[-1][0]))
     name = header_po or po
     if name is None:
@@ -464,6 +468,13 @@ class Directory:
                 )
             seen[fold(f.po)] = f
         self.files = list(files)
+        # One table for every file's entries (the rules read it by position);
+        # each file keeps a view of its part.
+        self.table = EntryTable()
+        for f in self.files:
+            start = len(self.table)
+            self.table.extend(EntryTable.of(f.entries))
+            f.entries = EntryView(self.table, start, len(self.table))
 
     @classmethod
     def from_args(cls, args: Iterable[str], encoding: str | None = None) -> Directory:
@@ -472,14 +483,22 @@ class Directory:
     def post_offices(self) -> list[str]:
         return [f.po for f in self.files]
 
-    def entries(self) -> Iterator[DirEntry]:
-        for f in self.files:
-            yield from f.entries
+    def entries(self) -> EntryTable:
+        """Every file's entries, in file order: one table (iterating it makes
+        each entry)."""
+        return self.table
 
 
 def connector_post_offices(entries: Iterable[DirEntry]) -> list[str]:
-    """Exchange sites' PO names, inferred from the connector's ``P`` entries."""
+    """Exchange sites' PO names, inferred from the connector's ``P`` entries
+    (a table's read by position: no entry is made for the others)."""
     found: dict[str, str] = {}
+    if isinstance(entries, EntryTable):
+        for j, locn in enumerate(entries.locns):
+            if locn == "P" and entries.comments(j).startswith(CONNECTOR_COMMENT):
+                name = entries.names[j]
+                found.setdefault(fold(name), name)
+        return list(found.values())
     for e in entries:
         if e.locn == "P" and e.comments.startswith(CONNECTOR_COMMENT):
             found.setdefault(fold(e.name), e.name)

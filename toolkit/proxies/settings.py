@@ -8,12 +8,14 @@ gets the same refusals (exit 2) as the command line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from toolkit.ccmail.directory import CONNECTOR_COMMENT
 from toolkit.errors import InputError
 from toolkit.model import DirEntry
+from toolkit.multimap import Index
+from toolkit.storage.entries import EntryTable
 from toolkit.text import fold
 
 # Never retired: they carry mail, replies to old mail (legacyExchangeDN), calls.
@@ -47,7 +49,7 @@ class ProxySettings:
     """
 
     retired: frozenset[str] = frozenset()
-    user_entries: dict[str, tuple[DirEntry, ...]] | None = None
+    user_entries: Mapping[str, tuple[DirEntry, ...]] | None = None
     max_values: int | None = None
 
     @property
@@ -55,12 +57,36 @@ class ProxySettings:
         return CCMAIL in self.retired
 
 
-def index_user_entries(entries: Iterable[DirEntry]) -> dict[str, tuple[DirEntry, ...]]:
-    found: dict[str, list[DirEntry]] = {}
-    for e in entries:
-        if e.locn in USER_LOCNS:
-            found.setdefault(fold(e.name), []).append(e)
-    return {name: tuple(es) for name, es in found.items()}
+class UserEntries(Mapping[str, tuple[DirEntry, ...]]):
+    """Folded cc:Mail name -> the user entries of a table that carry it, in
+    table order, made when asked: the rules ask for the few names a retired
+    ``CCMAIL:`` value holds, so the ~145,000 entries of a big export are not
+    all made (and kept) up front."""
+
+    def __init__(self, table: EntryTable) -> None:
+        self._table = table
+        self._positions = Index()
+        names = table.names
+        for j, locn in enumerate(table.locns):
+            if locn in USER_LOCNS:
+                self._positions.add(fold(names[j]), j)
+
+    def __getitem__(self, name: str) -> tuple[DirEntry, ...]:
+        table = self._table
+        return tuple([table[j] for j in self._positions[name]]) if name in self else ()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._positions
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+
+def index_user_entries(entries: Iterable[DirEntry]) -> Mapping[str, tuple[DirEntry, ...]]:
+    return UserEntries(EntryTable.of(entries))
 
 
 def make_settings(retire: Iterable[str], entries: Iterable[DirEntry] | None,
@@ -75,15 +101,16 @@ def make_settings(retire: Iterable[str], entries: Iterable[DirEntry] | None,
     every user whose ``CCMAIL:`` primary went.
     """
     retired = retired_types(retire)
-    listed = list(entries) if entries is not None else None
+    listed = None if entries is None else EntryTable.of(entries)
     if need_evidence and CCMAIL in retired:
         if listed is None and not ccmail_decommissioned:
             raise InputError(
                 "retiring CCMAIL needs evidence that cc:Mail no longer routes by it: give "
                 "--ccmail-dir exports of every post office that still exists, or "
                 "--ccmail-decommissioned if cc:Mail is gone", "--retire")
-        connector = next((e for e in listed or () if e.locn == "P"
-                          and e.comments.startswith(CONNECTOR_COMMENT)), None)
+        connector = next((listed[j] for j, locn in enumerate(listed.locns if listed else ())
+                          if locn == "P" and listed.comments(j).startswith(CONNECTOR_COMMENT)),
+                         None)  # type: ignore[union-attr]
         if connector is not None:
             raise InputError(
                 f"the export still holds the Exchange connector's entry {connector.name!r} "

@@ -21,12 +21,14 @@ from dataclasses import dataclass
 
 from toolkit.model import CcmailValue, Dialect, DirEntry, Kind, Recipient, slot_setters
 from toolkit.rules.indexes import AddressIndex, Index, Key
+from toolkit.storage.entries import EntryTable
 from toolkit.storage.recipients import RecipientTable
 from toolkit.text import fold, fold_po
 
-# The local entries of one ccmail-user row, its spelling first; most rows have
-# one entry, kept bare (a tuple each would be ~2 MB at 25,000 rows).
-UserGroup = DirEntry | tuple[DirEntry, ...]
+# The positions (in Context.entries) of the local entries of one ccmail-user
+# row, its spelling first; most rows have one entry, kept bare (a tuple each
+# would be ~2 MB at 25,000 rows).
+UserGroup = int | tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +98,11 @@ def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
 
 
 def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
-             users_by_name: Index | None = None, marks: int = INDEX_GATES) -> Facts:
+             users_by_name: Index | None = None, marks: int = INDEX_GATES,
+             entries: EntryTable | None = None) -> Facts:
     """The facts of one object; its stale entries too when ``users_by_name``
-    (the cc:Mail user entries by folded name) is given. ``marks`` are its
+    (the positions in ``entries`` of the cc:Mail user entries, by folded
+    name) and ``entries`` are given. ``marks`` are its
     index-pass gates (:attr:`Context.marks`): without ``NAME_ELSEWHERE`` no
     entry with its primary's name routes outside X, so a mailbox whose old
     addresses all carry that name has no stale entry (no lookup needed)."""
@@ -121,7 +125,7 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
         old = tuple(found)
         # the cc:Mail name: the primary name, else its first old address's name
         name = primary.name if primary else (old[0].name if old else None)
-        if users_by_name is not None and name is not None:
+        if users_by_name is not None and entries is not None and name is not None:
             look = marks & NAME_ELSEWHERE or primary is None
             if not look:
                 pname = primary.key[0]  # type: ignore[union-attr,index]
@@ -130,7 +134,7 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
                         look = True
                         break
             if look:
-                stale = _stale(primary, old, users_by_name, x)
+                stale = _stale(primary, old, users_by_name, x, entries)
     else:
         name = primary.name if primary else None
     f = _new(Facts)
@@ -152,39 +156,43 @@ _new = object.__new__
                                   "values", "i"))
 
 
-def stale_entries(f: Facts, users_by_name: Index, x: set[str]) -> tuple[DirEntry, ...]:
+def stale_entries(f: Facts, users_by_name: Index, x: set[str],
+                  entries: EntryTable) -> tuple[DirEntry, ...]:
     """Spec, ``stale-ccmail-mailbox``: the cc:Mail user entries named like the
     mailbox's primary or one of its old addresses that route to a cc:Mail
-    mailbox (not to X), in message order."""
+    mailbox (not to X), in message order. ``users_by_name``: positions in
+    ``entries`` by folded name."""
     if f.r.kind is not Kind.MAILBOX:
         return ()
-    return _stale(f.primary, f.old, users_by_name, x)
+    return _stale(f.primary, f.old, users_by_name, x, entries)
 
 
 def _stale(primary: CcmailValue | None, old: tuple[CcmailValue, ...], users_by_name: Index,
-           x: set[str]) -> tuple[DirEntry, ...]:
+           x: set[str], entries: EntryTable) -> tuple[DirEntry, ...]:
     """:func:`stale_entries` of a mailbox's primary and old addresses."""
     names = {v.key[0] for v in old}  # type: ignore[index]
     if primary is not None:
         names.add(primary.key[0])  # type: ignore[index]
-    found = [(name, e) for name in names for e in users_by_name.get(name, ())
-             if fold_po(e.po) not in x]
+    po = entries.po
+    found = [(name, j) for name in names for j in users_by_name.get(name, ())
+             if fold_po(po(j)) not in x]
     if len(found) < 2:
-        return (found[0][1],) if found else ()
-    return _in_entry_order(found)
+        return (entries[found[0][1]],) if found else ()
+    return _in_entry_order(found, entries)
 
 
-def _in_entry_order(found: list[tuple[str, DirEntry]]) -> tuple[DirEntry, ...]:
-    """``(folded name, entry)`` pairs' entries sorted by :func:`entry_order`,
+def _in_entry_order(found: list[tuple[str, int]], entries: EntryTable) -> tuple[DirEntry, ...]:
+    """``(folded name, position)`` pairs' entries sorted by :func:`entry_order`,
     which begins with the folded name (known here: the lookup key) and the
     folded PO. Why: most stale lists differ there, so the rest of the key
     (folding each ``Addr``) is built only on a tie; at 100,000 people
     ~20,000 stale lists were sorted, ~35,000 full keys (0.1 s of CPU)."""
-    heads = [(name, fold_po(e.file_po), e.locn) for name, e in found]
+    locns, file_po = entries.locns, entries.file_po
+    heads = [(name, fold_po(file_po(j)), locns[j]) for name, j in found]
     if len(set(heads)) == len(heads):  # distinct heads decide the whole order
         order = sorted(range(len(found)), key=heads.__getitem__)
-        return tuple([found[n][1] for n in order])
-    return tuple(sorted([e for _, e in found], key=entry_order))
+        return tuple([entries[found[n][1]] for n in order])
+    return tuple(sorted([entries[j] for _, j in found], key=entry_order))
 
 
 def entry_text(e: DirEntry) -> str:
@@ -225,10 +233,11 @@ class Context:
     recipients: RecipientTable  # table[i] makes the plain recipient
     by_address: AddressIndex  # folded address -> positions of the objects carrying it
     by_primary_name: Index  # folded primary name -> positions
-    users_by_name: Index  # folded name -> cc:Mail user entries (L l R r)
+    users_by_name: Index  # folded name -> positions in entries of user entries (L l R r)
     orphans: dict[int, list[tuple[int, CcmailValue]]]  # see orphan_pairs()
     # each object's index-pass gates (SHARED_ADDRESS ... NO_OLD_THERE), by position
     marks: array[int]
+    entries: EntryTable  # every cc:Mail entry; table[j] makes the plain entry
 
     def at_x(self, po: str | None) -> bool:
         """'At X' means at any PO in X."""
@@ -245,7 +254,13 @@ class Context:
         if f.primary is not None and f.i >= 0:  # its cc:Mail name is its primary's:
             return not self.marks[f.i] & UNREACHED  # the index pass looked it up
         name = (f.primary or f.old[0]).key[0]  # type: ignore[index]  # fold(f.ccmail_name)
-        return any(fold_po(e.po) in self.x for e in self.users_by_name.get(name, ()))
+        po = self.entries.po
+        return any(fold_po(po(j)) in self.x for j in self.users_by_name.get(name, ()))
+
+    def user_entries(self, name: str) -> list[DirEntry]:
+        """The cc:Mail user entries (L l R r) of folded name ``name``, in reading order."""
+        entries = self.entries
+        return [entries[j] for j in self.users_by_name.get(name, ())]
 
     def describe(self, i: int) -> str:
         """:func:`describe` of ``recipients[i]``, read from the table."""
@@ -254,7 +269,7 @@ class Context:
     def facts_at(self, i: int) -> Facts:
         """The facts of ``recipients[i]``, stale entries included."""
         return facts_of(self.recipients[i], self.x, self.dialect, i, self.users_by_name,
-                        self.marks[i])
+                        self.marks[i], self.entries)
 
     def gates(self, f: Facts) -> int:
         """The gate bits of ``f`` (see ``SHARED_ADDRESS`` ...): its index-pass
@@ -323,12 +338,13 @@ def orphan_pairs(recips: RecipientTable, facts: list[Facts | None], by_address: 
     return dict(orphans)
 
 
-def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
+def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] | EntryTable,
                   exchange_pos: Iterable[str], dialect: Dialect, powershell: bool = False
                   ) -> tuple[Context, list[UserGroup]]:
     """The indexes, and the local entries of each cc:Mail user (name, PO) no
     Exchange mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows)."""
     x = {fold(p) for p in exchange_pos}
+    table = EntryTable.of(entries)
     recips = RecipientTable.of(recipients).with_values()
     recips.freeze()  # rows made later read what this pass read
     kinds = recips.kinds
@@ -373,10 +389,10 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
     primaries = dict.get  # by_primary_name read raw: one holder bare, several a list
     raw_get = dict.get  # users_by_name.add written out: 144,000 calls saved at 100,000 people
-    for e in entries:
-        locn = e.locn
+    names, entry_po = table.names, table.po
+    for e, locn in enumerate(table.locns):  # e: the entry's position
         if locn in "LlRr":  # a user entry
-            name = fold(e.name)
+            name = fold(names[e])
             name = folded.get(name, name)
             have = raw_get(users_by_name, name)
             if have is None:
@@ -385,7 +401,7 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
                 have.append(e)
             else:
                 users_by_name[name] = [have, e]
-            po = fold_po(e.po)
+            po = fold_po(entry_po(e))
             holders = primaries(by_primary_name, name)
             if holders is not None:  # the objects whose primary has this name
                 if po in x:
@@ -422,16 +438,25 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     for j in orphans:
         marks[j] |= ORPHAN
     ctx = Context(x, dialect, powershell, recips, by_address, by_primary_name, users_by_name,
-                  orphans, marks)
-    return ctx, [user_group(g) for g in dict.values(local)]
+                  orphans, marks, table)
+    return ctx, [user_group(g, table) for g in dict.values(local)]
 
 
-def user_group(entries: DirEntry | list[DirEntry]) -> UserGroup:
-    """The entries of one ``ccmail-user`` row: one bare; several as a tuple,
-    first the one whose spelling sorts first by code point (it names the row,
-    so that the order of entries and files never changes the output), then
-    the others in message order."""
-    if entries.__class__ is not list:
-        return entries  # type: ignore[return-value]
-    first = min(entries, key=lambda e: (" ".join(e.name.split()), e.file_po, entry_order(e)))
-    return (first, *sorted((e for e in entries if e is not first), key=entry_order))
+def user_group(positions: int | list[int], entries: EntryTable) -> UserGroup:
+    """The entries (positions in ``entries``) of one ``ccmail-user`` row: one
+    bare; several as a tuple, first the one whose spelling sorts first by code
+    point (it names the row, so that the order of entries and files never
+    changes the output), then the others in message order."""
+    if positions.__class__ is not list:
+        return positions  # type: ignore[return-value]
+    made = {j: entries[j] for j in positions}  # type: ignore[union-attr]
+    first = min(made, key=lambda j: (" ".join(made[j].name.split()), made[j].file_po,
+                                     entry_order(made[j])))
+    return (first, *sorted((j for j in made if j != first), key=lambda j: entry_order(made[j])))
+
+
+def user_entries(group: UserGroup, entries: EntryTable) -> tuple[DirEntry, ...]:
+    """The entries of a ``ccmail-user`` row's group, made from the table."""
+    if group.__class__ is int:
+        return (entries[group],)  # type: ignore[index]
+    return tuple([entries[j] for j in group])  # type: ignore[union-attr]

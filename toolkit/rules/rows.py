@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from toolkit.model import Dialect, DirEntry, Kind, Recipient, Row, ValueSequence, new_row
-from toolkit.rules.facts import Context, Facts, UserGroup, build_context
+from toolkit.rules.facts import Context, Facts, UserGroup, build_context, user_entries
 from toolkit.rules.table import findings_of, not_migrated
+from toolkit.storage.entries import EntryTable
 from toolkit.storage.recipients import RecipientTable
 from toolkit.text import fold, fold_po, squeeze
 
@@ -52,10 +53,10 @@ def recipient_row(ctx: Context, i: int) -> Row:
                    route_of(ctx, f), findings_of(ctx, f), r, ())
 
 
-def user_row(group: UserGroup) -> Row:
+def user_row(ctx: Context, group: UserGroup) -> Row:
     """The ``ccmail-user`` row of one (name, PO): its first entry's spelling."""
-    entries = group if group.__class__ is tuple else (group,)
-    e = entries[0]  # type: ignore[index]
+    entries = user_entries(group, ctx.entries)
+    e = entries[0]
     return new_row(f"ccmail:{fold(e.name)}@{fold_po(e.file_po)}", None, Kind.CCMAIL_USER,
                    squeeze(e.name), e.file_po, "ccmail-mailbox", (not_migrated(entries),), None,
                    entries)
@@ -104,15 +105,16 @@ class Rows(ValueSequence[Row]):
             k += len(self)
         head = self._head
         if 0 <= k < len(head):
-            return user_row(head[k])
+            return user_row(self._ctx, head[k])
         n = k - len(head)
         if not 0 <= n < len(self._order):
             raise IndexError("row index out of range")
         return self._make(n)
 
     def __iter__(self) -> Iterator[Row]:
+        ctx = self._ctx
         for group in self._head:
-            yield user_row(group)
+            yield user_row(ctx, group)
         make = self._make
         for n in range(len(self._order)):
             yield make(n)
@@ -140,27 +142,28 @@ class Analysis:
 
     ctx: Context
     rows: Rows
-    entries: list[DirEntry]
+    entries: EntryTable  # a Sequence[DirEntry]: each made when read
 
 
 def analyse(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
             exchange_pos: Iterable[str], dialect: Dialect = Dialect.AD,
             powershell: bool = False) -> Analysis:
-    entries = list(entries)
+    table = EntryTable.of(entries)
     recips = RecipientTable.of(recipients).with_values()
     # Rows sorted by key: every "ccmail:..." key sorts before every "dn:..."
     # key, so each kind is sorted on its own. The recipients' order comes
     # first, before the indexes exist: its 100,000 sort keys stay out of the peak.
     dn = recips.dn
     order = array("l", sorted(range(len(recips)), key=lambda i: fold(dn(i))))
-    ctx, groups = build_context(recips, entries, exchange_pos, dialect, powershell)
-    head = sorted(groups, key=_user_key)
-    return Analysis(ctx, Rows(ctx, head, order), entries)
+    ctx, groups = build_context(recips, table, exchange_pos, dialect, powershell)
+    names, file_po = table.names, table.file_po
 
+    def user_key(group: UserGroup) -> str:
+        j = group[0] if group.__class__ is tuple else group  # type: ignore[index]
+        return f"{fold(names[j])}@{fold_po(file_po(j))}"  # type: ignore[index,arg-type]
 
-def _user_key(group: UserGroup) -> str:
-    e = group[0] if group.__class__ is tuple else group  # type: ignore[index]
-    return f"{fold(e.name)}@{fold_po(e.file_po)}"  # type: ignore[union-attr]
+    head = sorted(groups, key=user_key)
+    return Analysis(ctx, Rows(ctx, head, order), table)
 
 
 def evaluate(recipients: Iterable[Recipient], entries: Iterable[DirEntry],

@@ -235,7 +235,7 @@ def missing_secondary_address(ctx: Context, f: Facts) -> Finding | None:
     the mailbox has no old address (of any name) at that PO."""
     if f.primary is None:
         return None
-    entries = ctx.users_by_name.get(f.primary.key[0])  # type: ignore[index]
+    entries = ctx.user_entries(f.primary.key[0])  # type: ignore[index]
     if not entries:
         return None
     x = ctx.x

@@ -4,9 +4,9 @@ The model (:mod:`toolkit.model`) is what the rest of the toolkit reads:
 recipients, cc:Mail values, directory entries. To hold 100,000 recipients in
 150 MB, the readers do not keep those as plain objects; they keep them in the
 forms below - recipients in :class:`toolkit.storage.recipients.RecipientTable`,
-which makes a plain recipient when one is read, directory entries in
-:class:`~toolkit.model.DirEntry`'s bits. Each codec is a pair of pure
-functions over strings and ints
+directory entries in :class:`toolkit.storage.entries.EntryTable`, each making
+a plain value when one is read. Each codec is a pair of pure functions over
+strings and ints
 (``tests/test_compact.py`` checks every one against the plain object it
 stands for, including the inputs that fall back to plain fields):
 
@@ -21,12 +21,12 @@ stands for, including the inputs that fall back to plain fields):
 - *the record*: DN, identity fields and values as one string
   (:func:`join_record`, :func:`record_dn`, :func:`record_ids`,
   :func:`record_vals`, :func:`record_has_values`).
-- *directory entries*: location code, line, ``Addr`` and ``Comments``
-  (positions in the file's string table, :class:`DirFile`) and ``Messages``
-  as bits of ONE int (:func:`pack_entry` and the ``entry_*`` readers).
+- *directory entries*: columns of :class:`toolkit.storage.entries.EntryTable`
+  (the file's shared strings in :class:`~toolkit.storage.entries.DirFile`).
 
 Imports run one way: text <- ccmail.address (grammar, :class:`CcmailValue`)
-<- storage (these codecs) <- model <- storage.recipients (the table).
+<- model (plain data) <- storage (these codecs) <- storage.recipients,
+storage.entries (the tables).
 """
 
 from __future__ import annotations
@@ -348,114 +348,3 @@ def stats_ids(d: str | tuple[Any, ...]) -> tuple[str, str | None, str | None, st
         if "\x04" in sam:
             sam = sam.replace("\x04", primary[primary.rfind("@"):])  # type: ignore[index]
     return d[:cut], primary, nickname, sam  # type: ignore[index]
-
-
-class _NoExtra(dict):  # type: ignore[type-arg]
-    """The shared, read-only ``extra`` of every entry that has no unknown keys
-    (one empty dict per entry would be 9 MB at 150,000 entries)."""
-
-    __slots__ = ()
-
-    def _read_only(self, *args: object, **kwargs: object) -> None:
-        raise TypeError("DirEntry.extra of an entry read without extra keys is read-only; "
-                        "assign a new dict instead")
-
-    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
-    __ior__ = _read_only  # type: ignore[assignment]
-
-
-NO_EXTRA: dict[str, str] = _NoExtra()
-
-
-class DirFile:
-    """What the entries read from one export file share: the file's PO and
-    names, and each distinct ``Addr``/``Comments`` text once (``strings``)."""
-
-    __slots__ = ("_first", "file", "file_po", "index", "path", "strings")
-
-    def __init__(self, file: str, file_po: str, path: str | None) -> None:
-        self.file, self.file_po, self.path = file, file_po, path
-        self.strings: list[str] = [""]
-        self.index: dict[str, int] = {"": 0}
-        self._first: dict[int, str] = {}
-
-    def first_word(self, n: int) -> str:
-        """The first word of ``strings[n]`` (an Addr: where an R entry sends
-        mail), or the file's PO when it is blank - :attr:`DirEntry.po`."""
-        found = self._first.get(n)
-        if found is None:
-            first = self.strings[n].split(None, 1)
-            found = self._first[n] = first[0] if first else self.file_po
-        return found
-
-    def string(self, text: str) -> int:
-        """The position of ``text`` in ``strings`` (added when new)."""
-        found = self.index.get(text)
-        if found is None:
-            found = self.index[text] = len(self.strings)
-            self.strings.append(text)
-        return found
-
-
-_LOCNS = "PpLlRrAa"
-_LOCN_CODE = {c: n for n, c in enumerate(_LOCNS)}
-_LINE_BITS, _STRING_BITS = 32, 21
-_ADDR_SHIFT = 3 + _LINE_BITS
-_COMMENTS_SHIFT = _ADDR_SHIFT + _STRING_BITS
-_MESSAGES_SHIFT = _COMMENTS_SHIFT + _STRING_BITS
-_STRING_MASK = (1 << _STRING_BITS) - 1
-_LINE_LIMIT = 1 << _LINE_BITS
-
-
-def pack_entry(src: DirFile, locn: str, line: int, addr: str, comments: str,
-               messages: int | None) -> int | None:
-    """An entry's fields as one int, ``addr``/``comments`` as positions in
-    ``src``'s strings (added when new); None when one does not fit.
-
-    Called once per entry read (144,375 at the bench's 100,000 people), so
-    the string positions are looked up here: a known string (most of them)
-    costs a dict lookup, not a :meth:`DirFile.string` call."""
-    index = src.index
-    a = index.get(addr)
-    if a is None:
-        a = src.string(addr)
-    c = index.get(comments)
-    if c is None:
-        c = src.string(comments)
-    code = _LOCN_CODE.get(locn)
-    if (code is None or not 0 <= line < _LINE_LIMIT or a > _STRING_MASK or c > _STRING_MASK
-            or (messages is not None and messages < 0)):
-        return None
-    return (code | line << 3 | a << _ADDR_SHIFT | c << _COMMENTS_SHIFT
-            | (0 if messages is None else messages + 1) << _MESSAGES_SHIFT)
-
-
-def entry_locn(rec: int) -> str:
-    return _LOCNS[rec & 7]
-
-
-def entry_line(rec: int) -> int:
-    return rec >> 3 & 0xFFFFFFFF
-
-
-def entry_addr(rec: int) -> int:
-    return rec >> _ADDR_SHIFT & _STRING_MASK
-
-
-def entry_comments(rec: int) -> int:
-    return rec >> _COMMENTS_SHIFT & _STRING_MASK
-
-
-def entry_messages(rec: int) -> int | None:
-    stored = rec >> _MESSAGES_SHIFT
-    return None if stored == 0 else stored - 1
-
-
-def entry_po(rec: int, src: DirFile) -> str:
-    """Where a packed entry sends mail: its file's PO for L/l, else the first
-    word of its Addr (the file's PO when blank)."""
-    if rec & 6 == 2:  # L (2), l (3)
-        return src.file_po
-    n = rec >> _ADDR_SHIFT & _STRING_MASK
-    found = src._first.get(n)  # DirFile.first_word's cache, read here: the rules ask often
-    return found if found is not None else src.first_word(n)

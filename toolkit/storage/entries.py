@@ -1,0 +1,206 @@
+"""The cc:Mail directory entries an audit reads, kept compact: :class:`EntryTable`.
+
+Why a table and not a list of :class:`~toolkit.model.DirEntry`: at 100,000
+people the bench organisation's exports hold ~145,000 entries, kept from
+the read to the last row; a plain entry object with its ``file:line`` text
+is ~200 bytes beside its name. The table keeps each field in a column -
+names, location codes, ``Addr``/``Comments`` (one string per distinct text
+of a file, :class:`DirFile`), line and ``Messages`` in ``array``\\ s, the
+file the entry came from - ~60 bytes an entry, and makes the plain, immutable
+entry when one is read (``table[i]``). The rules' index pass reads the
+columns by position (``names``, ``locns``, :meth:`EntryTable.po`) without
+making entries at all; messages, rows and remediation make the few they name.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator
+from typing import Any, overload
+
+from toolkit.model import NO_EXTRA, DirEntry, ValueSequence, new_entry
+
+_NONE = -1  # "no line" / "no Messages" in the int columns
+
+
+class DirFile:
+    """What the entries read from one export file share: the file's name as
+    messages show it, its PO and path, and each distinct ``Addr``/``Comments``
+    text once (:meth:`string`)."""
+
+    __slots__ = ("_first", "file", "file_po", "index", "path")
+
+    def __init__(self, file: str | None, file_po: str, path: str | None) -> None:
+        self.file, self.file_po, self.path = file, file_po, path
+        self.index: dict[str, str] = {"": ""}
+        self._first: dict[str, str] = {}
+
+    def string(self, text: str) -> str:
+        """``text`` as the one string this file keeps for it."""
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = text
+        return found
+
+    def first_word(self, addr: str) -> str:
+        """The first word of ``addr`` (where an R entry sends mail), or the
+        file's PO when it is blank - :attr:`DirEntry.po`; remembered, since the
+        rules ask it of every user entry and a file has few distinct Addrs."""
+        found = self._first.get(addr)
+        if found is None:
+            first = addr.split(None, 1)
+            found = self._first[addr] = first[0] if first else self.file_po
+        return found
+
+
+class EntryTable(ValueSequence[DirEntry]):
+    """cc:Mail entries in reading order; ``table[i]`` is a plain
+    :class:`~toolkit.model.DirEntry` made when read (a new, equal value each
+    time). Readers :meth:`add` what they parsed; :meth:`append` takes an
+    entry made by hand (a mock layer's). ``names`` and ``locns`` are columns
+    read by position."""
+
+    __slots__ = ("_addrs", "_comments", "_extras", "_lines", "_messages", "_plain_srcs",
+                 "_srcs", "_wheres", "locns", "names")
+    _noun = "entries"
+
+    def __init__(self, entries: Iterable[DirEntry] = ()) -> None:
+        self.names: list[str] = []
+        self.locns: list[str] = []
+        self._srcs: list[DirFile] = []
+        self._addrs: list[str] = []
+        self._comments: list[str] = []
+        self._lines = array("q")
+        self._messages = array("q")
+        self._extras: dict[int, dict[str, str]] = {}  # the few with unknown keys
+        self._wheres: dict[int, str | None] = {}  # appended entries: their own ``where``
+        self._plain_srcs: dict[tuple[str, str | None], DirFile] = {}
+        for e in entries:
+            self.append(e)
+
+    @classmethod
+    def of(cls, entries: Iterable[DirEntry]) -> EntryTable:
+        """``entries`` as a table (itself when it is one)."""
+        return entries if isinstance(entries, EntryTable) else cls(entries)
+
+    # ------------------------------------------------------------ writing
+
+    def add(self, name: str, locn: str, addr: str, comments: str, messages: int | None,
+            extra: dict[str, str] | None, src: DirFile, line: int) -> None:
+        """An entry read from line ``line`` of ``src``'s file (``where`` is ``file:line``)."""
+        index = src.index
+        self.names.append(name)
+        self.locns.append(locn)
+        self._srcs.append(src)
+        self._addrs.append(index.get(addr) or src.string(addr))
+        self._comments.append(index.get(comments) or src.string(comments))
+        self._lines.append(line)
+        self._messages.append(_NONE if messages is None else messages)
+        if extra:
+            self._extras[len(self.names) - 1] = extra
+
+    def append(self, e: DirEntry) -> None:
+        key = (e.file_po, e.path)
+        src = self._plain_srcs.get(key)
+        if src is None:
+            src = self._plain_srcs[key] = DirFile(None, e.file_po, e.path)
+        n = len(self.names)
+        self.names.append(e.name)
+        self.locns.append(e.locn)
+        self._srcs.append(src)
+        self._addrs.append(src.string(e.addr))
+        self._comments.append(src.string(e.comments))
+        self._lines.append(_NONE)
+        self._messages.append(_NONE if e.messages is None else e.messages)
+        if e.extra:
+            self._extras[n] = e.extra
+        self._wheres[n] = e.where
+
+    def extend(self, other: EntryTable) -> None:
+        """Every entry of ``other``, after these (a directory's files, one table)."""
+        n = len(self.names)
+        for column, more in ((self.names, other.names), (self.locns, other.locns),
+                             (self._srcs, other._srcs), (self._addrs, other._addrs),
+                             (self._comments, other._comments), (self._lines, other._lines),
+                             (self._messages, other._messages)):
+            column.extend(more)  # type: ignore[attr-defined]
+        self._extras.update({n + i: v for i, v in other._extras.items()})
+        self._wheres.update({n + i: v for i, v in other._wheres.items()})
+
+    # ------------------------------------------------------------ reading by position
+
+    def po(self, i: int) -> str:
+        """Where entry ``i`` sends mail (:attr:`DirEntry.po`), without making it."""
+        src = self._srcs[i]
+        if self.locns[i] in "Ll":
+            return src.file_po
+        return src.first_word(self._addrs[i])
+
+    def file_po(self, i: int) -> str:
+        return self._srcs[i].file_po
+
+    def addr(self, i: int) -> str:
+        return self._addrs[i]
+
+    def comments(self, i: int) -> str:
+        return self._comments[i]
+
+    def where(self, i: int) -> str | None:
+        found = self._wheres.get(i, self)
+        if found is not self:
+            return found  # type: ignore[return-value]
+        return f"{self._srcs[i].file}:{self._lines[i]}"
+
+    # ------------------------------------------------------------ the sequence
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @overload
+    def __getitem__(self, i: int) -> DirEntry: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[DirEntry]: ...
+
+    def __getitem__(self, i: int | slice) -> DirEntry | list[DirEntry]:
+        if i.__class__ is not int:
+            if i.__class__ is slice:
+                return [self[n] for n in range(len(self))[i]]  # type: ignore[index]
+            i = i.__index__()  # type: ignore[union-attr]
+        name = self.names[i]  # type: ignore[index]  # (IndexError as a list gives it)
+        if i < 0:  # type: ignore[operator]
+            i += len(self.names)  # type: ignore[operator,assignment]
+        src = self._srcs[i]  # type: ignore[index]
+        messages = self._messages[i]  # type: ignore[index]
+        return new_entry(name, self.locns[i], src.file_po, self._addrs[i],  # type: ignore[index]
+                         self._comments[i], None if messages == _NONE else messages,  # type: ignore[index]
+                         self._extras.get(i, NO_EXTRA), self.where(i), src.path)  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[DirEntry]:
+        for i in range(len(self.names)):
+            yield self[i]
+
+
+class EntryView(ValueSequence[DirEntry]):
+    """Entries ``start`` to ``stop`` of a table: one export file's entries
+    inside the directory's one table (``DirectoryFile.entries``)."""
+
+    __slots__ = ("_start", "_stop", "table")
+    _noun = "entries"
+
+    def __init__(self, table: EntryTable, start: int, stop: int) -> None:
+        self.table, self._start, self._stop = table, start, stop
+
+    def __len__(self) -> int:
+        return self._stop - self._start
+
+    def __getitem__(self, i: Any) -> Any:
+        positions = range(self._start, self._stop)[i]  # IndexError as a list gives it
+        if positions.__class__ is range:
+            return [self.table[n] for n in positions]
+        return self.table[positions]
+
+    def __iter__(self) -> Iterator[DirEntry]:
+        table = self.table
+        for n in range(self._start, self._stop):
+            yield table[n]
