@@ -404,8 +404,6 @@ def fast_entries(conn: ldap3.Connection) -> Iterator[None]:
         del strategy._get_response
 
 
-
-
 def search_ahead(conn: ldap3.Connection, base: str, search_filter: str,
                  **search: Any) -> Callable[[], None]:
     """Send ``conn.search(base, search_filter, **search)``'s request now; the function returned
@@ -420,9 +418,11 @@ def search_ahead(conn: ldap3.Connection, base: str, search_filter: str,
     nothing measurable (slapd makes a page faster than ccmig reads it, so
     ccmig hardly waits); it matters where the server is the slower side - a
     busy domain controller, a link with latency - where a serial read costs
-    the server's time plus ccmig's, page after page. How: on ldap3's plain synchronous strategy, ``Connection.search``
-    ends with ``self.post_send_search(self.send(...))`` and returns whatever
-    int that gives (its branch for an asynchronous strategy), so with
+    the server's time plus ccmig's, page after page.
+
+    How: on ldap3's plain synchronous strategy, ``Connection.search`` ends
+    with ``self.post_send_search(self.send(...))`` and returns whatever int
+    that gives (its branch for an asynchronous strategy), so with
     ``post_send_search`` answering the message ID for one call the request
     goes out and the ID comes back; the strategy's own ``post_send_search``
     later receives the answer exactly as it would have. Anything else (the
