@@ -6,15 +6,15 @@ object export never sits in memory as text. Any malformation is an
 half-read export would be a lie.
 
 Speed (a 100,000-object export is ~2.4 million lines): the file is read in
-blocks that end at an empty line, so every block starts a record. A block
-that decodes as UTF-8 and whose every line is regular (an attribute line
-with a valid name and its continuations, a comment, an empty line) is split
-by one regular expression; anything else - a NUL byte, bad UTF-8, a stray
-CR, a malformed or odd line - sends the block through the exact line-by-line
-reader, which names the line at fault. Both give the same entries and the
-same first error, and a block's entries are handed out only once the whole
-block has been checked. ``attributes`` lets a caller that needs a few
-attributes skip decoding the rest (every line is still checked).
+blocks of about a megabyte that end at an empty line, so every block starts
+a record. A block that decodes as UTF-8 is cut at its empty lines, and a
+record whose every line is plain is read the quick way
+(:meth:`_Reader.record`: one split per line, one cached lookup per name);
+anything else - a NUL byte, bad UTF-8, a stray CR, a malformed or odd line -
+goes through the exact line-by-line reader, which names the line at fault.
+Both give the same entries and the same first error
+(``tests/test_ldif_quick.py``). ``attributes`` lets a caller that needs a
+few attributes skip decoding the rest (every line is still checked).
 """
 
 from __future__ import annotations
