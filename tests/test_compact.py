@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from toolkit.ccmail.address import parse
 from toolkit.ccmail.directory import read_directory_file
 from toolkit.cli.common import exit_code
-from toolkit.exchange.dialects import ccmail_value, to_recipient, undecodable_ccmail
+from toolkit.exchange.dialects import ccmail_value, read_table, to_recipient, undecodable_ccmail
 from toolkit.model import Dialect, DirEntry, Identities, Kind, RawEntry, Recipient
 from toolkit.rules import AddressIndex, Index, Rows, analyse, facts_of, stale_entries
 from toolkit.stats import StatsMatcher
@@ -30,14 +30,23 @@ from toolkit.storage import (
     DirFile,
     pack_ids,
     pack_values,
+    record_ids,
+    record_vals,
     stats_ids,
     tagged,
     unpack_values,
 )
+from toolkit.storage.recipients import RecipientTable
 
 MARKS = "ab@.c\x00\x01\x02\x03\x04\x05xyz"
 field_text = st.text(alphabet=MARKS, max_size=8)
 maybe = st.none() | field_text
+
+
+def _kept(r: Recipient) -> tuple[RecipientTable, Recipient]:
+    """``r`` kept in a table, and the recipient the table gives back."""
+    table = RecipientTable([r])
+    return table, table[0]
 
 
 @settings(max_examples=400, deadline=None)
@@ -46,11 +55,13 @@ def test_identity_fields_round_trip(dn, primary, nick, sam, upn, mail, legacy, s
     """Packed identity fields (markers for None, "same as", nickname and
     domain) and the DN give back exactly what was stored, whatever
     characters they hold."""
-    r = Recipient(dn, Kind.MAILBOX, [], primary, smtp, nick, sam, upn, mail, legacy_dn=legacy)
+    table, r = _kept(Recipient(dn, Kind.MAILBOX, [], primary, smtp, nick, sam, upn, mail,
+                               legacy_dn=legacy))
     assert (r.dn, r.primary_smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn, r.smtp) == (
-        dn, primary, nick, sam, upn, mail, legacy, smtp)
-    assert not r.has_values and r.values == []
-    assert r.stats_identities() == stats_ids(r._d) == (dn, primary, nick, sam)
+        dn, primary, nick, sam, upn, mail, legacy, tuple(smtp))
+    assert not r.has_values and r.values == () and not table.has_values(0)
+    assert table.stats_identities(0) == stats_ids(table._records[0]) == (dn, primary, nick, sam)
+    assert table.dn(0) == dn
 
 
 @settings(max_examples=400, deadline=None)
@@ -62,11 +73,11 @@ def test_identity_fields_that_repeat_each_other_round_trip(dn, primary, nick, ot
     whatever characters the fields hold."""
     pool = [primary or "", nick or "", other or "", (nick or "") + (primary or "")]
     smtp = [pool[n] for n in picks]
-    r = Recipient(dn, Kind.MAILBOX, [], primary, smtp, nick, nick, other, primary,
-                  legacy_dn=pool[3])
+    table, r = _kept(Recipient(dn, Kind.MAILBOX, [], primary, smtp, nick, nick, other, primary,
+                               legacy_dn=pool[3]))
     assert (r.dn, r.primary_smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn, r.smtp) == (
-        dn, primary, nick, nick, other, primary, pool[3], smtp)
-    assert r.stats_identities() == (dn, primary, nick, nick)
+        dn, primary, nick, nick, other, primary, pool[3], tuple(smtp))
+    assert table.stats_identities(0) == (dn, primary, nick, nick)
 
 
 def test_identity_fields_of_a_value_not_a_string_are_kept_apart():
@@ -76,34 +87,44 @@ def test_identity_fields_of_a_value_not_a_string_are_kept_apart():
 
 @pytest.mark.parametrize("dn", ["CN=Smith\\, John,DC=corp", "CN=odd\x05one", ""])
 def test_dn_identities_and_values_share_one_string(dn):
-    r = to_recipient(RawEntry(dn, _entry(["CCMAIL:A at EXCH"]).attrs), Dialect.AD)
+    table = read_table([RawEntry(dn, _entry(["CCMAIL:A at EXCH"]).attrs)], Dialect.AD)
+    r = table[0]
     assert r.dn == dn and r.values[0].address == "A at EXCH" and r.has_values
-    assert isinstance(r._d, str if "\x05" not in dn else tuple)
+    assert isinstance(table._records[0], str if "\x05" not in dn else tuple)
     with pytest.raises(FrozenInstanceError):
         r.kind = Kind.GROUP  # type: ignore[misc]  # immutable: replace() makes a changed copy
     r = r.replace(dn="CN=new")
-    assert (r.dn, r.values[0].address, r._d.__class__) == ("CN=new", "A at EXCH", str)
+    table, back = _kept(r)
+    assert (back.dn, back.values[0].address, back) == ("CN=new", "A at EXCH", r)
     r = r.replace(nickname="a\x05b")  # a field holding the separator: kept apart
-    assert (r.dn, r.nickname, r.values[0].address) == ("CN=new", "a\x05b", "A at EXCH")
+    table, back = _kept(r)
+    assert isinstance(table._records[0], tuple) and back == r
+    assert (back.dn, back.nickname, back.values[0].address) == ("CN=new", "a\x05b", "A at EXCH")
     r = r.replace(values=[])
     assert not r.has_values and r.dn == "CN=new" and r.nickname == "a\x05b"
+    assert _kept(r)[1] == r
 
 
 def test_identity_fields_share_nickname_and_domain():
-    r = Recipient("CN=x", Kind.MAILBOX, [], "John.Smith@corp.example",
-                  ["John.Smith@corp.example", "jsmith@corp.example"], "jsmith", "jsmith",
-                  "jsmith@corp.example", "John.Smith@corp.example",
-                  legacy_dn="/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith")
-    assert isinstance(r._ids, str)
-    assert r._ids.count("jsmith") == 1 and r._ids.count("corp.example") == 1
-    assert r._ids == ("John.Smith@corp.example\x00jsmith\x00\x02\x00\x03\x04\x00\x02\x00"
-                      "/o=Corp/ou=EXCH/cn=Recipients/cn=\x03\x00\x02\x00\x03\x04")  # the format
+    plain = Recipient("CN=x", Kind.MAILBOX, [], "John.Smith@corp.example",
+                      ["John.Smith@corp.example", "jsmith@corp.example"], "jsmith", "jsmith",
+                      "jsmith@corp.example", "John.Smith@corp.example",
+                      legacy_dn="/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith")
+    table, r = _kept(plain)
+    ids = record_ids(table._records[0])
+    assert isinstance(ids, str)
+    assert ids.count("jsmith") == 1 and ids.count("corp.example") == 1
+    assert ids == ("John.Smith@corp.example\x00jsmith\x00\x02\x00\x03\x04\x00\x02\x00"
+                   "/o=Corp/ou=EXCH/cn=Recipients/cn=\x03\x00\x02\x00\x03\x04")  # the format
+    assert r == plain and r is not table[0] and r == table[0]  # made when read, equal
     assert r.upn == "jsmith@corp.example"
     assert r.legacy_dn == "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith"
-    assert r.smtp == ["John.Smith@corp.example", "jsmith@corp.example"]
-    r = r.replace(upn="other@corp.example")  # replace() repacks the rest unchanged
+    assert r.smtp == ("John.Smith@corp.example", "jsmith@corp.example")
+    r = r.replace(upn="other@corp.example")  # replace() changes one field
     assert (r.upn, r.sam, r.mail) == ("other@corp.example", "jsmith", "John.Smith@corp.example")
-    assert r.replace(item_count=3)._d is r._d  # what a later stage learns keeps the record
+    record = table._records[0]
+    table.set_item_count(0, 3)  # what a later stage learns keeps the record
+    assert table._records[0] is record and table[0].item_count == 3
     assert r.ids == Identities("John.Smith@corp.example", "jsmith", "jsmith", "other@corp.example",
                                "John.Smith@corp.example", "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith",
                                ("John.Smith@corp.example", "jsmith@corp.example"))
@@ -143,11 +164,12 @@ def _plain(proxies: list, targets: list) -> list:
 def test_reader_values_are_packed_and_unpack_to_the_parsed_values():
     targets = ["CCMAIL:Smith, John at PO9", "SMTP:x@y"]
     proxies = [*PROXIES, b"ccmail:M\xfcller at PO1", b"\xff\xfe"]
-    r = to_recipient(_entry(proxies, targets), Dialect.AD)
-    assert r is not None and isinstance(r._vals, str)  # packed, not objects
-    assert r.has_values
-    assert r.values == _plain(proxies, targets)
-    assert r.values is not r.values  # parsed again each time: a new list
+    table = read_table([_entry(proxies, targets)], Dialect.AD)
+    assert isinstance(record_vals(table._records[0]), str)  # packed, not objects
+    r = table[0]
+    assert r.has_values and table.has_values(0)
+    assert r.values == tuple(_plain(proxies, targets))
+    assert table[0].values is not r.values  # parsed again each time the table is read
     assert [v.error for v in r.values if v.error] == [
         "no ' at ' between name and post office", "name holds '\"'",
         "post office may hold only ASCII letters, digits, '-' and '_'", "not valid UTF-8"]
@@ -187,18 +209,20 @@ def test_the_common_values_need_no_second_parse(raw):
 
 def test_a_value_holding_nul_keeps_the_parsed_list():
     proxies = ["CCMAIL:Nul\x00Name at EXCH", "ccmail:Smith, John at PO1"]
-    r = to_recipient(_entry(proxies), Dialect.AD)
-    assert isinstance(r._vals, tuple)  # the parsed values, kept
-    assert r.values == _plain(proxies, []) and r.values[0] is r.values[0]
+    table = read_table([_entry(proxies)], Dialect.AD)
+    assert isinstance(record_vals(table._records[0]), list)  # the parsed values, kept
+    r = table[0]
+    assert r.values == tuple(_plain(proxies, [])) and r.values[0] is table[0].values[0]
     assert r.values[0].error == "name holds a control character"
 
 
 def test_no_values_and_assigned_values():
     r = to_recipient(_entry(["SMTP:a@b"]), Dialect.AD)
-    assert not r.has_values and r.values == []
+    assert not r.has_values and r.values == ()
+    assert len(read_table([_entry(["SMTP:a@b"])], Dialect.AD)) == 0  # not kept: no value
     v = parse("ccmail:A at PO1", "ccmail", "A at PO1", "proxy")
     r = r.replace(values=[v])
-    assert r.has_values and r.values == [v] and r.values[0] is v
+    assert r.has_values and r.values == (v,) and _kept(r)[1].values[0] is v
     assert unpack_values("") == [] and pack_values([]) == ""
 
 
@@ -221,10 +245,12 @@ def test_stats_lines_match_each_identity_level(tmp_path: Path):
             _mailbox("CN=E", "e@corp.example", "ee", "ee"),
             _mailbox("CN=F", "f@corp.example", None, "ee")]  # 'ee': nickname level wins
     stats = StatsMatcher(tmp_path / "s.csv")
-    for r in read:
-        stats.observe(r)
-    got = list(read)
-    assert stats.apply(got) == 5
+    table = RecipientTable()
+    for n, r in enumerate(read):
+        table.append(r)
+        stats.observe(table, n)
+    assert stats.apply(table) == 5
+    got = list(table)
     assert [r.item_count for r in got] == [1, None, 2, 3, 4, 5, None]
     assert [r.replace(item_count=None) for r in got] == read  # only the count changed
 
@@ -328,7 +354,7 @@ def test_facts_view_derives_what_facts_of_gives(analysis):
         with pytest.raises(FrozenInstanceError):
             f.stale_entries = ()  # type: ignore[misc]
     assert ctx.facts[0].stale_entries[0].name == "Zed"
-    assert ctx.facts[-1].r is recips[2] and [f.r for f in ctx.facts] == recips[:3]
+    assert ctx.facts[-1].r == recips[2] and [f.r for f in ctx.facts] == recips[:3]
     assert [f.r for f in ctx.facts[1:]] == recips[1:3]
     assert ctx.orphans[1][0][0] == 2 and ctx.orphans[2][0][0] == 1  # Abe <-> contact
 
@@ -344,7 +370,7 @@ def test_rows_are_a_read_only_sequence_made_when_read(analysis):
     assert [r.key for r in rows[1:4]] == keys[1:4]
     with pytest.raises(IndexError):
         rows[5]
-    assert rows[2].recipient is recips[1] and rows[2] == rows[2]
+    assert rows[2].recipient == recips[1] and rows[2] == rows[2]
     with pytest.raises(FrozenInstanceError):  # immutable: nothing set on a row is lost silently
         rows[2].route = "exchange"  # type: ignore[misc]
     assert list(rows.codes()) == [tuple(f.code for f in r.findings) for r in rows]

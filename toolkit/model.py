@@ -4,25 +4,28 @@ Readers (LDIF, LDAP, PowerShell, cc:Mail files, mocks) produce these objects;
 :mod:`toolkit.rules` turns them into :class:`Row` objects. Nothing here does
 I/O, so runbooks and test suites can build them by hand.
 
-``Finding`` and ``Row`` are frozen values. ``Recipient`` and ``DirEntry`` keep
-their fields in :mod:`toolkit.storage`'s compact forms (what lets 100,000
-recipients fit in 150 MB) and decode a field when it is read; the codecs live
-there, not here.
+``Recipient``, ``Identities``, ``Finding`` and ``Row`` are plain frozen
+values. An audit keeps its recipients compact in
+:class:`toolkit.storage.recipients.RecipientTable` (what lets 100,000 fit in
+150 MB) and makes a ``Recipient`` when one is read. ``DirEntry`` still keeps
+its fields in :mod:`toolkit.storage`'s entry bits and decodes a field when it
+is read (the next step: a table of entries, as for recipients).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import FrozenInstanceError, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from toolkit import storage
 from toolkit.ccmail.address import CcmailValue
-from toolkit.storage import NO_EXTRA, DirFile, join_record, pack_ids
+from toolkit.storage import NO_EXTRA, DirFile
 
 __all__ = ["NO_EXTRA", "AttrValue", "CcmailValue", "Dialect", "DirEntry", "DirFile", "Finding",
-           "Identities", "Kind", "RawEntry", "Recipient", "Row"]
+           "Identities", "Kind", "RawEntry", "Recipient", "Row", "ValueSequence"]
 
 AttrValue = str | bytes
 
@@ -79,11 +82,132 @@ class Identities:
     smtp: tuple[str, ...]  # every SMTP address, in value order
 
 
-_IDS = ("primary_smtp", "nickname", "sam", "upn", "mail", "legacy_dn", "smtp")
-_RECIPIENT_FIELDS = ("dn", "kind", "values", "primary_smtp", "smtp", "nickname", "sam", "upn",
-                     "mail", "item_count", "exchange_values", "subtype", "legacy_dn")
-_FIELD_SET = frozenset(_RECIPIENT_FIELDS)
-_RECORD_FIELDS = frozenset({"dn", "values", *_IDS})  # a change to one of these repacks the record
+T = TypeVar("T")
+
+
+class ValueSequence(Sequence[T]):
+    """A read-only sequence whose items are made when read (rows, recipients),
+    compared as a value: equal to any sequence of equal items, in order."""
+
+    __slots__ = ()
+    _noun = "items"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {len(self)} {self._noun}>"
+
+
+def slot_setters(cls: type, names: Sequence[str]) -> tuple[Any, ...]:
+    """The slot descriptors' setters of ``names`` in frozen slotted dataclass
+    ``cls``: what the fast constructors below (and
+    :mod:`toolkit.rules.facts`') fill a new instance with. Why: a frozen
+    dataclass's ``__init__`` sets each field through ``object.__setattr__``
+    looked up by name, ~3 us for a 9-field Row; the audit makes ~112,000 rows,
+    ~90,000 facts and ~50,000 findings at 100,000 people, and calling the
+    descriptors directly takes about a third of that (measured)."""
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_new = object.__new__
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """An Exchange object classified as mailbox, custom recipient or group: a
+    plain immutable value (make a changed copy with :meth:`replace`).
+
+    ``values`` are its cc:Mail values in value order (spec: the
+    ``targetAddress`` after the proxies), ``smtp`` every SMTP address in
+    value order; lists given are kept as tuples. ``item_count`` and
+    ``exchange_values`` are what later stages (``--mailbox-stats``,
+    PowerShell) learnt about the mailbox. An audit keeps its recipients in
+    :class:`toolkit.storage.recipients.RecipientTable`, which makes these
+    when they are read.
+    """
+
+    dn: str
+    kind: Kind
+    values: Sequence[CcmailValue] = ()
+    primary_smtp: str | None = None
+    smtp: Sequence[str] = ()
+    nickname: str | None = None  # mailNickname (AD), uid (5.5)
+    sam: str | None = None
+    upn: str | None = None
+    mail: str | None = None
+    item_count: int | None = None
+    exchange_values: Sequence[str] | None = None  # cc:Mail values Exchange returned
+    subtype: str | None = None  # e.g. "contact", "mail-user", "remote-address"
+    legacy_dn: str | None = None
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__  # the documented way for a frozen dataclass
+        if self.values.__class__ is not tuple:
+            put(self, "values", tuple(self.values))
+        if self.smtp.__class__ is not tuple:
+            put(self, "smtp", tuple(self.smtp or ()))
+        if self.exchange_values is not None and self.exchange_values.__class__ is not tuple:
+            put(self, "exchange_values", tuple(self.exchange_values))
+
+    def replace(self, **changes: Any) -> Recipient:
+        """A copy with ``changes`` (field names as in the constructor)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def has_values(self) -> bool:
+        return bool(self.values)
+
+    @property
+    def ids(self) -> Identities:
+        """The identity fields as one record."""
+        return Identities(self.primary_smtp, self.nickname, self.sam, self.upn, self.mail,
+                          self.legacy_dn, tuple(self.smtp))
+
+    def identities(self) -> list[str]:
+        """Every string ``ccmig check`` matches this object by (unfolded)."""
+        out = [self.dn]
+        out += [v for v in (self.nickname, self.sam, self.upn, self.mail) if v]
+        out += self.smtp
+        for v in self.values:
+            if v.valid:
+                out += [v.name or "", v.address]
+        return out
+
+
+(_P_DN, _P_KIND, _P_VALUES, _P_PRIMARY, _P_SMTP, _P_NICK, _P_SAM, _P_UPN, _P_MAIL, _P_COUNT,
+ _P_EXCHANGE, _P_SUBTYPE, _P_LEGACY) = slot_setters(Recipient, (
+    "dn", "kind", "values", "primary_smtp", "smtp", "nickname", "sam", "upn", "mail",
+    "item_count", "exchange_values", "subtype", "legacy_dn"))
+
+
+def new_recipient(dn: str, kind: Kind, values: tuple[CcmailValue, ...],
+                  primary_smtp: str | None, smtp: tuple[str, ...], nickname: str | None,
+                  sam: str | None, upn: str | None, mail: str | None, item_count: int | None,
+                  exchange_values: tuple[str, ...] | None, subtype: str | None,
+                  legacy_dn: str | None) -> Recipient:
+    """``Recipient(...)`` from fields already in their stored types (tuples),
+    every field given, faster (see :func:`slot_setters`): what
+    :class:`~toolkit.storage.recipients.RecipientTable` makes when read."""
+    r = _new(Recipient)
+    _P_DN(r, dn)
+    _P_KIND(r, kind)
+    _P_VALUES(r, values)
+    _P_PRIMARY(r, primary_smtp)
+    _P_SMTP(r, smtp)
+    _P_NICK(r, nickname)
+    _P_SAM(r, sam)
+    _P_UPN(r, upn)
+    _P_MAIL(r, mail)
+    _P_COUNT(r, item_count)
+    _P_EXCHANGE(r, exchange_values)
+    _P_SUBTYPE(r, subtype)
+    _P_LEGACY(r, legacy_dn)
+    return r  # type: ignore[no-any-return]
 
 
 class _Frozen:
@@ -97,199 +221,6 @@ class _Frozen:
                                   f"{type(self).__name__} is immutable, use replace()")
 
     __delattr__ = __setattr__  # type: ignore[assignment]
-
-
-class Recipient(_Frozen):
-    """An Exchange object classified as mailbox, custom recipient or group.
-
-    An immutable value with a dataclass's interface (fields, equality, repr,
-    :meth:`replace`). Its DN, identity fields and cc:Mail values are kept in
-    ONE string (:mod:`toolkit.storage`: at 100,000 objects ~60 MB less than
-    fields and parsed values) and decoded when read; ``values`` and ``smtp``
-    are therefore new lists on each read. ``item_count`` and
-    ``exchange_values`` are what later stages (``--mailbox-stats``,
-    PowerShell) learnt about the mailbox: they make a new recipient.
-    """
-
-    __slots__ = ("_d", "exchange_values", "item_count", "kind", "subtype")
-    __match_args__ = _RECIPIENT_FIELDS
-    __hash__ = None  # type: ignore[assignment]
-
-    _d: str | tuple[Any, ...]  # the storage record
-    kind: Kind
-    item_count: int | None
-    exchange_values: list[str] | None  # cc:Mail values Exchange returned
-    subtype: str | None  # e.g. "contact", "mail-user", "remote-address"
-
-    def __init__(self, dn: str, kind: Kind, values: list[CcmailValue],
-                 primary_smtp: str | None = None, smtp: list[str] | None = None,
-                 nickname: str | None = None, sam: str | None = None, upn: str | None = None,
-                 mail: str | None = None, item_count: int | None = None,
-                 exchange_values: list[str] | None = None, subtype: str | None = None,
-                 legacy_dn: str | None = None) -> None:
-        ids = pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn,
-                       [] if smtp is None else smtp)
-        _init_recipient(self, join_record(dn, ids, _stored(values)), kind, item_count,
-                        exchange_values, subtype)
-
-    @classmethod
-    def read(cls, dn: str, kind: Kind, packed: str | list[CcmailValue],
-             primary_smtp: str | None, smtp: list[str], nickname: str | None, sam: str | None,
-             upn: str | None, mail: str | None, subtype: str | None,
-             legacy_dn: str | None) -> Recipient:
-        """A recipient as a reader makes it: ``packed`` is
-        :func:`toolkit.storage.pack_values`'s string (or a list)."""
-        r = cls.__new__(cls)
-        ids = pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp)
-        vals = packed if packed.__class__ is str else tuple(packed)  # _stored, without the call
-        _init_recipient(r, join_record(dn, ids, vals), kind, None, None, subtype)
-        return r
-
-    def replace(self, **changes: Any) -> Recipient:
-        """A copy with ``changes`` (field names as in the constructor)."""
-        unknown = changes.keys() - _FIELD_SET
-        if unknown:
-            raise TypeError(f"Recipient has no field(s) {', '.join(sorted(unknown))}")
-        d = self._d
-        if not _RECORD_FIELDS.isdisjoint(changes):  # the record itself changes
-            ids = list(self._unpacked())
-            for n, name in enumerate(_IDS):
-                if name in changes:
-                    ids[n] = changes[name]
-            d = join_record(changes.get("dn", self.dn), pack_ids(*ids),
-                            _stored(changes.get("values", self._vals)))
-        r = Recipient.__new__(Recipient)
-        _init_recipient(r, d, changes.get("kind", self.kind),
-                        changes.get("item_count", self.item_count),
-                        changes.get("exchange_values", self.exchange_values),
-                        changes.get("subtype", self.subtype))
-        return r
-
-    # ------------------------------------------------------------ the record
-
-    @property
-    def dn(self) -> str:
-        return storage.record_dn(self._d)
-
-    @property
-    def _ids(self) -> str | tuple[Any, ...]:
-        return storage.record_ids(self._d)
-
-    @property
-    def _vals(self) -> str | list[CcmailValue]:
-        return storage.record_vals(self._d)
-
-    @property
-    def values(self) -> list[CcmailValue]:
-        vals = storage.record_vals(self._d)
-        if vals.__class__ is str:
-            return storage.unpack_values(vals)  # type: ignore[arg-type]
-        return list(vals)
-
-    @property
-    def has_values(self) -> bool:
-        """``bool(values)``, without decoding them."""
-        return storage.record_has_values(self._d)
-
-    def valid_keys(self) -> list[Any]:
-        """The valid values as the indexes read them (``prefix``, ``source``,
-        ``key``), in value order: :func:`toolkit.storage.valid_keys`, which
-        skips building a :class:`CcmailValue` for most values."""
-        return storage.valid_keys(storage.record_vals(self._d))
-
-    # ------------------------------------------------------------ identity fields
-
-    def _unpacked(self) -> tuple[Any, ...]:
-        """(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp list)."""
-        return storage.unpack_ids(self._ids)
-
-    @property
-    def primary_smtp(self) -> str | None:
-        return self._unpacked()[0]  # type: ignore[no-any-return]
-
-    @property
-    def nickname(self) -> str | None:
-        return self._unpacked()[1]  # type: ignore[no-any-return]
-
-    @property
-    def sam(self) -> str | None:
-        return self._unpacked()[2]  # type: ignore[no-any-return]
-
-    @property
-    def upn(self) -> str | None:
-        return self._unpacked()[3]  # type: ignore[no-any-return]
-
-    @property
-    def mail(self) -> str | None:
-        return self._unpacked()[4]  # type: ignore[no-any-return]
-
-    @property
-    def legacy_dn(self) -> str | None:
-        return self._unpacked()[5]  # type: ignore[no-any-return]
-
-    @property
-    def smtp(self) -> list[str]:
-        return self._unpacked()[6]  # type: ignore[no-any-return]
-
-    @property
-    def ids(self) -> Identities:
-        """The identity fields as one record."""
-        *fields, smtp = self._unpacked()
-        return Identities(*fields, tuple(smtp))
-
-    def stats_identities(self) -> tuple[str, str | None, str | None, str | None]:
-        """(dn, primary_smtp, nickname, sam): what ``--mailbox-stats`` matches, in order."""
-        return storage.stats_ids(self._d)
-
-    # ------------------------------------------------------------ dataclass interface
-
-    def _fields(self) -> tuple[object, ...]:
-        primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp = self._unpacked()
-        return (self.dn, self.kind, self.values, primary_smtp, smtp, nickname, sam, upn, mail,
-                self.item_count, self.exchange_values, self.subtype, legacy_dn)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is self.__class__:
-            return self._fields() == other._fields()  # type: ignore[attr-defined]
-        return NotImplemented
-
-    def __repr__(self) -> str:
-        return "Recipient(" + ", ".join(
-            f"{name}={value!r}" for name, value in zip(_RECIPIENT_FIELDS, self._fields(),
-                                                       strict=True)) + ")"
-
-    def identities(self) -> list[str]:
-        """Every string ``ccmig check`` matches this object by (unfolded)."""
-        primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp = self._unpacked()
-        out = [self.dn]
-        out += [v for v in (nickname, sam, upn, mail) if v]
-        out += smtp
-        for v in self.values:
-            if v.valid:
-                out += [v.name or "", v.address]
-        return out
-
-
-def _stored(values: str | Iterable[CcmailValue]) -> str | tuple[CcmailValue, ...]:
-    """Values as the record keeps them: storage's string, or a tuple."""
-    return values if values.__class__ is str else tuple(values)  # type: ignore[return-value]
-
-
-def _init_recipient(r: Recipient, d: str | tuple[Any, ...], kind: Kind, item_count: int | None,
-                    exchange_values: list[str] | None, subtype: str | None) -> None:
-    """Fill the slots of a new recipient, through the slots' own setters
-    (every reader makes 100,000 of these: ~40% faster than
-    ``object.__setattr__``, which looks each name up again)."""
-    _set_d(r, d)
-    _set_kind(r, kind)
-    _set_item_count(r, item_count)
-    _set_exchange_values(r, exchange_values)
-    _set_subtype(r, subtype)
-
-
-_set_d, _set_kind, _set_item_count, _set_exchange_values, _set_subtype = (
-    Recipient.__dict__[name].__set__
-    for name in ("_d", "kind", "item_count", "exchange_values", "subtype"))
 
 
 _ENTRY_FIELDS = ("name", "locn", "file_po", "addr", "comments", "messages", "extra", "where",
@@ -466,18 +397,6 @@ class Finding:
                 "action": self.action}
 
 
-def slot_setters(cls: type, names: Sequence[str]) -> tuple[Any, ...]:
-    """The slot descriptors' setters of ``names`` in frozen slotted dataclass
-    ``cls``: what the fast constructors below (and
-    :mod:`toolkit.rules.facts`') fill a new instance with. Why: a frozen
-    dataclass's ``__init__`` sets each field through ``object.__setattr__``
-    looked up by name, ~3 us for a 9-field Row; the audit makes ~112,000 rows,
-    ~90,000 facts and ~50,000 findings at 100,000 people, and calling the
-    descriptors directly takes about a third of that (measured)."""
-    return tuple(cls.__dict__[name].__set__ for name in names)
-
-
-_new = object.__new__
 _F_CODE, _F_SEVERITY, _F_MESSAGE, _F_ACTION = slot_setters(
     Finding, ("code", "severity", "message", "action"))
 

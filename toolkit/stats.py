@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from toolkit.errors import InputError
-from toolkit.model import Kind, Recipient
+from toolkit.model import Kind
 from toolkit.multimap import Index
+from toolkit.storage.recipients import RecipientTable
 from toolkit.text import fold
 
 log = logging.getLogger(__name__)
@@ -92,9 +93,7 @@ class StatsMatcher:
         self.counts = array("q")
         self.identities: list[str] = []
         self.wanted: dict[str, str] = {}  # folded identity -> itself (one string object)
-        self.mailboxes: list[Recipient] = []  # mailboxes the file names, in reading order
-        self.positions = array("q")  # their positions among every recipient observed
-        self.observed = 0  # recipients observed so far
+        self.positions = array("q")  # positions of the mailboxes the file names, in order
         # per identity level (DN, primary SMTP, nickname, sAMAccountName):
         # folded key -> mailbox indexes
         self.levels: list[Index] = [Index(), Index(), Index(), Index()]
@@ -108,27 +107,26 @@ class StatsMatcher:
         except Exception as exc:
             self.error = exc
 
-    def observe(self, r: Recipient) -> None:
-        """Every recipient read, in order (only mailboxes count).
+    def observe(self, table: RecipientTable, position: int) -> None:
+        """Every recipient read, in order, as it is added to ``table`` (only
+        mailboxes count).
 
         Called for each of 100,000 objects while they are read, so it asks
         the record for the four identities alone
-        (:meth:`~toolkit.model.Recipient.stats_identities`, no other field
-        decoded) and folds a ``sAMAccountName`` equal to the nickname once."""
-        position = self.observed
-        self.observed = position + 1
-        if r.kind is not _MAILBOX or not self.wanted:
+        (:meth:`~toolkit.storage.recipients.RecipientTable.stats_identities`,
+        no other field decoded) and folds a ``sAMAccountName`` equal to the
+        nickname once."""
+        if table.kinds[position] is not _MAILBOX or not self.wanted:
             return
         get = self.wanted.get
-        dn, primary, nickname, sam = r.stats_identities()
+        dn, primary, nickname, sam = table.stats_identities(position)
         dn_key = get(fold(dn)) if dn else None
         primary_key = get(fold(primary)) if primary else None
         nick_key = get(fold(nickname)) if nickname else None
         sam_key = nick_key if sam == nickname else get(fold(sam)) if sam else None
         if dn_key is None and primary_key is None and nick_key is None and sam_key is None:
             return
-        index = len(self.mailboxes)
-        self.mailboxes.append(r)
+        index = len(self.positions)
         self.positions.append(position)
         for level, key in zip(self.levels, (dn_key, primary_key, nick_key, sam_key), strict=True):
             if key is not None:
@@ -147,16 +145,15 @@ class StatsMatcher:
                 return have  # type: ignore[no-any-return]
         return None
 
-    def apply(self, recipients: list[Recipient]) -> int:
-        """Give the matching mailboxes their ``item_count``: ``recipients`` (every
-        recipient observed, in order) gets a new recipient in their places.
-        Returns how many matched."""
+    def apply(self, recipients: RecipientTable) -> int:
+        """Give the matching mailboxes of ``recipients`` (the table observed)
+        their ``item_count``. Returns how many matched."""
         if self.error is not None:
             raise self.error
-        path, mailboxes, positions = self.path, self.mailboxes, self.positions
+        path, positions = self.path, self.positions
         lines, identities, counts = self.line_numbers, self.identities, self.counts
         # Applied once: what the file held is freed for the analysis that follows.
-        self.wanted, self.mailboxes, self.identities = {}, [], []
+        self.wanted, self.identities = {}, []
         self.positions = array("q")
         self.line_numbers, self.counts = array("q"), array("q")
         levels, self.levels = self.levels, [Index(), Index(), Index(), Index()]
@@ -168,17 +165,18 @@ class StatsMatcher:
                 continue
             if hits.__class__ is list:
                 if len(set(hits)) > 1:  # type: ignore[arg-type]
-                    dns = ", ".join(mailboxes[i].dn for i in sorted(set(hits)))  # type: ignore[arg-type]
+                    dns = ", ".join(recipients.dn(positions[i])
+                                    for i in sorted(set(hits)))  # type: ignore[arg-type]
                     raise InputError(f"identity {identity!r} matches several mailboxes: {dns}",
                                      f"{path}:{line}")
                 hits = hits[0]  # type: ignore[index]
             index: int = hits  # type: ignore[assignment]
             if index in assigned:
                 raise InputError(
-                    f"second line for mailbox {mailboxes[index].dn} "
+                    f"second line for mailbox {recipients.dn(positions[index])} "
                     f"(first at line {assigned[index]})",
                     f"{path}:{line}",
                 )
             assigned[index] = line
-            recipients[positions[index]] = mailboxes[index].replace(item_count=count)
+            recipients.set_item_count(positions[index], count)
         return len(assigned)

@@ -460,28 +460,26 @@ def fast_entries(conn: ldap3.Connection) -> Iterator[None]:
 
 def search_ahead(conn: ldap3.Connection, base: str, search_filter: str,
                  **search: Any) -> Callable[[], None]:
-    """Send ``conn.search(base, search_filter, **search)``'s request now; the function returned
-    waits for its answer, after which ``conn.result`` and ``conn.response``
-    hold it as after ``conn.search``.
+    """Send ``conn.search(base, search_filter, **search)``'s request now; the
+    function returned waits for its answer, after which ``conn.result`` and
+    ``conn.response`` hold it as after ``conn.search``.
 
-    Why: a paged read that asks for the next page only after the consumer
-    has taken the current one leaves the server idle while the audit
-    classifies a page, and the audit waiting while the server makes the
-    next. Sending the next page's request before the current page is handed
-    over lets the two work at once. Against the bench's slapd this gains
-    nothing measurable (slapd makes a page faster than ccmig reads it, so
-    ccmig hardly waits); it matters where the server is the slower side - a
-    busy domain controller, a link with latency - where a serial read costs
-    the server's time plus ccmig's, page after page.
-
-    How: on ldap3's plain synchronous strategy, ``Connection.search`` ends
-    with ``self.post_send_search(self.send(...))`` and returns whatever int
-    that gives (its branch for an asynchronous strategy), so with
-    ``post_send_search`` answering the message ID for one call the request
-    goes out and the ID comes back; the strategy's own ``post_send_search``
-    later receives the answer exactly as it would have. Anything else (the
-    mock strategies, another ldap3) searches when the function is called:
-    the old order, same results.
+    Why: a paged read that asks for the next page only after the consumer has
+    taken the current one leaves the server idle while the audit classifies a
+    page, and the audit waiting while the server makes the next. Sending the
+    next page's request before the current page is handed over lets the two
+    work at once. Against the bench's slapd this gains nothing measurable
+    (slapd makes a page faster than ccmig reads it, so ccmig hardly waits); it
+    matters where the server is the slower side - a busy domain controller, a
+    link with latency - where a serial read costs the server's time plus
+    ccmig's, page after page. How: on ldap3's plain synchronous strategy,
+    ``Connection.search`` ends with ``self.post_send_search(self.send(...))``
+    and returns whatever int that gives (its branch for an asynchronous
+    strategy), so with ``post_send_search`` answering the message ID for one
+    call the request goes out and the ID comes back; the strategy's own
+    ``post_send_search`` later receives the answer exactly as it would have.
+    Anything else (the mock strategies, another ldap3) searches when the
+    function is called: the old order, same results.
     """
     from ldap3.strategy.sync import SyncStrategy
 

@@ -235,13 +235,13 @@ class Planner:
     # ------------------------------------------------------------ whole plan
 
     def build(self) -> list[Action]:
-        index = {id(r): i for i, r in enumerate(self.ctx.recipients)}
         done_crs: set[int] = set()
         awaiting: list[str] = []
-        for row in self.a.rows:
-            if row.recipient is None:
+        rows = self.a.rows
+        for k, row in enumerate(rows):
+            i = rows.position(k)
+            if i is None:
                 continue
-            i = index[id(row.recipient)]
             f = self.ctx.facts[i]
             codes = [fd.code for fd in row.findings]
             if f.r.kind is Kind.MAILBOX:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from toolkit.model import CcmailValue, Dialect, DirEntry, Kind, Recipient, slot_setters
 from toolkit.rules.indexes import AddressIndex, Index, Key
+from toolkit.storage.recipients import RecipientTable
 from toolkit.text import fold, fold_po
 
 # The local entries of one ccmail-user row, its spelling first; most rows have
@@ -101,7 +102,7 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
     index-pass gates (:attr:`Context.marks`): without ``NAME_ELSEWHERE`` no
     entry with its primary's name routes outside X, so a mailbox whose old
     addresses all carry that name has no stale entry (no lookup needed)."""
-    values = tuple(r.values)
+    values = r.values  # a tuple
     valid = values
     for v in values:
         if v.error is not None:
@@ -221,7 +222,7 @@ class Context:
     x: set[str]  # folded Exchange POs
     dialect: Dialect
     powershell: bool
-    recipients: list[Recipient]
+    recipients: RecipientTable  # table[i] makes the plain recipient
     by_address: AddressIndex  # folded address -> positions of the objects carrying it
     by_primary_name: Index  # folded primary name -> positions
     users_by_name: Index  # folded name -> cc:Mail user entries (L l R r)
@@ -245,6 +246,10 @@ class Context:
             return not self.marks[f.i] & UNREACHED  # the index pass looked it up
         name = (f.primary or f.old[0]).key[0]  # type: ignore[index]  # fold(f.ccmail_name)
         return any(fold_po(e.po) in self.x for e in self.users_by_name.get(name, ()))
+
+    def describe(self, i: int) -> str:
+        """:func:`describe` of ``recipients[i]``, read from the table."""
+        return f"{self.recipients.kinds[i].value} {self.recipients.dn(i)}"
 
     def facts_at(self, i: int) -> Facts:
         """The facts of ``recipients[i]``, stale entries included."""
@@ -296,7 +301,7 @@ class FactsView(Sequence[Facts]):
             yield self._ctx.facts_at(i)
 
 
-def orphan_pairs(recips: list[Recipient], facts: list[Facts | None], by_address: AddressIndex,
+def orphan_pairs(recips: RecipientTable, facts: list[Facts | None], by_address: AddressIndex,
                  x: set[str]) -> dict[int, list[tuple[int, CcmailValue]]]:
     """Spec, ``orphan-custom-recipient``: a custom recipient carries one of the
     mailbox's old addresses (as targetAddress or proxy). Both ways: position
@@ -305,13 +310,14 @@ def orphan_pairs(recips: list[Recipient], facts: list[Facts | None], by_address:
     Only addresses on several objects can be shared: the index finds the few
     mailboxes concerned (``facts`` holds theirs)."""
     custom = Kind.CUSTOM_RECIPIENT
+    kinds = recips.kinds
     orphans: dict[int, list[tuple[int, CcmailValue]]] = defaultdict(list)
     for i, f in enumerate(facts):
         if f is None:
             continue
         for v in f.old:
             for j in by_address[v.key]:  # type: ignore[index]
-                if recips[j].kind is custom:
+                if kinds[j] is custom:
                     orphans[i].append((j, v))
                     orphans[j].append((i, v))
     return dict(orphans)
@@ -323,7 +329,9 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     """The indexes, and the local entries of each cc:Mail user (name, PO) no
     Exchange mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows)."""
     x = {fold(p) for p in exchange_pos}
-    recips = [r for r in recipients if r.has_values]
+    recips = RecipientTable.of(recipients).with_values()
+    recips.freeze()  # rows made later read what this pass read
+    kinds = recips.kinds
     by_address = AddressIndex()
     by_primary_name = Index()
     marks = array("B", bytes(len(recips)))  # the index-pass gates of each object
@@ -332,8 +340,9 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     # Most cc:Mail names are also on an Exchange object: key the entries by
     # that object's folded-name string instead of a second equal one.
     folded: dict[str, str] = {}
-    for i, r in zip(positions, recips, strict=True):
-        valid = r.valid_keys()  # prefix, source and key of each valid value
+    valid_keys = recips.valid_keys
+    for i in positions:
+        valid = valid_keys(i)  # prefix, source and key of each valid value
         if len(valid) == 2:  # the usual mailbox: its primary and one old address
             k0, k1 = valid[0].key, valid[1].key
             keys: Iterable[Key] = (k0,) if k0 == k1 else (k0, k1)
@@ -342,7 +351,7 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
         for key in keys:
             by_address.add(key, i)
             folded.setdefault(key[0], key[0])
-        primary = primary_of(r.kind, valid, x, dialect)
+        primary = primary_of(kinds[i], valid, x, dialect)
         if primary is None:
             mark = NO_PRIMARY_AT_X | UNREACHED
         else:
@@ -357,8 +366,8 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     def taken(key: Key) -> bool:
         """Spec, *Which rows*: a mailbox has that valid address, or that name
         as its primary's name (custom recipients never suppress the row)."""
-        return (any(recips[j].kind is mailbox for j in by_address[key])
-                or any(recips[j].kind is mailbox for j in by_primary_name[key[0]]))
+        return (any(kinds[j] is mailbox for j in by_address[key])
+                or any(kinds[j] is mailbox for j in by_primary_name[key[0]]))
 
     users_by_name = Index()
     local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
@@ -404,10 +413,10 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
         for j in items:
             marks[j] |= SHARED_ADDRESS
         if key[1] not in x:
-            kinds = {recips[j].kind for j in items}
-            if Kind.CUSTOM_RECIPIENT in kinds and mailbox in kinds:
+            here = {kinds[j] for j in items}
+            if Kind.CUSTOM_RECIPIENT in here and mailbox in here:
                 for j in items:
-                    if recips[j].kind is mailbox and candidates[j] is None:
+                    if kinds[j] is mailbox and candidates[j] is None:
                         candidates[j] = facts_of(recips[j], x, dialect, j)
     orphans = orphan_pairs(recips, candidates, by_address, x)
     for j in orphans:

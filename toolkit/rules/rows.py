@@ -13,12 +13,13 @@ fail. At 100,000 rows, keeping every row with its messages would cost ~45 MB;
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from toolkit.model import Dialect, DirEntry, Kind, Recipient, Row, new_row
+from toolkit.model import Dialect, DirEntry, Kind, Recipient, Row, ValueSequence, new_row
 from toolkit.rules.facts import Context, Facts, UserGroup, build_context
 from toolkit.rules.table import findings_of, not_migrated
+from toolkit.storage.recipients import RecipientTable
 from toolkit.text import fold, fold_po, squeeze
 
 
@@ -64,7 +65,7 @@ NOT_MIGRATED = ("not-migrated",)
 _UNKNOWN = 0xFFFF  # a row whose codes are not known yet
 
 
-class Rows(Sequence[Row]):
+class Rows(ValueSequence[Row]):
     """The rows of an analysis, sorted by key, each made when read.
 
     Keeps the ``ccmail-user`` rows' entries, the recipients' order (an
@@ -73,6 +74,7 @@ class Rows(Sequence[Row]):
     needs - does not make the rows again. Read-only.
     """
 
+    _noun = "rows"
     __slots__ = ("_code_sets", "_codes", "_ctx", "_head", "_known", "_order")
 
     def __init__(self, ctx: Context, head: list[UserGroup], order: array[int]) -> None:
@@ -115,6 +117,12 @@ class Rows(Sequence[Row]):
         for n in range(len(self._order)):
             yield make(n)
 
+    def position(self, k: int) -> int | None:
+        """The position in the analysis' recipients of row ``k``'s object
+        (None for a ``ccmail-user`` row): what remediation reads its facts by."""
+        n = k - len(self._head)
+        return None if n < 0 else self._order[n]
+
     def codes(self) -> Iterator[tuple[str, ...]]:
         """Each row's finding codes (rows not read yet are made once for it)."""
         for _ in self._head:
@@ -124,16 +132,6 @@ class Rows(Sequence[Row]):
             if codes[n] == _UNKNOWN:
                 self._make(n)
             yield sets[codes[n]]
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"<Rows: {len(self)} rows>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +147,12 @@ def analyse(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
             exchange_pos: Iterable[str], dialect: Dialect = Dialect.AD,
             powershell: bool = False) -> Analysis:
     entries = list(entries)
-    recips = [r for r in recipients if r.has_values]
+    recips = RecipientTable.of(recipients).with_values()
     # Rows sorted by key: every "ccmail:..." key sorts before every "dn:..."
     # key, so each kind is sorted on its own. The recipients' order comes
     # first, before the indexes exist: its 100,000 sort keys stay out of the peak.
-    order = array("l", sorted(range(len(recips)), key=lambda i: fold(recips[i].dn)))
+    dn = recips.dn
+    order = array("l", sorted(range(len(recips)), key=lambda i: fold(dn(i))))
     ctx, groups = build_context(recips, entries, exchange_pos, dialect, powershell)
     head = sorted(groups, key=_user_key)
     return Analysis(ctx, Rows(ctx, head, order), entries)

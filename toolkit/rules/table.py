@@ -97,10 +97,10 @@ def duplicate_address(ctx: Context, f: Facts) -> Finding | None:
         for j in holders:
             if j == f.i:
                 continue
-            other = ctx.recipients[j]
-            if key[1] not in x and {kind, other.kind} == _ORPHAN_KINDS:
+            other = ctx.recipients.kinds[j]
+            if key[1] not in x and {kind, other} == _ORPHAN_KINDS:
                 continue  # a mailbox's old address on a custom recipient: orphan pair
-            partners.append(describe(other))
+            partners.append(ctx.describe(j))
         if partners:
             v = next(v for v in f.valid if v.key == key)
             clashes.append(f"'{v.address}' is also on {', '.join(sorted_texts(partners))}")
@@ -177,11 +177,11 @@ def orphan_custom_recipient(ctx: Context, f: Facts) -> Finding | None:
     recipients = ctx.recipients
     seen: set[tuple[int, object]] = set()
     parts = []
-    for j, v in sorted(pairs, key=lambda p: (*text_order(recipients[p[0]].dn), p[1].key)):
+    for j, v in sorted(pairs, key=lambda p: (*text_order(recipients.dn(p[0])), p[1].key)):
         if (j, v.key) in seen:
             continue
         seen.add((j, v.key))
-        parts.append(f"'{v.address}' with {describe(recipients[j])}")
+        parts.append(f"'{v.address}' with {ctx.describe(j)}")
     if f.r.kind is Kind.MAILBOX:
         message = f"mailbox {f.r.dn} shares its old cc:Mail address " + "; ".join(parts)
         action = ("Remove the left-over custom recipient (the Migration Wizard should have "

@@ -3,8 +3,10 @@
 The model (:mod:`toolkit.model`) is what the rest of the toolkit reads:
 recipients, cc:Mail values, directory entries. To hold 100,000 recipients in
 150 MB, the readers do not keep those as plain objects; they keep them in the
-forms below, and the model's classes decode a field when it is read. Each
-codec is a pair of pure functions over strings and ints
+forms below - recipients in :class:`toolkit.storage.recipients.RecipientTable`,
+which makes a plain recipient when one is read, directory entries in
+:class:`~toolkit.model.DirEntry`'s bits. Each codec is a pair of pure
+functions over strings and ints
 (``tests/test_compact.py`` checks every one against the plain object it
 stands for, including the inputs that fall back to plain fields):
 
@@ -24,7 +26,7 @@ stands for, including the inputs that fall back to plain fields):
   as bits of ONE int (:func:`pack_entry` and the ``entry_*`` readers).
 
 Imports run one way: text <- ccmail.address (grammar, :class:`CcmailValue`)
-<- storage <- model.
+<- storage (these codecs) <- model <- storage.recipients (the table).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from toolkit.text import _FOLDED_PO, CONTROL, fold, fold_po
 
 # --------------------------------------------------------------------------- cc:Mail values
 # A reader keeps an object's cc:Mail values as one string (see
-# model.Recipient.read): each value's raw text after a tag saying how it was
+# storage.recipients.RecipientTable.add): each value's raw text after a tag saying how it was
 # found, NUL between values. The tags: "v"/"w" a proxy/target value :func:`parse`
 # found valid and written exactly ``TYPE:name at PO`` (most values: unpacked
 # without parsing again), "p"/"t" any other text proxy/target value (parsed
@@ -285,28 +287,39 @@ def record_has_values(d: str | tuple[Any, ...]) -> bool:
 
 def unpack_ids(ids: str | tuple[Any, ...]) -> tuple[Any, ...]:
     """:func:`pack_ids` undone: (primary_smtp, nickname, sam, upn, mail,
-    legacy_dn, smtp list). The markers are replaced in the whole string
+    legacy_dn, smtp tuple). The markers are replaced in the whole string
     before it is split (no field holds NUL, so this is the field-by-field
-    result in two calls)."""
+    result in two calls); "same as" can only stand in sAMAccountName and
+    mail (and SMTP addresses), None in any of the six fields (pack_ids
+    counts the markers it puts, so no field holds one of its own)."""
     if ids.__class__ is tuple:
-        return (*ids[:6], list(ids[6]))  # type: ignore[index]
+        return (*ids[:6], tuple(ids[6]))  # type: ignore[index]
     if "\x03" in ids:  # type: ignore[operator]
         cut = ids.index("\x00") + 1  # type: ignore[union-attr]
         ids = ids.replace("\x03", ids[cut:ids.index("\x00", cut)])  # type: ignore[union-attr]
     if "\x04" in ids:  # type: ignore[operator]
         primary = ids[:ids.index("\x00")]  # type: ignore[union-attr]
         ids = ids.replace("\x04", primary[primary.rfind("@"):])  # type: ignore[union-attr]
-    parts: list[Any] = ids.split("\x00")  # type: ignore[union-attr]
-    for n in range(6):
-        part = parts[n]
-        if part == "\x01":
-            parts[n] = None
-        elif part == "\x02":  # sam equal to nickname, mail equal to primary_smtp
-            parts[n] = parts[1] if n == 2 else parts[0]
-    smtp = parts[6:]
+    primary, nickname, sam, upn, mail, legacy_dn, *smtp = ids.split("\x00")  # type: ignore[union-attr]
+    if primary == "\x01":
+        primary = None  # type: ignore[assignment]
+    if nickname == "\x01":
+        nickname = None  # type: ignore[assignment]
+    if sam == "\x02":
+        sam = nickname
+    elif sam == "\x01":
+        sam = None  # type: ignore[assignment]
+    if upn == "\x01":
+        upn = None  # type: ignore[assignment]
+    if mail == "\x02":
+        mail = primary
+    elif mail == "\x01":
+        mail = None  # type: ignore[assignment]
+    if legacy_dn == "\x01":
+        legacy_dn = None  # type: ignore[assignment]
     if "\x02" in smtp:  # an SMTP address equal to primary_smtp
-        smtp = [parts[0] if a == "\x02" else a for a in smtp]
-    return (*parts[:6], smtp)
+        smtp = [primary if a == "\x02" else a for a in smtp]  # type: ignore[misc]
+    return primary, nickname, sam, upn, mail, legacy_dn, tuple(smtp)
 
 
 def stats_ids(d: str | tuple[Any, ...]) -> tuple[str, str | None, str | None, str | None]:

@@ -1,0 +1,129 @@
+"""RecipientTable: the audit's recipients kept compact, plain values when read.
+
+Issue 13, point 1: ``model.Recipient`` is a plain frozen dataclass; the
+packing lives in ``toolkit.storage`` behind the table, which the rules read by
+position. These tests hold the table to the plain values it stands for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError
+
+import pytest
+
+from toolkit.exchange.dialects import ccmail_value, read_table, to_recipient
+from toolkit.model import Dialect, Kind, RawEntry, Recipient
+from toolkit.storage.recipients import RecipientTable
+
+
+def _value(raw: str):
+    return ccmail_value(raw, ":", "proxy")
+
+
+PEOPLE = [
+    Recipient("CN=A,DC=x", Kind.MAILBOX, [_value("CCMAIL:A at EXCH"), _value("ccmail:A at PO1")],
+              "a@x.example", ["a@x.example", "a2@x.example"], "a", "a", "a@x.example",
+              "a@x.example", subtype="mailbox", legacy_dn="/o=X/cn=a"),
+    Recipient("CN=B,DC=x", Kind.MAILBOX, [], "b@x.example", ["b@x.example"], "b", "bsam",
+              subtype="mailbox"),
+    Recipient("CN=C,DC=x", Kind.CUSTOM_RECIPIENT, [_value("ccmail:C at PO2")], subtype="contact",
+              item_count=None),
+    Recipient("CN=D,DC=x", Kind.GROUP, [_value("CCMAIL:D at EXCH")], nickname="d",
+              subtype="group", exchange_values=["CCMAIL:D at EXCH"], item_count=4),
+]
+
+
+def test_a_table_gives_back_equal_plain_values():
+    table = RecipientTable(PEOPLE)
+    assert len(table) == 4 and table == PEOPLE and list(table) == PEOPLE
+    assert table[1] == PEOPLE[1] and table[-1] == PEOPLE[3] and table[1:3] == PEOPLE[1:3]
+    assert table[0] is not table[0]  # made when read: a new, equal value each time
+    with pytest.raises(IndexError):
+        table[4]
+    with pytest.raises(FrozenInstanceError):
+        table[0].item_count = 3  # type: ignore[misc]
+    assert repr(table) == "<RecipientTable: 4 recipients>"
+
+
+def test_plain_recipients_keep_lists_as_tuples():
+    r = PEOPLE[0]
+    assert isinstance(r.values, tuple) and r.smtp == ("a@x.example", "a2@x.example")
+    assert PEOPLE[3].exchange_values == ("CCMAIL:D at EXCH",)
+    assert r.replace(smtp=["z@x"]).smtp == ("z@x",) and r.smtp == ("a@x.example", "a2@x.example")
+
+
+def test_positions_are_read_without_making_recipients():
+    table = RecipientTable(PEOPLE)
+    assert [table.dn(i) for i in range(4)] == [r.dn for r in PEOPLE]
+    assert table.kinds == [r.kind for r in PEOPLE]
+    assert [table.has_values(i) for i in range(4)] == [True, False, True, True]
+    assert [k.key for k in table.valid_keys(0)] == [("a", "exch"), ("a", "po1")]
+    assert table.stats_identities(1) == ("CN=B,DC=x", "b@x.example", "b", "bsam")
+    assert [table.item_count(i) for i in range(4)] == [None, None, None, 4]
+
+
+def test_what_later_stages_learn_is_set_by_position():
+    table = RecipientTable(PEOPLE)
+    table.set_item_count(0, 12)
+    table.set_exchange_values(0, ["CCMAIL:A at EXCH"])
+    assert table[0] == PEOPLE[0].replace(item_count=12, exchange_values=("CCMAIL:A at EXCH",))
+    assert table[1:] == PEOPLE[1:]
+
+
+def test_with_values_keeps_the_order_and_what_was_learnt():
+    table = RecipientTable(PEOPLE)
+    table.set_item_count(3, 9)
+    table.set_exchange_values(2, [])
+    kept = table.with_values()
+    assert [r.dn for r in kept] == ["CN=A,DC=x", "CN=C,DC=x", "CN=D,DC=x"]
+    assert kept[2].item_count == 9 and kept[1].exchange_values == () and kept[0] == PEOPLE[0]
+    assert kept.with_values() is kept and RecipientTable.of(kept) is kept
+
+
+def _entry(dn: str, classes: list[str], **attrs: list[str]) -> RawEntry:
+    return RawEntry(dn, {"objectclass": classes, **{k.lower(): v for k, v in attrs.items()}})
+
+
+ENTRIES = [
+    _entry("CN=M1", ["user"], homeMDB=["db"], proxyAddresses=["SMTP:m1@x", "ccmail:M1 at PO1"]),
+    _entry("CN=M2", ["user"], homeMDB=["db"], proxyAddresses=["SMTP:m2@x"], mailNickname=["m2"]),
+    _entry("CN=K", ["computer", "user"], homeMDB=["db"], proxyAddresses=["ccmail:K at PO1"]),
+    _entry("CN=C", ["contact"], targetAddress=["CCMAIL:C at PO1"]),
+]
+
+
+def test_read_table_keeps_what_the_audit_needs_and_shows_each_position():
+    seen: list[tuple[int, str]] = []
+    table = read_table(ENTRIES, Dialect.AD, every_mailbox=True,
+                       observe=lambda t, i: seen.append((i, t.dn(i))))
+    assert [r.dn for r in table] == ["CN=M1", "CN=M2", "CN=C"]  # the computer is no recipient
+    assert seen == [(0, "CN=M1"), (1, "CN=M2"), (2, "CN=C")]
+    assert list(table) == [to_recipient(e, Dialect.AD) for e in (ENTRIES[0], ENTRIES[1], ENTRIES[3])]
+    only_values = read_table(ENTRIES, Dialect.AD)
+    assert [r.dn for r in only_values] == ["CN=M1", "CN=C"]  # the mailbox without values dropped
+
+
+def test_an_analysed_table_is_read_only_and_its_rows_stay_as_they_were():
+    """Issue 13: rows made after the audit read what the analysis read. The
+    analysis freezes the table it reads; a runbook changes a copy."""
+    from toolkit.model import DirEntry
+    from toolkit.rules import analyse
+
+    with_values = [r for r in PEOPLE if r.values]
+    table = RecipientTable(with_values)
+    a = analyse(table, [DirEntry("A", "L", "PO1")], ["EXCH"])
+    before = [r.as_dict() for r in a.rows]
+    with pytest.raises(TypeError, match="read-only"):
+        table.set_item_count(0, 0)
+    with pytest.raises(TypeError, match="read-only"):
+        table.append(PEOPLE[0])
+    copy = RecipientTable(table)
+    copy.set_item_count(0, 0)  # the copy is the runbook's own
+    assert copy[0].item_count == 0 and [r.as_dict() for r in a.rows] == before
+    # a table with objects the rules do not read: the analysis reads its own
+    # subset, and the table given stays the caller's
+    table = RecipientTable(PEOPLE)
+    a = analyse(table, [DirEntry("A", "L", "PO1")], ["EXCH"])
+    before = [r.as_dict() for r in a.rows]
+    table.set_item_count(0, 0)
+    assert [r.as_dict() for r in a.rows] == before

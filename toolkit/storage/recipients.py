@@ -1,0 +1,183 @@
+"""The recipients an audit reads, kept compact: :class:`RecipientTable`.
+
+Why a table and not a list of :class:`~toolkit.model.Recipient`: at 100,000
+people a plain recipient with its parsed values and identity fields is
+~1 KB; the audit keeps every one from the read to the last row. The table
+keeps each as ONE record string (:func:`toolkit.storage.join_record`: DN,
+packed identity fields, tagged raw values) plus its kind, subtype, item
+count and Exchange values in columns, and makes the plain, immutable
+recipient when one is read (``table[i]``). The rules' index pass reads the
+columns by position (:meth:`RecipientTable.valid_keys`, ``kinds``) without
+making recipients at all; each row's facts make its recipient once.
+
+Only this module and :mod:`toolkit.storage` know the record's layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, overload
+
+from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_recipient
+from toolkit.storage import (
+    ValueKey,
+    join_record,
+    pack_ids,
+    record_dn,
+    record_has_values,
+    record_vals,
+    stats_ids,
+    unpack_ids,
+    unpack_values,
+    valid_keys,
+)
+
+
+class RecipientTable(ValueSequence[Recipient]):
+    """Recipients in reading order; ``table[i]`` is a plain
+    :class:`~toolkit.model.Recipient` made when read (a new, equal value
+    each time). Readers :meth:`add` what they classified; :meth:`append`
+    takes a recipient made by hand. ``kinds`` is the kinds column, read by
+    position. Item counts and Exchange values learnt after the read are set
+    by position (:meth:`set_item_count`, :meth:`set_exchange_values`): the
+    stages that learn them own the table until the analysis starts, which
+    :meth:`freeze`s it - rows made later must read what the analysis read
+    (copy it, ``RecipientTable(table)``, to change anything afterwards)."""
+
+    _noun = "recipients"
+    __slots__ = ("_counts", "_exchange", "_frozen", "_records", "_subtypes", "kinds")
+
+    def __init__(self, recipients: Iterable[Recipient] = ()) -> None:
+        self._records: list[str | tuple[Any, ...]] = []
+        self.kinds: list[Kind] = []
+        self._subtypes: list[str | None] = []
+        self._counts: list[int | None] = []
+        self._exchange: dict[int, tuple[str, ...]] = {}  # few: PowerShell's answers
+        self._frozen = False
+        for r in recipients:
+            self.append(r)
+
+    @classmethod
+    def of(cls, recipients: Iterable[Recipient]) -> RecipientTable:
+        """``recipients`` as a table (itself when it is one)."""
+        return recipients if isinstance(recipients, RecipientTable) else cls(recipients)
+
+    # ------------------------------------------------------------ writing
+
+    def freeze(self) -> None:
+        """No change from now on (the analysis reads this table)."""
+        self._frozen = True
+
+    def _writable(self) -> None:
+        if self._frozen:
+            raise TypeError("this RecipientTable has been analysed and is read-only; "
+                            "change a copy: RecipientTable(table)")
+
+    def add(self, dn: str, kind: Kind, packed: str | list[CcmailValue],
+            primary_smtp: str | None, smtp: list[str], nickname: str | None, sam: str | None,
+            upn: str | None, mail: str | None, subtype: str | None,
+            legacy_dn: str | None) -> None:
+        """A recipient as a reader classified it: ``packed`` is
+        :func:`toolkit.storage.pack_values`'s string (or a list of values)."""
+        if self._frozen:
+            self._writable()
+        self._records.append(join_record(
+            dn, pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp), packed))
+        self.kinds.append(kind)
+        self._subtypes.append(subtype)
+        self._counts.append(None)
+
+    def append(self, r: Recipient) -> None:
+        self._writable()
+        self._records.append(join_record(
+            r.dn, pack_ids(r.primary_smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn,
+                           list(r.smtp)), list(r.values)))
+        self.kinds.append(r.kind)
+        self._subtypes.append(r.subtype)
+        self._counts.append(r.item_count)
+        if r.exchange_values is not None:
+            self._exchange[len(self._records) - 1] = tuple(r.exchange_values)
+
+    def set_item_count(self, i: int, count: int | None) -> None:
+        self._writable()
+        self._counts[i] = count
+
+    def set_exchange_values(self, i: int, values: Iterable[str]) -> None:
+        self._writable()
+        self._exchange[i] = tuple(values)
+
+    def with_values(self) -> RecipientTable:
+        """The recipients that carry a cc:Mail value, in order (what the
+        rules read: the records are shared, not copied)."""
+        keep = [i for i, d in enumerate(self._records) if record_has_values(d)]
+        if len(keep) == len(self._records):
+            return self
+        out = RecipientTable()
+        records, kinds, subtypes, counts = self._records, self.kinds, self._subtypes, self._counts
+        out._records = [records[i] for i in keep]
+        out.kinds = [kinds[i] for i in keep]
+        out._subtypes = [subtypes[i] for i in keep]
+        out._counts = [counts[i] for i in keep]
+        out._exchange = {n: self._exchange[i] for n, i in enumerate(keep) if i in self._exchange}
+        return out
+
+    # ------------------------------------------------------------ reading by position
+
+    def dn(self, i: int) -> str:
+        return record_dn(self._records[i])
+
+    def has_values(self, i: int) -> bool:
+        """Whether recipient ``i`` carries a cc:Mail value, without decoding any."""
+        return record_has_values(self._records[i])
+
+    def valid_keys(self, i: int) -> list[ValueKey | CcmailValue]:
+        """The valid values of recipient ``i`` as the indexes read them
+        (``prefix``, ``source``, ``key``), in value order:
+        :func:`toolkit.storage.valid_keys`, which skips building a
+        :class:`CcmailValue` for most values."""
+        return valid_keys(record_vals(self._records[i]))
+
+    def stats_identities(self, i: int) -> tuple[str, str | None, str | None, str | None]:
+        """(dn, primary_smtp, nickname, sam) of recipient ``i``: what
+        ``--mailbox-stats`` matches, in order, nothing else decoded."""
+        return stats_ids(self._records[i])
+
+    def item_count(self, i: int) -> int | None:
+        return self._counts[i]
+
+    # ------------------------------------------------------------ the sequence
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    @overload
+    def __getitem__(self, i: int) -> Recipient: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Recipient]: ...
+
+    def __getitem__(self, i: int | slice) -> Recipient | list[Recipient]:
+        if i.__class__ is not int:
+            if i.__class__ is slice:
+                return [self[n] for n in range(len(self))[i]]  # type: ignore[index]
+            i = i.__index__()  # type: ignore[union-attr]
+        d = self._records[i]  # type: ignore[index]  # (IndexError as a list gives it)
+        if i < 0:  # type: ignore[operator]
+            i += len(self._records)  # type: ignore[operator,assignment]
+        # Made once per row's facts (~90,000 at 100,000 people): the record is
+        # split once here rather than by the three record_* readers.
+        if d.__class__ is str:
+            dn, ids, vals = d.split("\x05")  # type: ignore[union-attr]
+            values = tuple(unpack_values(vals)) if vals else ()
+        else:  # a field held the separator: (dn, ids, packed or parsed values)
+            dn, ids, vals = d  # type: ignore[misc]
+            values = tuple(unpack_values(vals) if vals.__class__ is str else vals)  # type: ignore[arg-type]
+        primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp = unpack_ids(ids)
+        return new_recipient(dn, self.kinds[i], values, primary_smtp, smtp,  # type: ignore[index]
+                             nickname, sam, upn, mail, self._counts[i],  # type: ignore[index]
+                             self._exchange.get(i),  # type: ignore[arg-type]
+                             self._subtypes[i], legacy_dn)  # type: ignore[index]
+
+    def __iter__(self) -> Iterator[Recipient]:
+        for i in range(len(self._records)):
+            yield self[i]
