@@ -250,3 +250,69 @@ def test_display_dn_prints_openldap_commas_as_ad_does():
     from toolkit.exchange.dn import display_dn
 
     assert display_dn("cn=Smith\\2C John,ou=a\\2Cb,dc=corp") == "cn=Smith\\, John,ou=a\\,b,dc=corp"
+
+
+# ---------------------------------------------------------------- remembered headers and value sets
+
+
+def _shared_messages(seed: int, count: int) -> list[bytes]:
+    """Entries whose objectClass, homeMDB and msExchHomeServerName repeat octet for octet
+    (what ldapfast remembers whole), with look-alikes: the same header and other values,
+    other value orders, a value that is not UTF-8, a name sent twice, an empty set."""
+    import random
+
+    rnd = random.Random(seed)
+    classes = [[b"top", b"person", b"organizationalPerson", b"user"],
+               [b"top", b"person", b"organizationalPerson", b"usex"],  # same lengths, other octets
+               [b"top", b"user", b"organizationalPerson", b"person"],  # same values, other order
+               [b"top", b"group"], [b"top", b"caf\xe9"], [b"top"], []]
+    stores = [b"CN=Mailbox Store (EXSRV01),CN=First Storage Group," + b"x" * 150,
+              b"CN=Mailbox Store (EXSRV02),CN=First Storage Group," + b"x" * 150,
+              b"CN=short", "CN=Zoë".encode(), b"CN=\xff"]
+    servers = [b"/o=Corp/ou=EXCH/cn=Configuration/cn=Servers/cn=EXSRV01", b"/o=Corp/cn=S\xe9"]
+    messages = []
+    for _ in range(count):
+        attributes: list[tuple[bytes, list[bytes]]] = [
+            (rnd.choice([b"objectClass", b"objectclass"]), rnd.choice(classes)),
+            (b"cn", [b"Smith, John"]),
+            (b"homeMDB", [rnd.choice(stores)] if rnd.random() < 0.8 else [rnd.choice(stores)] * 2),
+            (b"msExchHomeServerName", [rnd.choice(servers)]),
+        ]
+        if rnd.random() < 0.1:
+            attributes.append((b"objectClass", rnd.choice(classes)))  # sent twice: ldap3's way
+        rnd.shuffle(attributes)
+        messages.append(_entry_message(9, b"cn=Smith\\2C John,dc=corp", attributes))
+    return messages
+
+
+@pytest.mark.parametrize("sets_max", [0, 2, 1024])
+def test_remembered_headers_and_value_sets_read_as_ldap3_does(strategy, monkeypatch, sets_max):
+    """A header or a whole value set met again (ldapfast._HEADS, ._SETS) gives the entry
+    ldap3 gives, value order and str/bytes included - also when the remembered set is full."""
+    monkeypatch.setattr(ldapfast, "_HEADS", {})
+    monkeypatch.setattr(ldapfast, "_SETS", {})
+    monkeypatch.setattr(ldapfast, "_SETS_MAX", sets_max)
+    decoded = 0
+    for message in _shared_messages(sets_max, 400) * 2:  # the second time: all remembered
+        fast = ldapfast.decode_search_entry(message)
+        theirs = _ldap3_entry(strategy, message)
+        if fast is not None:
+            decoded += 1
+            assert (fast[0], fast[1]["ccmig_entry"]) == theirs
+            assert all(type(v) is list for v in fast[1]["ccmig_entry"].attrs.values())
+        else:  # only a name sent twice is left to ldap3
+            names = [n.lower() for n in theirs[1].attrs]
+            assert len(names) == len(set(names))
+    assert decoded > 600
+    # the sets were remembered (up to the limit), so the second round read them so
+    assert len(ldapfast._SETS) == sets_max if sets_max < 10 else len(ldapfast._SETS) > 10
+    assert ldapfast._HEADS  # cn and the short sets' headers
+
+
+def test_an_entry_read_from_a_remembered_set_has_its_own_lists(monkeypatch):
+    monkeypatch.setattr(ldapfast, "_SETS", {})
+    message = _entry_message(3, b"cn=a", [(b"objectClass", [b"top", b"user"])])
+    first = ldapfast.decode_search_entry(message)[1]["ccmig_entry"]
+    first.attrs["objectclass"].append("changed by a consumer")
+    second = ldapfast.decode_search_entry(message)[1]["ccmig_entry"]
+    assert second.attrs == {"objectclass": ["top", "user"]}

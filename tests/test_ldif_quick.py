@@ -10,6 +10,7 @@ same first error, so a speed change cannot change what an export means.
 from __future__ import annotations
 
 import base64
+import codecs
 import random
 from pathlib import Path
 
@@ -124,3 +125,31 @@ def test_the_quick_path_reads_a_plain_export_itself(tmp_path, monkeypatch):
                            "homemdb": ["CN=Mailbox Store,CN=First,DC=corp"], "description": [b"caf\xe9"]}
     assert (first.dn, first.where, second.dn, second.where) == \
         ("CN=Smith\\, John,DC=corp", f"{path}:1", "CN=Zeë,DC=corp", f"{path}:10")
+
+
+# Pieces of text an export may hold, blank-line runs and irregular ends included
+# (no NUL, no CR, valid text: the UTF-16 reader below must read the same thing).
+_PIECES = ["dn: CN=a,DC=x\n", "dn:: Q049Yg==\n", "objectClass: user\n", "objectClass: top\n",
+           "proxyAddresses: CCMAIL:A at B\n", "cn: x\n", "cn:: /w==\n", "cn:\n", "cn:  two \n",
+           "changetype: add\n", "changetype: modify\n", "version: 1\n", "\n", "\n", "\n\n\n",
+           " cont\n", "# comment\n", "# a: b\n", "bad line\n", "mail: m\n", "objectGUID:: AAEC\n",
+           "homeMDB: CN=DB\n", " ,CN=more\n", "dn: CN=b,DC=x\ncn: y\nmail: z\n"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_blocks_read_as_the_line_by_line_reader_reads_the_whole_file(tmp_path, monkeypatch, seed):
+    """The UTF-8 reader cuts the file into blocks and each block at its empty lines
+    (``_Reader.block``); a UTF-16 export goes through the line-by-line reader as one
+    stream. Same text, same entries, line numbers and first error, whatever the
+    block size and however many empty lines come where."""
+    rnd = random.Random(seed)
+    path = tmp_path / "x.ldif"
+    for _ in range(300):
+        text = "".join(rnd.choice(_PIECES) for _ in range(rnd.randrange(0, 25)))
+        text = text[:-1] if text and rnd.random() < 0.3 else text  # no last line break
+        monkeypatch.setattr(ldif, "_BLOCK", rnd.choice([1, 7, 64, 1 << 20]))
+        keep = rnd.choice([None, READ_ATTRIBUTES])
+        path.write_bytes(text.encode("utf-8"))
+        blocks = _read(path, keep, True, monkeypatch)
+        path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
+        assert _read(path, keep, True, monkeypatch) == blocks, text

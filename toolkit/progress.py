@@ -8,18 +8,26 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import TextIO, TypeVar
 
 T = TypeVar("T")
 ENABLED = True  # the CLI turns it off for -q
 
 
 def counting(items: Iterable[T], label: str, every: float = 0.25) -> Iterator[T]:
-    """Yield ``items`` unchanged, redrawing ``label: N`` at most every ``every`` s."""
+    """Yield ``items`` unchanged, redrawing ``label: N`` at most every ``every`` s.
+
+    Without a terminal (or with ``-q``) the items' own iterator is returned:
+    a generator around it would add a resumption per item (100,000 directory
+    objects) for nothing.
+    """
     stream = sys.stderr
     if not (ENABLED and stream.isatty()):
-        yield from items
-        return
+        return iter(items)
+    return _counted(items, label, every, stream)
+
+
+def _counted(items: Iterable[T], label: str, every: float, stream: TextIO) -> Iterator[T]:
     n, last = 0, 0.0
     try:
         for item in items:

@@ -224,11 +224,15 @@ def _paged(
                 if cookie:  # the next page is made while this one is read (search_ahead)
                     receive = ask(cookie)
             for item in response:
+                fast = item.get("ccmig_entry")  # an entry decoded by ldapfast (most)
+                if fast is not None:
+                    count += 1
+                    yield fast
+                    continue
                 kind = item.get("type")
                 if kind == "searchResEntry":
                     count += 1
-                    fast = item.get("ccmig_entry")
-                    yield fast if fast is not None else entry(item["dn"], item["raw_attributes"])
+                    yield entry(item["dn"], item["raw_attributes"])
                 elif kind == "searchResRef":
                     uris = item.get("uri") or []
                     if all(_reference_ignored(u) for u in uris):
