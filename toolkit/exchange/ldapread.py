@@ -213,16 +213,10 @@ def _paged(
                 raise failed(exc) from None
             pages += 1
             result = conn.result or {}
-            response = conn.response or ()
-            problem = _page_problem(result, base_dn, where, count + _entries_in(response))
-            cookie = None
-            if problem is None:
-                try:
-                    cookie = result["controls"][PAGED_RESULTS_OID]["value"]["cookie"]
-                except (KeyError, TypeError):
-                    cookie = None
-                if cookie:  # the next page is made while this one is read (search_ahead)
-                    receive = ask(cookie)
+            response = conn.response or ()  # (taken before the next request resets it)
+            cookie = _cookie(result) if result.get("result") == 0 else None
+            if cookie:  # the next page is made while this one is read (search_ahead)
+                receive = ask(cookie)
             for item in response:
                 fast = item.get("ccmig_entry")  # an entry decoded by ldapfast (most)
                 if fast is not None:
@@ -243,8 +237,7 @@ def _paged(
                         f"{progress()}; referrals are not followed: search a Global "
                         "Catalog or each domain"
                     )
-            if problem is not None:
-                raise problem(progress())
+            _check_page(result, base_dn, where, count, progress())
         log.debug("%s: %d entries in %d page(s)", where, count, pages)
     finally:
         if receive is not None:  # the consumer stopped: take the page asked for off the line
@@ -252,35 +245,36 @@ def _paged(
                 receive()
 
 
-def _entries_in(response: Iterable[dict[str, Any]]) -> int:
-    return sum(1 for item in response if item.get("type") == "searchResEntry")
+def _cookie(result: dict[str, Any]) -> bytes | None:
+    """The paged-results cookie of a page's result (empty or None: the last page)."""
+    try:
+        return result["controls"][PAGED_RESULTS_OID]["value"]["cookie"]  # type: ignore[no-any-return]
+    except (KeyError, TypeError):
+        return None
 
 
-def _page_problem(result: dict[str, Any], base_dn: str, where: str,
-                  entries: int) -> Callable[[str], Exception] | None:
-    """What is wrong with a page's result, as a function of the progress text
-    (raised once the page's entries are streamed), or None when it is complete.
-    ``entries``: how many the read has, this page's included."""
+def _check_page(result: dict[str, Any], base_dn: str, where: str, count: int,
+                progress: str) -> None:
+    """Raise unless a page's result says it is complete (checked once its
+    entries are streamed: ``count`` entries so far, this page's included)."""
     code = result.get("result")
     if code is None:  # never treat "no answer" as success
-        return lambda progress: ConnectionFailure(
-            f"{where}: no search result from the server {progress}")
+        raise ConnectionFailure(f"{where}: no search result from the server {progress}")
     if code == 10:
         refs = ", ".join(result.get("referrals") or []) or "?"
-        return lambda progress: ConnectionFailure(
+        raise ConnectionFailure(
             f"{where}: server referred the search for {base_dn!r} to {refs}; "
             "referrals are not followed: connect to that server"
         )
-    if code == 32 and entries == 0:
-        return lambda progress: InputError(
+    if code == 32 and count == 0:
+        raise InputError(
             f"{base_dn!r} does not exist on {where} or is not visible to this account",
             "--base-dn",
         )
     if code != 0:
         hint = _RESULT_HINTS.get(code, "the search did not complete")
         message = one_line(str(result.get("message") or ""))
-        return lambda progress: ConnectionFailure(
+        raise ConnectionFailure(
             f"{where}: search incomplete {progress}: {hint} "
             f"({result.get('description', '?')}, code {code}{': ' + message if message else ''})"
         )
-    return None
