@@ -90,6 +90,24 @@ class ValueSequence(Sequence[T]):
     __slots__ = ()
     _noun = "items"
 
+    def _at(self, i: int) -> T:
+        """Item ``i``, ``0 <= i < len(self)``: what a subclass makes."""
+        raise NotImplementedError
+
+    def __getitem__(self, i: Any) -> Any:
+        """``self[i]`` as a list answers it (negative positions, slices as
+        lists, IndexError past either end), each item made by :meth:`_at`."""
+        if i.__class__ is not int:
+            if i.__class__ is slice:
+                return [self._at(n) for n in range(len(self))[i]]
+            i = i.__index__()
+        size = len(self)
+        if i < 0:
+            i += size
+        if not 0 <= i < size:
+            raise IndexError(f"{type(self).__name__} index out of range")
+        return self._at(i)
+
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Sequence) and not isinstance(other, str | bytes):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
@@ -270,10 +288,17 @@ class DirEntry:
 
     @property
     def po(self) -> str:
-        if self.locn in "Ll":
-            return self.file_po
-        first = self.addr.split(None, 1)
-        return first[0] if first else self.file_po
+        return entry_po(self.locn, self.file_po, self.addr)
+
+
+def entry_po(locn: str, file_po: str, addr: str) -> str:
+    """Where an entry sends mail (spec: *user entry*): its file's PO for
+    ``L``/``l``, else the first word of ``Addr``, the file's PO when blank.
+    :attr:`DirEntry.po` and :meth:`toolkit.storage.entries.EntryTable.po`."""
+    if locn in "Ll":
+        return file_po
+    first = addr.split(None, 1)
+    return first[0] if first else file_po
 
 
 (_E_NAME, _E_LOCN, _E_FILE_PO, _E_ADDR, _E_COMMENTS, _E_MESSAGES, _E_EXTRA, _E_WHERE,

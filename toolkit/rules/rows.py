@@ -98,18 +98,11 @@ class Rows(ValueSequence[Row]):
             self._codes[n] = c
         return row
 
-    def __getitem__(self, k):  # type: ignore[no-untyped-def,override]
-        if k.__class__ is slice:
-            return [self[n] for n in range(len(self))[k]]
-        if k < 0:
-            k += len(self)
+    def _at(self, k: int) -> Row:
         head = self._head
-        if 0 <= k < len(head):
+        if k < len(head):
             return user_row(self._ctx, head[k])
-        n = k - len(head)
-        if not 0 <= n < len(self._order):
-            raise IndexError("row index out of range")
-        return self._make(n)
+        return self._make(k - len(head))
 
     def __iter__(self) -> Iterator[Row]:
         ctx = self._ctx

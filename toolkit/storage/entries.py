@@ -15,10 +15,9 @@ making entries at all; messages, rows and remediation make the few they name.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
-from typing import Any, overload
+from collections.abc import Collection, Iterable, Iterator
 
-from toolkit.model import NO_EXTRA, DirEntry, ValueSequence, new_entry
+from toolkit.model import NO_EXTRA, DirEntry, ValueSequence, entry_po, new_entry
 
 _NONE = -1  # "no line" / "no Messages" in the int columns
 
@@ -48,8 +47,7 @@ class DirFile:
         rules ask it of every user entry and a file has few distinct Addrs."""
         found = self._first.get(addr)
         if found is None:
-            first = addr.split(None, 1)
-            found = self._first[addr] = first[0] if first else self.file_po
+            found = self._first[addr] = entry_po("R", self.file_po, addr)
         return found
 
 
@@ -104,17 +102,8 @@ class EntryTable(ValueSequence[DirEntry]):
         src = self._plain_srcs.get(key)
         if src is None:
             src = self._plain_srcs[key] = DirFile(None, e.file_po, e.path)
-        n = len(self.names)
-        self.names.append(e.name)
-        self.locns.append(e.locn)
-        self._srcs.append(src)
-        self._addrs.append(src.string(e.addr))
-        self._comments.append(src.string(e.comments))
-        self._lines.append(_NONE)
-        self._messages.append(_NONE if e.messages is None else e.messages)
-        if e.extra:
-            self._extras[n] = e.extra
-        self._wheres[n] = e.where
+        self._wheres[len(self.names)] = e.where  # its own, not "file:line"
+        self.add(e.name, e.locn, e.addr, e.comments, e.messages, e.extra, src, _NONE)
 
     def extend(self, other: EntryTable) -> None:
         """Every entry of ``other``, after these (a directory's files, one table)."""
@@ -128,6 +117,12 @@ class EntryTable(ValueSequence[DirEntry]):
         self._wheres.update({n + i: v for i, v in other._wheres.items()})
 
     # ------------------------------------------------------------ reading by position
+
+    def having(self, locns: Collection[str]) -> Iterator[int]:
+        """The positions of the entries whose location code is one of ``locns``."""
+        for j, locn in enumerate(self.locns):
+            if locn in locns:
+                yield j
 
     def po(self, i: int) -> str:
         """Where entry ``i`` sends mail (:attr:`DirEntry.po`), without making it."""
@@ -156,29 +151,17 @@ class EntryTable(ValueSequence[DirEntry]):
     def __len__(self) -> int:
         return len(self.names)
 
-    @overload
-    def __getitem__(self, i: int) -> DirEntry: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[DirEntry]: ...
-
-    def __getitem__(self, i: int | slice) -> DirEntry | list[DirEntry]:
-        if i.__class__ is not int:
-            if i.__class__ is slice:
-                return [self[n] for n in range(len(self))[i]]  # type: ignore[index]
-            i = i.__index__()  # type: ignore[union-attr]
-        name = self.names[i]  # type: ignore[index]  # (IndexError as a list gives it)
-        if i < 0:  # type: ignore[operator]
-            i += len(self.names)  # type: ignore[operator,assignment]
-        src = self._srcs[i]  # type: ignore[index]
-        messages = self._messages[i]  # type: ignore[index]
-        return new_entry(name, self.locns[i], src.file_po, self._addrs[i],  # type: ignore[index]
-                         self._comments[i], None if messages == _NONE else messages,  # type: ignore[index]
-                         self._extras.get(i, NO_EXTRA), self.where(i), src.path)  # type: ignore[arg-type]
+    def _at(self, i: int) -> DirEntry:
+        name = self.names[i]
+        src = self._srcs[i]
+        messages = self._messages[i]
+        return new_entry(name, self.locns[i], src.file_po, self._addrs[i],
+                         self._comments[i], None if messages == _NONE else messages,
+                         self._extras.get(i, NO_EXTRA), self.where(i), src.path)
 
     def __iter__(self) -> Iterator[DirEntry]:
         for i in range(len(self.names)):
-            yield self[i]
+            yield self._at(i)
 
 
 class EntryView(ValueSequence[DirEntry]):
@@ -194,11 +177,8 @@ class EntryView(ValueSequence[DirEntry]):
     def __len__(self) -> int:
         return self._stop - self._start
 
-    def __getitem__(self, i: Any) -> Any:
-        positions = range(self._start, self._stop)[i]  # IndexError as a list gives it
-        if positions.__class__ is range:
-            return [self.table[n] for n in positions]
-        return self.table[positions]
+    def _at(self, i: int) -> DirEntry:
+        return self.table[self._start + i]
 
     def __iter__(self) -> Iterator[DirEntry]:
         table = self.table

@@ -16,7 +16,7 @@ Only this module and :mod:`toolkit.storage` know the record's layout.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, overload
+from typing import Any
 
 from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_recipient
 from toolkit.storage import (
@@ -88,13 +88,9 @@ class RecipientTable(ValueSequence[Recipient]):
         self._counts.append(None)
 
     def append(self, r: Recipient) -> None:
-        self._writable()
-        self._records.append(join_record(
-            r.dn, pack_ids(r.primary_smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn,
-                           list(r.smtp)), list(r.values)))
-        self.kinds.append(r.kind)
-        self._subtypes.append(r.subtype)
-        self._counts.append(r.item_count)
+        self.add(r.dn, r.kind, list(r.values), r.primary_smtp, list(r.smtp), r.nickname, r.sam,
+                 r.upn, r.mail, r.subtype, r.legacy_dn)
+        self._counts[-1] = r.item_count
         if r.exchange_values is not None:
             self._exchange[len(self._records) - 1] = tuple(r.exchange_values)
 
@@ -150,20 +146,8 @@ class RecipientTable(ValueSequence[Recipient]):
     def __len__(self) -> int:
         return len(self._records)
 
-    @overload
-    def __getitem__(self, i: int) -> Recipient: ...
-
-    @overload
-    def __getitem__(self, i: slice) -> list[Recipient]: ...
-
-    def __getitem__(self, i: int | slice) -> Recipient | list[Recipient]:
-        if i.__class__ is not int:
-            if i.__class__ is slice:
-                return [self[n] for n in range(len(self))[i]]  # type: ignore[index]
-            i = i.__index__()  # type: ignore[union-attr]
-        d = self._records[i]  # type: ignore[index]  # (IndexError as a list gives it)
-        if i < 0:  # type: ignore[operator]
-            i += len(self._records)  # type: ignore[operator,assignment]
+    def _at(self, i: int) -> Recipient:
+        d = self._records[i]
         # Made once per row's facts (~90,000 at 100,000 people): the record is
         # split once here rather than by the three record_* readers.
         if d.__class__ is str:
@@ -171,13 +155,13 @@ class RecipientTable(ValueSequence[Recipient]):
             values = tuple(unpack_values(vals)) if vals else ()
         else:  # a field held the separator: (dn, ids, packed or parsed values)
             dn, ids, vals = d  # type: ignore[misc]
-            values = tuple(unpack_values(vals) if vals.__class__ is str else vals)  # type: ignore[arg-type]
+            values = tuple(unpack_values(vals) if vals.__class__ is str else vals)
         primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp = unpack_ids(ids)
-        return new_recipient(dn, self.kinds[i], values, primary_smtp, smtp,  # type: ignore[index]
-                             nickname, sam, upn, mail, self._counts[i],  # type: ignore[index]
-                             self._exchange.get(i),  # type: ignore[arg-type]
-                             self._subtypes[i], legacy_dn)  # type: ignore[index]
+        return new_recipient(dn, self.kinds[i], values, primary_smtp, smtp,
+                             nickname, sam, upn, mail, self._counts[i],
+                             self._exchange.get(i),
+                             self._subtypes[i], legacy_dn)
 
     def __iter__(self) -> Iterator[Recipient]:
         for i in range(len(self._records)):
-            yield self[i]
+            yield self._at(i)
