@@ -489,19 +489,24 @@ class Directory:
         return self.table
 
 
-def connector_post_offices(entries: Iterable[DirEntry]) -> list[str]:
-    """Exchange sites' PO names, inferred from the connector's ``P`` entries
-    (a table's read by position: no entry is made for the others)."""
-    found: dict[str, str] = {}
+def connector_entries(entries: Iterable[DirEntry]) -> Iterator[DirEntry]:
+    """The Exchange connector's ``P`` entries (comment ``MSExchangeCCMC ...``),
+    in order; a table's read by position, so no other entry is made."""
     if isinstance(entries, EntryTable):
-        for j, locn in enumerate(entries.locns):
-            if locn == "P" and entries.comments(j).startswith(CONNECTOR_COMMENT):
-                name = entries.names[j]
-                found.setdefault(fold(name), name)
-        return list(found.values())
+        for j in entries.having("P"):
+            if entries.comments(j).startswith(CONNECTOR_COMMENT):
+                yield entries[j]
+        return
     for e in entries:
         if e.locn == "P" and e.comments.startswith(CONNECTOR_COMMENT):
-            found.setdefault(fold(e.name), e.name)
+            yield e
+
+
+def connector_post_offices(entries: Iterable[DirEntry]) -> list[str]:
+    """Exchange sites' PO names, inferred from the connector's ``P`` entries."""
+    found: dict[str, str] = {}
+    for e in connector_entries(entries):
+        found.setdefault(fold(e.name), e.name)
     return list(found.values())
 
 

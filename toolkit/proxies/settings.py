@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from toolkit.ccmail.directory import CONNECTOR_COMMENT
+from toolkit.ccmail.directory import CONNECTOR_COMMENT, connector_entries
 from toolkit.errors import InputError
 from toolkit.model import DirEntry
 from toolkit.multimap import Index
@@ -67,9 +67,8 @@ class UserEntries(Mapping[str, tuple[DirEntry, ...]]):
         self._table = table
         self._positions = Index()
         names = table.names
-        for j, locn in enumerate(table.locns):
-            if locn in USER_LOCNS:
-                self._positions.add(fold(names[j]), j)
+        for j in table.having(USER_LOCNS):
+            self._positions.add(fold(names[j]), j)
 
     def __getitem__(self, name: str) -> tuple[DirEntry, ...]:
         table = self._table
@@ -108,9 +107,7 @@ def make_settings(retire: Iterable[str], entries: Iterable[DirEntry] | None,
                 "retiring CCMAIL needs evidence that cc:Mail no longer routes by it: give "
                 "--ccmail-dir exports of every post office that still exists, or "
                 "--ccmail-decommissioned if cc:Mail is gone", "--retire")
-        connector = next((listed[j] for j, locn in enumerate(listed.locns if listed else ())
-                          if locn == "P" and listed.comments(j).startswith(CONNECTOR_COMMENT)),
-                         None)  # type: ignore[union-attr]
+        connector = next(connector_entries(listed or ()), None)
         if connector is not None:
             raise InputError(
                 f"the export still holds the Exchange connector's entry {connector.name!r} "

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from toolkit.ccmail.directory import CONNECTOR_COMMENT
+from toolkit.ccmail.directory import CONNECTOR_COMMENT, connector_entries
 from toolkit.model import DirEntry, Kind
 from toolkit.remediation.replace import REPLACES, counterpart
 from toolkit.rules import Analysis, Facts
@@ -84,9 +84,7 @@ class Planner:
         self.x_first = exchange_pos[0]
         self.assume = assume_migrated
         self.actions: list[Action] = []
-        self.connector = any(
-            e.locn == "P" and e.comments.startswith(CONNECTOR_COMMENT) for e in analysis.entries
-        )
+        self.connector = next(connector_entries(analysis.entries), None) is not None
         self.mailbox_keys: dict[tuple[str, str], list[int]] = defaultdict(list)
         x_names: set[str] = set()  # names dirsync keeps pointing at Exchange
         no_primary: dict[str, list[str]] = defaultdict(list)  # cc:Mail name -> mailbox DNs
@@ -101,10 +99,12 @@ class Planner:
         # Dirsync deletes every entry pointing at Exchange whose name is no mailbox's
         # primary there: a mailbox without that primary loses its entry, and mail
         # from cc:Mail to it becomes undeliverable. These must get it first.
-        self.at_risk = sorted({dn for e in analysis.entries
-                               if e.is_user and self.ctx.routes_to_exchange(e)
-                               and fold(e.name) not in x_names
-                               for dn in no_primary.get(fold(e.name), [])}, key=str.casefold)
+        entries = analysis.entries  # read by position: no entry made
+        self.at_risk = sorted({dn for j in entries.having("LlRr")
+                               if self.ctx.routes_to_exchange(j)
+                               and fold(entries.names[j]) not in x_names
+                               for dn in no_primary.get(fold(entries.names[j]), [])},
+                              key=str.casefold)
 
     def add(self, kind: str, target: dict[str, Any], reason: list[str], precondition: str,
             **kw: Any) -> Action:
@@ -309,8 +309,10 @@ class Planner:
                  if a.kind == "remove-ccmail-entry"}
         if not names:
             return
-        for e in self.a.entries:
-            if e.locn in "Aa" and fold(e.addr) in names:
+        entries = self.a.entries
+        for j in entries.having("Aa"):
+            if fold(entries.addr(j)) in names:
+                e = entries[j]
                 self.add("review-alias", entry_target(e), ["stale-ccmail-mailbox"],
                          f"alias '{e.name}' points at '{e.addr}', whose entry is removed",
                          manual=True, mailbox=names[fold(e.addr)])

@@ -243,9 +243,10 @@ class Context:
         """'At X' means at any PO in X."""
         return po is not None and fold_po(po) in self.x
 
-    def routes_to_exchange(self, entry: DirEntry) -> bool:
-        """Spec, Terms: an entry routes to Exchange when its PO is X."""
-        return fold_po(entry.po) in self.x
+    def routes_to_exchange(self, j: int) -> bool:
+        """Spec, Terms: an entry routes to Exchange when its PO is X (entry
+        ``j`` of :attr:`entries`, read by position)."""
+        return fold_po(self.entries.po(j)) in self.x
 
     def reaches_exchange(self, f: Facts) -> bool:
         """A user entry with the object's cc:Mail name routes to Exchange."""
@@ -254,8 +255,7 @@ class Context:
         if f.primary is not None and f.i >= 0:  # its cc:Mail name is its primary's:
             return not self.marks[f.i] & UNREACHED  # the index pass looked it up
         name = (f.primary or f.old[0]).key[0]  # type: ignore[index]  # fold(f.ccmail_name)
-        po = self.entries.po
-        return any(fold_po(po(j)) in self.x for j in self.users_by_name.get(name, ()))
+        return any(self.routes_to_exchange(j) for j in self.users_by_name.get(name, ()))
 
     def user_entries(self, name: str) -> list[DirEntry]:
         """The cc:Mail user entries (L l R r) of folded name ``name``, in reading order."""
