@@ -153,3 +153,105 @@ def test_blocks_read_as_the_line_by_line_reader_reads_the_whole_file(tmp_path, m
         blocks = _read(path, keep, True, monkeypatch)
         path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
         assert _read(path, keep, True, monkeypatch) == blocks, text
+
+
+# ------------------------------------------------------------ shaped records
+
+def _read_ways(path: Path, attributes, monkeypatch) -> list[object]:
+    """The export read four ways: shaped + by line (as shipped), by line only,
+    shaped only (what it cannot read goes the exact way), exact only."""
+    results = [_read(path, attributes, True, monkeypatch)]
+    with monkeypatch.context() as m:
+        m.setattr(ldif._Reader, "_shaped", lambda self, text, first: None)
+        results.append(_read(path, attributes, True, monkeypatch))
+    with monkeypatch.context() as m:
+        m.setattr(ldif._Reader, "_by_line", lambda self, text, first: False)
+        results.append(_read(path, attributes, True, monkeypatch))
+    results.append(_read(path, attributes, False, monkeypatch))
+    return results
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_shaped_by_line_and_exact_readers_agree(tmp_path, monkeypatch, seed):
+    """Records of a few shapes over and over (as an export is), each now and
+    then with an odd or bad line: every way of reading gives the same."""
+    rnd = random.Random(1000 + seed)
+    path = tmp_path / "org.ldif"
+    shapes = [[rnd.choice([*_PLAIN, "objectGUID", "description", "x-attr"])
+               for _ in range(rnd.randrange(0, 8))] for _ in range(4)]
+    out = []
+    for _ in range(60):
+        lines = [rnd.choice(["dn: CN=a,DC=x", f"dn:: {_b64('CN=Zoë,DC=x'.encode())}", "dn: CN=a\\2Cb"])]
+        lines += ["changetype: add"] if rnd.random() < 0.5 else []
+        for name in rnd.choice(shapes):
+            if name in ("objectGUID", "x-attr") or rnd.random() < 0.2:
+                value = rnd.choice([b"\x00\x01\xff", "Zoë".encode(), b"caf\xe9", b"plain"])
+                lines.append(f"{name}:: {_b64(value)}")
+            else:
+                lines.append(f"{name}: {rnd.choice([*_TEXTS[:2], 'a: b', ''])}")
+        if rnd.random() < 0.3:
+            lines.insert(rnd.randrange(1, len(lines) + 1),
+                         _bad_line(rnd) if rnd.random() < 0.1 else _odd_line(rnd))
+        out += [_fold(line, rnd) for line in lines] + [""]
+    path.write_text("\n".join(out), encoding="utf-8", newline="")
+    for attributes in (None, READ_ATTRIBUTES):
+        first, *others = _read_ways(path, attributes, monkeypatch)
+        assert all(other == first for other in others)
+
+
+@pytest.mark.parametrize("text", [
+    # a line without ": " and one with it twice: as many pieces as two plain lines
+    "dn: CN=a\ncn: x\n\ndn: CN=b\ncn\nsn: a: b\n",
+    "dn: CN=a\nobjectClass: top\n\nd: v: n: w\nobjectClass\nfoo\n",  # the first shape's names again
+    "dn: CN=a\ncn: x\nsn: y\n\ndn: CN=b\ncn: x: sn\ny\n",
+    "dn: CN=a\ncn: x\n\ndn: CN=b\ncn:x\nsn: y: z\n",
+    "dn: CN=a\ncn: x\n\ndn: CN=b\ncn:< file:///x\nsn: y: z\n",
+    "dn: CN=a\ncn: x\n\ndn: CN=b\n# c\ncn: x\n",
+    "dn: CN=a\ncn: x\n\ndn: CN=b\ncn:  x\n",
+    "dn: CN=a\ncn: x\n\ndn: CN=b\ncn: \n  x\n",  # ":  " only once unfolded
+    "dn: CN=a\nchangetype: add\n\ndn: CN=b\nchangetype: ADD\n",
+    "dn: CN=a\nchangetype: add\n\ndn: CN=b\nchangetype: delete\n",
+    "dn: CN=a\ncn: x\n\ndn: CN=b\ncn: x\ndn: CN=c\n",
+    "dn: CN=a\ncn: x\nsn: y\ncn: z\n\ndn: CN=b\ncn: 1\nsn: 2\ncn: 3\n",  # a name's lines apart
+    "dn: CN=a\nCN: x\ncn: y\ncn;lang-de: z\n",
+    "dn:: Q049YQ==\nobjectGUID:: AAEC\nobjectGUID: text\n",
+    "dn:: Y2Fm6Q==\ncn: x\n",  # dn not UTF-8
+    "dn: CN=a\nobjectGUID:: AAE\n",
+    "dn: CN=a\nx-attr:: !!\n",
+    "dn: CN=a\nmember:: AAEC\nmember: CN=b\n",
+    "dn: CN=a\n",
+    "version: 1\ndn: CN=a\ncn: x\n",
+])
+def test_shaped_records_that_are_not_what_they_seem(tmp_path, monkeypatch, text):
+    """Records made to fool the shape check: the same entries or first error
+    every way."""
+    path = tmp_path / "odd.ldif"
+    path.write_text(text, encoding="utf-8")
+    for attributes in (None, READ_ATTRIBUTES):
+        first, *others = _read_ways(path, attributes, monkeypatch)
+        assert all(other == first for other in others), text
+
+
+def test_the_shaped_path_reads_a_plain_export_itself(tmp_path, monkeypatch):
+    """Plain ldifde records (changetype, folds, base64 text and binary) are read
+    by the shaped path alone, one plan per shape."""
+    path = tmp_path / "org.ldif"
+    record = ("dn: CN=Smith\\, John,DC=corp\nchangetype: add\nobjectClass: top\nobjectClass: user\n"
+              "cn:: Wm/DqQ==\nproxyAddresses: SMTP:a@b\nproxyAddresses:: Q0NNQUlMOkEgYXQgQg==\n"
+              "homeMDB: CN=Mailbox Store,CN=Fir\n st,DC=corp\nmember: CN=x\nobjectGUID:: AAEC\n\n")
+    path.write_text(record * 3, encoding="utf-8")
+    calls = []
+    by_line = ldif._Reader._by_line
+    monkeypatch.setattr(ldif._Reader, "_by_line", lambda self, *a: calls.append(1) or by_line(self, *a))
+    readers = []
+    init = ldif._Reader.__init__
+    monkeypatch.setattr(ldif._Reader, "__init__", lambda self, *a: readers.append(self) or init(self, *a))
+    entries = list(ldif.read_ldif(path, READ_ATTRIBUTES))
+    assert not calls
+    assert len(readers[0].shapes) == 1
+    assert [e.where for e in entries] == [f"{path}:1", f"{path}:13", f"{path}:25"]
+    assert entries[0].attrs == {"objectclass": ["top", "user"], "cn": ["Zoé"],
+                                "proxyaddresses": ["SMTP:a@b", "CCMAIL:A at B"],
+                                "homemdb": ["CN=Mailbox Store,CN=First,DC=corp"],
+                                "objectguid": [b"\x00\x01\x02"]}
+    assert entries[0].dn == "CN=Smith\\, John,DC=corp"
