@@ -194,6 +194,8 @@ def test_shaped_by_line_and_exact_readers_agree(tmp_path, monkeypatch, seed):
                          _bad_line(rnd) if rnd.random() < 0.1 else _odd_line(rnd))
         out += [_fold(line, rnd) for line in lines] + [""]
     path.write_text("\n".join(out), encoding="utf-8", newline="")
+    # a full shape cache: the shapes it has no room for are read line by line
+    monkeypatch.setattr(ldif, "_SHAPE_CACHE_MAX", 4096 if seed % 2 else 2)
     for attributes in (None, READ_ATTRIBUTES):
         first, *others = _read_ways(path, attributes, monkeypatch)
         assert all(other == first for other in others)
