@@ -315,8 +315,8 @@ class _Reader:
 
         Why: the loop over lines (split each line, look its name up, append
         its value) was most of the reader. Here each line break becomes
-        ``": \n"`` and one ``split(": ")`` cuts the record into name, value,
-        ``\nname``, value, ...; the names joined (``dn\nobjectClass\n...``)
+        ``": \\n"`` and one ``split(": ")`` cuts the record into name, value,
+        ``\\nname``, value, ...; the names joined (``dn\\nobjectClass\\n...``)
         are the record's *shape*, which repeats from one object to the next
         (357 shapes in 10,050 objects, 421 in 99,630), and the shape's plan,
         made once, says which pieces go into which attribute: ``attrs`` is
@@ -378,7 +378,7 @@ class _Reader:
 
     def _plan(self, names: list[str], size: int) -> _Plan | None:
         """What :meth:`_shaped` does with the pieces of a record whose names
-        are ``names`` (all but the first with the ``\n`` before them); None
+        are ``names`` (all but the first with the ``\\n`` before them); None
         when a line must go another way: not ``dn`` first, a second ``dn``, a
         bad name, a binary attribute as text, a base64 ``changetype``."""
         kinds = self.kinds
