@@ -23,7 +23,7 @@ from toolkit.exchange.dialects import (
     read_table,
 )
 from toolkit.model import Dialect, Kind, RawEntry
-from toolkit.storage import _CANONICAL_VALID, _PLAIN_CANONICAL, pack_values, tagged
+from toolkit.storage import _CANONICAL_VALID, _PLAIN_CANONICAL, pack_ids, pack_values, tagged
 
 
 def _plain_classify(entry: RawEntry, dialect: Dialect) -> tuple | None:
@@ -137,7 +137,7 @@ def test_a_dialect_decides_for_itself():
     assert classify(entry, Dialect.AD) is None
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.text(alphabet=' atAT"[]\t\x00\x7f\xa0\u2003,.-_x\xe9PO', max_size=16),
        st.sampled_from(["ccmail:", "CCMAIL$", ""]))
 def test_the_canonical_check_matches_exactly_what_the_plain_pattern_matches(text, typed):
@@ -172,3 +172,58 @@ def test_read_table_keeps_what_classify_finds():
                RawEntry("CN=c", {"objectclass": ["computer", "user"], "homemdb": ["x"]})]
     assert [r.dn for r in read_table(entries, Dialect.AD)] == ["CN=a"]
     assert [r.dn for r in read_table(entries, Dialect.AD, every_mailbox=True)] == ["CN=a", "CN=b"]
+
+
+def _plain_pack_ids(primary, nick, sam, upn, mail, legacy, smtp) -> str | tuple:
+    """pack_ids' format written field by field (the docstring's rules)."""
+    smtp = list(smtp)
+    plain = (primary, nick, sam, upn, mail, legacy, tuple(smtp))
+    head = [primary, nick, sam, upn, mail, legacy]
+    if any(f is not None and not isinstance(f, str) for f in head) or any(
+            not isinstance(a, str) for a in smtp):
+        return plain
+    if any(c in f for f in [*head, *smtp] if f is not None for c in "\x00\x01\x02\x03\x04"):
+        return plain
+    at = primary.rfind("@") if primary is not None else -1
+    domain = primary[at:] if at >= 0 and len(primary) - at > 3 else None
+    long_nick = nick is not None and len(nick) >= 3
+
+    def shared(text: str, after_nick: bool) -> str:
+        if after_nick and domain is not None:
+            text = text.replace(domain, "\x04")
+        return text.replace(nick, "\x03") if long_nick else text
+
+    out = ["\x01" if primary is None else shared(primary, False), "\x01" if nick is None else nick]
+    for n, f in enumerate(head[2:], 2):
+        if f is None:
+            out.append("\x01")
+        elif (n == 2 and f == nick) or (n == 4 and primary is not None and f == primary):
+            out.append("\x02")
+        else:
+            out.append(shared(f, True))
+    out += ["\x02" if primary is not None and a == primary else shared(a, True) for a in smtp]
+    return "\x00".join(out)
+
+
+ID_TEXT = st.text(alphabet="ab@.c\x00\x01\x02\x03\x04\x05xyz\xe9", max_size=8)
+REAL = st.sampled_from(["jsmith", "John.Smith@corp.example", "jsmith@corp.example", "js", "@x",
+                        "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith", "a@b.c", "a@bc"])
+ID = ID_TEXT | REAL
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.none() | ID, st.none() | ID, st.none() | ID, st.none() | ID, st.none() | ID,
+       st.none() | ID, st.lists(ID, max_size=4))
+def test_pack_ids_gives_the_field_by_field_format(primary, nick, sam, upn, mail, legacy, smtp):
+    given_smtp = list(smtp)
+    assert pack_ids(primary, nick, sam, upn, mail, legacy, smtp) == _plain_pack_ids(
+        primary, nick, sam, upn, mail, legacy, smtp)
+    assert smtp == given_smtp  # the caller's list is not changed
+
+
+@pytest.mark.parametrize("smtp", [["a@corp.example"], ["a@corp.example"] * 2,
+                                  ["a@corp.example", "b@corp.example", "a@corp.example"],
+                                  ("a@corp.example",), [], [7]])
+def test_pack_ids_marks_each_smtp_address_equal_to_the_primary(smtp):
+    assert pack_ids("a@corp.example", "aaa", "aaa", None, "a@corp.example", None, smtp) == (
+        _plain_pack_ids("a@corp.example", "aaa", "aaa", None, "a@corp.example", None, smtp))

@@ -52,14 +52,15 @@ def iter_stats(path: str | Path) -> Iterator[tuple[int, str, int]]:
     if "identity" not in names or "item_count" not in names:
         raise InputError("header must name columns 'identity,item_count'", f"{path}:1")
     id_col, count_col = names.index("identity"), names.index("item_count")
+    last_col, cells = max(id_col, count_col), len(header)  # asked once, not per row
     try:
         for row in reader:
             line = reader.line_num
             if not "".join(row).strip():  # blank cells only (one C call, not one per cell)
                 continue
-            if len(row) <= max(id_col, count_col):
+            if len(row) <= last_col:
                 raise InputError("missing column(s)", f"{path}:{line}")
-            if len(row) > len(header):
+            if len(row) > cells:
                 raise InputError("more cells than the header (quote identities that hold commas)",
                                  f"{path}:{line}")
             identity, count = row[id_col].strip(), row[count_col].strip()
@@ -73,8 +74,10 @@ def iter_stats(path: str | Path) -> Iterator[tuple[int, str, int]]:
 
 
 def _fold(value: str) -> str:
-    """:func:`~toolkit.text.fold` (the same string), its ASCII case written
-    out where it is called 300,000 times: no call."""
+    """:func:`~toolkit.text.fold` (the same string) with its ASCII case
+    written out: one call less per stats line; :meth:`StatsMatcher.observe`
+    writes the same expression inline (three per mailbox, 300,000 at scale).
+    tests/test_stats_fast.py compares it with ``fold``."""
     return " ".join(value.split()).casefold() if value.isascii() else fold(value)
 
 
@@ -118,14 +121,16 @@ class StatsMatcher:
         # folded key -> mailbox indexes
         self.levels: list[Index] = [Index(), Index(), Index(), Index()]
         wanted = self.wanted
+        add_line, add_count = self.line_numbers.append, self.counts.append
+        add_key, add_identity = self.keys.append, self.identities.append
         try:
             for line, identity, count in iter_stats(path):
-                self.line_numbers.append(line)
-                self.counts.append(count)
+                add_line(line)
+                add_count(count)
                 key = _fold(identity)
                 key = wanted.setdefault(key, key)
-                self.keys.append(key)
-                self.identities.append(key if key == identity else identity)
+                add_key(key)
+                add_identity(key if key == identity else identity)
         except Exception as exc:
             self.error = exc
         # Whether a DN or a primary SMTP address can name a line at all (see

@@ -242,14 +242,19 @@ def pack_ids(primary_smtp: str | None, nickname: str | None, sam: str | None, up
         if mail == primary_smtp:
             head[4] = "\x02"
             same += 1
-        if primary_smtp in smtp:
-            same += smtp.count(primary_smtp)
-            smtp = ["\x02" if a == primary_smtp else a for a in smtp]
+        repeats = smtp.count(primary_smtp)
+        if repeats:  # (a copy: the caller's list is not changed)
+            same += repeats
+            if repeats == len(smtp):  # the usual: the one SMTP address is primary_smtp
+                smtp = ["\x02"] * repeats
+            else:
+                smtp = ["\x02" if a == primary_smtp else a for a in smtp]
     try:
         joined = "\x00".join(head + smtp if smtp else head)
     except TypeError:  # a field that is not a string
         return (primary_smtp, nickname, sam, upn, mail, legacy_dn, tuple(given))
-    if (joined.count("\x00") != 5 + len(smtp) or joined.count("\x01") != nones
+    if (joined.count("\x00") != 5 + len(smtp)
+            or (joined.count("\x01") != nones if nones else "\x01" in joined)
             or joined.count("\x02") != same or "\x03" in joined or "\x04" in joined):
         return (primary_smtp, nickname, sam, upn, mail, legacy_dn, tuple(given))
     short_nick = nickname is None or len(nickname) < 3
