@@ -10,10 +10,13 @@ missing attributes, NUL and marker characters, non-ASCII text.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toolkit.ccmail.address import _PO_OK
 from toolkit.exchange import dialects
 from toolkit.exchange.dialects import (
     _undecodable_text,
@@ -23,7 +26,10 @@ from toolkit.exchange.dialects import (
     read_table,
 )
 from toolkit.model import Dialect, Kind, RawEntry
-from toolkit.storage import _CANONICAL_VALID, _PLAIN_CANONICAL, pack_ids, pack_values, tagged
+from toolkit.storage import _CANONICAL_VALID, _NAME_CHAR, pack_ids, pack_values, tagged
+
+# The canonical check as first written (back-tracking): what _CANONICAL_VALID must match.
+_PLAIN_CANONICAL = re.compile(rf"{_NAME_CHAR}+(?: {_NAME_CHAR}+)* at {_PO_OK.pattern}").fullmatch
 
 
 def _plain_classify(entry: RawEntry, dialect: Dialect) -> tuple | None:

@@ -143,12 +143,12 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     return table[0]
 
 
-# The objectClass values of an object, exactly as read, -> what they decide
-# (per dialect):
-# (kind or _USER or None, subtype of that kind, subtype were it a custom
-# recipient). A directory holds a handful of objectClass lists, each on
-# thousands of objects: one dict look-up replaces lower-casing each value
-# and building a set per object. Bounded, so hostile input cannot grow it.
+# Per dialect, the objectClass values of an object exactly as read -> what
+# they decide: (kind or _USER or None, the subtype of that kind, the subtype
+# were it a custom recipient). A directory holds a handful of objectClass
+# lists, each on thousands of objects: one dict look-up replaces lower-casing
+# each value and building a set per object. Bounded, so hostile input
+# cannot grow it.
 _Decision = tuple[Kind | str | None, str | None, str]
 _DECIDED_AD: dict[tuple[AttrValue, ...], _Decision] = {}
 _DECIDED_55: dict[tuple[AttrValue, ...], _Decision] = {}
@@ -192,7 +192,9 @@ def classify(entry: RawEntry, dialect: Dialect) -> Fields | None:
         return None
     if dialect is _AD:
         if kind is _USER:
-            if _first(get("homemdb")) or _first(get("msexchhomeservername")):
+            v = get("homemdb")  # _first(v) or _first(msExchHomeServerName), as below
+            if ((v and (t := v[0]).__class__ is str and t.strip())  # type: ignore[union-attr]
+                    or _first(v) or _first(get("msexchhomeservername"))):
                 kind, subtype = _MAILBOX, "mailbox"
             elif _first(get("targetaddress")):
                 kind, subtype = _CUSTOM, decision[2]
