@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable, Iterator
 from toolkit.model import NO_EXTRA, DirEntry, ValueSequence, entry_po, new_entry
 
 _NONE = -1  # "no line" / "no Messages" in the int columns
+NO_COUNT = _NONE  # "no Messages" in :meth:`EntryTable.add_columns`' counts
 
 
 class DirFile:
@@ -96,6 +97,26 @@ class EntryTable(ValueSequence[DirEntry]):
         self._messages.append(_NONE if messages is None else messages)
         if extra:
             self._extras[len(self.names) - 1] = extra
+
+    def add_columns(self, src: DirFile, names: list[str], locns: list[str], addrs: list[str],
+                    comments: list[str], counts: list[int], lines: Iterable[int],
+                    extras: dict[int, dict[str, str]]) -> None:
+        """Entries read from ``src``'s file, given column by column (equal
+        lengths): :meth:`add` without a call an entry (a reader that matches
+        many records at once). ``addrs`` and ``comments`` are already
+        ``src.string``'s; ``counts`` hold :data:`NO_COUNT` for no
+        ``Messages``; ``extras`` maps a position in the columns to its
+        entry's extra keys (the few that have them)."""
+        if extras:
+            n = len(self.names)
+            self._extras.update({n + k: v for k, v in extras.items()})
+        self.names += names
+        self.locns += locns
+        self._srcs += [src] * len(names)
+        self._addrs += addrs
+        self._comments += comments
+        self._messages.extend(counts)
+        self._lines.extend(lines)
 
     def append(self, e: DirEntry) -> None:
         key = (e.file_po, e.path)
