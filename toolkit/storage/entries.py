@@ -146,11 +146,14 @@ class EntryTable(ValueSequence[DirEntry]):
                 yield j
 
     def po(self, i: int) -> str:
-        """Where entry ``i`` sends mail (:attr:`DirEntry.po`), without making it."""
+        """Where entry ``i`` sends mail (:attr:`DirEntry.po`), without making
+        it; the index pass asks it of every user entry (the file's cache of
+        first words read here, not through a call)."""
         src = self._srcs[i]
         if self.locns[i] in "Ll":
             return src.file_po
-        return src.first_word(self._addrs[i])
+        addr = self._addrs[i]
+        return src._first.get(addr) or src.first_word(addr)
 
     def file_po(self, i: int) -> str:
         return self._srcs[i].file_po
@@ -172,17 +175,28 @@ class EntryTable(ValueSequence[DirEntry]):
     def __len__(self) -> int:
         return len(self.names)
 
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        """``table[i]`` for a position in range straight to :meth:`_at`; the
+        rest as :class:`ValueSequence` answers it. Why: the rows stage makes
+        an entry each time a message names one, and the general method's
+        ``len(self)`` is one more Python call each time."""
+        if i.__class__ is int and 0 <= i < len(self.names):
+            return self._at(i)
+        return ValueSequence.__getitem__(self, i)
+
     def _at(self, i: int) -> DirEntry:
-        name = self.names[i]
         src = self._srcs[i]
         messages = self._messages[i]
-        return new_entry(name, self.locns[i], src.file_po, self._addrs[i],
-                         self._comments[i], None if messages == _NONE else messages,
-                         self._extras.get(i, NO_EXTRA), self.where(i), src.path)
+        wheres = self._wheres  # empty unless entries were appended by hand
+        where = wheres[i] if wheres and i in wheres else f"{src.file}:{self._lines[i]}"
+        return new_entry(self.names[i], self.locns[i], src.file_po, self._addrs[i],
+                         self._comments[i], None if messages < 0 else messages,
+                         self._extras.get(i, NO_EXTRA), where, src.path)
 
     def __iter__(self) -> Iterator[DirEntry]:
+        at = self._at
         for i in range(len(self.names)):
-            yield self._at(i)
+            yield at(i)
 
 
 class EntryView(ValueSequence[DirEntry]):
