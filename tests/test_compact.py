@@ -444,3 +444,33 @@ def test_each_row_is_made_once_to_write_it_and_to_find_the_exit_code(analysis, m
     assert sorted(made) == [0, 1, 2]
     assert exit_code(a.rows, "warning") == 1
     assert sorted(made) == [0, 1, 2]  # the codes were kept: no row made again
+
+
+def test_a_table_is_indexed_as_a_list_and_add_columns_is_add():
+    """``table[i]``'s short cut for positions in range, and a reader's
+    column-at-a-time :meth:`EntryTable.add_columns`, give what the general
+    indexing and :meth:`EntryTable.add` give: negative positions, slices,
+    IndexError, entries appended by hand (their own ``where``) between."""
+    src = _src()
+    by_one, by_columns = EntryTable(), EntryTable()
+    rows = [("A", "L", "", "x", 3, None, 4), ("B", "r", "EXCH", "", None, {"K": "v"}, 9),
+            ("C", "R", "PO2 hub", "", 0, None, 12)]
+    for name, locn, addr, comments, messages, extra, line in rows:
+        by_one.add(name, locn, src.string(addr), src.string(comments), messages, extra, src, line)
+    by_columns.add_columns(src, ["A", "B", "C"], ["L", "r", "R"],
+                           [src.string(r[2]) for r in rows], [src.string(r[3]) for r in rows],
+                           [3, -1, 0], [4, 9, 12], {1: {"K": "v"}})
+    for table in (by_one, by_columns):
+        table.append(DirEntry("D", "L", "PO9", where="mem:1"))
+    assert list(by_one) == list(by_columns) and len(by_one) == 4
+    listed = list(by_one)
+    for table in (by_one, by_columns):
+        assert [table[i] for i in range(-4, 4)] == [listed[i] for i in range(-4, 4)]
+        assert table[1:3] == listed[1:3] and table[::-1] == listed[::-1]
+        assert table[True] == listed[1] and table[3].where == "mem:1"
+        assert [table.po(i) for i in range(4)] == ["PO1", "EXCH", "PO2", "PO9"]
+        for bad in (4, -5, 10**20):
+            with pytest.raises(IndexError):
+                table[bad]
+    assert (by_columns[1].extra, by_columns[1].messages, by_columns[0].where) == (
+        {"K": "v"}, None, "/x/PO1.txt:4")

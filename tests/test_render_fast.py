@@ -155,3 +155,25 @@ def test_table_cells_and_fit_of_ascii_text_are_counted_char_by_char():
             c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
         ).casefold()
     assert cells("A\u4e2de\u0301") == 4 and fit("abcdef", 4) == "abc…"
+
+
+def test_cached_cells_give_the_same_bytes_past_the_cache_bound():
+    """The writers encode few-valued cells (post office, route, status and a
+    finding's code, severity and action) once per distinct value, up to a
+    bound: a column that takes more values than the bound, and one code with
+    several severities and actions, still give the general encoders' bytes."""
+    from toolkit.render.jsonout import _Encoded
+
+    many = 4 * _Encoded.LIMIT
+    rows = []
+    for n in range(many):
+        code = ("stale-ccmail-mailbox", "awaiting-dirsync", f"c{n}")[n % 3]
+        findings = (Finding(code, ("error", "warning")[n % 2], f"m{n}, \"q\"", f"act {n % 7}"),
+                    Finding(code, "info", "m", f"=act {n}"))[: n % 3]
+        rows.append(Row(f"k{n}", f"CN=u{n},DC=x", Kind.MAILBOX, f"U{n}, A", f"PO{n}",
+                        ("exchange", f"r{n}", None)[n % 3], findings))
+    for fmt, want in (("json", general_json(rows)), ("csv", general_csv(rows))):
+        out = io.StringIO()
+        write_rows(rows, fmt, out)
+        assert out.getvalue() == want, fmt
+    assert f'"old_post_office": "PO{many - 1}"' in general_json(rows)

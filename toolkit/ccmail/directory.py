@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from toolkit.ccmail.quickread import LOCATION_CODES, MESSAGES_DIGITS
+from toolkit.ccmail.quickread import quick_read as _quick  # tests swap it for None
 from toolkit.errors import InputError
 from toolkit.model import DirEntry
 from toolkit.storage.entries import DirFile, EntryTable, EntryView
 from toolkit.text import fold, squeeze
 
-LOCATION_CODES = frozenset("PpLlRrAa")
 CONNECTOR_COMMENT = "MSExchangeCCMC"
 _PO_PREFIX = re.compile(r"^([A-Za-z0-9_-]+)=(.+)$", re.S)
 _DIGITS = re.compile(r"[0-9]+")
@@ -53,9 +54,6 @@ class DirectoryFile:
     encoding: str
     newline: str
     spans: list[tuple[int, int]] = field(default_factory=list)
-
-
-MESSAGES_DIGITS = 18  # int() refuses > 4,300 digits; no mailbox holds 10**18 messages
 
 
 def split_po_arg(arg: str) -> tuple[str | None, Path]:
@@ -205,189 +203,6 @@ class _Spans(Sequence[tuple[int, int]]):
 
     def __repr__(self) -> str:
         return repr(list(self))
-
-
-# What the quick reader does with a key (stripped, case-folded).
-_NAME, _LOCN, _ADDR, _COMMENTS, _MESSAGES, _EXTRA, _HEADER = range(7)
-_KINDS = {"name": _NAME, "locn": _LOCN, "addr": _ADDR, "comments": _COMMENTS,
-          "messages": _MESSAGES, "post office": _HEADER}
-
-
-def _key_kind(key: str, cache: dict[str, tuple[int, str]]) -> tuple[int, str] | None:
-    """(what to do, key as kept) for a key as written; None for a blank key."""
-    stripped = key.strip()
-    if not stripped:
-        return None
-    known = (_KINDS.get(stripped.casefold(), _EXTRA), stripped)
-    if len(cache) < 1024:
-        cache[key] = known
-    return known
-
-
-# The shape of nearly every record of a real export, matched whole: Name,
-# Locn, then any of Addr, Comments, Messages in that order. Keys but Name's
-# may be in any ASCII case (``(?ai:``: ASCII letters only; a key the exact
-# reader folds from other letters, such as U+017F, is left to it). The regex
-# also makes the line reader's checks: a Name already squeezed (words one
-# space apart; \s and \S are str.isspace, as str.split uses), a Locn code, a
-# Messages count of at most 18 ASCII digits. A record that does not match
-# (other keys or orders, a header, a Name with a double space, anything
-# wrong) is read line by line by _record_lines. Possessive quantifiers keep a
-# match linear in the line length whatever the text; the lookahead ends a
-# record at a blank line or the end of the text.
-_WS = r"[^\S\n]*+"  # white space within a line
-_END = r"(?:\n|\Z)"
-_RECORD = re.compile(
-    rf"(\n*)Name:{_WS}(\S++(?: \S++)*+){_WS}{_END}"
-    rf"(?ai:locn):{_WS}([PpLlRrAa]){_WS}{_END}"
-    rf"(?:(?ai:addr):([^\n]*){_END})?"
-    rf"(?:(?ai:comments):([^\n]*){_END})?"
-    rf"(?:(?ai:messages):{_WS}([0-9]{{0,{MESSAGES_DIGITS}}}+){_WS}{_END})?"
-    r"(?=\n|\Z)")
-_BLANK_LINES = re.compile(r"\n*")
-
-Fields = tuple[str, str, str, str, int | None, dict[str, str] | None]
-
-
-def _messages(value: str) -> int | bool | None:
-    """A ``Messages`` value (stripped): its count, None when blank, False when
-    the exact reader must name it."""
-    if not value:
-        return None
-    if not (value.isascii() and value.isdigit()) or len(value) > MESSAGES_DIGITS:
-        return False
-    return int(value)
-
-
-def _record_lines(lines: list[str], cache: dict[str, tuple[int, str]]
-                  ) -> Fields | str | None:
-    """One record's lines, read line by line: its fields, or the PO of a
-    ``Post office`` header (a record of one line), or None for anything the
-    exact reader must look at."""
-    name = locn = None
-    addr = comments = ""
-    messages: int | None = None
-    extra: dict[str, str] | None = None
-    for number, line in enumerate(lines):
-        colon = line.find(":")
-        if colon < 0:
-            return None
-        known = cache.get(line[:colon]) or _key_kind(line[:colon], cache)
-        if known is None:
-            return None
-        kind = known[0]
-        value = line[colon + 1 :].strip()
-        if kind == _NAME:
-            if name is not None or not value:
-                return None
-            name = " ".join(value.split())
-        elif kind == _LOCN:
-            if locn is not None or len(value) != 1 or value not in LOCATION_CODES:
-                return None
-            locn = value
-        elif kind == _ADDR:
-            addr = value
-        elif kind == _COMMENTS:
-            comments = value
-        elif kind == _MESSAGES:
-            count = _messages(value)
-            if count is False:
-                return None
-            if messages is None:
-                messages = count  # type: ignore[assignment]
-        elif kind == _HEADER:
-            if number or len(lines) != 1:
-                return None
-            return " ".join(value.split())
-        else:
-            if extra is None:
-                extra = {}
-            extra.setdefault(known[1], value)
-    if name is None or locn is None:
-        return None
-    return name, locn, addr, comments, messages, extra
-
-
-def _quick(text: str, where: str, po: str | None, path: str
-           ) -> tuple[str | None, EntryTable, array[int]] | None:
-    """Parse a well-formed file in one pass; None at the first thing that is
-    unusual or wrong, and the exact reader then finds and names it. Equal
-    ``Addr``/``Comments`` values share one string.
-
-    Records of the usual shape are matched whole by ``_RECORD``, one regex
-    match a record instead of a trip round a Python loop a line (the bench's
-    144,375 entries: 0.68 -> ~0.51 s CPU); any other record is split into
-    lines and read by :func:`_record_lines`. Both give the exact reader's
-    values (tests/test_ccmail_quick.py).
-    """
-    if "\r" in text:  # a line's CR before its LF is not part of it
-        text = text.replace("\r\n", "\n")
-        if text.endswith("\r"):
-            text = text[:-1]
-        if "\r" in text:
-            return None  # a bare CR: the exact reader names its line
-    cache: dict[str, tuple[int, str]] = {}
-    src: DirFile | None = None  # what this file's entries share
-    entries = EntryTable()
-    spans = array("l")
-    header_po: str | None = None
-    file_po = po  # the header (which must come first) may set it
-    seen = False  # a record before this one
-    record, blanks = _RECORD.match, _BLANK_LINES.match
-    add, add_span = entries.add, spans.extend
-    pos, line, size = 0, 1, len(text)  # ``pos`` starts line number ``line``
-    while pos < size:
-        m = record(text, pos)
-        if m is not None and file_po is not None:
-            blank, name, locn, addr, comments, count = m.groups()
-            start = line + len(blank)
-            line = start + 2
-            if addr is None:
-                addr = ""
-            else:
-                addr = addr.strip()
-                line += 1
-            if comments is None:
-                comments = ""
-            else:
-                comments = comments.strip()
-                line += 1
-            if count is not None:
-                line += 1
-            if src is None:
-                src = DirFile(where, file_po, path)
-            add(name, locn, addr, comments, int(count) if count else None, None, src, start)
-            add_span((start, line - 1))
-            pos = m.end()
-            seen = True
-            continue
-        # not the usual shape: line by line
-        first = blanks(text, pos).end()
-        if first == size:
-            break
-        start = line + first - pos
-        end = text.find("\n\n", first)
-        if end < 0:
-            end = size - 1 if text.endswith("\n") else size
-        lines = text[first:end].split("\n")
-        line = start + len(lines)
-        pos = end + 1
-        fields = _record_lines(lines, cache)
-        if fields is None:
-            return None
-        if fields.__class__ is str:  # a ``Post office`` header
-            if seen or not fields or (po is not None and fold(po) != fold(fields)):
-                return None
-            header_po = file_po = fields  # type: ignore[assignment]
-        else:
-            if file_po is None:
-                return None
-            if src is None:
-                src = DirFile(where, file_po, path)
-            add(*fields, src, start)  # type: ignore[misc]
-            add_span((start, line - 1))
-        seen = True
-    return header_po, entries, spans
 
 
 def read_directory_file(

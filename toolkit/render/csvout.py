@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable, Sequence
 from typing import TextIO
 
@@ -15,9 +14,9 @@ _FORMULA = ("=", "+", "-", "@")
 _HEADER = ",".join(COLUMNS) + "\r\n"
 # What makes the csv module's default (excel) dialect quote a field under
 # QUOTE_MINIMAL: the delimiter, the quote character and the line terminator's
-# characters. A quote inside is doubled. (tests/test_render_fast.py holds
-# :func:`csv_cell` to csv.writer's bytes over every character class.)
-_NEEDS_QUOTES = re.compile('[,"\r\n]').search
+# characters (:func:`csv_cell`). A quote inside is doubled.
+# (tests/test_render_fast.py holds :func:`csv_cell` to csv.writer's bytes over
+# every character class.)
 _BATCH = 64  # lines joined per write (~30 KB): fewer calls, no big buffer
 
 
@@ -30,12 +29,18 @@ def safe_cell(value: object) -> str:
 
 
 def csv_cell(text: str) -> str:
-    """``text`` as :func:`safe_cell` and then ``csv.writer`` would write it."""
-    if text.startswith(_FORMULA):
-        text = "'" + text
-    if _NEEDS_QUOTES(text) is None:
-        return text
-    return '"' + text.replace('"', '""') + '"'
+    """``text`` as :func:`safe_cell` and then ``csv.writer`` would write it.
+
+    Four ``in`` tests instead of a regex search: most cells (DNs, keys,
+    "Last, First" names, messages) hold a comma and are decided by the first.
+    """
+    if "," in text or '"' in text or "\r" in text or "\n" in text:
+        if text.startswith(_FORMULA):
+            text = "'" + text
+        if '"' in text:
+            text = text.replace('"', '""')
+        return f'"{text}"'
+    return "'" + text if text.startswith(_FORMULA) else text
 
 
 _KIND_CELLS = {kind: csv_cell(kind.value) for kind in Kind}  # Enum.value is a slow property
@@ -108,18 +113,19 @@ class _Cells(dict[object, str]):
 
 
 def _add_lines(row: Row, few: _Cells, lines: list[str]) -> None:
-    """``row``'s CSV lines (without terminators) appended to ``lines``."""
+    """``row``'s CSV lines (without terminators) appended to ``lines``; each
+    line one f-string (joined in one step, no tuple of cells)."""
     dn, name, findings = row.dn, row.ccmail_name, row.findings
-    base = ",".join((csv_cell(row.key), "" if dn is None else csv_cell(dn),
-                     _KIND_CELLS[row.kind], "" if name is None else csv_cell(name),
-                     few[row.old_post_office], few[row.route],
-                     few[findings[0].code] if findings else "complete"))
+    cell = csv_cell
+    base = (f'{cell(row.key)},{"" if dn is None else cell(dn)},{_KIND_CELLS[row.kind]},'
+            f'{"" if name is None else cell(name)},{few[row.old_post_office]},'
+            f'{few[row.route]},{few[findings[0].code] if findings else "complete"}')
     if not findings:
         lines.append(base + ",,,,")
         return
     for f in findings:
-        lines.append(",".join((base, few[f.code], few[f.severity], csv_cell(f.message),
-                               few[f.action])))
+        lines.append(f"{base},{few[f.code]},{few[f.severity]},{cell(f.message)},"
+                     f"{few[f.action]}")
 
 
 def _general_lines(row: Row) -> list[str]:

@@ -20,6 +20,7 @@ from collections.abc import Collection, Iterable, Iterator
 from toolkit.model import NO_EXTRA, DirEntry, ValueSequence, entry_po, new_entry
 
 _NONE = -1  # "no line" / "no Messages" in the int columns
+NO_COUNT = _NONE  # "no Messages" in :meth:`EntryTable.add_columns`' counts
 
 
 class DirFile:
@@ -97,6 +98,26 @@ class EntryTable(ValueSequence[DirEntry]):
         if extra:
             self._extras[len(self.names) - 1] = extra
 
+    def add_columns(self, src: DirFile, names: list[str], locns: list[str], addrs: list[str],
+                    comments: list[str], counts: list[int], lines: Iterable[int],
+                    extras: dict[int, dict[str, str]]) -> None:
+        """Entries read from ``src``'s file, given column by column (equal
+        lengths): :meth:`add` without a call an entry (a reader that matches
+        many records at once). ``addrs`` and ``comments`` are already
+        ``src.string``'s; ``counts`` hold :data:`NO_COUNT` for no
+        ``Messages``; ``extras`` maps a position in the columns to its
+        entry's extra keys (the few that have them)."""
+        if extras:
+            n = len(self.names)
+            self._extras.update({n + k: v for k, v in extras.items()})
+        self.names += names
+        self.locns += locns
+        self._srcs += [src] * len(names)
+        self._addrs += addrs
+        self._comments += comments
+        self._messages.extend(counts)
+        self._lines.extend(lines)
+
     def append(self, e: DirEntry) -> None:
         key = (e.file_po, e.path)
         src = self._plain_srcs.get(key)
@@ -125,11 +146,14 @@ class EntryTable(ValueSequence[DirEntry]):
                 yield j
 
     def po(self, i: int) -> str:
-        """Where entry ``i`` sends mail (:attr:`DirEntry.po`), without making it."""
+        """Where entry ``i`` sends mail (:attr:`DirEntry.po`), without making
+        it; the index pass asks it of every user entry (the file's cache of
+        first words read here, not through a call)."""
         src = self._srcs[i]
         if self.locns[i] in "Ll":
             return src.file_po
-        return src.first_word(self._addrs[i])
+        addr = self._addrs[i]
+        return src._first.get(addr) or src.first_word(addr)
 
     def file_po(self, i: int) -> str:
         return self._srcs[i].file_po
@@ -151,17 +175,28 @@ class EntryTable(ValueSequence[DirEntry]):
     def __len__(self) -> int:
         return len(self.names)
 
+    def __getitem__(self, i):  # type: ignore[no-untyped-def]
+        """``table[i]`` for a position in range straight to :meth:`_at`; the
+        rest as :class:`ValueSequence` answers it. Why: the rows stage makes
+        an entry each time a message names one, and the general method's
+        ``len(self)`` is one more Python call each time."""
+        if i.__class__ is int and 0 <= i < len(self.names):
+            return self._at(i)
+        return ValueSequence.__getitem__(self, i)
+
     def _at(self, i: int) -> DirEntry:
-        name = self.names[i]
         src = self._srcs[i]
         messages = self._messages[i]
-        return new_entry(name, self.locns[i], src.file_po, self._addrs[i],
-                         self._comments[i], None if messages == _NONE else messages,
-                         self._extras.get(i, NO_EXTRA), self.where(i), src.path)
+        wheres = self._wheres  # empty unless entries were appended by hand
+        where = wheres[i] if wheres and i in wheres else f"{src.file}:{self._lines[i]}"
+        return new_entry(self.names[i], self.locns[i], src.file_po, self._addrs[i],
+                         self._comments[i], None if messages < 0 else messages,
+                         self._extras.get(i, NO_EXTRA), where, src.path)
 
     def __iter__(self) -> Iterator[DirEntry]:
+        at = self._at
         for i in range(len(self.names)):
-            yield self._at(i)
+            yield at(i)
 
 
 class EntryView(ValueSequence[DirEntry]):
