@@ -391,7 +391,8 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
     names, entry_po = table.names, table.po
     for e, locn in enumerate(table.locns):  # e: the entry's position
         if locn in "LlRr":  # a user entry
-            name = fold(names[e])
+            name = names[e]  # folded (text.fold), ASCII inline: 144,000 calls at 100,000 people
+            name = " ".join(name.split()).casefold() if name.isascii() else fold(name)
             name = folded.get(name, name)
             have = raw_get(users_by_name, name)
             if have is None:
