@@ -258,6 +258,16 @@ def build(work: Path, people: int, seed: int, stack: list[Any]) -> Setup:
     return Setup(people, org, info, ccmail, {"generate": generated, "slapd_load": loaded})
 
 
+def compile_toolkit() -> None:
+    """Compile ccmig's modules before anything is timed, as ``pip install``
+    does for an installed package: with PYTHONDONTWRITEBYTECODE set (or a
+    fresh checkout) every timed run would otherwise compile the whole
+    toolkit again (~0.15 s, measured in session 7)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "toolkit")],
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+
+
 def ccmig_env(work: Path, password: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if k not in ("CCMIG_CONFIG", "CCMIG_PROFILE", "CCMIG_EXCHANGE_PASSWORD")}
@@ -575,9 +585,11 @@ def main(argv: list[str] | None = None) -> int:
     report: dict[str, Any] = {
         "params": {"people": people, "repeat": repeat, "seed": args.seed, "quick": args.quick},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "python_executable": os.path.realpath(sys.executable),
                     "platform": platform.platform(), "load_before": os.getloadavg()},
     }
     try:
+        compile_toolkit()
         log(f"bench: generating {people} people and loading slapd in {work}")
         s = build(work, people, args.seed, stack)
         tasks = measurements(s, work)

@@ -474,3 +474,43 @@ def test_a_table_is_indexed_as_a_list_and_add_columns_is_add():
                 table[bad]
     assert (by_columns[1].extra, by_columns[1].messages, by_columns[0].where) == (
         {"K": "v"}, None, "/x/PO1.txt:4")
+
+
+def test_fast_constructors_make_the_frozen_dataclass_itself():
+    """model.twin: new_recipient/new_entry/new_finding/new_row (and the rules'
+    facts) fill a mutable twin and make it the frozen class; the result must be
+    indistinguishable from the dataclass's own constructor, and a class of
+    another layout must be refused."""
+    from toolkit.model import (
+        Finding,
+        Row,
+        new_entry,
+        new_finding,
+        new_recipient,
+        new_row,
+        twin,
+    )
+    values = tuple(unpack_values(pack_values([tagged("CCMAIL:Doe, Jane at EXCH", "proxy")])))
+    made = [
+        (new_recipient("CN=a", Kind.MAILBOX, values, "a@x", ("a@x",), "a", "a", "a@x", None, 5,
+                       ("CCMAIL:Doe, Jane at EXCH",), "user", "/o=x"),
+         Recipient("CN=a", Kind.MAILBOX, values, "a@x", ("a@x",), "a", "a", "a@x", None, 5,
+                   ("CCMAIL:Doe, Jane at EXCH",), "user", "/o=x")),
+        (new_entry("Doe, Jane", "L", "PO1", "", "c", 3, NO_EXTRA, "f:1", "f"),
+         DirEntry("Doe, Jane", "L", "PO1", "", "c", 3, NO_EXTRA, "f:1", "f")),
+        (new_finding("a", "b", "c", "d"), Finding("a", "b", "c", "d")),
+        (new_row("k", None, Kind.CCMAIL_USER, "n", "PO1", "r", (), None, ()),
+         Row("k", None, Kind.CCMAIL_USER, "n", "PO1", "r", (), None, ())),
+    ]
+    for fast, plain in made:
+        assert type(fast) is type(plain) and fast == plain and repr(fast) == repr(plain)
+        with pytest.raises(FrozenInstanceError):
+            fast.__setattr__(type(fast).__slots__[0], "changed")
+        assert getattr(fast, type(fast).__slots__[0]) == getattr(plain, type(plain).__slots__[0])
+    from toolkit.rules.facts import Facts
+    r = made[0][1]
+    f = facts_of(r, {"exch"}, Dialect.AD)
+    assert type(f) is Facts and f == Facts(r, values, values[0], (), "Doe, Jane", (), values, -1)
+    other = twin(Finding)()
+    with pytest.raises(TypeError):
+        other.__class__ = Row  # another layout: Python refuses the assignment

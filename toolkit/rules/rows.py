@@ -146,8 +146,9 @@ def analyse(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     # Rows sorted by key: every "ccmail:..." key sorts before every "dn:..."
     # key, so each kind is sorted on its own. The recipients' order comes
     # first, before the indexes exist: its 100,000 sort keys stay out of the peak.
-    dn = recips.dn
-    order = array("l", sorted(range(len(recips)), key=lambda i: fold(dn(i))))
+    keys = recips.folded_dns()
+    order = array("l", sorted(range(len(recips)), key=keys.__getitem__))
+    del keys
     ctx, groups = build_context(recips, table, exchange_pos, dialect, powershell)
     names, file_po = table.names, table.file_po
 

@@ -31,6 +31,7 @@ from toolkit.storage import (
     unpack_values,
     valid_keys,
 )
+from toolkit.text import fold
 
 
 class RecipientTable(ValueSequence[Recipient]):
@@ -121,6 +122,16 @@ class RecipientTable(ValueSequence[Recipient]):
 
     def dn(self, i: int) -> str:
         return record_dn(self._records[i])
+
+    def folded_dns(self) -> list[str]:
+        """Every recipient's folded DN (:func:`toolkit.text.fold`), in order:
+        the rows' sort keys, made in one pass over the records (at 100,000
+        people a method call and a ``fold`` call per recipient fewer)."""
+        out = []
+        for d in self._records:
+            dn = d[:d.index("\x05")] if d.__class__ is str else d[0]
+            out.append(" ".join(dn.split()).casefold() if dn.isascii() else fold(dn))
+        return out
 
     def has_values(self, i: int) -> bool:
         """Whether recipient ``i`` carries a cc:Mail value, without decoding any."""
