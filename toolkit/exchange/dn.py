@@ -20,9 +20,9 @@ def display_dn(dn: str) -> str:
     It runs once per entry read (100,000 times for a large directory), hence
     the quick exits before the general path.
     """
-    if "\\" not in dn:
-        return dn
     escapes = dn.count("\\")
+    if not escapes:
+        return dn
     if dn.count("\\,") == escapes:
         return dn  # AD's and ldifde's form already: no hex escape to print
     if dn.count("\\2C") == escapes:

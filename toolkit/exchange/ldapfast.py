@@ -440,10 +440,11 @@ def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
     complete = False
     while True:
         if have - pos >= 4 and buf[pos + 1] == 0x82:  # a usual entry's length: 0x82 n n
-            size = 4 + (buf[pos + 2] << 8 | buf[pos + 3])
+            message_end = pos + 4 + (buf[pos + 2] << 8 | buf[pos + 3])
         else:
-            size = _message_size(buf, pos)
-        if size < 0 or pos + size > have:  # the message is not all here yet
+            size = _message_size(buf, pos)  # (never 0 or 1: ldap3's skip of an empty one is moot)
+            message_end = pos + size if size >= 0 else have + 1
+        if message_end > have:  # the message is not all here yet
             if complete:  # ldap3 too answers once the messages received are done
                 break
             data = _receive(strategy)
@@ -452,12 +453,10 @@ def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
             buf = buf[pos:] + data if pos < have else data
             pos, have = 0, len(buf)
             continue
-        message = buf[pos : pos + size]
-        pos += size
-        if not message:  # ldap3 skips an empty one (size 0 cannot occur: >= 2)
-            continue
+        message = buf[pos:message_end]
+        pos = message_end
         if usage is not None:
-            usage.update_received_message(size)
+            usage.update_received_message(len(message))
         fast = decode_search_entry(message)
         if fast is not None and fast[0] == message_id:
             responses.append(fast[1])
