@@ -239,11 +239,27 @@ def test_a_damaged_entry_is_read_as_ldap3_reads_it_or_left_to_ldap3(strategy, se
     "cn=a\\2c b\\2C c,dc=x", "cn=\\20x\\2C y\\20,dc=x", "cn=\\23x\\2C,dc=x", "CN=Smith\\, John",
     "cn=\\C3\\A9t\\C3\\A9\\2C x,dc=y", "cn=a\\,\\2C,dc=x", "cn=a\\\\,dc=x",
     "cn=a\\\\2C,dc=x", "cn=x\\2C", "cn=plain,dc=x", "cn=\\0A\\2C",
+    "cn=a\\,\\2C\\,", "cn=a\\,2C", "cn=a\\2c\\2C", "cn=\\2C\\2C\\2C",
 ])
 def test_display_dn_quick_exits_print_as_the_general_path(dn):
     from toolkit.exchange.dn import _HEX, _printable, display_dn
 
     assert display_dn(dn) == _HEX.sub(_printable, dn)
+
+
+def test_display_dn_quick_exits_print_as_the_general_path_for_any_mix_of_escapes():
+    """DNs made of pieces a quick exit can get wrong: escaped backslashes before 2C,
+    lower-case hex, \\, next to \\2C, hex runs, edge spaces and #."""
+    import random
+
+    from toolkit.exchange.dn import _HEX, _printable, display_dn
+
+    pieces = ["\\", "\\\\", "2C", "2c", ",", "a", "\\,", "\\2C", "\\2c", "=", " ", "#",
+              "\\5C", "\\C3\\A9", "\\20", "\\23", "+", "\\0A", "cn="]
+    rnd = random.Random(7)
+    for _ in range(20_000):
+        dn = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 9)))
+        assert display_dn(dn) == _HEX.sub(_printable, dn), dn
 
 
 def test_display_dn_prints_openldap_commas_as_ad_does():
