@@ -202,10 +202,11 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
     captured bench entries: 227k instructions per entry before session 5,
     135k after it.
 
-    Session 7 (callgrind on 5,000 captured bench messages: 101.7k -> 89.4k
-    instructions per entry; the whole audit over LDAP at 10,000 people 5,722M
-    -> 5,603M): a position in the message is an int object made and freed at
-    each ``+`` (only ints up to 256 are cached), so the arithmetic per
+    Session 7 (callgrind on 5,000 captured bench messages, PYTHONHASHSEED=0:
+    105.4k -> 91.5k instructions per entry, display_dn's share included; the
+    whole audit over LDAP at 10,000 people 5,722M -> 5,587M): a position in
+    the message is an int object made and freed at each ``+`` (only ints up
+    to 256 are cached), so the arithmetic per
     attribute is the fewest additions (the value of a remembered one-valued
     header starts where its key ends) and a value set is read by offsets into
     its own octets; the usual envelope is read by one ``struct`` call
