@@ -128,13 +128,13 @@ def _attribute_name(raw: bytes) -> tuple[str, bool, bool] | None:
 
 # The header octets of a one-valued attribute with every length short -
 # 30 La 04 Ln <name> 31 Ls 04 Lv - as seen by the general path, which checked
-# them, -> (lower-case name, binary?, value start, attribute size). The same
+# them, -> (lower-case name, binary?, shared?, attribute size). The same
 # octets again (the same name, the same value length: cn, mail, objectGUID ...
 # at 100,000 entries there are a few hundred of them) skip those checks: one
-# slice and one lookup instead of ~20 steps. Measured: 14% of the decoder.
-# For a SHARED_SETS name (Lv: its first value's) the value start is 0: the
-# whole attribute, of that size, is looked up in _SETS.
-_HEADS: dict[bytes, tuple[str, bool, int, int]] = {}
+# slice and one lookup instead of ~20 steps, and the value starts where these
+# octets end. Measured: 14% of the decoder. For a SHARED_SETS name (Lv: its
+# first value's) the whole attribute, of that size, is looked up in _SETS.
+_HEADS: dict[bytes, tuple[str, bool, bool, int]] = {}
 _HEADS_MAX = 4096
 
 # A whole attribute of a SHARED_SETS name (its octets, header to last value)
@@ -206,10 +206,10 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
     105.4k -> 91.5k instructions per entry, display_dn's share included; the
     whole audit over LDAP at 10,000 people 5,722M -> 5,587M): a position in
     the message is an int object made and freed at each ``+`` (only ints up
-    to 256 are cached), so the arithmetic per
-    attribute is the fewest additions (the value of a remembered one-valued
-    header starts where its key ends) and a value set is read by offsets into
-    its own octets; the usual envelope is read by one ``struct`` call
+    to 256 are cached), so the arithmetic per attribute is the fewest
+    additions (the value of a remembered one-valued header starts where its
+    key ends) and a value set is read by offsets into its own octets; the
+    usual envelope is read by one ``struct`` call
     (:data:`_USUAL`); a header whose lengths are 0x81 n (proxyAddresses, a
     long homeMDB) is remembered too (:data:`_LONGS`).
     """
