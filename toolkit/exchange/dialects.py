@@ -11,7 +11,7 @@ from typing import Any
 
 from toolkit.ccmail.address import NOT_UTF8, is_ccmail_type, parse
 from toolkit.model import AttrValue, CcmailValue, Dialect, Kind, RawEntry, Recipient
-from toolkit.storage import pack_values, tagged
+from toolkit.storage import _CANONICAL_VALID, pack_values, tagged
 from toolkit.storage.recipients import RecipientTable
 
 # Attributes the toolkit reads (spec); LDAP searches request exactly these.
@@ -92,18 +92,29 @@ def _first(values: list[AttrValue] | None) -> str | None:
 # costs ~0.2 µs in Python 3.11, several times per object read.
 _AD = Dialect.AD
 _MAILBOX, _CUSTOM, _GROUP = Kind.MAILBOX, Kind.CUSTOM_RECIPIENT, Kind.GROUP
+_USER = "user"  # classify_ad's answer for a user that is a recipient by its attributes
 
 
-def classify_ad(classes: set[str], entry: RawEntry) -> Kind | None:
+def _ad_kind(classes: set[str]) -> Kind | str | None:
+    """What ``objectClass`` alone says of an AD object: a kind, :data:`_USER`
+    (a mailbox or mail-user by its attributes: :func:`classify_ad`) or None."""
     if "contact" in classes:
         return _CUSTOM
     if "group" in classes:
         return _GROUP
     if ("user" in classes or "inetorgperson" in classes) and "computer" not in classes:
-        if entry.first("homemdb") or entry.first("msexchhomeservername"):
-            return _MAILBOX
-        if entry.first("targetaddress"):
-            return _CUSTOM
+        return _USER
+    return None
+
+
+def classify_ad(classes: set[str], entry: RawEntry) -> Kind | None:
+    kind = _ad_kind(classes)
+    if kind is not _USER:
+        return kind  # type: ignore[return-value]
+    if entry.first("homemdb") or entry.first("msexchhomeservername"):
+        return _MAILBOX
+    if entry.first("targetaddress"):
+        return _CUSTOM
     return None
 
 
@@ -132,54 +143,103 @@ def to_recipient(entry: RawEntry, dialect: Dialect) -> Recipient | None:
     return table[0]
 
 
+# Per dialect, the objectClass values of an object exactly as read -> what
+# they decide: (kind or _USER or None, the subtype of that kind, the subtype
+# were it a custom recipient). A directory holds a handful of objectClass
+# lists, each on thousands of objects: one dict look-up replaces lower-casing
+# each value and building a set per object. Bounded, so hostile input
+# cannot grow it.
+_Decision = tuple[Kind | str | None, str | None, str]
+_DECIDED_AD: dict[tuple[AttrValue, ...], _Decision] = {}
+_DECIDED_55: dict[tuple[AttrValue, ...], _Decision] = {}
+_DECIDED_MAX = 4096
+
+
+def _decide(values: tuple[AttrValue, ...], dialect: Dialect) -> _Decision:
+    """What ``objectClass`` ``values`` decide (see :data:`_DECIDED_AD`): the
+    plain computation, remembered."""
+    classes = {c.lower() for c in _texts(values)}  # type: ignore[arg-type]
+    kind = _ad_kind(classes) if dialect is _AD else classify_55(classes, None)  # type: ignore[arg-type]
+    decision = (kind, None if kind is None or kind is _USER else _subtype(kind, classes),  # type: ignore[arg-type]
+                _subtype(_CUSTOM, classes))
+    table = _DECIDED_AD if dialect is _AD else _DECIDED_55
+    if len(table) < _DECIDED_MAX:
+        table[values] = decision
+    return decision
+
+
 def classify(entry: RawEntry, dialect: Dialect) -> Fields | None:
     """The fields of the recipient an entry stands for, its values tagged raw
     text (:func:`toolkit.storage.pack_values`), or None if it takes part in
     no rule.
 
-    Runs once per directory object (100,000 at scale): an object no rule
-    reads is left before its values are looked at, and a value's type is
-    told by where its separator is before anything else is read."""
+    Runs once per directory object (100,000 at scale), so it is written out:
+    the kind comes from the objectClass list as read (:data:`_DECIDED_AD`), an
+    object no rule reads is left before its values are looked at, a value's
+    type is told by where its separator is before anything else is read,
+    and each single-valued field takes its first value when that one is a
+    non-blank string (nearly always) without calling :func:`_first`.
+    tests/test_dialects_fast.py compares it with the plain classification
+    (:func:`classify_ad`, :func:`classify_55`, ``RawEntry.first``) on
+    awkward objects. Measured over the 10,000-people organisation's LDIF
+    entries, read beforehand (callgrind): 481 M -> 336 M instructions; at
+    100,000 people 0.79 s -> 0.58 s of CPU."""
     get = entry.attrs.get
-    # (A set comprehension, not set(map(str.lower, ...)): as fast, and the
-    # audit's peak RSS at 100,000 was 1.4 MB higher with the other.)
-    classes = {c.lower() for c in _texts(get("objectclass"))}
+    oc = get("objectclass")
+    values_key = tuple(oc) if oc else ()
+    decision = ((_DECIDED_AD if dialect is _AD else _DECIDED_55).get(values_key)
+                or _decide(values_key, dialect))
+    kind, subtype = decision[0], decision[1]
+    if kind is None:
+        return None
     if dialect is _AD:
-        kind = classify_ad(classes, entry)
-        if kind is None:
-            return None
-        sep, proxy_attr, ad = ":", "proxyaddresses", True
+        if kind is _USER:
+            v = get("homemdb")  # _first(v) or _first(msExchHomeServerName), as below
+            if ((v and (t := v[0]).__class__ is str and t.strip())  # type: ignore[union-attr]
+                    or _first(v) or _first(get("msexchhomeservername"))):
+                kind, subtype = _MAILBOX, "mailbox"
+            elif _first(get("targetaddress")):
+                kind, subtype = _CUSTOM, decision[2]
+            else:
+                return None
+        sep, proxies, ad = ":", get("proxyaddresses"), True
         targets = get("targetaddress")
     else:
-        kind = classify_55(classes, entry)
-        if kind is None:
-            return None
-        sep, proxy_attr, ad = "$", "othermailbox", False  # type$address; targets are TYPE:address
-        targets = [*(get("targetaddress") or ()), *(get("target-address") or ())]
+        sep, proxies, ad = "$", get("othermailbox"), False  # type$address; targets are TYPE:address
+        targets = get("targetaddress")
+        more = get("target-address")
+        if more:
+            targets = [*(targets or ()), *more]
     # Values stay raw text, tagged (see toolkit.storage.pack_values):
     # they are parsed when the rules read them.
     values: list[str] = []
     smtp: list[str] = []
     primary_smtp = None
-    for raw in get(proxy_attr) or ():
-        if raw.__class__ is bytes:
-            text = _undecodable_text(raw, sep)  # type: ignore[arg-type]
-            if text is not None:
-                values.append("P" + text)
-            continue
-        cut = raw.find(sep)  # type: ignore[union-attr]
-        # A type that upper-cases to SMTP or CCMAIL has four or six characters
-        # (no character's upper case is several of those letters): the
-        # separator's place tells which it can be. SMTP first: the most values.
-        if cut == 4:
-            prefix = raw[:4]
-            if prefix == "SMTP" or prefix.upper() == "SMTP":
-                address = raw[5:]
-                smtp.append(address)  # type: ignore[arg-type]
-                if ad and prefix == "SMTP":  # last one wins
-                    primary_smtp = address
-        elif cut == 6 and is_ccmail_type(raw[:6]):  # type: ignore[arg-type]
-            values.append(tagged(raw, "proxy"))  # type: ignore[arg-type]
+    if proxies:
+        for raw in proxies:
+            if raw.__class__ is bytes:
+                text = _undecodable_text(raw, sep)  # type: ignore[arg-type]
+                if text is not None:
+                    values.append("P" + text)
+                continue
+            cut = raw.find(sep)  # type: ignore[union-attr]
+            # A type that upper-cases to SMTP or CCMAIL has four or six characters
+            # (no character's upper case is several of those letters): the
+            # separator's place tells which it can be. SMTP first: the most values.
+            if cut == 4:
+                prefix = raw[:4]
+                if prefix == "SMTP":
+                    address = raw[5:]
+                    smtp.append(address)  # type: ignore[arg-type]
+                    if ad:  # last one wins
+                        primary_smtp = address
+                elif prefix == "smtp" or (prefix != "X400" and prefix.upper() == "SMTP"):  # type: ignore[union-attr]
+                    smtp.append(raw[5:])  # type: ignore[arg-type]
+            elif cut == 6:
+                prefix = raw[:6]
+                if prefix == "CCMAIL" or prefix == "ccmail" or prefix.upper() == "CCMAIL":  # type: ignore[union-attr]
+                    values.append("v" + raw if _CANONICAL_VALID(raw, 7) is not None  # type: ignore[operator,arg-type]
+                                  else tagged(raw, "proxy"))  # type: ignore[arg-type]
     if targets:
         for raw in targets:  # all cc:Mail targets, after the proxies (spec: value order)
             if raw.__class__ is bytes:
@@ -187,17 +247,40 @@ def classify(entry: RawEntry, dialect: Dialect) -> Fields | None:
                 if text is not None:
                     values.append("T" + text)
             elif raw.find(":") == 6 and is_ccmail_type(raw[:6]):  # type: ignore[union-attr,arg-type]
-                values.append(tagged(raw, "target"))  # type: ignore[arg-type]
-    mail = _first(get("mail")) or _first(get("rfc822mailbox"))
+                values.append("w" + raw if _CANONICAL_VALID(raw, 7) is not None  # type: ignore[operator,arg-type]
+                              else tagged(raw, "target"))  # type: ignore[arg-type]
+    # The single-valued fields: the first value when it is a non-blank string,
+    # else what _first finds (RawEntry.first).
+    v = get("mail")
+    if v and (mail := v[0]).__class__ is str and mail.strip():  # type: ignore[union-attr]
+        pass
+    else:
+        mail = _first(v) or _first(get("rfc822mailbox"))
     if not ad:
         primary_smtp = mail
         smtp = _texts(get("mail")) + _texts(get("rfc822mailbox")) + smtp
-    nickname = _first(get("mailnickname")) or _first(get("uid"))
-    sam = _first(get("samaccountname"))
-    upn = _first(get("userprincipalname"))
-    legacy_dn = _first(get("legacyexchangedn"))
-    return (entry.dn, kind, pack_values(values), primary_smtp, smtp, nickname, sam,
-            upn, mail, _subtype(kind, classes), legacy_dn)
+    v = get("mailnickname")
+    if v and (nickname := v[0]).__class__ is str and nickname.strip():  # type: ignore[union-attr]
+        pass
+    else:
+        nickname = _first(v) or _first(get("uid"))
+    v = get("samaccountname")
+    if v and (sam := v[0]).__class__ is str and sam.strip():  # type: ignore[union-attr]
+        pass
+    else:
+        sam = _first(v)
+    v = get("userprincipalname")
+    if v and (upn := v[0]).__class__ is str and upn.strip():  # type: ignore[union-attr]
+        pass
+    else:
+        upn = _first(v)
+    v = get("legacyexchangedn")
+    if v and (legacy_dn := v[0]).__class__ is str and legacy_dn.strip():  # type: ignore[union-attr]
+        pass
+    else:
+        legacy_dn = _first(v)
+    return (entry.dn, kind, pack_values(values) if values else "", primary_smtp, smtp,
+            nickname, sam, upn, mail, subtype, legacy_dn)
 
 
 def _subtype(kind: Kind, classes: set[str]) -> str:
