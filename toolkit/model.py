@@ -125,9 +125,9 @@ def twin(cls: type) -> type:
     twin by plain attribute stores and then make it a ``cls`` by assigning
     ``__class__``. Python allows that assignment only between classes of the
     same layout (same base, same slots, in order) and checks it on every
-    assignment (TypeError otherwise), so a field added to ``cls`` cannot be
-    forgotten silently; ``tests/test_compact.py`` holds each constructor to
-    the dataclass's own.
+    assignment (TypeError otherwise). A field a constructor forgets to set
+    stays an empty slot, which raises AttributeError when read;
+    ``tests/test_compact.py`` holds each constructor to the dataclass's own.
 
     Why: a frozen dataclass's fields can only be set through
     ``object.__setattr__`` or the slot descriptors' ``__set__``, each a
