@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from toolkit.errors import InputError
 from toolkit.model import Kind, Recipient
-from toolkit.stats import StatsMatcher, _fold
+from toolkit.stats import StatsMatcher
 from toolkit.storage.recipients import RecipientTable
 from toolkit.text import fold
 
@@ -50,7 +50,9 @@ def test_folding_keeps_at_and_equals_next_to_any_character():
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=" \t\n\x0b\x0c\r\x1c\x1fAaZz=@,.\xdf\xe9\u212a\u0338\u2003", max_size=12))
 def test_the_written_out_fold_is_fold(text):
-    assert _fold(text) == fold(text)
+    """The expression StatsMatcher.observe (and the index pass) write inline."""
+    written_out = " ".join(text.split()).casefold() if text.isascii() else fold(text)
+    assert written_out == fold(text)
 
 
 def _mailbox(dn: str, primary: str | None, nick: str | None, sam: str | None) -> Recipient:
