@@ -127,3 +127,47 @@ def test_an_analysed_table_is_read_only_and_its_rows_stay_as_they_were():
     before = [r.as_dict() for r in a.rows]
     table.set_item_count(0, 0)
     assert [r.as_dict() for r in a.rows] == before
+
+
+def _tricky_table() -> RecipientTable:
+    """Records of every shape the index pass meets: packed strings, a
+    tuple record (a field held the record separator), no values, invalid
+    and non-canonical values, names that need NFC, several upper-case proxies."""
+    people = [
+        *PEOPLE,
+        Recipient("CN=T\x05,DC=x", Kind.MAILBOX, [_value("CCMAIL:T at EXCH")]),  # tuple record
+        Recipient("CN=E,DC=x", Kind.MAILBOX, []),
+        Recipient("CN=F,DC=x", Kind.MAILBOX, [_value("CCMAIL:Fo  o at EXCH"), _value("ccmail:bad"),
+                                              _value("CCMAIL:Cafe\u0301 at PO1"),
+                                              _value("CCMAIL:F at PO2")]),
+        Recipient("CN=G,DC=x", Kind.CUSTOM_RECIPIENT, [_value("ccmail:G at PO3"),
+                                                       ccmail_value("CCMAIL:G at PO3", ":", "target")]),
+    ]
+    return RecipientTable(people)
+
+
+def test_each_valid_keys_is_valid_keys_of_each_position():
+    """The index pass's generator over every record gives what the
+    per-position reader gives (and the plain values' valid ones)."""
+    from toolkit.storage import ValueKey
+
+    table = _tricky_table()
+    assert any(d.__class__ is tuple for d in table._records)
+    every = list(table.each_valid_keys())
+    assert every == [table.valid_keys(i) for i in range(len(table))]
+    for keys, r in zip(every, table, strict=True):
+        valid = [v for v in r.values if v.error is None]
+        assert [(k.prefix, k.source, k.key) for k in keys] == [
+            (v.prefix, v.source, v.key) for v in valid]
+        assert all(isinstance(k, ValueKey) or k in valid for k in keys)
+
+
+def test_with_values_without_a_call_a_record_is_the_plain_filter():
+    """with_values reads each record's last field at C level; it keeps
+    exactly the recipients that carry a value (tuple records included) and
+    is the table itself when all do."""
+    table = _tricky_table()
+    kept = table.with_values()
+    assert kept == [r for r in table if r.values]
+    assert [kept.has_values(i) for i in range(len(kept))] == [True] * len(kept)
+    assert kept.with_values() is kept

@@ -355,14 +355,19 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
     # Most cc:Mail names are also on an Exchange object: key the entries by
     # that object's folded-name string instead of a second equal one.
     folded: dict[str, str] = {}
-    valid_keys = recips.valid_keys
-    for i in positions:
-        valid = valid_keys(i)  # prefix, source and key of each valid value
+    for i, valid in zip(positions, recips.each_valid_keys(), strict=True):
+        # valid: the prefix, source and key of each valid value
+        uppers = 0  # valid upper-case CCMAIL: proxies (AD), when two values or more
         if len(valid) == 2:  # the usual mailbox: its primary and one old address
-            k0, k1 = valid[0].key, valid[1].key
+            v0, v1 = valid
+            k0, k1 = v0.key, v1.key
             keys: Iterable[Key] = (k0,) if k0 == k1 else (k0, k1)
+            if v0.prefix == v1.prefix == "CCMAIL" and v0.source == v1.source == "proxy":
+                uppers = 2
         else:
             keys = dict.fromkeys(v.key for v in valid)
+            if len(valid) > 2:
+                uppers = sum(1 for v in valid if v.prefix == "CCMAIL" and v.source == "proxy")
         for key in keys:
             by_address.add(key, i)
             folded.setdefault(key[0], key[0])
@@ -372,8 +377,7 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
         else:
             by_primary_name.add(primary.key[0], i)  # type: ignore[index]
             mark = UNREACHED if primary.key[1] in x else NO_PRIMARY_AT_X | UNREACHED  # type: ignore[index]
-        if ad and len(valid) > 1 and sum(
-                1 for v in valid if v.prefix == "CCMAIL" and v.source == "proxy") > 1:
+        if ad and uppers > 1:
             mark |= UPPERS
         marks[i] = mark
     mailbox = Kind.MAILBOX

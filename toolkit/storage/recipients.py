@@ -16,6 +16,7 @@ Only this module and :mod:`toolkit.storage` know the record's layout.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from operator import itemgetter
 from typing import Any
 
 from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_recipient
@@ -26,12 +27,15 @@ from toolkit.storage import (
     record_dn,
     record_has_values,
     record_vals,
+    records_valid_keys,
     stats_ids,
     unpack_ids,
     unpack_values,
     valid_keys,
 )
 from toolkit.text import fold
+
+_last = itemgetter(-1)
 
 
 class RecipientTable(ValueSequence[Recipient]):
@@ -106,11 +110,16 @@ class RecipientTable(ValueSequence[Recipient]):
     def with_values(self) -> RecipientTable:
         """The recipients that carry a cc:Mail value, in order (what the
         rules read: the records are shared, not copied)."""
-        keep = [i for i, d in enumerate(self._records) if record_has_values(d)]
-        if len(keep) == len(self._records):
-            return self
+        records = self._records
+        # record_has_values of each record, without a call each: a string
+        # record ends with the separator when it has no value; a tuple's
+        # last field is its values ("" or [] when none)
+        lasts = list(map(_last, records))
+        if "\x05" not in lasts and "" not in lasts and [] not in lasts:
+            return self  # all of them (the analysis asks twice)
+        keep = [i for i, last in enumerate(lasts) if last and last != "\x05"]
         out = RecipientTable()
-        records, kinds, subtypes, counts = self._records, self.kinds, self._subtypes, self._counts
+        kinds, subtypes, counts = self.kinds, self._subtypes, self._counts
         out._records = [records[i] for i in keep]
         out.kinds = [kinds[i] for i in keep]
         out._subtypes = [subtypes[i] for i in keep]
@@ -143,6 +152,12 @@ class RecipientTable(ValueSequence[Recipient]):
         :func:`toolkit.storage.valid_keys`, which skips building a
         :class:`CcmailValue` for most values."""
         return valid_keys(record_vals(self._records[i]))
+
+    def each_valid_keys(self) -> Iterator[list[ValueKey | CcmailValue]]:
+        """:meth:`valid_keys` of every recipient, in order
+        (:func:`toolkit.storage.records_valid_keys`: the index pass reads
+        them all, with no call a recipient)."""
+        return records_valid_keys(self._records)
 
     def stats_identities(self, i: int) -> tuple[str, str | None, str | None, str | None]:
         """(dn, primary_smtp, nickname, sam) of recipient ``i``: what
