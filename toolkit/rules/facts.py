@@ -352,10 +352,11 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
     marks = array("B", bytes(len(recips)))  # the index-pass gates of each object
     ad = dialect is Dialect.AD
     positions = list(range(len(recips)))  # the same int objects in every index
-    # Most cc:Mail names are also on an Exchange object: key the entries by
-    # that object's folded-name string instead of a second equal one.
-    folded: dict[str, str] = {}
-    for i, valid in zip(positions, recips.each_valid_keys(), strict=True):
+    # Most cc:Mail names are also on an Exchange object, spelt alike: each
+    # value's name as written -> its folded string, so that such an entry's
+    # name is folded by one look-up and keyed by that object's string.
+    spellings: dict[str, str] = {}
+    for i, valid in zip(positions, recips.each_valid_keys(spellings), strict=True):
         # valid: the prefix, source and key of each valid value
         uppers = 0  # valid upper-case CCMAIL: proxies (AD), when two values or more
         if len(valid) == 2:  # the usual mailbox: its primary and one old address
@@ -368,9 +369,7 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
             keys = dict.fromkeys(v.key for v in valid)
             if len(valid) > 2:
                 uppers = sum(1 for v in valid if v.prefix == "CCMAIL" and v.source == "proxy")
-        for key in keys:
-            by_address.add(key, i)
-            folded.setdefault(key[0], key[0])
+        by_address.add_keys(keys, i)
         primary = primary_of(kinds[i], valid, x, dialect)
         if primary is None:
             mark = NO_PRIMARY_AT_X | UNREACHED
@@ -395,9 +394,11 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
     names, entry_po = table.names, table.po
     for e, locn in enumerate(table.locns):  # e: the entry's position
         if locn in "LlRr":  # a user entry
-            name = names[e]  # folded (text.fold), ASCII inline: 144,000 calls at 100,000 people
-            name = " ".join(name.split()).casefold() if name.isascii() else fold(name)
-            name = folded.get(name, name)
+            name = names[e]
+            folded = spellings.get(name)  # text.fold of it, known from a value
+            if folded is None:  # else folded here, ASCII inline
+                folded = " ".join(name.split()).casefold() if name.isascii() else fold(name)
+            name = folded
             have = raw_get(users_by_name, name)
             if have is None:
                 users_by_name[name] = e
@@ -422,7 +423,7 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
                 key = (name, po)  # an L/l entry's PO is its file's
                 if key in local or not taken(key):
                     local.add(key, e)
-    del folded
+    del spellings
     for _, items in by_primary_name.several():
         for j in items:
             marks[j] |= SHARED_NAME

@@ -7,7 +7,7 @@ Index values are positions in the analysis's recipients list (see
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from toolkit.multimap import Index
@@ -39,6 +39,22 @@ class AddressIndex:
             have.append(item)
         else:
             dict.__setitem__(names, key[0], [have, item])
+
+    def add_keys(self, keys: Iterable[Key], item: Any) -> None:
+        """:meth:`add` of each of ``keys`` (distinct) with ``item``: one call
+        an object in the index pass, not one a key."""
+        by_po = self._by_po
+        for name, po in keys:
+            names = by_po.get(po)
+            if names is None:
+                names = by_po[po] = Index()
+            have = dict.get(names, name)
+            if have is None:
+                dict.__setitem__(names, name, item)
+            elif have.__class__ is list:
+                have.append(item)
+            else:
+                dict.__setitem__(names, name, [have, item])
 
     def __getitem__(self, key: Key) -> list[Any]:
         names = self._by_po.get(key[1])

@@ -181,12 +181,19 @@ def valid_keys(packed: str | list[CcmailValue]) -> list[ValueKey | CcmailValue]:
     return next(records_valid_keys((("", "", packed),)))
 
 
-def records_valid_keys(records: Iterable[str | tuple[Any, ...]]
+def records_valid_keys(records: Iterable[str | tuple[Any, ...]],
+                       spellings: dict[str, str] | None = None
                        ) -> Iterator[list[ValueKey | CcmailValue]]:
     """:func:`valid_keys` of each record's values (:func:`join_record`), in
     order. Why a generator over the records: the index pass reads every
     recipient's, and a resumed generator costs less than the two calls
-    (``record_vals``, ``valid_keys``) a recipient it replaces."""
+    (``record_vals``, ``valid_keys``) a recipient it replaces.
+
+    ``spellings``, when given, learns each canonical value's name as written
+    -> its folded string (the one its key holds): the index pass then folds
+    a cc:Mail entry's name with one look-up when a value spells it alike."""
+    if spellings is None:
+        spellings = {}
     new_key, folded_po = _new_key, _FOLDED_PO.get
     for d in records:
         packed = d[d.rindex("\x05") + 1:] if d.__class__ is str else d[2]  # type: ignore[union-attr,index]
@@ -203,7 +210,8 @@ def records_valid_keys(records: Iterable[str | tuple[Any, ...]]
                     name, po = item[8:cut], item[cut + 4:]
                     if name != name_seen:
                         name_seen = name
-                        folded = name.casefold() if name.isascii() else fold(name)
+                        folded = spellings[name] = (name.casefold() if name.isascii()
+                                                    else fold(name))
                     out.append(new_key(ValueKey, (item[1:7], "proxy" if tag == "v" else "target",
                                                   (folded, folded_po(po) or fold_po(po)))))
                 else:

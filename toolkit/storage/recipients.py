@@ -153,11 +153,13 @@ class RecipientTable(ValueSequence[Recipient]):
         :class:`CcmailValue` for most values."""
         return valid_keys(record_vals(self._records[i]))
 
-    def each_valid_keys(self) -> Iterator[list[ValueKey | CcmailValue]]:
+    def each_valid_keys(self, spellings: dict[str, str] | None = None
+                        ) -> Iterator[list[ValueKey | CcmailValue]]:
         """:meth:`valid_keys` of every recipient, in order
         (:func:`toolkit.storage.records_valid_keys`: the index pass reads
-        them all, with no call a recipient)."""
-        return records_valid_keys(self._records)
+        them all, with no call a recipient); ``spellings`` learns each
+        name as written -> its folded string."""
+        return records_valid_keys(self._records, spellings)
 
     def stats_identities(self, i: int) -> tuple[str, str | None, str | None, str | None]:
         """(dn, primary_smtp, nickname, sam) of recipient ``i``: what
