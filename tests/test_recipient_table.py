@@ -14,6 +14,7 @@ import pytest
 from toolkit.exchange.dialects import ccmail_value, read_table, to_recipient
 from toolkit.model import Dialect, Kind, RawEntry, Recipient
 from toolkit.storage.recipients import RecipientTable
+from toolkit.text import fold
 
 
 def _value(raw: str):
@@ -130,10 +131,19 @@ def test_an_analysed_table_is_read_only_and_its_rows_stay_as_they_were():
 
 
 def _tricky_table() -> RecipientTable:
-    """Records of every shape the index pass meets: packed strings, a
-    tuple record (a field held the record separator), no values, invalid
-    and non-canonical values, names that need NFC, several upper-case proxies."""
-    people = [
+    """Records of every shape the index pass meets: packed strings (as a
+    reader keeps them), a tuple record (a field held the record separator,
+    or values given parsed), no values, invalid and non-canonical values,
+    names that need NFC, several upper-case proxies."""
+    read = read_table([
+        _entry("CN=P,DC=x", ["user"], homeMDB=["db"], proxyAddresses=[
+            "CCMAIL:P\u00f6 Q at EXCH", "ccmail:P\u00f6 Q at PO1", "CCMAIL:Cafe\u0301 at PO2",
+            "ccmail:bad", "CCMAIL:Two  Spaces at PO1", "CCMAIL:Up at EXCH2"]),
+        _entry("CN=Q\x05,DC=x", ["user"], homeMDB=["db"], proxyAddresses=["CCMAIL:Q at EXCH"]),
+        _entry("CN=R,DC=x", ["contact"], targetAddress=["CCMAIL:R at PO1"],
+               proxyAddresses=["ccmail:R at PO1"]),
+    ], Dialect.AD)
+    for r in [
         *PEOPLE,
         Recipient("CN=T\x05,DC=x", Kind.MAILBOX, [_value("CCMAIL:T at EXCH")]),  # tuple record
         Recipient("CN=E,DC=x", Kind.MAILBOX, []),
@@ -142,8 +152,9 @@ def _tricky_table() -> RecipientTable:
                                               _value("CCMAIL:F at PO2")]),
         Recipient("CN=G,DC=x", Kind.CUSTOM_RECIPIENT, [_value("ccmail:G at PO3"),
                                                        ccmail_value("CCMAIL:G at PO3", ":", "target")]),
-    ]
-    return RecipientTable(people)
+    ]:
+        read.append(r)
+    return read
 
 
 def test_each_valid_keys_is_valid_keys_of_each_position():
@@ -153,8 +164,12 @@ def test_each_valid_keys_is_valid_keys_of_each_position():
 
     table = _tricky_table()
     assert any(d.__class__ is tuple for d in table._records)
-    every = list(table.each_valid_keys())
+    spellings: dict[str, str] = {}
+    every = list(table.each_valid_keys(spellings))
     assert every == [table.valid_keys(i) for i in range(len(table))]
+    # what it learns of the names, as written: exactly their fold
+    assert spellings and all(folded == fold(name) for name, folded in spellings.items())
+    assert {"Cafe\u0301", "P\u00f6 Q", "Q", "R"} <= set(spellings)
     for keys, r in zip(every, table, strict=True):
         valid = [v for v in r.values if v.error is None]
         assert [(k.prefix, k.source, k.key) for k in keys] == [
