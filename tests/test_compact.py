@@ -307,6 +307,22 @@ def test_an_entry_made_by_hand_keeps_every_field_in_a_table():
     assert EntryTable.of(table) is table and repr(table) == "<EntryTable: 2 entries>"
 
 
+def test_user_entries_are_each_user_entrys_position_name_and_po():
+    """The index pass's walk over the user entries (L l R r) gives each one's
+    position, location code, name and :meth:`EntryTable.po` (an R entry with a
+    blank Addr routes to its file's PO), and skips the other entries."""
+    src = _src()
+    table = EntryTable()
+    for n, (locn, addr) in enumerate([("L", ""), ("P", "EXCH"), ("R", "EXCH x"), ("r", "  "),
+                                      ("l", "PO9"), ("A", ""), ("R", "EXCH x"), ("G", "")]):
+        table.add(f"N {n}", locn, addr, "", None, None, src, n)
+    table.append(DirEntry("Hand", "r", "PO2", "HUB y"))
+    want = [(j, table.locns[j], table.names[j], table.po(j)) for j in range(len(table))
+            if table.locns[j] in "LlRr"]
+    assert list(table.user_entries()) == want
+    assert [w[3] for w in want] == ["PO1", "EXCH", "PO1", "PO1", "EXCH", "HUB"]
+
+
 def test_replace_changes_one_field():
     _, read = _read("Smith, John", "R", "PO2", "c", 12, None, _src(), 9)
     with pytest.raises(FrozenInstanceError):

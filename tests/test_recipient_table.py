@@ -186,3 +186,17 @@ def test_with_values_without_a_call_a_record_is_the_plain_filter():
     assert kept == [r for r in table if r.values]
     assert [kept.has_values(i) for i in range(len(kept))] == [True] * len(kept)
     assert kept.with_values() is kept
+
+
+def test_folded_dns_is_the_fold_of_each_dn():
+    """folded_dns cuts the DNs of string records by one map, and falls back
+    to reading each record when one is a tuple: both give fold(dn)."""
+    tricky = _tricky_table()
+    assert tricky.folded_dns() == [fold(r.dn) for r in tricky]
+    strings = read_table([_entry(f"CN= \u00c5se\u0301  {n} ,DC=x", ["contact"],
+                                 targetAddress=[f"CCMAIL:A{n} at PO1"]) for n in range(3)]
+                         + [_entry("CN=Plain,DC=X", ["contact"], targetAddress=["CCMAIL:P at PO1"])],
+                         Dialect.AD)
+    assert all(d.__class__ is str for d in strings._records)
+    assert strings.folded_dns() == [fold(r.dn) for r in strings]
+    assert strings.folded_dns()[-1] == "cn=plain,dc=x"

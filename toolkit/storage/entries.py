@@ -145,6 +145,20 @@ class EntryTable(ValueSequence[DirEntry]):
             if locn in locns:
                 yield j
 
+    def user_entries(self) -> Iterator[tuple[int, str, str, str]]:
+        """(position, location code, name, :meth:`po`) of each user entry
+        (L, l, R or r), in order: what the index pass reads of every one
+        (~144,000 at 100,000 people), without a :meth:`po` call each."""
+        names, srcs, addrs = self.names, self._srcs, self._addrs
+        for e, locn in enumerate(self.locns):
+            if locn in "LlRr":
+                src = srcs[e]
+                if locn in "Ll":
+                    yield e, locn, names[e], src.file_po
+                else:
+                    addr = addrs[e]
+                    yield e, locn, names[e], src._first.get(addr) or src.first_word(addr)
+
     def po(self, i: int) -> str:
         """Where entry ``i`` sends mail (:attr:`DirEntry.po`), without making
         it; the index pass asks it of every user entry (the file's cache of
