@@ -35,6 +35,7 @@ needs an open connection, so tests can hand it ldap3's ``MOCK_SYNC``.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import logging
@@ -161,8 +162,10 @@ class EntryStream(itertools.chain[RawEntry]):
     _pages: Generator[list[RawEntry], None, None]
 
     def close(self) -> None:
-        """Stop the read: the page generator's ``finally`` runs now (see :func:`pages`)."""
+        """Stop the read: the page generator's ``finally`` runs now (see
+        :func:`pages`) and the stream is over, as a closed generator is."""
         self._pages.close()
+        collections.deque(self, maxlen=0)  # the rest of the page handed over last
 
 
 def stream(source: Generator[list[RawEntry], None, None]) -> EntryStream:
