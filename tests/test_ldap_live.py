@@ -310,14 +310,7 @@ def test_the_next_page_is_asked_for_before_this_page_is_handed_over(bulk_server)
     """search_ahead: the server makes page N+1 while the consumer reads page N
     (the request goes out first), and every entry still arrives once."""
     conn = _connection(bulk_server)
-    events: list[str] = []
-    send = conn.send
-
-    def logged_send(*args, **kwargs):
-        events.append("send")
-        return send(*args, **kwargs)
-
-    conn.send = logged_send
+    events = _sent(conn)  # the requests on the wire (later pages do not pass conn.send)
     names, sent_before = [], []  # each entry, and how many requests had gone out when it came
     for e in ldapread.search(conn, bulk_server.base_dn, "(objectClass=user)", ["cn"],
                              page_size=500):
@@ -594,18 +587,24 @@ def test_context_manager_starts_and_stops(tmp_path):
     assert not slapd._alive(info.pid)
 
 
+class _Recorded:
+    """A socket that keeps a copy of everything sent through it."""
+
+    def __init__(self, sock: socket.socket, sent: list[bytes]) -> None:
+        self._sock, self._sent = sock, sent
+
+    def sendall(self, data: bytes) -> None:
+        self._sent.append(bytes(data))
+        self._sock.sendall(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
 def _sent(conn: ldap3.Connection) -> list[bytes]:
     """Every message ``conn`` sends from now on, as it goes on the wire."""
-    from ldap3.utils.asn1 import encode
-
     sent: list[bytes] = []
-    sending = conn.strategy.sending
-
-    def record(ldap_message):
-        sent.append(bytes(encode(ldap_message)))
-        return sending(ldap_message)
-
-    conn.strategy.sending = record
+    conn.socket = _Recorded(conn.socket, sent)
     return sent
 
 

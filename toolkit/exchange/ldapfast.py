@@ -63,6 +63,11 @@ LDAP3_INTERNALS = {
     # searchRequest and the control Connection.search would build
     "ldap3.strategy.base.BaseStrategy.send": "afe97e9340ef75c5",
     "ldap3.protocol.rfc2696.paged_search_control": "1a2f1bd5bf441761",
+    # ldaprequests._send_again: send and these, mirrored for a later page
+    "ldap3.strategy.base.BaseStrategy.sending": "f4537b9430d33a92",
+    "ldap3.strategy.base.BaseStrategy.decode_request": "19a9b57db4882d2f",
+    "ldap3.core.server.Server.next_message_id": "1df2e3ab872da692",
+    "ldap3.protocol.convert.build_controls_list": "f1027e1b64283fdb",
 }
 
 
