@@ -346,7 +346,9 @@ def unpack_ids(ids: str | tuple[Any, ...]) -> tuple[Any, ...]:
         mail = None  # type: ignore[assignment]
     if legacy_dn == "\x01":
         legacy_dn = None  # type: ignore[assignment]
-    if "\x02" in smtp:  # an SMTP address equal to primary_smtp
+    if smtp and smtp[0] == "\x02":  # the usual: primary_smtp first
+        smtp[0] = primary
+    if "\x02" in smtp:  # another SMTP address equal to primary_smtp
         smtp = [primary if a == "\x02" else a for a in smtp]  # type: ignore[misc]
     return primary, nickname, sam, upn, mail, legacy_dn, tuple(smtp)
 
