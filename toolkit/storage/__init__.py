@@ -121,7 +121,9 @@ def unpack_values(packed: str) -> list[CcmailValue]:
     already squeezed, so :func:`~toolkit.text.fold`'s split and join would
     give the same string. Consecutive values with one name (the usual
     mailbox: its primary and its old address) share one name and one folded
-    string. Any other tag goes to :func:`unpack_one`."""
+    string. Any other tag goes to :func:`unpack_one`. Measured with the
+    other row-stage changes of its commit: making every row's recipient and
+    row at 10,000 people 951 -> 883 M instructions (callgrind)."""
     if not packed:
         return []
     out: list[CcmailValue] = []
@@ -184,7 +186,7 @@ def valid_keys(packed: str | list[CcmailValue]) -> list[ValueKey | CcmailValue]:
     building a :class:`CcmailValue` (its name and PO strings are not kept,
     so they are not made); any other value is decoded by :func:`unpack_one`.
     Consecutive values with one name share one folded string, as
-    :func:`unpack_one`'s do (the indexes keep these strings)."""
+    :func:`unpack_values`' do (the indexes keep these strings)."""
     if packed.__class__ is not str:
         return [v for v in packed if v.error is None]  # type: ignore[union-attr]
     if not packed:
