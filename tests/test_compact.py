@@ -32,6 +32,7 @@ from toolkit.storage import (
     record_vals,
     stats_ids,
     tagged,
+    unpack_one,
     unpack_values,
 )
 from toolkit.storage.entries import DirFile, EntryTable
@@ -172,6 +173,34 @@ def test_reader_values_are_packed_and_unpack_to_the_parsed_values():
     assert [v.error for v in r.values if v.error] == [
         "no ' at ' between name and post office", "name holds '\"'",
         "post office may hold only ASCII letters, digits, '-' and '_'", "not valid UTF-8"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["CCMAIL:", "ccmail:", "CcMaIl$"]),
+                          st.sampled_from(["Smith, John", "M\xfcller, \xc5sa", "STRASSE",
+                                           "Stra\xdfe", "O'Neil, J. Jr.", "at at", "Doe \u212a",
+                                           "A\u030asa", "x\x85y", "a  b", "Nul\x00", '"q"']),
+                          st.sampled_from(["EXCH", "po1", "PO-2", "x_1", "P\xd61", " PO3 "]),
+                          st.sampled_from(["proxy", "target"]), st.booleans()),
+                max_size=5))
+def test_unpack_values_decodes_as_the_grammar_parses(values):
+    """unpack_values' loop (canonical values decoded without a parse,
+    consecutive names sharing one folded string) and unpack_one give exactly
+    the values the grammar's parse gives, whatever the mix of canonical,
+    non-canonical and invalid values, names repeated or not."""
+    raws, sources = [], []
+    for typed, name, po, source, again in values:
+        raws += [f"{typed}{name} at {po}"] * (2 if again else 1)
+        sources += [source] * (2 if again else 1)
+    items = [tagged(raw, source) for raw, source in zip(raws, sources, strict=True)]
+    plain = [parse(raw, raw[:6], raw[7:], source) for raw, source in zip(raws, sources,
+                                                                          strict=True)]
+    packed = pack_values(items)
+    got = unpack_values(packed) if isinstance(packed, str) else packed
+    assert got == plain and [unpack_one(item) for item in items] == plain
+    for v, w in zip(got, plain, strict=True):
+        assert (v.raw, v.key, v.error, v.name, v.po, v.prefix, v.source) == (
+            w.raw, w.key, w.error, w.name, w.po, w.prefix, w.source)
 
 
 def test_the_canonical_check_reads_white_space_as_the_grammar_squeezes_it():
@@ -413,6 +442,22 @@ def test_rows_are_a_read_only_sequence_made_when_read(analysis):
     assert exit_code(rows, "error") == 1 and exit_code(rows, "never") == 0
     assert exit_code(list(rows), "error") == 1
     assert [r.findings[0].message for r in rows][2].startswith("mailbox CN=Abe shares")
+
+
+def test_row_codes_are_kept_for_rows_of_none_one_and_several_findings():
+    """Rows._make keeps each row's codes with a short cut for none and one
+    finding: codes() read before and after the rows equal the rows' own."""
+    recips = [
+        _recipient("CN=ok", Kind.MAILBOX, "CCMAIL:Ok at EXCH"),
+        _recipient("CN=one", Kind.MAILBOX, "CCMAIL:One at EXCH", "ccmail:One at PO1"),
+        _recipient("CN=many", Kind.MAILBOX, "CCMAIL:Many at PO1", "CCMAIL:Many at PO2"),
+    ]
+    entries = [DirEntry("Ok", "r", "HUBPO", "EXCH"), DirEntry("One", "L", "PO1")]
+    first = list(analyse(recips, entries, ["EXCH"]).rows.codes())  # before any row is read
+    rows = analyse(recips, entries, ["EXCH"]).rows
+    plain = [tuple(f.code for f in r.findings) for r in rows]
+    assert sorted(len(c) for c in plain)[:2] == [0, 1] and max(len(c) for c in plain) >= 2
+    assert first == list(rows.codes()) == plain
 
 
 def test_address_index_reads_like_an_index():

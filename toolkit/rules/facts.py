@@ -19,7 +19,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from toolkit.model import CcmailValue, Dialect, DirEntry, Kind, Recipient, twin
+from toolkit.model import (
+    AD,
+    CUSTOM_RECIPIENT,
+    MAILBOX,
+    CcmailValue,
+    Dialect,
+    DirEntry,
+    Kind,
+    Recipient,
+    twin,
+)
 from toolkit.rules.indexes import AddressIndex, Index, Key
 from toolkit.storage.entries import EntryTable
 from toolkit.storage.recipients import RecipientTable
@@ -81,11 +91,11 @@ def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
     """Spec, Terms, *Primary* (invalid values never count): a custom
     recipient's cc:Mail ``targetAddress``; else, AD: the last upper-case
     ``CCMAIL:`` proxy in value order; 5.5: the first address at X."""
-    if kind is Kind.CUSTOM_RECIPIENT:
+    if kind is CUSTOM_RECIPIENT:
         for v in valid:
             if v.source == "target":
                 return v
-    if dialect is Dialect.AD:
+    if dialect is AD:
         found = None
         for v in valid:
             if v.prefix == "CCMAIL" and v.source == "proxy":
@@ -116,9 +126,13 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
     primary = primary_of(kind, valid, x, dialect)
     old: tuple[CcmailValue, ...] = ()
     stale: tuple[DirEntry, ...] = ()
-    if kind is Kind.MAILBOX:
-        # Spec, Terms: old addresses are its cc:Mail addresses at a PO other than X.
-        found = [v for v in valid if v.key[1] not in x]  # type: ignore[index]
+    if kind is MAILBOX:
+        # Spec, Terms: old addresses are its cc:Mail addresses at a PO other than X
+        # (a loop, not a comprehension: no function object made per object).
+        found = []
+        for v in valid:
+            if v.key[1] not in x:  # type: ignore[index]
+                found.append(v)
         if len(found) > 1:  # the first of each key
             seen: set[Key] = set()
             found = [v for v in found if not (v.key in seen or seen.add(v.key))]  # type: ignore[func-returns-value]
@@ -137,7 +151,7 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
                 stale = _stale(primary, old, users_by_name, x, entries)
     else:
         name = primary.name if primary else None
-    f = _new(_FactsTwin)
+    f = _FactsTwin()
     f.r = r
     f.valid = valid
     f.primary = primary
@@ -151,7 +165,6 @@ def facts_of(r: Recipient, x: set[str], dialect: Dialect, i: int = -1,
 
 
 # Facts(...) without the frozen dataclass __init__: see toolkit.model.twin.
-_new = object.__new__
 _FactsTwin = twin(Facts)
 
 
@@ -283,7 +296,9 @@ class Context:
 
     def facts_at(self, i: int) -> Facts:
         """The facts of ``recipients[i]``, stale entries included."""
-        return facts_of(self.recipients[i], self.x, self.dialect, i, self.users_by_name,
+        # _at: i is a position the analysis made (~100,000 calls without the
+        # sequence's bounds check)
+        return facts_of(self.recipients._at(i), self.x, self.dialect, i, self.users_by_name,
                         self.marks[i], self.entries)
 
     def gates(self, f: Facts) -> int:

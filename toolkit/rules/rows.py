@@ -16,7 +16,17 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from toolkit.model import Dialect, DirEntry, Kind, Recipient, Row, ValueSequence, new_row
+from toolkit.model import (
+    CUSTOM_RECIPIENT,
+    MAILBOX,
+    Dialect,
+    DirEntry,
+    Kind,
+    Recipient,
+    Row,
+    ValueSequence,
+    new_row,
+)
 from toolkit.rules.facts import Context, Facts, UserGroup, build_context, user_entries
 from toolkit.rules.table import findings_of, not_migrated
 from toolkit.storage.entries import EntryTable
@@ -27,7 +37,7 @@ from toolkit.text import fold, fold_po, squeeze
 def route_of(ctx: Context, f: Facts) -> str | None:
     """Spec, ``route``: a stale mailbox's mail lands in cc:Mail; else it reaches
     Exchange if a user entry with its cc:Mail name routes there."""
-    if f.r.kind is not Kind.MAILBOX:
+    if f.r.kind is not MAILBOX:
         return None
     if f.stale_entries:
         return "ccmail-mailbox"
@@ -37,9 +47,10 @@ def route_of(ctx: Context, f: Facts) -> str | None:
 def old_post_office(ctx: Context, f: Facts) -> str | None:
     """Spec, ``old_post_office``: a mailbox's first old address's PO; a custom
     recipient's primary's PO unless that is X."""
-    if f.r.kind is Kind.MAILBOX:
+    kind = f.r.kind
+    if kind is MAILBOX:
         return f.old[0].po if f.old else None
-    if f.r.kind is Kind.CUSTOM_RECIPIENT and f.primary and not ctx.at_x(f.primary.po):
+    if kind is CUSTOM_RECIPIENT and f.primary and not ctx.at_x(f.primary.po):
         return f.primary.po
     return None
 
@@ -49,7 +60,8 @@ def recipient_row(ctx: Context, i: int) -> Row:
     f = ctx.facts_at(i)
     r = f.r
     dn = r.dn
-    return new_row("dn:" + fold(dn), dn, r.kind, f.ccmail_name, old_post_office(ctx, f),
+    key = " ".join(dn.split()).casefold() if dn.isascii() else fold(dn)  # fold, ASCII inline
+    return new_row("dn:" + key, dn, r.kind, f.ccmail_name, old_post_office(ctx, f),
                    route_of(ctx, f), findings_of(ctx, f), r, ())
 
 
@@ -57,8 +69,10 @@ def user_row(ctx: Context, group: UserGroup) -> Row:
     """The ``ccmail-user`` row of one (name, PO): its first entry's spelling."""
     entries = user_entries(group, ctx.entries)
     e = entries[0]
-    return new_row(f"ccmail:{fold(e.name)}@{fold_po(e.file_po)}", None, Kind.CCMAIL_USER,
-                   squeeze(e.name), e.file_po, "ccmail-mailbox", (not_migrated(entries),), None,
+    name = squeeze(e.name)  # fold(e.name) of an ASCII name is this, case-folded
+    folded = name.casefold() if name.isascii() else fold(e.name)
+    return new_row(f"ccmail:{folded}@{fold_po(e.file_po)}", None, Kind.CCMAIL_USER,
+                   name, e.file_po, "ccmail-mailbox", (not_migrated(entries),), None,
                    entries)
 
 
@@ -90,13 +104,19 @@ class Rows(ValueSequence[Row]):
     def _make(self, n: int) -> Row:
         row = recipient_row(self._ctx, self._order[n])
         if self._codes[n] == _UNKNOWN:
-            found = tuple([fd.code for fd in row.findings])
-            c = self._known.get(found)
-            if c is None:
-                c = self._known[found] = len(self._code_sets)
-                self._code_sets.append(found)
-            self._codes[n] = c
+            self._keep(n, row)
         return row
+
+    def _keep(self, n: int, row: Row) -> None:
+        """Keeps the codes of row ``n`` (the ``n``-th recipient row)."""
+        findings = row.findings  # most rows have none or one
+        found = (() if not findings else (findings[0].code,) if len(findings) == 1
+                 else tuple([fd.code for fd in findings]))
+        c = self._known.get(found)
+        if c is None:
+            c = self._known[found] = len(self._code_sets)
+            self._code_sets.append(found)
+        self._codes[n] = c
 
     def _at(self, k: int) -> Row:
         head = self._head
@@ -108,9 +128,13 @@ class Rows(ValueSequence[Row]):
         ctx = self._ctx
         for group in self._head:
             yield user_row(ctx, group)
-        make = self._make
-        for n in range(len(self._order)):
-            yield make(n)
+        # _make written out: one call a row fewer (the audit reads each row here)
+        codes, keep = self._codes, self._keep
+        for n, i in enumerate(self._order):
+            row = recipient_row(ctx, i)
+            if codes[n] == _UNKNOWN:
+                keep(n, row)
+            yield row
 
     def position(self, k: int) -> int | None:
         """The position in the analysis' recipients of row ``k``'s object

@@ -366,4 +366,9 @@ def findings_of(ctx: Context, f: Facts) -> tuple[Finding, ...]:
             rule for rule in RULES_FOR[kind] if not _GATES.get(rule) or may & _GATES[rule])
     if not calls:
         return ()
-    return tuple([found for rule in calls if (found := rule(ctx, f)) is not None])
+    out = []  # a loop, not a comprehension: no function object made per row
+    for rule in calls:
+        found = rule(ctx, f)
+        if found is not None:
+            out.append(found)
+    return tuple(out)

@@ -189,7 +189,7 @@ class RecipientTable(ValueSequence[Recipient]):
         # split once here rather than by the three record_* readers.
         if d.__class__ is str:
             dn, ids, vals = d.split("\x05")  # type: ignore[union-attr]
-            values = tuple(unpack_values(vals)) if vals else ()
+            values = tuple(unpack_values(vals))
         else:  # a field held the separator: (dn, ids, packed or parsed values)
             dn, ids, vals = d  # type: ignore[misc]
             values = tuple(unpack_values(vals) if vals.__class__ is str else vals)
