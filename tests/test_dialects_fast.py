@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toolkit import storage
 from toolkit.ccmail.address import _PO_OK
 from toolkit.exchange import dialects
 from toolkit.exchange.dialects import (
@@ -26,7 +27,15 @@ from toolkit.exchange.dialects import (
     read_table,
 )
 from toolkit.model import Dialect, Kind, RawEntry
-from toolkit.storage import _CANONICAL_VALID, _NAME_CHAR, pack_ids, pack_values, tagged
+from toolkit.storage import (
+    _CANONICAL_VALID,
+    _NAME_CHAR,
+    join_record,
+    pack_ids,
+    pack_record,
+    pack_values,
+    tagged,
+)
 
 # The canonical check as first written (back-tracking): what _CANONICAL_VALID must match.
 _PLAIN_CANONICAL = re.compile(rf"{_NAME_CHAR}+(?: {_NAME_CHAR}+)* at {_PO_OK.pattern}").fullmatch
@@ -233,3 +242,54 @@ def test_pack_ids_gives_the_field_by_field_format(primary, nick, sam, upn, mail,
 def test_pack_ids_marks_each_smtp_address_equal_to_the_primary(smtp):
     assert pack_ids("a@corp.example", "aaa", "aaa", None, "a@corp.example", None, smtp) == (
         _plain_pack_ids("a@corp.example", "aaa", "aaa", None, "a@corp.example", None, smtp))
+
+
+# pack_record's fast path is for the usual object; everything else must give the plain record.
+RECORD_DN = st.sampled_from(["CN=A,DC=x", "", "CN=\xe9\x05", "CN=a\x01b", "cn=jsmith"]) | ID_TEXT
+PACKED = st.sampled_from(["", "vCCMAIL:A at B", "vCCMAIL:A at B\x00pccmail:x", "v\x05", "p\x01\x03"])
+ODD = st.sampled_from([7, b"x", 0, ""])  # not a string, or falsy
+
+
+@settings(max_examples=2500, deadline=None)
+@given(RECORD_DN, PACKED | st.just([]), st.none() | ID | ODD, st.none() | ID | ODD,
+       st.none() | ID | ODD, st.none() | ID, st.none() | ID | ODD, st.none() | ID,
+       st.lists(ID | ODD, max_size=4) | st.lists(ID, max_size=2).map(tuple))
+def test_pack_record_is_the_plain_record(dn, packed, primary, nick, sam, upn, mail, legacy, smtp):
+    given_smtp = list(smtp)
+    assert pack_record(dn, packed, primary, nick, sam, upn, mail, legacy, smtp) == join_record(
+        dn, pack_ids(primary, nick, sam, upn, mail, legacy, smtp), packed)
+    assert list(smtp) == given_smtp  # the caller's list is not changed
+
+
+USUAL = st.sampled_from(["jsmith", "John.Smith@corp.example", "jsmith@corp.example", "a@b.c",
+                         "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith", "smith", "x@jsmith.example"])
+
+
+@settings(max_examples=1500, deadline=None)
+@given(USUAL, USUAL, st.none() | USUAL, st.none() | USUAL, st.none() | USUAL, st.none() | USUAL,
+       st.lists(USUAL, max_size=3))
+def test_pack_record_is_the_plain_record_for_usual_fields(primary, nick, sam, upn, mail, legacy,
+                                                          smtp):
+    """Fields as a directory holds them (most take the fast path)."""
+    assert pack_record("CN=x", "vCCMAIL:A at B", primary, nick, sam, upn, mail, legacy,
+                       smtp) == join_record("CN=x", pack_ids(primary, nick, sam, upn, mail,
+                                                             legacy, smtp), "vCCMAIL:A at B")
+
+
+@pytest.mark.parametrize(("sam", "upn", "smtp"), [
+    ("jsmith", "jsmith@corp.example", ["John.Smith@corp.example"]),
+    (None, None, ["John.Smith@corp.example"]),
+    ("other", "jsmith@corp.example", ["John.Smith@corp.example", "jsmith@corp.example"]),
+    ("jsmith", None, []),
+    ("jsmith", None, ["jsmith@corp.example"]),
+])
+def test_pack_record_writes_the_usual_object_in_one_pass(monkeypatch, sam, upn, smtp):
+    """The usual objects do take the fast path (the plain one is not called)
+    and give the plain record."""
+    want = join_record("CN=Smith\\, John,DC=x", pack_ids(
+        "John.Smith@corp.example", "jsmith", sam, upn, "John.Smith@corp.example",
+        "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith", smtp), "vCCMAIL:Smith, John at EXCH")
+    monkeypatch.setattr(storage, "pack_ids", None)  # the plain path would fail
+    assert pack_record("CN=Smith\\, John,DC=x", "vCCMAIL:Smith, John at EXCH",
+                       "John.Smith@corp.example", "jsmith", sam, upn, "John.Smith@corp.example",
+                       "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith", smtp) == want

@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toolkit.errors import InputError
-from toolkit.model import Kind, Recipient
+from toolkit.exchange.dialects import read_table
+from toolkit.model import Dialect, Kind, RawEntry, Recipient
 from toolkit.stats import StatsMatcher
 from toolkit.storage.recipients import RecipientTable
 from toolkit.text import fold
@@ -110,3 +111,54 @@ def test_a_file_of_one_column_needs_no_fold_of_the_others(tmp_path: Path, monkey
         stats.observe(table, n)
     assert folded == ["CN=x\u0338,DC=x", "n\xf6"]  # only what could name a line
     assert stats.apply(table) == 1 and table.item_count(0) == 4
+
+
+def _read(path: Path, entries: list[RawEntry], handed: bool) -> tuple[object, list, RecipientTable]:
+    """Read ``entries`` with a matcher of ``path``: ``handed`` gives it each
+    mailbox's identities as classified (what the audit does), else it asks
+    the table (:meth:`StatsMatcher.observe`, the plain path). The counts (or
+    the error), what was handed over, the table."""
+    stats, seen = StatsMatcher(path), []
+
+    def mailbox(n: int, *ids: str | None) -> None:
+        seen.append((n, ids))
+        stats.observe_mailbox(n, *ids)
+
+    table = (read_table(entries, Dialect.AD, True, None, mailbox) if handed
+             else read_table(entries, Dialect.AD, True, stats.observe))
+    try:
+        stats.apply(table)
+    except InputError as exc:
+        return str(exc), seen, table
+    return [table.item_count(i) for i in range(len(table))], seen, table
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(ident, st.none() | ident, st.none() | ident, st.none() | ident),
+                max_size=5),
+       st.lists(ident, min_size=1, max_size=4))
+def test_identities_handed_over_match_what_the_table_gives(tmp_path_factory, boxes, lines):
+    """read_table hands each mailbox's identities to the matcher as it
+    classified them: they are what the table's record gives back, and the
+    counts are those of the plain path. Contacts and groups are not handed
+    over (and still take their positions)."""
+    path = tmp_path_factory.mktemp("s") / "s.csv"
+    path.write_text("identity,item_count\n" + "".join(
+        f'"{line}",{n}\n' for n, line in enumerate(lines)), encoding="utf-8")
+    entries = [RawEntry("CN=contact", {"objectclass": ["contact"], "mailnickname": ["aa"],
+                                       "targetaddress": ["CCMAIL:A at P"]})]
+    for dn, primary, nick, sam in boxes:
+        attrs = {"objectclass": ["user"], "homemdb": ["db"]}
+        for name, value in (("proxyaddresses", primary and "SMTP:" + primary),
+                            ("mailnickname", nick), ("samaccountname", sam)):
+            if value is not None:
+                attrs[name] = [value]
+        entries += [RawEntry(dn, attrs),
+                    RawEntry("CN=g", {"objectclass": ["group"], "proxyaddresses": ["SMTP:b@x"],
+                                      "targetaddress": ["CCMAIL:G at P"]})]
+    plain, _, plain_table = _read(path, entries, False)
+    counts, seen, table = _read(path, entries, True)
+    assert counts == plain and list(table) == list(plain_table)
+    assert seen == [(i, table.stats_identities(i)) for i in range(len(table))
+                    if table.kinds[i] is Kind.MAILBOX]
+    assert len(seen) == len(boxes)

@@ -92,13 +92,15 @@ def resolve_exchange_pos(given: Iterable[str], layer: DirectoryLayer) -> list[st
 
 
 def read_recipients(inputs: AuditInputs,
-                    observe: Callable[[RecipientTable, int], None] | None = None
-                    ) -> RecipientTable:
+                    observe: Callable[[RecipientTable, int], None] | None = None,
+                    mailboxes: Callable[[int, str, str | None, str | None, str | None], None]
+                    | None = None) -> RecipientTable:
     """Every recipient the audit needs, in reading order; ``observe`` sees
-    each position of the table as it is read."""
+    each position of the table as it is read, ``mailboxes`` each mailbox's
+    position and identities (:func:`toolkit.exchange.dialects.read_table`)."""
     need_all = inputs.mailbox_stats is not None
     entries = counting(inputs.source(need_all), "directory objects read")
-    return read_table(entries, inputs.dialect, need_all, observe)
+    return read_table(entries, inputs.dialect, need_all, observe, mailboxes)
 
 
 @contextmanager
@@ -128,7 +130,8 @@ def run_audit(inputs: AuditInputs) -> AuditResult:
 def _run_audit(inputs: AuditInputs) -> AuditResult:
     exchange_pos = resolve_exchange_pos(inputs.exchange_pos, inputs.directory)
     stats = StatsMatcher(inputs.mailbox_stats) if inputs.mailbox_stats is not None else None
-    recipients = read_recipients(inputs, stats.observe if stats is not None else None)
+    # the matcher sees each mailbox's identities as classified (none decoded again)
+    recipients = read_recipients(inputs, None, stats.observe_mailbox if stats is not None else None)
     if inputs.powershell is not None:
         enrich_from_powershell(inputs.powershell, recipients, inputs.compare_addresses)
     if stats is not None:

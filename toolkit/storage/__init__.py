@@ -307,6 +307,52 @@ def pack_ids(primary_smtp: str | None, nickname: str | None, sam: str | None, up
     return f"{first}\x00{head[1]}\x00{tail}"
 
 
+def pack_record(dn: str, packed: str | list[CcmailValue], primary_smtp: str | None,
+                nickname: str | None, sam: str | None, upn: str | None, mail: str | None,
+                legacy_dn: str | None, smtp: list[str]) -> str | tuple[Any, ...]:
+    """``join_record(dn, pack_ids(primary_smtp, ..., smtp), packed)`` in one
+    call: the record a reader adds (once per object read, 100,000 at scale).
+
+    The usual object - string fields, a nickname of three or more
+    characters, a primary SMTP address with a domain, a list of SMTP
+    addresses, packed values - is written in one pass: its fields, as given,
+    are joined once and searched for each marker character (six ``in``
+    tests, memchr each: cheaper than counting the markers after they are
+    put, and the join fails on a field that is not a string); the markers
+    then go in as :func:`pack_ids` puts them and the record is one f-string.
+    Anything else, or a field holding a marker (or the DN any control
+    character up to ENQ), takes the plain path, so the result is always the
+    plain one (tests/test_dialects_fast.py compares them). Callgrind over
+    the 10,000-people organisation's 9,228 records: 21,000 -> 15,500
+    instructions a record."""
+    if (primary_smtp.__class__ is str and nickname.__class__ is str and len(nickname) > 2  # type: ignore[arg-type]
+            and smtp.__class__ is list and packed.__class__ is str and "\x05" not in packed):  # type: ignore[operator]
+        at = primary_smtp.rfind("@")  # type: ignore[union-attr]
+        if at >= 0 and len(primary_smtp) - at > 3:  # type: ignore[arg-type]
+            try:  # (None joins as ""; anything else not a string fails the join)
+                given = "".join((dn, primary_smtp, nickname, sam or "", upn or "",  # type: ignore[arg-type]
+                                 mail or "", legacy_dn or "", *smtp))
+            except TypeError:
+                given = "\x00"
+            if not ("\x00" in given or "\x01" in given or "\x02" in given or "\x03" in given
+                    or "\x04" in given or "\x05" in given):
+                fields = ["\x02" if sam == nickname else "\x01" if sam is None else sam,
+                          "\x01" if upn is None else upn,
+                          "\x02" if mail == primary_smtp else "\x01" if mail is None else mail,
+                          "\x01" if legacy_dn is None else legacy_dn]
+                if len(smtp) == 1 and smtp[0] == primary_smtp:
+                    fields.append("\x02")
+                elif smtp:
+                    fields += ["\x02" if a == primary_smtp else a for a in smtp]
+                # the fields after the nickname: the domain, then the nickname (as pack_ids)
+                tail = "\x00".join(fields).replace(primary_smtp[at:], "\x04").replace(  # type: ignore[index]
+                    nickname, "\x03")  # type: ignore[arg-type]
+                first = primary_smtp.replace(nickname, "\x03")  # type: ignore[union-attr,arg-type]
+                return f"{dn}\x05{first}\x00{nickname}\x00{tail}\x05{packed}"
+    return join_record(dn, pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp),
+                       packed)
+
+
 def record_dn(d: str | tuple[Any, ...]) -> str:
     if d.__class__ is str:
         return d[:d.index("\x05")]  # type: ignore[union-attr,no-any-return]

@@ -23,8 +23,7 @@ from typing import Any
 from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_recipient
 from toolkit.storage import (
     ValueKey,
-    join_record,
-    pack_ids,
+    pack_record,
     record_dn,
     record_has_values,
     record_vals,
@@ -92,8 +91,8 @@ class RecipientTable(ValueSequence[Recipient]):
         :func:`toolkit.storage.pack_values`'s string (or a list of values)."""
         if self._frozen:
             self._writable()
-        self._records.append(join_record(
-            dn, pack_ids(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp), packed))
+        self._records.append(pack_record(dn, packed, primary_smtp, nickname, sam, upn, mail,
+                                         legacy_dn, smtp))
         self.kinds.append(kind)
         self._subtypes.append(subtype)
         self._counts.append(None)
