@@ -272,3 +272,25 @@ def test_audit_csv_writes_none_cells_empty_and_numbers_as_text():
     write_audit(rows, "csv", out)
     assert out.getvalue() == general_csv(rows)
     assert out.getvalue().splitlines()[1] == "dn:a,CN=a,mailbox,1,[],,,,m,"
+
+
+def test_user_entries_fold_their_names_only_when_asked():
+    """``UserEntries`` makes its index of folded names on first use (only
+    retired-in-use reads it) and then holds what an eager index holds."""
+    from toolkit.proxies.settings import USER_LOCNS, index_user_entries
+    from toolkit.text import fold
+
+    rnd = random.Random(7)
+    names = ["Smith, John", "smith,  JOHN", "Doe, Jane", "Ä\u0308x", "Lee", " Lee "]
+    entries = [DirEntry(rnd.choice(names), rnd.choice("LlRrAaP"), rnd.choice(["PO1", "PO2"]))
+               for _ in range(60)]
+    index = index_user_entries(entries)
+    assert index._index is None  # type: ignore[attr-defined]
+    eager: dict[str, list[DirEntry]] = {}
+    for e in entries:
+        if e.locn in USER_LOCNS:
+            eager.setdefault(fold(e.name), []).append(e)
+    assert index._index is None  # type: ignore[attr-defined]
+    assert {k: list(index[k]) for k in index} == eager
+    assert len(index) == len(eager) and ("nobody" in index) is False
+    assert index["nobody"] == ()

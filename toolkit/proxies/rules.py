@@ -192,6 +192,8 @@ def remove_values(ctx: Context, obj: ProxyObject) -> tuple[str, ...]:
 
 def malformed_proxy(ctx: Context, i: int) -> ProxyFinding | None:
     obj = ctx.objects[i]
+    if all(map(_plainly_well_formed, obj.values)):  # the common case, one call a value
+        return None
     bad = [(v, r) for v in obj.values if (r := malformed_reasons(v))]
     if not bad:
         return None
