@@ -294,3 +294,20 @@ def test_user_entries_fold_their_names_only_when_asked():
     assert {k: list(index[k]) for k in index} == eager
     assert len(index) == len(eager) and ("nobody" in index) is False
     assert index["nobody"] == ()
+
+
+def test_object_classes_are_the_plain_set_and_the_memory_is_bounded(monkeypatch):
+    from toolkit.proxies import read
+
+    rnd = random.Random(3)
+    pool = ["top", "Person", "organizationalPerson", "user", "USER", "Contact", "group",
+            "computer", "inetOrgPerson", b"\xffuser", "İ", "K"]
+    for _ in range(300):
+        values = [rnd.choice(pool) for _ in range(rnd.randrange(0, 5))]
+        plain = frozenset(c.lower() for c in values if isinstance(c, str))
+        assert read.object_classes(values) == plain
+        assert read.object_classes(list(values)) == plain  # remembered
+    monkeypatch.setattr(read, "_CLASSES", {})
+    for n in range(read._CLASSES_MAX + 10):
+        assert read.object_classes([f"c{n}", "Top"]) == {f"c{n}", "top"}
+    assert len(read._CLASSES) == read._CLASSES_MAX

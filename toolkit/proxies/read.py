@@ -48,13 +48,13 @@ _BY_VALUE = {kind.value: kind for kind in ProxyKind}
 _KINDS = {kind: _BY_VALUE[kind.value] for kind in Kind if kind.value in _BY_VALUE}
 
 
-def _kind_ad(classes: set[str], entry: RawEntry) -> ProxyKind | None:
+def _kind_ad(classes: frozenset[str], entry: RawEntry) -> ProxyKind | None:
     """The audit's AD classification (one rule, in toolkit.exchange.dialects),
     never a computer, plus ``user`` for a user that is neither a mailbox nor
     a custom recipient: it still carries addresses worth checking."""
     if "computer" in classes:
         return None
-    kind = classify_ad(classes, entry)
+    kind = classify_ad(classes, entry)  # type: ignore[arg-type]  # read only
     if kind is not None:
         return _KINDS[kind]
     if "user" in classes or "inetorgperson" in classes:
@@ -62,9 +62,9 @@ def _kind_ad(classes: set[str], entry: RawEntry) -> ProxyKind | None:
     return None
 
 
-def _kind_55(classes: set[str], entry: RawEntry) -> ProxyKind | None:
+def _kind_55(classes: frozenset[str], entry: RawEntry) -> ProxyKind | None:
     """The audit's Exchange 5.5 classification, unchanged."""
-    kind = classify_55(classes, entry)
+    kind = classify_55(classes, entry)  # type: ignore[arg-type]
     return None if kind is None else _KINDS[kind]
 
 
@@ -129,10 +129,30 @@ def _type_details(entry: RawEntry) -> int | str | None:
     return named.strip() if named and named.strip() else None
 
 
+# objectClass values exactly as read -> their string values lower-cased: a
+# directory holds a handful of objectClass lists, each on thousands of objects.
+# Bounded, so hostile input cannot grow it.
+_CLASSES: dict[tuple[AttrValue, ...], frozenset[str]] = {}
+_CLASSES_MAX = 4096
+
+
+def object_classes(values: list[AttrValue]) -> frozenset[str]:
+    """The object's classes: its string ``objectClass`` values, lower case.
+    Remembered per list of values: one look-up instead of a set and a
+    frozenset per object (``tests/test_proxies_fast.py``)."""
+    key = tuple(values)
+    classes = _CLASSES.get(key)
+    if classes is None:
+        classes = frozenset(c.lower() for c in _texts(values))
+        if len(_CLASSES) < _CLASSES_MAX:
+            _CLASSES[key] = classes
+    return classes
+
+
 def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
     """The object an entry stands for, or None: not a recipient class of the
     dialect, or no address value and no non-blank target."""
-    classes = {c.lower() for c in _texts(entry.get("objectclass"))}
+    classes = object_classes(entry.get("objectclass"))
     if dialect == AD:
         kind = _kind_ad(classes, entry)
         if kind is None:
@@ -146,10 +166,11 @@ def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
     targets = _targets(entry, dialect)
     if not values and not targets:
         return None
+    excluded = entry.get("msexchpoliciesexcluded")
     return new_object(
-        "dn:" + fold(entry.dn), entry.dn, kind, values, targets, frozenset(classes),
+        "dn:" + fold(entry.dn), entry.dn, kind, values, targets, classes,
         _type_details(entry) if dialect == AD else None,
-        tuple(_texts(entry.get("msexchpoliciesexcluded"))), entry.where)
+        tuple(_texts(excluded)) if excluded else (), entry.where)
 
 
 def read_objects(entries: Iterable[RawEntry], dialect: str) -> Iterator[ProxyObject]:
