@@ -311,3 +311,16 @@ def test_object_classes_are_the_plain_set_and_the_memory_is_bounded(monkeypatch)
     for n in range(read._CLASSES_MAX + 10):
         assert read.object_classes([f"c{n}", "Top"]) == {f"c{n}", "top"}
     assert len(read._CLASSES) == read._CLASSES_MAX
+
+
+@pytest.mark.parametrize("shape", ["SMTP:{c}a@x", "SMTP:a@x{c}", "X400:{c}", "{c}MS:a",
+                                   "MS:a{c}b", "smtp:a{c}@x", "C{c}:a"])
+def test_the_well_formed_shortcut_over_every_character(shape):
+    """Each character of the first planes (and the surrogates, and the last
+    code point) in each place of a value: the shortcut agrees with the full
+    tests (white space by str.isspace, control characters by text.CONTROL)."""
+    for code in [*range(0x3100), *range(0xD7F0, 0xE010), 0xFEFF, 0x10FFFF]:
+        v = parse_value(shape.format(c=chr(code)))
+        if rules._plainly_well_formed(v):
+            assert _without_shortcut(v) == [], (shape, hex(code))
+        assert malformed_reasons(v) == _without_shortcut(v)

@@ -12,6 +12,7 @@ plan), so a row's findings and the values a plan removes can never disagree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -135,8 +136,13 @@ def _plainly_well_formed(v: ProxyValue) -> bool:
     hostile values."""
     text, address, kind = v.text, v.address, v.type
     return (kind is not None and address != "" and text.endswith(address)
-            and not text[0].isspace() and not text[-1].isspace() and not address[0].isspace()
-            and CONTROL.search(text) is None and (kind != "SMTP" or _one_at(address)))
+            and not address[0].isspace() and _CLEAN_TEXT.fullmatch(text) is not None
+            and (kind != "SMTP" or _one_at(address)))
+
+
+# A text that starts and ends with no white space (``\s`` is str.isspace) and
+# holds no control character (text.CONTROL's class): one match for three tests.
+_CLEAN_TEXT = re.compile(r"(?!\s)[^" + CONTROL.pattern[1:-1] + r"]*(?<!\s)")
 
 
 def _one_at(address: str) -> bool:
@@ -184,7 +190,8 @@ def remove_values(ctx: Context, obj: ProxyObject) -> tuple[str, ...]:
         if retired_targets(ctx, obj):
             remove = ()
         else:
-            kept = {n for n, _, _ in kept_values(ctx, obj)}
+            # kept_values keeps CCMAIL values only: none to look for otherwise
+            kept = {n for n, _, _ in kept_values(ctx, obj)} if CCMAIL in retired else None
             if kept:
                 remove = tuple(v.text for n, v in enumerate(obj.values)
                                if v.type in retired and n not in kept)
