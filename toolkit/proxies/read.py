@@ -68,7 +68,7 @@ def _kind_55(classes: frozenset[str], entry: RawEntry) -> ProxyKind | None:
     return None if kind is None else _KINDS[kind]
 
 
-def _proxy_values(raw: list[AttrValue]) -> tuple[ProxyValue, ...]:
+def _proxy_values(raw: Iterable[AttrValue]) -> tuple[ProxyValue, ...]:
     """proxyAddresses as read: each text parsed (case tells the primary),
     bytes that were not UTF-8 kept as undecodable values."""
     parse = parse_value
@@ -119,6 +119,9 @@ def _targets(entry: RawEntry, dialect: str) -> tuple[str, ...]:
 def _type_details(entry: RawEntry) -> int | str | None:
     """msExchRecipientTypeDetails (LDAP/LDIF: a number), else RecipientTypeDetails
     by name (PowerShell: ``recipienttypedetails``, see psobjects.raw_entry)."""
+    attrs = entry.attrs
+    if "msexchrecipienttypedetails" not in attrs and "recipienttypedetails" not in attrs:
+        return None  # neither was read (most LDIF exports): no look-up of each
     first = entry.first("msexchrecipienttypedetails")
     try:
         if first is not None:
@@ -136,7 +139,7 @@ _CLASSES: dict[tuple[AttrValue, ...], frozenset[str]] = {}
 _CLASSES_MAX = 4096
 
 
-def object_classes(values: list[AttrValue]) -> frozenset[str]:
+def object_classes(values: Iterable[AttrValue]) -> frozenset[str]:
     """The object's classes: its string ``objectClass`` values, lower case.
     Remembered per list of values: one look-up instead of a set and a
     frozenset per object (``tests/test_proxies_fast.py``)."""
@@ -152,12 +155,13 @@ def object_classes(values: list[AttrValue]) -> frozenset[str]:
 def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
     """The object an entry stands for, or None: not a recipient class of the
     dialect, or no address value and no non-blank target."""
-    classes = object_classes(entry.get("objectclass"))
+    attrs = entry.attrs  # entry.get(name), without the method call
+    classes = object_classes(attrs.get("objectclass", ()))
     if dialect == AD:
         kind = _kind_ad(classes, entry)
         if kind is None:
             return None
-        values = _proxy_values(entry.get("proxyaddresses"))
+        values = _proxy_values(attrs.get("proxyaddresses", ()))
     else:
         kind = _kind_55(classes, entry)
         if kind is None:
@@ -166,7 +170,7 @@ def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
     targets = _targets(entry, dialect)
     if not values and not targets:
         return None
-    excluded = entry.get("msexchpoliciesexcluded")
+    excluded = attrs.get("msexchpoliciesexcluded")
     return new_object(
         "dn:" + fold(entry.dn), entry.dn, kind, values, targets, classes,
         _type_details(entry) if dialect == AD else None,
