@@ -198,7 +198,9 @@ def test_version_and_help_examples():
     assert code == 0 and "ccmig" in out
 
     def leaves(group, path):
-        for name, command in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
             if isinstance(command, click.Group):
                 yield from leaves(command, [*path, name])
             else:
@@ -326,3 +328,40 @@ def test_colour_only_on_a_terminal_and_not_with_no_color(monkeypatch, org):
     monkeypatch.delenv("NO_COLOR")
     write_table(rows, plain)
     assert "\x1b" not in plain.getvalue()
+
+
+def test_a_command_imports_only_its_own_module(tmp_path):
+    """The root imports a command's module when the command is asked for
+    (toolkit.cli.main.COMMANDS): `ccmig --version` loads no command module, and
+    running `check` loads toolkit.cli.audit but not the proxies, remediation,
+    settings or history code. A profile key is still checked against every
+    command's options (check_profile_keys asks for each command)."""
+    import subprocess
+    import sys
+
+    from toolkit.cli.main import COMMANDS, cli
+
+    probe = ("import sys; from toolkit.cli.main import run; code = run(sys.argv[1:]); "
+             "print(sorted(m for m in sys.modules if m.startswith('toolkit.cli.')))")
+
+    def loaded(*args):
+        proc = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True,
+                              text=True, cwd=tmp_path, env={"PATH": "/usr/bin:/bin",
+                                                            "HOME": str(tmp_path)})
+        return proc.stdout.strip().splitlines()[-1]
+
+    modules = {m for m, _ in COMMANDS.values()}
+    version = loaded("--version")
+    assert not any(f"'{m}'" in version for m in modules), version
+    check = loaded("check", "--ldif", "/dev/null", "--exchange-po", "EXCH", "nobody")
+    assert "'toolkit.cli.audit'" in check
+    for other in modules - {"toolkit.cli.audit"}:
+        assert f"'{other}'" not in check, (other, check)
+    # every name listed is a command its module defines, under that name
+    import click
+
+    ctx = click.Context(cli)
+    assert cli.list_commands(ctx) == sorted(COMMANDS)
+    for name in COMMANDS:
+        assert cli.get_command(ctx, name).name == name
+    assert cli.get_command(ctx, "no-such-command") is None

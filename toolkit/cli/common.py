@@ -147,13 +147,16 @@ def expand_ccmail_dirs(values: Sequence[str]) -> list[str]:
     return out
 
 
-def _option_names(command: click.Command) -> set[str]:
-    """Every long option name of ``command`` and, for a group, its commands."""
+def _option_names(command: click.Command, ctx: click.Context) -> set[str]:
+    """Every long option name of ``command`` and, for a group, its commands
+    (asked through ``get_command``: the root imports a command when asked)."""
     names = {o[2:] for p in command.params if isinstance(p, click.Option)
              for o in p.opts if o.startswith("--")}
     if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            names |= _option_names(sub)
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            if sub is not None:
+                names |= _option_names(sub, ctx)
     return names
 
 
@@ -161,7 +164,8 @@ def check_profile_keys(ctx: click.Context, profile: Profile) -> None:
     """A key no command has is a typo: silently ignoring it would run with a default."""
     if not profile.values:
         return
-    known = _option_names(ctx.find_root().command)
+    root = ctx.find_root()
+    known = _option_names(root.command, root)
     for key in profile.values:
         if key not in known:
             raise InputError(f"profile {profile.name!r}: unknown key {key!r} (keys are long "

@@ -3,23 +3,39 @@ boundary that turns every failure into one line and the spec's exit code."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
 from toolkit import __version__
-from toolkit.cli.audit import audit, check, recipients
 from toolkit.cli.common import CcmigGroup, global_options
-from toolkit.cli.demo import demo_group
-from toolkit.cli.history import diff, history
-from toolkit.cli.powershell import addresses, stats
-from toolkit.cli.proxies import proxies_group
-from toolkit.cli.remediate import apply, plan, undo
-from toolkit.cli.report import report
-from toolkit.cli.settings import config_group, creds_group
 from toolkit.errors import CcmigError
 from toolkit.text import one_line, printable
+
+#: Every top-level command: its name -> the module and the click object that
+#: define it. A command's module is imported when the command is asked for
+#: (run, ``--help``, the generated reference), not at start-up: a runbook that
+#: calls ``ccmig check`` does not import the proxies, remediation and
+#: settings code (~45 ms of start-up on this machine; see `docs/performance.md`).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("toolkit.cli.audit", "audit"),
+    "check": ("toolkit.cli.audit", "check"),
+    "recipients": ("toolkit.cli.audit", "recipients"),
+    "addresses": ("toolkit.cli.powershell", "addresses"),
+    "stats": ("toolkit.cli.powershell", "stats"),
+    "plan": ("toolkit.cli.remediate", "plan"),
+    "apply": ("toolkit.cli.remediate", "apply"),
+    "undo": ("toolkit.cli.remediate", "undo"),
+    "config": ("toolkit.cli.settings", "config_group"),
+    "creds": ("toolkit.cli.settings", "creds_group"),
+    "report": ("toolkit.cli.report", "report"),
+    "history": ("toolkit.cli.history", "history"),
+    "diff": ("toolkit.cli.history", "diff"),
+    "proxies": ("toolkit.cli.proxies", "proxies_group"),
+    "demo": ("toolkit.cli.demo", "demo_group"),
+}
 
 
 class RootGroup(CcmigGroup):
@@ -37,6 +53,16 @@ class RootGroup(CcmigGroup):
             sys.exit(code)
         return code
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported on first use (see :data:`COMMANDS`)."""
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
 
 @click.group(cls=RootGroup, context_settings={"help_option_names": ["-h", "--help"]},
              epilog="""\b
@@ -52,11 +78,6 @@ def cli() -> None:
 
     Finds every user in every state, says what to do, and proves the result.
     """
-
-
-for command in (audit, check, recipients, addresses, stats, plan, apply, undo, config_group,
-                creds_group, report, history, diff, proxies_group, demo_group):
-    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

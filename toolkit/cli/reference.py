@@ -17,8 +17,10 @@ def _walk(command: click.Command, name: str, parent: click.Context | None
     ctx = click.Context(command, info_name=name, parent=parent, **command.context_settings)
     yield ctx, command
     if isinstance(command, click.Group):
-        for sub in sorted(command.commands):
-            yield from _walk(command.commands[sub], sub, ctx)
+        for sub in sorted(command.list_commands(ctx)):
+            found = command.get_command(ctx, sub)
+            if found is not None:
+                yield from _walk(found, sub, ctx)
 
 
 def render(root: click.Command) -> str:
