@@ -94,7 +94,7 @@ _KIND_TEXT = {kind: kind.value for kind in ProxyKind}  # .value through the enum
 
 
 def quoted(values: Iterable[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
+    return ", ".join([f"'{v}'" for v in values])
 
 
 # --------------------------------------------------------------------------- shared predicates
@@ -187,7 +187,7 @@ def remove_values(ctx: Context, obj: ProxyObject) -> tuple[str, ...]:
     retired = ctx.settings.retired
     remove = tuple([v.text for v in obj.values if v.type in retired])
     if remove:
-        if retired_targets(ctx, obj):
+        if obj.targets and retired_targets(ctx, obj):
             remove = ()
         else:
             # kept_values keeps CCMAIL values only: none to look for otherwise
@@ -249,7 +249,7 @@ def duplicate_proxy(ctx: Context, i: int) -> ProxyFinding | None:
 
 def retired_target(ctx: Context, i: int) -> ProxyFinding | None:
     obj = ctx.objects[i]
-    targets = retired_targets(ctx, obj)
+    targets = retired_targets(ctx, obj) if obj.targets else ()  # most objects have none
     if not targets:
         return None
     kinds = sorted({value_type(t) or "" for t in targets})
