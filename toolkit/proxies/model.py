@@ -105,16 +105,16 @@ _WRITTEN_MAX = 4096
 def parse_value(text: str, primary_by_case: bool = True) -> ProxyValue:
     """``ProxyValue.parse``: the same value, made faster.
 
-    Why: ``proxies audit`` parses every address value (~376,000 at 100,000
+    Why: ``proxies audit`` parses every address value (37,602 at 10,000
     people). The frozen dataclass's constructor sets each field through
     ``object.__setattr__``; this fills a :func:`~toolkit.model.twin` and
     makes it a ProxyValue, finds the ``:`` once (not once in
     :func:`value_type` and again here) and looks up the type as written in a
     small table instead of upper-casing it and testing its case for every
-    value. Measured under callgrind at 10,000 people (37,602 values): parse
-    ~2,900 -> ~1,100 instructions a value. ``tests/test_proxies_fast.py``
-    holds it to :func:`value_type` and :func:`written_primary` over random and
-    hostile texts.
+    value. Measured under callgrind (gc off, as the CLI runs; the loop
+    around it included): ~17,400 -> ~6,300 instructions a value.
+    ``tests/test_proxies_fast.py`` holds it to :func:`value_type` and
+    :func:`written_primary` over random and hostile texts.
     """
     v = _new(_ValueTwin)
     v.text = text
@@ -168,9 +168,9 @@ def new_object(key: str, dn: str, kind: ProxyKind, values: tuple[ProxyValue, ...
                type_details: int | str | None, policies_excluded: tuple[str, ...],
                where: str | None) -> ProxyObject:
     """``ProxyObject(...)`` with every field given, made through its
-    :func:`~toolkit.model.twin` (nine plain stores instead of nine
-    ``object.__setattr__`` calls: ~1,000 instead of ~4,000 instructions an
-    object under callgrind)."""
+    :func:`~toolkit.model.twin`: nine plain stores instead of nine
+    ``object.__setattr__`` calls (under callgrind, gc off, the loop around
+    it included: ~18,400 -> ~7,400 instructions an object)."""
     o = _new(_ObjectTwin)
     o.key = key
     o.dn = dn
