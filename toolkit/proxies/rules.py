@@ -134,7 +134,7 @@ def _plainly_well_formed(v: ProxyValue) -> bool:
     callgrind (gc off, as the CLI runs) malformed_reasons cost ~9,400
     instructions a value with its full tests (three ``isspace`` tests, the
     CONTROL search, a list), ~8,300 with a regular expression as shortcut
-    and ~5,000 with this one (``str.isprintable`` is one pass in C).
+    and ~6,400 with this one (``str.isprintable`` is one pass in C).
     ``tests/test_proxies_fast.py`` holds the two together over random and
     hostile values and every character of the first planes."""
     text, address, kind = v.text, v.address, v.type
