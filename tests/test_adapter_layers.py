@@ -20,7 +20,7 @@ EXCHANGE = Path(__file__).resolve().parent.parent / "toolkit" / "exchange"
 LAYERS = {
     "powershell": ["writer", "powershell", "psreads", "pswrites", "psmatch", "pspipeline",
                    "pssession", "psfailures", "psinternals", "psobjects", "pssettings"],
-    "ldap": ["ldap", "ldapread", "ldapfast", "ldaperrors", "ldapoptions"],
+    "ldap": ["ldap", "ldapread", "ldaprequests", "ldapfast", "ldaperrors", "ldapoptions"],
 }
 
 

@@ -440,3 +440,32 @@ def test_a_message_cut_short_is_left_to_ldap3():
     assert ldapfast.decode_search_entry(message) is not None
     for size in range(len(message)):
         assert ldapfast.decode_search_entry(message[:size]) is None
+
+
+@pytest.mark.parametrize("message_id", [1, 127, 128, 255, 256, 32767, 32768, 8_388_608, 2**31 - 1])
+def test_a_later_page_message_is_the_one_ldap3_encodes(message_id):
+    """ldaprequests.search_message against ldap3's own send (LDAPMessage built
+    and encoded by pyasn1): every ID length, cookies and filters short and
+    long enough for each length form (short, 0x81 n, 0x82 n n)."""
+    from ldap3.operation.search import search_operation
+    from ldap3.protocol.convert import build_controls_list
+    from ldap3.protocol.rfc2696 import paged_search_control
+    from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
+    from ldap3.utils.asn1 import encode
+
+    from toolkit.exchange.ldaprequests import search_message
+
+    rng = random.Random(message_id)
+    for names, cookie_size in [(1, 1), (3, 60), (20, 200), (40, 70_000)]:
+        attributes = [f"attr{n}" for n in range(names)]
+        search_filter = "(|" + "".join(f"(cn=x{n}*)" for n in range(names)) + ")"
+        request = search_operation("DC=corp,DC=example", search_filter, ldap3.SUBTREE, ldap3.DEREF_NEVER,
+                                   attributes, 0, 0, False, True, None, None, validator=None,
+                                   check_names=False)
+        controls = [paged_search_control(False, rng.randrange(1, 5000), rng.randbytes(cookie_size))]
+        message = LDAPMessage()
+        message["messageID"] = MessageID(message_id)
+        message["protocolOp"] = ProtocolOp().setComponentByName("searchRequest", request)
+        message["controls"] = build_controls_list(controls)
+        operation = encode(ProtocolOp().setComponentByName("searchRequest", request))
+        assert search_message(message_id, operation, controls) == encode(message)

@@ -8,6 +8,7 @@ slapd these tests fail (scripts/test installs it).
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 import logging
 import socket
@@ -309,14 +310,7 @@ def test_the_next_page_is_asked_for_before_this_page_is_handed_over(bulk_server)
     """search_ahead: the server makes page N+1 while the consumer reads page N
     (the request goes out first), and every entry still arrives once."""
     conn = _connection(bulk_server)
-    events: list[str] = []
-    send = conn.send
-
-    def logged_send(*args, **kwargs):
-        events.append("send")
-        return send(*args, **kwargs)
-
-    conn.send = logged_send
+    events = _sent(conn)  # the requests on the wire (later pages do not pass conn.send)
     names, sent_before = [], []  # each entry, and how many requests had gone out when it came
     for e in ldapread.search(conn, bulk_server.base_dn, "(objectClass=user)", ["cn"],
                              page_size=500):
@@ -591,3 +585,71 @@ def test_context_manager_starts_and_stops(tmp_path):
         assert len(list(read_ldap(s, recipient_filter(Dialect.EXCHANGE55), ["cn"]))) == 5
         assert slapd._alive(info.pid)
     assert not slapd._alive(info.pid)
+
+
+class _Recorded:
+    """A socket that keeps a copy of everything sent through it."""
+
+    def __init__(self, sock: socket.socket, sent: list[bytes]) -> None:
+        self._sock, self._sent = sock, sent
+
+    def sendall(self, data: bytes) -> None:
+        self._sent.append(bytes(data))
+        self._sock.sendall(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def _sent(conn: ldap3.Connection) -> list[bytes]:
+    """Every message ``conn`` sends from now on, as it goes on the wire."""
+    sent: list[bytes] = []
+    conn.socket = _Recorded(conn.socket, sent)
+    return sent
+
+
+def _decoded(message: bytes):
+    from ldap3.protocol.rfc4511 import LDAPMessage
+    from ldap3.utils.asn1 import decoder
+
+    return decoder.decode(message, asn1Spec=LDAPMessage())[0]
+
+
+def _cookie_of(message: bytes) -> bytes | None:
+    """The paged-results cookie a search request message carries (None: no control)."""
+    from ldap3.protocol.rfc2696 import RealSearchControlValue
+    from ldap3.utils.asn1 import decoder
+
+    decoded = _decoded(message)
+    if not decoded["controls"].hasValue():
+        return None
+    value, _ = decoder.decode(bytes(decoded["controls"][0]["controlValue"]),
+                              asn1Spec=RealSearchControlValue())
+    return bytes(value["cookie"])
+
+
+def test_later_pages_send_what_ldap3s_own_search_sends(bulk_server):
+    """paged_search sends the first page's searchRequest again for every later
+    page: byte for byte the message ldap3's Connection.search sends for that
+    cookie, with the same message ID."""
+    attributes = ["cn", "objectGUID", "proxyAddresses"]
+    conn = _connection(bulk_server)
+    sent = _sent(conn)
+    got = list(ldapread.search(conn, bulk_server.base_dn, "(objectClass=user)", attributes,
+                               page_size=400))
+    conn.unbind()
+    searches = [m for m in sent if _cookie_of(m) is not None]  # (not the unbind)
+    assert len(got) == BULK and len(searches) == -(-BULK // 400) > 2
+    reference = _connection(bulk_server)
+    expected = _sent(reference)
+    reference.post_send_search = lambda message_id: message_id  # send only: the answers are dropped
+    ids = itertools.chain([int(_decoded(m)["messageID"]) for m in searches], itertools.count(1000))
+    reference.server.next_message_id = lambda: next(ids)  # (ldap3 counts across connections)
+    for message in searches:
+        reference.search(bulk_server.base_dn, "(objectClass=user)", search_scope=ldap3.SUBTREE,
+                         dereference_aliases=ldap3.DEREF_NEVER, attributes=attributes,
+                         paged_size=400, paged_cookie=_cookie_of(message) or None,
+                         paged_criticality=False)
+    reference.unbind()
+    assert searches == expected[: len(searches)]
+    assert all(_cookie_of(m) for m in searches[1:])  # each later page carried its cookie

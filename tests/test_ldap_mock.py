@@ -33,7 +33,7 @@ from toolkit.exchange.ldap import (
     search,
 )
 from toolkit.exchange.ldif import read_ldif
-from toolkit.model import Dialect
+from toolkit.model import Dialect, RawEntry
 
 AD_LDIF = Path(__file__).parent / "data" / "ldap" / "ad.ldif"
 BASE = "DC=corp,DC=example"
@@ -234,6 +234,46 @@ def test_continuation_references():
     conn = ScriptedConnection([([_entry("CN=A", cn=[b"A"]), child], _done())])
     _, exc = _consume(conn)
     assert isinstance(exc, ConnectionFailure) and "child.corp.example" in str(exc)
+
+
+def _fast(dn: str) -> dict:
+    """A response item as ldapfast's decoder makes it: the finished entry in it."""
+    return {"type": "searchResEntry", "dn": dn, "ccmig_entry": RawEntry(dn, {"cn": [dn]})}
+
+
+def test_entries_before_what_stops_a_page_are_streamed_first():
+    """Pages are handed over as lists (ldapread.EntryStream): a reference to
+    follow, or an entry that cannot be read, in the middle of a page still
+    comes after the page's entries before it, with the count of them."""
+    child = {"type": "searchResRef", "uri": ["ldap://child.corp.example/DC=child,DC=corp,DC=example"]}
+    conn = ScriptedConnection([
+        ([_fast("CN=A"), _fast("CN=B")], _done(cookie=b"c")),  # every item decoded by ldapfast
+        ([_fast("CN=C"), _entry("CN=D", cn=[b"D"]), child, _fast("CN=E")], _done()),
+    ])  # fmt: skip
+    seen, exc = _consume(conn)
+    assert [e.dn for e in seen] == ["CN=A", "CN=B", "CN=C", "CN=D"]
+    assert isinstance(exc, ConnectionFailure) and "child.corp.example" in str(exc)
+    assert "after 4 entries (2 pages)" in str(exc)
+    ranged = _entry("CN=R", **{"member;range=0-1499": [b"CN=B"]})
+    conn = ScriptedConnection([([_fast("CN=A"), ranged, _fast("CN=B")], _done())])
+    seen, exc = _consume(conn)
+    assert [e.dn for e in seen] == ["CN=A"] and "ranged retrieval" in str(exc)
+    conn = ScriptedConnection([([child], _done())])  # nothing before it: nothing streamed
+    seen, exc = _consume(conn)
+    assert seen == [] and "after 0 entries (1 page)" in str(exc)
+
+
+def test_a_stream_stopped_mid_page_takes_the_next_page_off_the_line():
+    conn = ScriptedConnection([
+        ([_fast("CN=A"), _fast("CN=B")], _done(cookie=b"c")),
+        ([_fast("CN=C")], _done()),
+    ])  # fmt: skip
+    stream = search(conn, BASE, "(cn=*)", ["cn"])
+    assert next(stream).dn == "CN=A"
+    assert len(conn.calls) == 1  # (a connection that is not ldap3's SyncStrategy searches on receive)
+    stream.close()
+    assert len(conn.calls) == 2 and conn.pages == []  # the page asked for, taken and dropped
+    assert list(stream) == []
 
 
 def test_attribute_options_and_ranges():

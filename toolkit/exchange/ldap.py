@@ -42,7 +42,7 @@ import math
 import ssl
 import struct
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,10 +69,13 @@ from toolkit.exchange.ldapoptions import (
 from toolkit.exchange.ldapread import (
     IGNORED_REFERENCE_RDNS,
     PAGED_RESULTS_OID,
+    EntryStream,
     dialect_attributes,
     escape_filter_value,
+    pages,
     recipient_filter,
     search,
+    stream,
 )
 from toolkit.model import RawEntry
 
@@ -393,16 +396,25 @@ def _close(conn: ldap3.Connection) -> None:
 
 def read_ldap(
     settings: LdapSettings, search_filter: str, attributes: Iterable[str] | None
-) -> Iterator[RawEntry]:
+) -> EntryStream:
     """Connect, stream every matching entry under ``settings.base_dn``, disconnect.
 
     Raises InputError (bad settings, exit 2) before connecting and
     ConnectionFailure (exit 3) for anything the network or server does,
-    including a search the server did not complete.
+    including a search the server did not complete. Nothing happens until
+    the first entry is asked for; ``close()`` (or dropping the stream)
+    disconnects. The entries come a page at a time (see
+    :class:`~toolkit.exchange.ldapread.EntryStream`).
     """
+    return stream(_read_pages(settings, search_filter, attributes))
+
+
+def _read_pages(
+    settings: LdapSettings, search_filter: str, attributes: Iterable[str] | None
+) -> Generator[list[RawEntry], None, None]:
     conn = connect(settings)
     try:
-        yield from search(
+        yield from pages(
             conn,
             settings.base_dn,
             search_filter,
