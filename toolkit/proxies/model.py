@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from toolkit.model import Finding
+from toolkit.model import Finding, twin
 from toolkit.text import fold
 
 _ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -67,12 +67,9 @@ class ProxyValue:
 
     @classmethod
     def parse(cls, text: str, primary_by_case: bool = True) -> ProxyValue:
-        kind = value_type(text)
-        if kind is None:
-            return cls(text, None, "")
-        cut = text.find(":")
-        primary = primary_by_case and written_primary(text[:cut])
-        return cls(text, kind, text[cut + 1:], primary)
+        """``text`` split at its first ``:`` (:func:`value_type`,
+        :func:`written_primary`), made by :func:`parse_value`."""
+        return parse_value(text, primary_by_case)
 
     @classmethod
     def typed(cls, type_as_written: str, address: str) -> ProxyValue:
@@ -96,6 +93,51 @@ class ProxyValue:
         return self.type, fold(self.address)
 
 
+_ValueTwin = twin(ProxyValue)
+_new = object.__new__
+# type as written -> (value_type, written_primary): a directory spells its types
+# a handful of ways (SMTP, smtp, X400, CCMAIL, ...). Bounded, as hostile input
+# could spell many.
+_WRITTEN: dict[str, tuple[str, bool]] = {}
+_WRITTEN_MAX = 4096
+
+
+def parse_value(text: str, primary_by_case: bool = True) -> ProxyValue:
+    """``ProxyValue.parse``: the same value, made faster.
+
+    Why: ``proxies audit`` parses every address value (37,602 at 10,000
+    people). The frozen dataclass's constructor sets each field through
+    ``object.__setattr__``; this fills a :func:`~toolkit.model.twin` and
+    makes it a ProxyValue, finds the ``:`` once (not once in
+    :func:`value_type` and again here) and looks up the type as written in a
+    small table instead of upper-casing it and testing its case for every
+    value. Measured under callgrind (gc off, as the CLI runs; the loop
+    around it included): ~17,400 -> ~6,300 instructions a value.
+    ``tests/test_proxies_fast.py`` holds it to :func:`value_type` and
+    :func:`written_primary` over random and hostile texts.
+    """
+    v = _new(_ValueTwin)
+    v.text = text
+    cut = text.find(":")
+    if cut <= 0:
+        v.type = None
+        v.address = ""
+        v.primary = False
+    else:
+        written = text[:cut]
+        known = _WRITTEN.get(written)
+        if known is None:
+            known = (written.translate(_ASCII_UPPER), written_primary(written))
+            if len(_WRITTEN) < _WRITTEN_MAX:
+                _WRITTEN[written] = known
+        v.type = known[0]
+        v.address = text[cut + 1:]
+        v.primary = primary_by_case and known[1]
+    v.undecodable = False
+    v.__class__ = ProxyValue
+    return v  # type: ignore[no-any-return]
+
+
 @dataclass(frozen=True, slots=True)
 class ProxyObject:
     """An Exchange object that carries address values or a target.
@@ -116,6 +158,31 @@ class ProxyObject:
     type_details: int | str | None = None
     policies_excluded: tuple[str, ...] = ()
     where: str | None = None
+
+
+_ObjectTwin = twin(ProxyObject)
+
+
+def new_object(key: str, dn: str, kind: ProxyKind, values: tuple[ProxyValue, ...],
+               targets: tuple[str, ...], classes: frozenset[str],
+               type_details: int | str | None, policies_excluded: tuple[str, ...],
+               where: str | None) -> ProxyObject:
+    """``ProxyObject(...)`` with every field given, made through its
+    :func:`~toolkit.model.twin`: nine plain stores instead of nine
+    ``object.__setattr__`` calls (under callgrind, gc off, the loop around
+    it included: ~18,400 -> ~7,400 instructions an object)."""
+    o = _new(_ObjectTwin)
+    o.key = key
+    o.dn = dn
+    o.kind = kind
+    o.values = values
+    o.targets = targets
+    o.classes = classes
+    o.type_details = type_details
+    o.policies_excluded = policies_excluded
+    o.where = where
+    o.__class__ = ProxyObject
+    return o  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- output
@@ -144,6 +211,23 @@ class ProxyRow:
         return {"key": self.key, "dn": self.dn, "kind": self.kind.value, "values": self.values,
                 "remove": list(self.remove), "status": self.status,
                 "findings": [f.as_dict() for f in self.findings]}
+
+
+_RowTwin = twin(ProxyRow)
+
+
+def new_row(key: str, dn: str, kind: ProxyKind, values: int, remove: tuple[str, ...],
+            findings: tuple[ProxyFinding, ...]) -> ProxyRow:
+    """``ProxyRow(...)`` through its :func:`~toolkit.model.twin` (as :func:`new_object`)."""
+    r = _new(_RowTwin)
+    r.key = key
+    r.dn = dn
+    r.kind = kind
+    r.values = values
+    r.remove = remove
+    r.findings = findings
+    r.__class__ = ProxyRow
+    return r  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from toolkit.exchange.dialects import classify_55, classify_ad
-from toolkit.model import AttrValue, RawEntry
-from toolkit.proxies.model import ProxyKind, ProxyObject, ProxyValue
+from toolkit.model import AttrValue, Kind, RawEntry
+from toolkit.proxies.model import ProxyKind, ProxyObject, ProxyValue, new_object, parse_value
 from toolkit.text import fold
 
 AD, EXCHANGE55 = "ad", "exchange55"
@@ -42,30 +42,43 @@ def _texts(values: Iterable[AttrValue]) -> list[str]:
     return [v for v in values if isinstance(v, str)]
 
 
-def _kind_ad(classes: set[str], entry: RawEntry) -> ProxyKind | None:
+# The audit's kind -> the same kind here (a dict look-up: ProxyKind(kind.value)
+# goes through Enum.__call__ and the .value property, both in Python).
+_BY_VALUE = {kind.value: kind for kind in ProxyKind}
+_KINDS = {kind: _BY_VALUE[kind.value] for kind in Kind if kind.value in _BY_VALUE}
+
+
+def _kind_ad(classes: frozenset[str], entry: RawEntry) -> ProxyKind | None:
     """The audit's AD classification (one rule, in toolkit.exchange.dialects),
     never a computer, plus ``user`` for a user that is neither a mailbox nor
     a custom recipient: it still carries addresses worth checking."""
     if "computer" in classes:
         return None
-    kind = classify_ad(classes, entry)
+    kind = classify_ad(classes, entry)  # type: ignore[arg-type]  # read only
     if kind is not None:
-        return ProxyKind(kind.value)
+        return _KINDS[kind]
     if "user" in classes or "inetorgperson" in classes:
         return ProxyKind.USER
     return None
 
 
-def _kind_55(classes: set[str], entry: RawEntry) -> ProxyKind | None:
+def _kind_55(classes: frozenset[str], entry: RawEntry) -> ProxyKind | None:
     """The audit's Exchange 5.5 classification, unchanged."""
-    kind = classify_55(classes, entry)
-    return None if kind is None else ProxyKind(kind.value)
+    kind = classify_55(classes, entry)  # type: ignore[arg-type]
+    return None if kind is None else _KINDS[kind]
 
 
-def _text_value(raw: AttrValue, primary_by_case: bool) -> ProxyValue:
+def _proxy_values(raw: Iterable[AttrValue]) -> tuple[ProxyValue, ...]:
+    """proxyAddresses as read: each text parsed (case tells the primary),
+    bytes that were not UTF-8 kept as undecodable values."""
+    parse = parse_value
+    return tuple([parse(v) if v.__class__ is str else _other_value(v) for v in raw])
+
+
+def _other_value(raw: AttrValue) -> ProxyValue:
     if isinstance(raw, bytes):
         return ProxyValue.undecodable_bytes(raw)
-    return ProxyValue.parse(raw, primary_by_case)
+    return parse_value(raw)  # a str subclass (no reader makes one): parsed as text
 
 
 def _values_55(entry: RawEntry) -> list[ProxyValue]:
@@ -93,7 +106,10 @@ def _values_55(entry: RawEntry) -> list[ProxyValue]:
 
 
 def _targets(entry: RawEntry, dialect: str) -> tuple[str, ...]:
-    raw = list(entry.get("targetaddress"))
+    raw = entry.get("targetaddress")
+    if not raw and dialect == AD:  # most objects: no target
+        return ()
+    raw = list(raw)
     if dialect == EXCHANGE55:
         raw += entry.get("target-address")
     texts = (v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else v for v in raw)
@@ -103,6 +119,9 @@ def _targets(entry: RawEntry, dialect: str) -> tuple[str, ...]:
 def _type_details(entry: RawEntry) -> int | str | None:
     """msExchRecipientTypeDetails (LDAP/LDIF: a number), else RecipientTypeDetails
     by name (PowerShell: ``recipienttypedetails``, see psobjects.raw_entry)."""
+    attrs = entry.attrs
+    if "msexchrecipienttypedetails" not in attrs and "recipienttypedetails" not in attrs:
+        return None  # neither was read (most LDIF exports): no look-up of each
     first = entry.first("msexchrecipienttypedetails")
     try:
         if first is not None:
@@ -113,30 +132,49 @@ def _type_details(entry: RawEntry) -> int | str | None:
     return named.strip() if named and named.strip() else None
 
 
+# objectClass values exactly as read -> their string values lower-cased: a
+# directory holds a handful of objectClass lists, each on thousands of objects.
+# Bounded, so hostile input cannot grow it.
+_CLASSES: dict[tuple[AttrValue, ...], frozenset[str]] = {}
+_CLASSES_MAX = 4096
+
+
+def object_classes(values: Iterable[AttrValue]) -> frozenset[str]:
+    """The object's classes: its string ``objectClass`` values, lower case.
+    Remembered per list of values: one look-up instead of a set and a
+    frozenset per object (``tests/test_proxies_fast.py``)."""
+    key = tuple(values)
+    classes = _CLASSES.get(key)
+    if classes is None:
+        classes = frozenset(c.lower() for c in _texts(values))
+        if len(_CLASSES) < _CLASSES_MAX:
+            _CLASSES[key] = classes
+    return classes
+
+
 def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
     """The object an entry stands for, or None: not a recipient class of the
     dialect, or no address value and no non-blank target."""
-    classes = {c.lower() for c in _texts(entry.get("objectclass"))}
+    attrs = entry.attrs  # entry.get(name), without the method call
+    classes = object_classes(attrs.get("objectclass", ()))
     if dialect == AD:
         kind = _kind_ad(classes, entry)
         if kind is None:
             return None
-        values = [_text_value(v, True) for v in entry.get("proxyaddresses")]
+        values = _proxy_values(attrs.get("proxyaddresses", ()))
     else:
         kind = _kind_55(classes, entry)
         if kind is None:
             return None
-        values = _values_55(entry)
+        values = tuple(_values_55(entry))
     targets = _targets(entry, dialect)
     if not values and not targets:
         return None
-    return ProxyObject(
-        key="dn:" + fold(entry.dn), dn=entry.dn, kind=kind, values=tuple(values),
-        targets=targets, classes=frozenset(classes),
-        type_details=_type_details(entry) if dialect == AD else None,
-        policies_excluded=tuple(_texts(entry.get("msexchpoliciesexcluded"))),
-        where=entry.where,
-    )
+    excluded = attrs.get("msexchpoliciesexcluded")
+    return new_object(
+        "dn:" + fold(entry.dn), entry.dn, kind, values, targets, classes,
+        _type_details(entry) if dialect == AD else None,
+        tuple(_texts(excluded)) if excluded else (), entry.where)
 
 
 def read_objects(entries: Iterable[RawEntry], dialect: str) -> Iterator[ProxyObject]:

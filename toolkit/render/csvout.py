@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
-from typing import TextIO
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TextIO
 
 from toolkit.model import Kind, Row
 
@@ -75,17 +75,27 @@ def write_csv(rows: Iterable[Row], out: TextIO) -> None:
     :func:`csv_cell`; lines are written in batches. A row whose values are not
     strings (no rule makes one) is written the general way.
     """
+    write_lines(out, _HEADER, rows, _add_lines, _general_lines, _Cells())
+
+
+def write_lines(out: TextIO, header: str, rows: Iterable[Any],
+                add: Callable[[Any, Any, list[str]], None],
+                general: Callable[[Any], list[str]], cells: Any) -> None:
+    """``header``, then each row's lines as ``add(row, cells, lines)`` appends
+    them (no terminators), or as ``general(row)`` makes them when ``add``
+    meets a value that is not a string; written in batches of ``_BATCH``
+    lines, each ending in CRLF. The loop of :func:`write_csv` and of the
+    proxies audit's CSV (``render.proxies.audit_csv``)."""
     write = out.write
-    write(_HEADER)
-    few = _Cells()
+    write(header)
     lines: list[str] = []
     for row in rows:
         done = len(lines)
         try:
-            _add_lines(row, few, lines)
+            add(row, cells, lines)
         except (AttributeError, TypeError):  # a value that is not a string
             del lines[done:]
-            lines.extend(_general_lines(row))
+            lines.extend(general(row))
         if len(lines) >= _BATCH:
             lines.append("")
             write("\r\n".join(lines))

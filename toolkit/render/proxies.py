@@ -13,8 +13,8 @@ from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 from toolkit.errors import InputError
-from toolkit.render.csvout import write_table_csv
-from toolkit.render.jsonout import dumps, write_json_list, write_json_texts
+from toolkit.render.csvout import csv_cell, write_lines, write_table_csv
+from toolkit.render.jsonout import dumps, write_json_list
 from toolkit.render.table import clean, fit
 
 AUDIT_COLUMNS = ("key", "dn", "kind", "values", "remove", "status", "code", "severity",
@@ -53,41 +53,144 @@ def audit_csv_lines(rows: Iterable[Any]) -> Iterable[list[object]]:
             yield [*base, f.code, f.severity, f.message, f.action]
 
 
-_ROW = '{"key": %s, "dn": %s, "kind": %s, "values": %d, "remove": [%s], "status": %s, "findings": [%s]}'
-_FINDING = '{"code": %s, "severity": %s, "message": %s, "action": %s}'
+_BATCH = 64  # rows (json) or lines (csv) joined per write: fewer calls, no big buffer
+_LIMIT = 4096  # distinct values a cache below keeps (hostile input cannot grow it)
+
+
+class _Texts(dict[object, str]):
+    """Text made once per distinct value of a few-valued field (kind, status,
+    a finding's code, severity and action), by ``make``; bounded. Only
+    strings, enum members and tuples of strings are kept (values that are
+    equal but print differently, such as 1 and True, are made each time)."""
+
+    def __init__(self, make: Any) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, value: object) -> str:
+        text: str = self._make(value)
+        if len(self) < _LIMIT and (isinstance(value, str) or (
+                value.__class__ is tuple and all(x.__class__ is str for x in value))):
+            self[value] = text
+        return text
+
+
+def _finding_parts(key: tuple[str, str, str]) -> tuple[str, str]:
+    """A finding's JSON before and after its message, from (code, severity, action)."""
+    code, severity, action = key
+    enc = encode_basestring
+    return (f'{{"code": {enc(code)}, "severity": {enc(severity)}, "message": ',
+            f', "action": {enc(action)}}}')
 
 
 def audit_json(rows: Iterable[Any]) -> Iterator[str]:
     """Each row's ``dumps(row.as_dict())``, made without the dicts.
 
     At 100,000 people the dicts and the general encoder took ~0.9 s of a
-    ~9 s ``proxies audit``; one template filled with strings encoded by the
+    ~9 s ``proxies audit``; a template filled with strings encoded by the
     encoder's own string function (the one ``ensure_ascii=False`` uses) gives
-    the same text (``tests/test_proxies_cli.py`` holds it to ``dumps``). A row
-    holding anything else takes the general encoder."""
+    the same text. Now also (as ``jsonout.json_batches``): kind and status
+    are encoded once per distinct value, and a finding's code, severity and
+    long action once per distinct triple, so only key, DN, the values to
+    remove and each message are encoded per row; the template is an f-string
+    (``%`` parses its format every row). ``tests/test_proxies_cli.py`` and
+    ``tests/test_proxies_fast.py`` hold it to ``dumps``. A row holding
+    anything but strings where strings belong takes the general encoder.
+    """
     enc = encode_basestring
+    kinds = _Texts(lambda kind: enc(kind.value))
+    statuses = _Texts(enc)
+    parts = _Texts(_finding_parts)
     for row in rows:
         try:
-            yield _ROW % (
-                enc(row.key), enc(row.dn), enc(row.kind.value), row.values,
-                ", ".join([enc(v) for v in row.remove]), enc(row.status),
-                ", ".join([_FINDING % (enc(f.code), enc(f.severity), enc(f.message),
-                                       enc(f.action)) for f in row.findings]))
+            texts = []
+            for f in row.findings:
+                head, tail = parts[(f.code, f.severity, f.action)]
+                texts.append(head + enc(f.message) + tail)
+            remove = row.remove
+            yield (f'{{"key": {enc(row.key)}, "dn": {enc(row.dn)}, "kind": {kinds[row.kind]}, '
+                   f'"values": {_count(row.values)}, '
+                   f'"remove": [{", ".join([enc(v) for v in remove]) if remove else ""}], '
+                   f'"status": {statuses[row.status]}, "findings": [{", ".join(texts)}]}}')
         except TypeError:
             yield dumps(row.as_dict())
+
+
+def _count(n: object) -> str:
+    """An int as JSON writes it (``%d`` did: a non-int raises TypeError)."""
+    if n.__class__ is not int:
+        raise TypeError(n)
+    return str(n)
+
+
+def _audit_json_file(rows: Iterable[Any], out: TextIO) -> None:
+    """:func:`write_json_texts` of :func:`audit_json`, ``_BATCH`` rows a write
+    (~125 MB at 100,000 people: ~2,000 writes instead of ~100,000)."""
+    write = out.write
+    separator = "[\n  "
+    batch: list[str] = []
+    for text in audit_json(rows):
+        batch.append(text)
+        if len(batch) >= _BATCH:
+            write(separator + ",\n  ".join(batch))
+            separator = ",\n  "
+            batch.clear()
+    if batch:
+        write(separator + ",\n  ".join(batch))
+        separator = ",\n  "
+    write("[]\n" if separator == "[\n  " else "\n]\n")
+
+
+def audit_csv(rows: Iterable[Any], out: TextIO) -> None:
+    """The bytes of ``write_table_csv(AUDIT_COLUMNS, audit_csv_lines(rows))``,
+    made as ``csvout.write_csv`` makes the audit's (and by its loop,
+    :func:`~toolkit.render.csvout.write_lines`): each row's six leading cells
+    are joined once for all its findings' lines, the few-valued cells (kind,
+    status, code, severity, action) are quoted once per distinct value, the
+    rest go through :func:`~toolkit.render.csvout.csv_cell`, and lines are
+    written in batches. A row holding anything else (no rule makes one) is
+    written the general way. ``tests/test_proxies_fast.py`` holds it to
+    csv.writer."""
+    few = _Texts(lambda value: "" if value is None else csv_cell(str(value)))
+    write_lines(out, ",".join(AUDIT_COLUMNS) + "\r\n", rows, _add_csv_lines,
+                _general_csv_lines, few)
+
+
+def _add_csv_lines(row: Any, few: _Texts, lines: list[str]) -> None:
+    """``row``'s CSV lines (no terminators) appended to ``lines``."""
+    cell = csv_cell
+    remove = row.remove
+    removed = ("[]" if not remove else
+               cell("[" + ", ".join([encode_basestring(v) for v in remove]) + "]"))
+    base = (f"{cell(row.key)},{cell(row.dn)},{few[row.kind]},{_count(row.values)},{removed},"
+            f"{few[row.status]}")
+    findings = row.findings
+    if not findings:
+        lines.append(base + ",,,,")
+    for f in findings:
+        lines.append(f"{base},{few[f.code]},{few[f.severity]},{cell(f.message)},{few[f.action]}")
+
+
+def _general_csv_lines(row: Any) -> list[str]:
+    """``row``'s lines as csv.writer writes any values (the slow, general way)."""
+    import io
+
+    buf = io.StringIO()
+    write_table_csv(AUDIT_COLUMNS, audit_csv_lines([row]), buf)
+    return buf.getvalue().split("\r\n")[1:-1]
 
 
 def write_audit(rows: Sequence[Any], fmt: str, out: TextIO) -> None:
     _check(fmt)
     if fmt == "json":
-        write_json_texts(audit_json(rows), out)
+        _audit_json_file(rows, out)
         return
     if fmt in ("jsonl", "ndjson"):
         for text in audit_json(rows):
             out.write(text + "\n")
         return
     if fmt == "csv":
-        write_table_csv(AUDIT_COLUMNS, audit_csv_lines(rows), out)
+        audit_csv(rows, out)
         return
     out.write(f"{'STATUS':<24} {'KIND':<16} {'VALUES':>6} {'REMOVE':>6}  DN\n")
     for row in rows:
