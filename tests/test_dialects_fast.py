@@ -261,6 +261,26 @@ def test_pack_record_is_the_plain_record(dn, packed, primary, nick, sam, upn, ma
     assert list(smtp) == given_smtp  # the caller's list is not changed
 
 
+@pytest.mark.parametrize("falsy", [0, b"", False, 0.0, ()])
+@pytest.mark.parametrize("field", ["sam", "upn", "mail", "legacy"])
+def test_pack_record_takes_the_plain_path_for_a_falsy_field_that_is_not_a_string(field, falsy):
+    """A falsy non-string (0, b"" ...) in an optional field once joined as ""
+    in the fast path's check and then failed its second join (hypothesis
+    found sam=0 in CI): it must give whatever the plain path gives."""
+    fields = {"sam": "jsmith", "upn": None, "mail": None, "legacy": None, field: falsy}
+    args = ("CN=A,DC=x", "", "John.Smith@corp.example", "jsmith", fields["sam"], fields["upn"],
+            fields["mail"], fields["legacy"], [])
+
+    def outcome(make):
+        try:
+            return make()
+        except TypeError as exc:  # the plain path may refuse it: then both must
+            return ("TypeError", type(exc))
+
+    assert outcome(lambda: pack_record(*args)) == outcome(
+        lambda: join_record(args[0], pack_ids(*args[2:]), args[1]))
+
+
 USUAL = st.sampled_from(["jsmith", "John.Smith@corp.example", "jsmith@corp.example", "a@b.c",
                          "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith", "smith", "x@jsmith.example"])
 

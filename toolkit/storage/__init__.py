@@ -329,9 +329,11 @@ def pack_record(dn: str, packed: str | list[CcmailValue], primary_smtp: str | No
             and smtp.__class__ is list and packed.__class__ is str and "\x05" not in packed):  # type: ignore[operator]
         at = primary_smtp.rfind("@")  # type: ignore[union-attr]
         if at >= 0 and len(primary_smtp) - at > 3:  # type: ignore[arg-type]
-            try:  # (None joins as ""; anything else not a string fails the join)
-                given = "".join((dn, primary_smtp, nickname, sam or "", upn or "",  # type: ignore[arg-type]
-                                 mail or "", legacy_dn or "", *smtp))
+            try:  # (None joins as ""; anything else not a string - 0 too - fails the join)
+                given = "".join((dn, primary_smtp, nickname,  # type: ignore[arg-type]
+                                 "" if sam is None else sam, "" if upn is None else upn,
+                                 "" if mail is None else mail,
+                                 "" if legacy_dn is None else legacy_dn, *smtp))
             except TypeError:
                 given = "\x00"
             if not ("\x00" in given or "\x01" in given or "\x02" in given or "\x03" in given
