@@ -94,7 +94,6 @@ class ProxyValue:
 
 
 _ValueTwin = twin(ProxyValue)
-_new = object.__new__
 # type as written -> (value_type, written_primary): a directory spells its types
 # a handful of ways (SMTP, smtp, X400, CCMAIL, ...). Bounded, as hostile input
 # could spell many.
@@ -116,7 +115,7 @@ def parse_value(text: str, primary_by_case: bool = True) -> ProxyValue:
     ``tests/test_proxies_fast.py`` holds it to :func:`value_type` and
     :func:`written_primary` over random and hostile texts.
     """
-    v = _new(_ValueTwin)
+    v = _ValueTwin()
     v.text = text
     cut = text.find(":")
     if cut <= 0:
@@ -171,7 +170,7 @@ def new_object(key: str, dn: str, kind: ProxyKind, values: tuple[ProxyValue, ...
     :func:`~toolkit.model.twin`: nine plain stores instead of nine
     ``object.__setattr__`` calls (under callgrind, gc off, the loop around
     it included: ~18,400 -> ~7,400 instructions an object)."""
-    o = _new(_ObjectTwin)
+    o = _ObjectTwin()
     o.key = key
     o.dn = dn
     o.kind = kind
@@ -219,7 +218,7 @@ _RowTwin = twin(ProxyRow)
 def new_row(key: str, dn: str, kind: ProxyKind, values: int, remove: tuple[str, ...],
             findings: tuple[ProxyFinding, ...]) -> ProxyRow:
     """``ProxyRow(...)`` through its :func:`~toolkit.model.twin` (as :func:`new_object`)."""
-    r = _new(_RowTwin)
+    r = _RowTwin()
     r.key = key
     r.dn = dn
     r.kind = kind
