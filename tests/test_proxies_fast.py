@@ -9,7 +9,6 @@ each held here to the plain definition over random and hostile inputs.
 
 from __future__ import annotations
 
-import csv
 import io
 import random
 
@@ -17,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.plainrender import plain_csv, plain_json
 from toolkit.model import DirEntry, Finding
 from toolkit.proxies import model as proxy_model
 from toolkit.proxies import rules
@@ -42,7 +42,6 @@ from toolkit.proxies.rules import (
     retired_targets,
 )
 from toolkit.proxies.settings import ProxySettings
-from toolkit.render.csvout import safe_cell
 from toolkit.render.jsonout import dumps
 from toolkit.render.proxies import (
     AUDIT_COLUMNS,
@@ -238,18 +237,10 @@ def awkward_rows(seed: int, n: int) -> list[ProxyRow]:
 
 
 def general_csv(rows: list[ProxyRow]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(AUDIT_COLUMNS)
-    for line in audit_csv_lines(rows):
-        writer.writerow([safe_cell(v) for v in line])
-    return out.getvalue()
+    return plain_csv(rows, AUDIT_COLUMNS, audit_csv_lines)
 
 
-def general_json(rows: list[ProxyRow]) -> str:
-    items = [dumps(r.as_dict()) for r in rows]
-    return "[" + "".join(("\n  " if n == 0 else ",\n  ") + s for n, s in enumerate(items)) + (
-        "\n]\n" if items else "]\n")
+general_json = plain_json
 
 
 @pytest.mark.parametrize(("seed", "n"), [(1, 0), (2, 1), (3, 63), (4, 64), (5, 65), (6, 300)])

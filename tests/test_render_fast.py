@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+from tests.plainrender import plain_csv, plain_json
 from toolkit.model import Finding, Kind, Row
 from toolkit.render import write_rows
 from toolkit.render.csvout import COLUMNS, csv_cell, csv_lines, safe_cell
@@ -28,18 +29,10 @@ VALUES = ["", "plain", "Smith, John"] + [v for c in ODD for v in (c, c + "x", "x
 
 
 def general_csv(rows: list[Row]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
-    for line in csv_lines(rows):
-        writer.writerow([safe_cell(v) for v in line])
-    return out.getvalue()
+    return plain_csv(rows, COLUMNS, csv_lines)
 
 
-def general_json(rows: list[Row]) -> str:
-    items = [json.dumps(r.as_dict(), ensure_ascii=False) for r in rows]
-    return "[" + "".join(("\n  " if n == 0 else ",\n  ") + s for n, s in enumerate(items)) + (
-        "\n]\n" if items else "]\n")
+general_json = plain_json
 
 
 def rows_of(values: list[object]) -> list[Row]:
