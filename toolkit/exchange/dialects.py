@@ -7,11 +7,11 @@ are kept in the order read, with the ``targetAddress`` after the proxies.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from toolkit.ccmail.address import NOT_UTF8, is_ccmail_type, parse
 from toolkit.model import AttrValue, CcmailValue, Dialect, Kind, RawEntry, Recipient
-from toolkit.storage import _CANONICAL_VALID, pack_values, tagged
+from toolkit.storage import _CANONICAL_VALID, pack_record, pack_values, tagged
 from toolkit.storage.recipients import RecipientTable
 
 # Attributes the toolkit reads (spec); LDAP searches request exactly these.
@@ -310,39 +310,113 @@ def recipients(
             yield recipient
 
 
-def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: bool = False,
-               observe: Callable[[RecipientTable, int], None] | None = None,
-               mailboxes: Callable[[int, str, str | None, str | None, str | None], None]
-               | None = None) -> RecipientTable:
+class TablePart(NamedTuple):
+    """What :func:`classify_part` kept of a run of entries, ready for
+    :meth:`toolkit.storage.recipients.RecipientTable.extend` - plain lists of
+    strings, so a part pickles cheaply (a forked reader hands parts back:
+    :mod:`toolkit.parallel`)."""
+
+    records: list[str | tuple[Any, ...]]  # toolkit.storage.pack_record's
+    kinds: list[Kind]
+    subtypes: list[str | None]
+    # each mailbox's position in the part and the identities --mailbox-stats
+    # matches: DN, primary SMTP, mailNickname, sAMAccountName
+    mailboxes: list[tuple[int, str, str | None, str | None, str | None]]
+
+
+def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: bool = False,
+                  want_mailboxes: bool = False) -> TablePart:
     """The recipients of ``entries`` that carry a cc:Mail value, and with
-    ``every_mailbox`` every mailbox too, classified straight into a table
-    (no recipient object is made); ``observe`` sees each position as it is
-    added, ``mailboxes`` each mailbox's position and identities as
-    classified (DN, primary SMTP, mailNickname, sAMAccountName: what
-    ``--mailbox-stats`` matches, :meth:`toolkit.stats.StatsMatcher.observe_mailbox`),
-    so that nothing is decoded from the table again: reading the 10,000-people
-    organisation's LDAP entries with its stats file (callgrind) took 639.9 M
-    instructions when the matcher decoded them from each record, 595.0 M so
-    (690.6 M before :func:`toolkit.storage.pack_record`)."""
-    table = RecipientTable()
-    add = table.add
+    ``every_mailbox`` every mailbox too, classified and packed (no recipient
+    object is made); with ``want_mailboxes`` each mailbox's identities as
+    classified, so that nothing is decoded from the table again."""
+    records: list[str | tuple[Any, ...]] = []
+    kinds: list[Kind] = []
+    subtypes: list[str | None] = []
+    boxes: list[tuple[int, str, str | None, str | None, str | None]] = []
     mailbox = _MAILBOX
-    n = 0
     for entry in entries:
         fields = classify(entry, dialect)
         if fields is None:
             continue
-        if fields[1] is mailbox:
-            if not (fields[2] or every_mailbox):
+        dn, kind, packed, primary_smtp, smtp, nickname, sam, upn, mail, subtype, legacy = fields
+        if kind is mailbox:
+            if not (packed or every_mailbox):
                 continue
-            add(*fields)
-            if mailboxes is not None:
-                mailboxes(n, fields[0], fields[3], fields[5], fields[6])
-        elif fields[2]:
-            add(*fields)
-        else:
+            if want_mailboxes:
+                boxes.append((len(records), dn, primary_smtp, nickname, sam))
+        elif not packed:
             continue
+        records.append(pack_record(dn, packed, primary_smtp, nickname, sam, upn, mail, legacy,
+                                   smtp))
+        kinds.append(kind)
+        subtypes.append(subtype)
+    return TablePart(records, kinds, subtypes, boxes)
+
+
+def read_parts(parts: Iterable[TablePart],
+               observe: Callable[[RecipientTable, int], None] | None = None,
+               mailboxes: Callable[[int, str, str | None, str | None, str | None], None]
+               | None = None) -> RecipientTable:
+    """A table of ``parts`` in order; ``observe`` sees each position once
+    its part is added, ``mailboxes`` each mailbox's position and identities
+    (what ``--mailbox-stats`` matches,
+    :meth:`toolkit.stats.StatsMatcher.observe_mailbox`)."""
+    table = RecipientTable()
+    for part in parts:
+        base = len(table)
+        table.extend(part.records, part.kinds, part.subtypes)
+        if mailboxes is not None:
+            for k, dn, primary_smtp, nickname, sam in part.mailboxes:
+                mailboxes(base + k, dn, primary_smtp, nickname, sam)
         if observe is not None:
-            observe(table, n)
-        n += 1
+            for n in range(base, len(table)):
+                observe(table, n)
     return table
+
+
+def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: bool = False,
+               observe: Callable[[RecipientTable, int], None] | None = None,
+               mailboxes: Callable[[int, str, str | None, str | None, str | None], None]
+               | None = None) -> RecipientTable:
+    """The recipients of ``entries`` (:func:`classify_part`) as a table;
+    ``observe`` and ``mailboxes`` as :func:`read_parts`. An entry source
+    that reads in chunks (a :class:`Chunked`) is classified chunk by chunk,
+    half of the chunks in a second process where one can be forked
+    (:func:`toolkit.parallel.ordered_map`): the same table either way.
+
+    Classifying straight into packed records, with each mailbox's identities
+    kept as classified: reading the 10,000-people organisation's LDAP entries
+    with its stats file (callgrind) took 639.9 M instructions when the
+    matcher decoded them from each record, 595.0 M so (690.6 M before
+    :func:`toolkit.storage.pack_record`)."""
+    want = mailboxes is not None
+    if isinstance(entries, Chunked):
+        from toolkit.parallel import ordered_map
+
+        decode = entries.decode
+
+        def part_of(chunk: Any) -> TablePart:
+            return classify_part(decode(chunk), dialect, every_mailbox, want)
+
+        return read_parts(ordered_map(part_of, entries.chunks()), observe, mailboxes)
+    return read_parts((classify_part(entries, dialect, every_mailbox, want),), observe,
+                      mailboxes)
+
+
+class Chunked(Iterable[RawEntry]):
+    """Entries read in chunks that can be decoded apart (an LDAP page's
+    messages, a run of LDIF records): ``decode(chunk)`` must be pure and
+    chunks must pickle. Iterating gives every entry in order, in this
+    process; :func:`read_table` decodes the chunks in two processes."""
+
+    def chunks(self) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def decode(self, chunk: Any) -> Iterable[RawEntry]:
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[RawEntry]:
+        decode = self.decode
+        for chunk in self.chunks():
+            yield from decode(chunk)

@@ -97,6 +97,17 @@ class RecipientTable(ValueSequence[Recipient]):
         self._subtypes.append(subtype)
         self._counts.append(None)
 
+    def extend(self, records: list[str | tuple[Any, ...]], kinds: list[Kind],
+               subtypes: list[str | None]) -> None:
+        """Records packed elsewhere (:func:`toolkit.exchange.dialects.classify_part`),
+        with their kinds and subtypes; no item counts yet."""
+        if self._frozen:
+            self._writable()
+        self._records += records
+        self.kinds += kinds
+        self._subtypes += subtypes
+        self._counts += [None] * len(records)
+
     def append(self, r: Recipient) -> None:
         self.add(r.dn, r.kind, list(r.values), r.primary_smtp, list(r.smtp), r.nickname, r.sam,
                  r.upn, r.mail, r.subtype, r.legacy_dn)

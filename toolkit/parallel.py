@@ -1,0 +1,292 @@
+"""A second core for CPU-bound stages: :func:`ordered_map`.
+
+Why: an audit is CPU-bound Python in one process, and a Python process uses
+one core, while the machines admins run ccmig on have two or more (slapd's
+share of a read is under a core-second at 100,000 people). The stages that
+dominate - decoding the directory, making and writing the rows - are
+independent per chunk (a page of entries, a run of records, a range of rows)
+and pure, so half of their chunks can be computed by a second process with
+no change to any result.
+
+How: :func:`ordered_map` forks ONE worker when it is called, so the worker
+inherits everything the caller has built (the analysis, compiled patterns,
+caches) and nothing big crosses between the processes except the chunks and
+their results, pickled through two pipes. The parent computes chunks itself
+while the worker computes one at a time, handing the worker the next chunk
+as soon as it answers (so a faster side simply takes more chunks), and
+yields the results in chunk order. Exceptions and log records travel with
+their chunk's result and surface at that chunk's turn, so the caller sees
+what one process would have shown, in the same order: the same bytes.
+
+Where forking is not safe or not possible, everything runs in the calling
+process: on any system but Linux (``fork`` is missing on Windows and unsafe
+with macOS's system frameworks), when another thread runs (a forked child
+would inherit its locks held), inside a worker, or when ``CCMIG_JOBS=1``.
+If the worker dies, the parent computes its chunk itself and carries on
+alone. Results never depend on which process computed what (the tests run
+both ways and compare).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import suppress
+from typing import Any, TypeVar
+
+from toolkit.errors import InputError
+
+C = TypeVar("C")
+R = TypeVar("R")
+
+ENV = "CCMIG_JOBS"
+_IN_WORKER = False
+
+
+def jobs() -> int:
+    """How many processes a stage may use: ``CCMIG_JOBS`` (1 or 2), else 2
+    where a worker can be forked safely, else 1."""
+    given = os.environ.get(ENV, "").strip()
+    if given and given not in ("1", "2"):
+        raise InputError(f"must be 1 or 2, not {given!r}", ENV)
+    if given == "1" or _IN_WORKER:
+        return 1
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
+        return 1
+    if threading.active_count() > 1:
+        return 1
+    return 2
+
+
+def ordered_map(func: Callable[[C], R], chunks: Iterable[C]) -> Iterator[R]:
+    """``func(chunk)`` for each chunk, in order, using a forked worker when
+    :func:`jobs` allows. ``func`` must be pure (its result depends on its
+    chunk and on state that existed when this was called) and chunks and
+    results must pickle; ``func`` itself need not (the worker inherits it).
+    An exception ``func`` raises is raised here at that chunk's turn, after
+    every earlier chunk's result; log records it emits are handled here at
+    that turn too."""
+    if jobs() < 2:
+        return map(func, chunks)
+    return _Pair(func, iter(chunks)).results()
+
+
+# ------------------------------------------------------------------ the worker
+
+def _send(fd: int, obj: object) -> None:
+    data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+    view = memoryview(len(data).to_bytes(8, "little") + data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _recv(fd: int) -> Any:
+    """One message; EOFError if the other side has gone."""
+    head = _read_exactly(fd, 8)
+    return pickle.loads(_read_exactly(fd, int.from_bytes(head, "little")))
+
+
+def _read_exactly(fd: int, n: int) -> bytes:
+    parts, left = [], n
+    while left:
+        part = os.read(fd, min(left, 1 << 20))
+        if not part:
+            raise EOFError
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+class _Captured(logging.Handler):
+    """Keeps the worker's log records (message formatted, no args or
+    traceback objects: they may not pickle) to be handled by the parent."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: list[tuple[str, logging.LogRecord]] = []
+
+    def handle(self, record: logging.LogRecord) -> bool:  # type: ignore[override]
+        record.msg = record.getMessage()
+        record.args = None
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        self.records.append((record.name, record))
+        return True
+
+
+def _outcome(func: Callable[[C], R], chunk: C) -> tuple[bool, Any]:
+    """(True, result) or (False, the exception), as the parent will get it."""
+    try:
+        return True, func(chunk)
+    except Exception as exc:  # re-raised by the parent at this chunk's turn
+        return False, exc
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """``exc`` if it survives pickling unchanged in kind and text, else a
+    RuntimeError that says what it was."""
+    try:
+        back = pickle.loads(pickle.dumps(exc, pickle.HIGHEST_PROTOCOL))
+        if type(back) is type(exc) and str(back) == str(exc):
+            return exc
+    except Exception:  # any failure to pickle means: describe it
+        pass
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def _serve(func: Callable[[Any], Any], tasks: int, answers: int) -> None:
+    """The worker's loop: a chunk in, (ok, result or exception, log records) out."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and ends us
+    captured = _Captured()
+
+    def capture(self: logging.Logger, record: logging.LogRecord) -> None:
+        captured.handle(record)
+
+    logging.Logger.callHandlers = capture  # type: ignore[method-assign]  # this process only
+    while True:
+        chunk = _recv(tasks)
+        if chunk is None:
+            return
+        ok, value = _outcome(func, chunk[0])
+        if not ok:
+            value = _portable(value)
+        records, captured.records = captured.records, []
+        try:
+            _send(answers, (ok, value, records))
+        except pickle.PicklingError as exc:  # a result that does not pickle: say so
+            _send(answers, (False, RuntimeError(f"result does not pickle: {exc}"), records))
+
+
+def _fork_worker(func: Callable[[Any], Any]) -> tuple[int, int, int]:
+    """(pid, task fd, answer fd) of a new worker running :func:`_serve`."""
+    task_r, task_w = os.pipe()
+    answer_r, answer_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns into the caller's code
+        code = 0
+        try:
+            os.close(task_w)
+            os.close(answer_r)
+            _serve(func, task_r, answer_w)
+        except BaseException:  # the parent notices EOF and works alone
+            code = 1
+        finally:
+            os._exit(code)  # no atexit, no flushing the parent's buffers twice
+    os.close(task_r)
+    os.close(answer_w)
+    return pid, task_w, answer_r
+
+
+# ------------------------------------------------------------------ the parent
+
+class _Pair:
+    """The parent's side: computes chunks itself, keeps the worker fed with
+    one chunk at a time, yields every result in chunk order."""
+
+    def __init__(self, func: Callable[[C], R], chunks: Iterator[C]) -> None:
+        self.func, self.chunks = func, chunks
+        # in chunk order: [done?, ok, value, records, chunk]
+        self.queue: deque[list[Any]] = deque()
+        self.away: list[Any] | None = None  # the entry the worker is computing
+        self.pid = 0
+        self.tasks = self.answers = -1
+
+    def results(self) -> Iterator[R]:
+        self.pid, self.tasks, self.answers = _fork_worker(self.func)
+        try:
+            yield from self._run()
+        finally:
+            self._stop()
+
+    def _run(self) -> Iterator[R]:
+        queue = self.queue
+        more = True
+        while more or queue:
+            if more and self.away is None and self.pid:
+                more = self._give()  # the worker is idle: hand it the next chunk
+                continue
+            if queue and queue[0][0]:
+                yield _unwrap(queue.popleft())
+                continue
+            if self.away is not None and (not more or self._ready()):
+                self._take()
+                continue
+            if more:
+                chunk = next(self.chunks, _END)
+                if chunk is _END:
+                    more = False
+                    continue
+                ok, value = _outcome(self.func, chunk)
+                queue.append([True, ok, value, (), None])
+                continue
+            # the head is the worker's chunk and the worker has gone
+            self._take()
+
+    def _give(self) -> bool:
+        chunk = next(self.chunks, _END)
+        if chunk is _END:
+            return False
+        entry = [False, False, None, (), chunk]
+        self.queue.append(entry)
+        self.away = entry
+        try:
+            _send(self.tasks, (chunk,))
+        except OSError:  # the worker has gone: this chunk is computed here
+            self._alone()
+        return True
+
+    def _ready(self) -> bool:
+        import select
+
+        return bool(select.select([self.answers], [], [], 0)[0])
+
+    def _take(self) -> None:
+        entry = self.away
+        assert entry is not None
+        self.away = None
+        try:
+            entry[1], entry[2], entry[3] = _recv(self.answers)
+        except (EOFError, OSError):
+            self._alone()
+            entry[1], entry[2] = _outcome(self.func, entry[4])
+        entry[0], entry[4] = True, None
+
+    def _alone(self) -> None:
+        """The worker died (killed, out of memory): go on in this process."""
+        entry, self.away = self.away, None
+        if entry is not None and not entry[0]:
+            entry[1], entry[2] = _outcome(self.func, entry[4])
+            entry[0], entry[4] = True, None
+        self._stop()
+
+    def _stop(self) -> None:
+        if not self.pid:
+            return
+        pid, self.pid = self.pid, 0
+        for fd in (self.tasks, self.answers):
+            with suppress(OSError):
+                os.close(fd)  # the worker reads EOF and leaves
+        with suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)  # if it is still computing
+        os.waitpid(pid, 0)
+
+
+_END: Any = object()
+
+
+def _unwrap(entry: list[Any]) -> Any:
+    _done, ok, value, records, _chunk = entry
+    for name, record in records:
+        logging.getLogger(name).handle(record)
+    if not ok:
+        raise value
+    return value
