@@ -22,7 +22,7 @@ from toolkit.ccmail.directory import (
     connector_post_offices,
 )
 from toolkit.errors import InputError
-from toolkit.exchange.dialects import read_table
+from toolkit.exchange.dialects import Chunked, read_table
 from toolkit.model import Dialect, Kind, RawEntry, Row
 from toolkit.progress import counting
 from toolkit.rules import Analysis, analyse
@@ -65,9 +65,9 @@ def ldif_source(path: str | Path) -> EntrySource:
     """Entries of an LDIF export, with the attributes the dialects read (as
     an LDAP source asks the server for: the rest is checked, not kept)."""
     from toolkit.exchange.dialects import READ_ATTRIBUTES
-    from toolkit.exchange.ldif import read_ldif
+    from toolkit.exchange.ldif_chunks import ldif_entries
 
-    return lambda all_mailboxes: read_ldif(path, READ_ATTRIBUTES)
+    return lambda all_mailboxes: ldif_entries(path, READ_ATTRIBUTES)
 
 
 def file_directory(args: Iterable[str], encoding: str | None = None) -> Directory:
@@ -99,7 +99,9 @@ def read_recipients(inputs: AuditInputs,
     each position of the table as it is read, ``mailboxes`` each mailbox's
     position and identities (:func:`toolkit.exchange.dialects.read_table`)."""
     need_all = inputs.mailbox_stats is not None
-    entries = counting(inputs.source(need_all), "directory objects read")
+    entries = inputs.source(need_all)
+    if not isinstance(entries, Chunked):  # (a Chunked source is read in chunks, not counted)
+        entries = counting(entries, "directory objects read")
     return read_table(entries, inputs.dialect, need_all, observe, mailboxes)
 
 

@@ -7,7 +7,7 @@ way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,11 @@ import click
 from toolkit.audit import AuditInputs, EntrySource, file_directory, ldif_source
 from toolkit.errors import InputError
 from toolkit.exchange import ldapoptions, pssettings
+from toolkit.exchange.dialects import Chunked
 from toolkit.exchange.ldapoptions import AUTH_METHODS as LDAP_AUTH_METHODS
 from toolkit.exchange.ldapoptions import MAX_RETRIES
 from toolkit.exchange.pssettings import AUTH_METHODS as EXCHANGE_AUTH_METHODS
-from toolkit.model import Dialect
+from toolkit.model import Dialect, RawEntry
 
 SOURCES = ("auto", "ldif", "ldap", "powershell")
 
@@ -176,20 +177,47 @@ def told(source: EntrySource, what: str) -> EntrySource:
 
     log = logging.getLogger("toolkit.audit")
 
-    def read(all_mailboxes: bool):
-        n = 0
-        entries = source(all_mailboxes)
-        try:
-            for entry in entries:
-                n += 1
-                yield entry
-        finally:  # stopped early: let the source stop too (PowerShell signals the pipeline)
-            close = getattr(entries, "close", None)
-            if close is not None:
-                close()
+    def say(n: int) -> None:
         log.info("read %d directory object(s) from %s", n, clean(what))
 
+    def read(all_mailboxes: bool):
+        entries = source(all_mailboxes)
+        if isinstance(entries, Chunked):  # read in chunks, maybe by two processes
+            return _ToldChunks(entries, say)
+        return _told(entries, say)
+
     return read
+
+
+def _told(entries: Iterable[RawEntry], say: Callable[[int], None]) -> Iterator[RawEntry]:
+    n = 0
+    try:
+        for entry in entries:
+            n += 1
+            yield entry
+    finally:  # stopped early: let the source stop too (PowerShell signals the pipeline)
+        close = getattr(entries, "close", None)
+        if close is not None:
+            close()
+    say(n)
+
+
+class _ToldChunks(Chunked):
+    """A chunked source that says how many entries it gave once all are read
+    (:meth:`Chunked.done`: the entries are counted where they are decoded)."""
+
+    def __init__(self, inner: Chunked, say: Callable[[int], None]) -> None:
+        self.inner, self.say = inner, say
+
+    def chunks(self) -> Iterator[Any]:
+        return self.inner.chunks()
+
+    def decode(self, chunk: Any) -> Iterable[RawEntry]:
+        return self.inner.decode(chunk)
+
+    def done(self, read: int) -> None:
+        self.inner.done(read)
+        self.say(read)
 
 
 def _describe_source(kind: str, params: dict[str, Any]) -> str:

@@ -322,6 +322,7 @@ class TablePart(NamedTuple):
     # each mailbox's position in the part and the identities --mailbox-stats
     # matches: DN, primary SMTP, mailNickname, sAMAccountName
     mailboxes: list[tuple[int, str, str | None, str | None, str | None]]
+    read: int  # entries read, kept or not (what a source reports: Chunked.done)
 
 
 def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: bool = False,
@@ -335,7 +336,9 @@ def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: 
     subtypes: list[str | None] = []
     boxes: list[tuple[int, str, str | None, str | None, str | None]] = []
     mailbox = _MAILBOX
+    read = 0
     for entry in entries:
+        read += 1
         fields = classify(entry, dialect)
         if fields is None:
             continue
@@ -351,7 +354,7 @@ def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: 
                                    smtp))
         kinds.append(kind)
         subtypes.append(subtype)
-    return TablePart(records, kinds, subtypes, boxes)
+    return TablePart(records, kinds, subtypes, boxes, read)
 
 
 def read_parts(parts: Iterable[TablePart],
@@ -399,7 +402,17 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
         def part_of(chunk: Any) -> TablePart:
             return classify_part(decode(chunk), dialect, every_mailbox, want)
 
-        return read_parts(ordered_map(part_of, entries.chunks()), observe, mailboxes)
+        read = 0
+
+        def counted(parts: Iterable[TablePart]) -> Iterator[TablePart]:
+            nonlocal read
+            for part in parts:
+                read += part.read
+                yield part
+
+        table = read_parts(counted(ordered_map(part_of, entries.chunks())), observe, mailboxes)
+        entries.done(read)
+        return table
     return read_parts((classify_part(entries, dialect, every_mailbox, want),), observe,
                       mailboxes)
 
@@ -416,7 +429,15 @@ class Chunked(Iterable[RawEntry]):
     def decode(self, chunk: Any) -> Iterable[RawEntry]:
         raise NotImplementedError
 
+    def done(self, read: int) -> None:
+        """Called in this process once every chunk is read, with the number
+        of entries read (a wrapper that reports it: ``toolkit.cli.inputs.told``)."""
+
     def __iter__(self) -> Iterator[RawEntry]:
         decode = self.decode
+        read = 0
         for chunk in self.chunks():
-            yield from decode(chunk)
+            for entry in decode(chunk):
+                read += 1
+                yield entry
+        self.done(read)

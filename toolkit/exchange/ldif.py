@@ -29,7 +29,7 @@ from binascii import a2b_base64
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from toolkit.errors import InputError
 from toolkit.exchange.dn import display_dn
@@ -525,11 +525,12 @@ class _Reader:
         return number
 
 
-def _blocks(fh) -> Iterator[bytes]:
-    """The file in blocks that each end right after an empty line (or at the end)."""
+def _blocks(fh, size: int | None = None) -> Iterator[bytes]:
+    """The file in blocks of about ``size`` bytes (``_BLOCK``) that each end
+    right after an empty line (or at the end)."""
     pending = b""
     while True:
-        data = fh.read(_BLOCK)
+        data = fh.read(size or _BLOCK)
         if not data:
             if pending:
                 yield pending
@@ -552,34 +553,44 @@ def read_ldif(path: str | Path, attributes: Collection[str] | None = None) -> It
     every line is still checked as strictly as without it.
     """
     path = Path(path)
-    try:
-        fh = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot read LDIF file: {exc.strerror}", str(path)) from None
+    fh, encoding = open_ldif(path)
     reader = _Reader(path, attributes)
     with fh:
-        head = fh.read(4)
-        fh.seek(0)
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if encoding == "utf-16":
             yield from reader.lines(_utf16_lines(path, fh), final=True)
             return
-        if head.startswith(codecs.BOM_UTF8):
-            fh.read(3)
         first = 1  # number of the block's first line
         blocks = _blocks(fh)
         block = next(blocks, None)
         while block is not None:
             following = next(blocks, None)
-            final = following is None
-            text = None
-            if b"\x00" not in block:
-                with contextlib.suppress(UnicodeDecodeError):
-                    text = block.decode("utf-8")
-            if text is not None:
-                first = yield from reader.block(text, first, final)
-            else:
-                body = block[:-1] if block.endswith(b"\n") else block
-                yield from reader.lines(_raw_lines(str(path), body, first), final)
-                # Lines in the block (the last one may lack its line break).
-                first += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            first = yield from read_block(reader, block, first, following is None)
             block = following
+
+
+def open_ldif(path: Path) -> tuple[BinaryIO, str]:
+    """The file and "utf-16" (read from its start) or "utf-8" (after any BOM)."""
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"cannot read LDIF file: {exc.strerror}", str(path)) from None
+    head = fh.read(4)
+    utf16 = head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    fh.seek(3 if head.startswith(codecs.BOM_UTF8) else 0)
+    return fh, "utf-16" if utf16 else "utf-8"
+
+
+def read_block(reader: _Reader, block: bytes, first: int, final: bool) -> Generator[RawEntry, None, int]:
+    """The entries of a block of :func:`_blocks` starting at line ``first``
+    (``final``: the last); returns the next line's number. Depends on nothing
+    read before but ``reader.seen_version`` (:mod:`toolkit.exchange.ldif_chunks`)."""
+    text = None
+    if b"\x00" not in block:
+        with contextlib.suppress(UnicodeDecodeError):
+            text = block.decode("utf-8")
+    if text is not None:
+        return (yield from reader.block(text, first, final))
+    body = block[:-1] if block.endswith(b"\n") else block
+    yield from reader.lines(_raw_lines(reader.path, body, first), final)
+    # Lines in the block (the last one may lack its line break).
+    return first + block.count(b"\n") + (0 if block.endswith(b"\n") else 1)

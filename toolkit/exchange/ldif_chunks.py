@@ -1,0 +1,122 @@
+"""An LDIF export read by two processes: :class:`LdifChunks`.
+
+Why: reading, decoding and classifying a 100,000-people export is about half
+of ``ccmig audit --ldif`` (~3.6 s of ~7.35 s), all of it CPU in one process.
+:func:`toolkit.exchange.ldif.read_ldif` already reads the file in blocks that
+each end after an empty line, so every block starts a record and its entries
+depend on nothing read before it but two facts: the number of its first line
+and whether a ``version:`` line was accepted before it. A chunk is a block
+with those facts (and whether it is the last), so that
+:meth:`LdifChunks.decode` is pure and :func:`toolkit.exchange.dialects.read_table`
+can hand half of the chunks to a forked worker (:mod:`toolkit.parallel`):
+the same entries, ``where`` and first error as ``read_ldif``
+(``tests/test_ldif_parallel.py`` reads awkward exports both ways).
+
+The ``version:`` fact costs nothing in practice: a ``version: 1`` line is
+read only at a record's start, so it matters only to a block with a line
+that starts with ``v`` or ``V``; whether an earlier such block accepted one
+is found by reading that block here (only while none has been, and only
+when a later block has such a line too: the bench export has one, in its
+first block). UTF-16 exports, and files of one chunk, are read as before,
+in one process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Iterable, Iterator
+from pathlib import Path
+
+from toolkit.errors import InputError
+from toolkit.exchange.dialects import Chunked
+from toolkit.exchange.ldif import _blocks, _Reader, open_ldif, read_block, read_ldif
+from toolkit.model import RawEntry
+
+# Bytes per chunk (cut after an empty line). Measured at 100,000 people (93 MB,
+# ~1,000 records per MB): see docs/performance.md.
+CHUNK = 1 << 20
+
+# (block, number of its first line, the last block?, a version line accepted before it?);
+# a block of None: the whole file, read by read_ldif (a file turned UTF-16 meanwhile)
+Chunk = tuple[bytes | None, int, bool, bool]
+
+
+def ldif_entries(path: str | Path, attributes: Collection[str] | None = None) -> Iterable[RawEntry]:
+    """The entries of :func:`~toolkit.exchange.ldif.read_ldif`: as
+    :class:`LdifChunks` when the file is UTF-8 and larger than a chunk, else
+    read_ldif's own (which also says why a file cannot be read)."""
+    try:
+        fh, encoding = open_ldif(Path(path))
+    except InputError:  # read_ldif says so, when read
+        return read_ldif(path, attributes)
+    with fh:
+        utf8, size = encoding == "utf-8", os.fstat(fh.fileno()).st_size
+    if not utf8 or size <= CHUNK:
+        return read_ldif(path, attributes)
+    return LdifChunks(path, attributes)
+
+
+class LdifChunks(Chunked):
+    """An export's blocks as chunks that :meth:`decode` reads apart (see the
+    module's docstring). Each process keeps its own reader, whose caches of
+    names and record shapes carry over from chunk to chunk: they change how
+    fast a record is read, never what it gives."""
+
+    def __init__(self, path: str | Path, attributes: Collection[str] | None = None,
+                 size: int | None = None) -> None:
+        self.path = Path(path)
+        self.attributes = attributes
+        self.size = size
+        self._reader: _Reader | None = None
+
+    def chunks(self) -> Iterator[Chunk]:
+        fh, encoding = open_ldif(self.path)
+        with fh:
+            if encoding == "utf-16":
+                yield (None, 1, True, False)
+                return
+            first = 1
+            seen = False  # a version line accepted in an earlier block (exact where it matters)
+            unsure: list[Chunk] = []  # blocks that may have accepted one, not yet read here
+            blocks = _blocks(fh, self.size or CHUNK)
+            block = next(blocks, None)
+            while block is not None:
+                following = next(blocks, None)
+                if block[:1] in (b"v", b"V") or b"\nv" in block or b"\nV" in block:
+                    if unsure and not seen:
+                        seen = self._accepted(unsure)
+                        unsure = []
+                    chunk = (block, first, following is None, seen)
+                    if not seen:
+                        unsure.append(chunk)
+                else:  # no line starts with v: no version line, seen is never asked
+                    chunk = (block, first, following is None, seen)
+                yield chunk
+                first += block.count(b"\n")  # (only the last block may end without one)
+                block = following
+
+    def _accepted(self, chunks: list[Chunk]) -> bool:
+        """Whether one of ``chunks`` (read in order, no version line before
+        them) accepts a ``version:`` line. After an error nothing that
+        follows is read, so its answer does not matter."""
+        reader = _Reader(self.path, self.attributes)
+        for block, first, final, _ in chunks:
+            assert block is not None
+            try:
+                for _entry in read_block(reader, block, first, final):
+                    pass
+            except Exception:  # raised again at this chunk's turn
+                return False
+            if reader.seen_version:
+                return True
+        return False
+
+    def decode(self, chunk: Chunk) -> Iterable[RawEntry]:
+        block, first, final, seen = chunk
+        if block is None:
+            return read_ldif(self.path, self.attributes)
+        reader = self._reader
+        if reader is None:
+            reader = self._reader = _Reader(self.path, self.attributes)
+        reader.dn, reader.attrs, reader.seen_version = None, {}, seen
+        return read_block(reader, block, first, final)
