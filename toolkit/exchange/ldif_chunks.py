@@ -28,13 +28,10 @@ from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 from toolkit.errors import InputError
+from toolkit.exchange import ldif
 from toolkit.exchange.dialects import Chunked
 from toolkit.exchange.ldif import _blocks, _Reader, open_ldif, read_block, read_ldif
 from toolkit.model import RawEntry
-
-# Bytes per chunk (cut after an empty line). Measured at 100,000 people (93 MB,
-# ~1,000 records per MB): see docs/performance.md.
-CHUNK = 1 << 20
 
 # (block, number of its first line, the last block?, a version line accepted before it?);
 # a block of None: the whole file, read by read_ldif (a file turned UTF-16 meanwhile)
@@ -43,7 +40,7 @@ Chunk = tuple[bytes | None, int, bool, bool]
 
 def ldif_entries(path: str | Path, attributes: Collection[str] | None = None) -> Iterable[RawEntry]:
     """The entries of :func:`~toolkit.exchange.ldif.read_ldif`: as
-    :class:`LdifChunks` when the file is UTF-8 and larger than a chunk, else
+    :class:`LdifChunks` when the file is UTF-8 and larger than a block, else
     read_ldif's own (which also says why a file cannot be read)."""
     try:
         fh, encoding = open_ldif(Path(path))
@@ -51,7 +48,7 @@ def ldif_entries(path: str | Path, attributes: Collection[str] | None = None) ->
         return read_ldif(path, attributes)
     with fh:
         utf8, size = encoding == "utf-8", os.fstat(fh.fileno()).st_size
-    if not utf8 or size <= CHUNK:
+    if not utf8 or size <= ldif._BLOCK:
         return read_ldif(path, attributes)
     return LdifChunks(path, attributes)
 
@@ -60,7 +57,12 @@ class LdifChunks(Chunked):
     """An export's blocks as chunks that :meth:`decode` reads apart (see the
     module's docstring). Each process keeps its own reader, whose caches of
     names and record shapes carry over from chunk to chunk: they change how
-    fast a record is read, never what it gives."""
+    fast a record is read, never what it gives.
+
+    A chunk is one of read_ldif's blocks (``size``: ``ldif._BLOCK`` bytes
+    unless given), not another cut: a block with a CR not before a LF is
+    refused at that CR before its records are read, so only the same blocks
+    give the same first error."""
 
     def __init__(self, path: str | Path, attributes: Collection[str] | None = None,
                  size: int | None = None) -> None:
@@ -78,7 +80,7 @@ class LdifChunks(Chunked):
             first = 1
             seen = False  # a version line accepted in an earlier block (exact where it matters)
             unsure: list[Chunk] = []  # blocks that may have accepted one, not yet read here
-            blocks = _blocks(fh, self.size or CHUNK)
+            blocks = _blocks(fh, self.size)
             block = next(blocks, None)
             while block is not None:
                 following = next(blocks, None)
