@@ -201,8 +201,9 @@ def test_the_worker_reads_chunks_into_the_same_table_or_error(tmp_path, monkeypa
 
 def test_an_audit_says_and_writes_the_same_with_the_worker(tmp_path, monkeypatch):
     """The CLI at -v: same rows, same log lines (the objects read counted
-    by both processes), same exit code; and with errors in several blocks,
-    the same first error and exit code 2."""
+    by both processes), same exit code as with one process and as read_ldif
+    before chunks; and with errors in several blocks, the same first error
+    and exit code 2."""
     monkeypatch.setattr(ldif, "_BLOCK", 4096)
     pids = _spy(monkeypatch, tmp_path)
     bad = tmp_path / "bad.ldif"
@@ -221,6 +222,10 @@ def test_an_audit_says_and_writes_the_same_with_the_worker(tmp_path, monkeypatch
         monkeypatch.delenv("CCMIG_JOBS")
         assert ccmig(*args) == one
         assert _worker_chunks(pids) > 0
+        with monkeypatch.context() as m:  # one block: read_ldif, as before chunks
+            m.setattr(ldif, "_BLOCK", 1 << 20)
+            assert ccmig(*args) == one
+            assert not pids.exists()
         if export == bad:
             assert one[0] == 2 and f"{bad}:" in one[2] and "expected 'attribute: value'" in one[2]
         else:
