@@ -109,6 +109,8 @@ def test_small_and_utf16_files_are_read_as_before(tmp_path, monkeypatch):
     monkeypatch.setattr(ldif, "_BLOCK", 64)
     path.write_bytes(codecs.BOM_UTF16_LE + ("dn: CN=a\ncn: x\n\n" * 10).encode("utf-16-le"))
     assert not isinstance(ldif_entries(path), LdifChunks)
+    # (a file that turned UTF-16 after that look: one chunk, read as read_ldif reads it)
+    assert _outcome(LdifChunks(path)) == _outcome(read_ldif(path)) != []
     with pytest.raises(InputError, match="cannot read LDIF file"):
         list(ldif_entries(tmp_path / "missing.ldif"))
 
