@@ -115,6 +115,21 @@ def test_small_and_utf16_files_are_read_as_before(tmp_path, monkeypatch):
         list(ldif_entries(tmp_path / "missing.ldif"))
 
 
+def test_a_file_changed_while_read_is_refused_not_misread(tmp_path, monkeypatch):
+    """A chunk is a place in the file, read again by whichever process decodes
+    it: if the file is no longer the one cut into chunks, that is an error."""
+    monkeypatch.setattr(ldif, "_BLOCK", 64)
+    path = tmp_path / "x.ldif"
+    path.write_bytes(b"dn: CN=a\ncn: x\n\n" * 20)
+    source = LdifChunks(path)
+    chunks = list(source.chunks())
+    assert len(chunks) > 2 and len(list(source.decode(chunks[1]))) > 0
+    path.write_bytes(b"dn: CN=b\ncn: y\n\n" * 20)  # same size: another file (inode, mtime)
+    os.utime(path, ns=(1, 1))
+    with pytest.raises(InputError, match="changed while it was read"):
+        list(source.decode(chunks[1]))
+
+
 # ------------------------------------------------------------ two processes
 
 def _spy(monkeypatch, tmp_path: Path) -> Path:
