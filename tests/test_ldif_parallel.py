@@ -113,6 +113,9 @@ def test_small_and_utf16_files_are_read_as_before(tmp_path, monkeypatch):
     assert _outcome(LdifChunks(path)) == _outcome(read_ldif(path)) != []
     with pytest.raises(InputError, match="cannot read LDIF file"):
         list(ldif_entries(tmp_path / "missing.ldif"))
+    fifo = tmp_path / "fifo.ldif"  # a pipe is not opened to be looked at: its bytes would be gone
+    os.mkfifo(fifo)
+    assert not isinstance(ldif_entries(fifo), LdifChunks)
 
 
 def test_a_file_changed_while_read_is_refused_not_misread(tmp_path, monkeypatch):

@@ -31,6 +31,7 @@ in one process.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
@@ -48,15 +49,18 @@ Chunk = tuple[int, int, int, bool, bool, tuple[int, ...]]
 
 def ldif_entries(path: str | Path, attributes: Collection[str] | None = None) -> Iterable[RawEntry]:
     """The entries of :func:`~toolkit.exchange.ldif.read_ldif`: as
-    :class:`LdifChunks` when the file is UTF-8 and larger than a block, else
-    read_ldif's own (which also says why a file cannot be read)."""
+    :class:`LdifChunks` when the file is a UTF-8 file larger than a block,
+    else read_ldif's own (which also says why a file cannot be read; a pipe,
+    ``/dev/stdin``, is read once, as it comes)."""
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size <= ldif._BLOCK:
+            return read_ldif(path, attributes)
         fh, encoding = open_ldif(Path(path))
-    except InputError:  # read_ldif says so, when read
+    except (OSError, InputError):  # read_ldif says so, when read
         return read_ldif(path, attributes)
-    with fh:
-        utf8, size = encoding == "utf-8", os.fstat(fh.fileno()).st_size
-    if not utf8 or size <= ldif._BLOCK:
+    fh.close()
+    if encoding != "utf-8":
         return read_ldif(path, attributes)
     return LdifChunks(path, attributes)
 
