@@ -138,6 +138,7 @@ class Run:
     peak_rss_mb: float  # the command's own peak (GNU time %M)
     tree_rss_mb: float  # sampled: peak of the summed RSS of the command and its descendants
     stdout: bytes
+    tree_pss_mb: float = 0.0  # sampled: peak of their summed PSS (shared pages counted once)
 
 
 def _status_kb(pid: int, field: str) -> int:
@@ -145,6 +146,20 @@ def _status_kb(pid: int, field: str) -> int:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
                 if line.startswith(field):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _pss_kb(pid: int) -> int:
+    """A process's proportional set size: each page shared by k processes
+    counts 1/k (a forked worker shares its parent's pages until either
+    writes them, so summed RSS would count them twice)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
                     return int(line.split()[1])
     except OSError:
         pass
@@ -180,7 +195,9 @@ def run(argv: list[str], env: dict[str, str] | None = None, count: bytes | None 
     (exec does not reset it), so the command runs under GNU ``time``, which
     is small, and ``%M`` is the command's own peak. Without GNU time, the
     peak of ``VmHWM`` sampled every 50 ms. ``tree_rss_mb``: the peak of the
-    summed RSS of the command and its descendants, sampled every 50 ms.
+    summed RSS of the command and its descendants, sampled every 50 ms;
+    ``tree_pss_mb`` the same for their PSS, the memory the tree really holds
+    (ccmig's forked worker shares its parent's pages: RSS counts them twice).
     """
     err = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     rss_file = tempfile.NamedTemporaryFile(suffix=".rss", delete=False)  # noqa: SIM115
@@ -190,17 +207,18 @@ def run(argv: list[str], env: dict[str, str] | None = None, count: bytes | None 
     sink = open(stdout, "wb") if stdout else subprocess.PIPE  # noqa: SIM115 - closed below
     proc = subprocess.Popen(wrapped, env=env, stdin=subprocess.DEVNULL,
                             stdout=sink, stderr=err)
-    tree_peak = hwm_peak = 0
+    tree_peak = hwm_peak = pss_peak = 0
     done = threading.Event()
 
     def sample() -> None:
-        nonlocal tree_peak, hwm_peak
+        nonlocal tree_peak, hwm_peak, pss_peak
         while not done.is_set():
             pids = _descendants(proc.pid)
             if TIME:
                 pids = pids[1:]  # not GNU time itself
             tree_peak = max(tree_peak, sum(_status_kb(p, "VmRSS:") for p in pids))
             hwm_peak = max([hwm_peak, *(_status_kb(p, "VmHWM:") for p in pids)])
+            pss_peak = max(pss_peak, sum(_pss_kb(p) for p in pids))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -244,7 +262,7 @@ def run(argv: list[str], env: dict[str, str] | None = None, count: bytes | None 
         raise SystemExit(f"bench: {argv[0]} ... exited {code}: {message[-2000:]}")
     if count is not None:
         captured = str(counted).encode()
-    return Run(seconds, code, peak_kb / 1024, tree_peak / 1024, captured)
+    return Run(seconds, code, peak_kb / 1024, tree_peak / 1024, captured, pss_peak / 1024)
 
 
 def median(values: list[float]) -> float:
@@ -340,17 +358,21 @@ def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]
         if out["result"] != 0:
             raise SystemExit(f"bench: bare ldap3 search ended with result {out['result']}")
         return {"seconds": r.seconds, "entries": out["entries"], "peak_rss_mb": r.peak_rss_mb,
-                "tree_rss_mb": r.tree_rss_mb}
+                "tree_rss_mb": r.tree_rss_mb, "tree_pss_mb": r.tree_pss_mb}
 
-    def audit(kind: str) -> Callable[[], dict[str, Any]]:
-        output = work / f"audit-{kind}-{s.people}.json"
+    def audit(kind: str, jobs: str | None = None) -> Callable[[], dict[str, Any]]:
+        """``ccmig audit`` over LDAP or from the LDIF; ``jobs``: CCMIG_JOBS
+        (None: ccmig's default, a forked worker where it can)."""
+        output = work / f"audit-{kind}-{s.people}{'-jobs' + jobs if jobs else ''}.json"
         source = ldap_args if kind == "ldap" else ["--ldif", str(s.org / "org.ldif")]
+        run_env = env if jobs is None else {**env, "CCMIG_JOBS": jobs}
 
         def go() -> dict[str, Any]:
             r = run([py, "-m", "toolkit", "-q", "audit", *source, *common, "-o", str(output)],
-                    env=env)
+                    env=run_env)
             return {"seconds": r.seconds, "exit_code": r.code, "peak_rss_mb": r.peak_rss_mb,
-                    "tree_rss_mb": r.tree_rss_mb, "output": str(output)}
+                    "tree_rss_mb": r.tree_rss_mb, "tree_pss_mb": r.tree_pss_mb,
+                    "output": str(output)}
 
         return go
 
@@ -365,7 +387,7 @@ def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]
         with open(output, encoding="utf-8") as fh:
             rows = len(json.load(fh))
         return {"seconds": r.seconds, "exit_code": r.code, "peak_rss_mb": r.peak_rss_mb,
-                "tree_rss_mb": r.tree_rss_mb, "rows": rows}
+                "tree_rss_mb": r.tree_rss_mb, "tree_pss_mb": r.tree_pss_mb, "rows": rows}
 
     def partitions(parts: int) -> Callable[[], dict[str, Any]]:
         """ccmig's reader over the filter in 1 process, or 2 disjoint halves
@@ -398,6 +420,7 @@ def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]
 
     return {"ldapsearch": ldapsearch(piped=False), "ldapsearch_piped": ldapsearch(piped=True),
             "ldap3_bare": bare, "audit_ldap": audit("ldap"),
+            "audit_ldap_1job": audit("ldap", "1"),
             "audit_ldif": audit("ldif"), "proxies_audit_ldap": proxies_audit,
             "directory_parse": directory,
             "reader_1": partitions(1), "reader_2x": partitions(2)}
@@ -422,7 +445,7 @@ def rounds(tasks: dict[str, Callable[[], dict[str, Any]]], repeat: int,
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"runs_s": [round(r["seconds"], 4) for r in runs],
                            "median_s": round(median([r["seconds"] for r in runs]), 4)}
-    for key in ("peak_rss_mb", "tree_rss_mb"):
+    for key in ("peak_rss_mb", "tree_rss_mb", "tree_pss_mb"):
         if runs and key in runs[0]:
             out[key + "_runs"] = [round(r[key], 1) for r in runs]
             out[key] = round(max(r[key] for r in runs), 1)
@@ -546,6 +569,7 @@ def table(report: dict[str, Any]) -> str:
             ("(a) ldapsearch, piped (s. 1-7)", m["ldapsearch_piped"]),
             ("(b) ldap3 paged generator", m["ldap3_bare"]),
             ("(c) ccmig audit over LDAP", m["audit_ldap"]),
+            ("(c1) the same, CCMIG_JOBS=1", m["audit_ldap_1job"]),
             ("(d) ccmig audit --ldif", m["audit_ldif"]),
             ("(g) ccmig proxies audit over LDAP", m["proxies_audit_ldap"]),
             ("(e) cc:Mail directory parse", m["directory_parse"]),
@@ -554,10 +578,11 @@ def table(report: dict[str, Any]) -> str:
     lines = [f"N = {report['params']['people']} people, {report['org']['ldap_entries']} entries "
              f"read, {report['org']['rows']} rows, {report['org']['directory_entries']} cc:Mail "
              f"entries; median of {report['params']['repeat']}",
-             f"{'measurement':32s}{'median s':>10s}{'peak RSS MB':>13s}"]
+             f"{'measurement':32s}{'median s':>10s}{'peak RSS MB':>13s}{'tree PSS MB':>13s}"]
     for label, v in rows:
         rss = f"{v['peak_rss_mb']:.0f}" if "peak_rss_mb" in v else "-"
-        lines.append(f"{label:32s}{v['median_s']:10.2f}{rss:>13s}")
+        pss = f"{v['tree_pss_mb']:.0f}" if v.get("tree_pss_mb") else "-"
+        lines.append(f"{label:32s}{v['median_s']:10.2f}{rss:>13s}{pss:>13s}")
     lines.append("")
     for name, value in report["ratios"].items():
         lines.append(f"{name:32s}{value:10.2f}")
@@ -634,6 +659,9 @@ def main(argv: list[str] | None = None) -> int:
         rows, equal = same_rows(results["audit_ldap"][-1]["output"], ldif_output)
         if not equal:
             raise SystemExit("bench: the LDAP and LDIF audits disagree")
+        if (Path(results["audit_ldap"][-1]["output"]).read_bytes()
+                != Path(results["audit_ldap_1job"][-1]["output"]).read_bytes()):
+            raise SystemExit("bench: the audit with a worker and in one process differ")
         if not m["ldapsearch"]["entries"] == m["ldapsearch_piped"]["entries"] \
                 == m["ldap3_bare"]["entries"] \
                 == m["reader_1"]["entries"] == m["reader_2x"]["entries"]:
@@ -649,6 +677,8 @@ def main(argv: list[str] | None = None) -> int:
                             "audit_ldap / ldapsearch_piped":
                                 round(c / m["ldapsearch_piped"]["median_s"], 3),
                             "audit_ldap / ldap3_bare": round(c / b, 3),
+                            "audit_ldap, 1 job / ldapsearch":
+                                round(m["audit_ldap_1job"]["median_s"] / a, 3),
                             "audit_ldif / audit_ldap": round(d / c, 3),
                             "proxies_audit_ldap / audit_ldap":
                                 round(m["proxies_audit_ldap"]["median_s"] / c, 3),
@@ -670,8 +700,10 @@ def main(argv: list[str] | None = None) -> int:
             log("bench: PowerShell")
             report["powershell"] = powershell(s, ldif_output, ps_ids, ps_single,
                                               sorted({args.ps_batch, 2000}), log)
+        # each process's own peak, and the peak of what the process tree holds
+        # together (PSS: a forked worker's shared pages are not counted twice)
         rss = max(m["audit_ldap"]["peak_rss_mb"], m["audit_ldif"]["peak_rss_mb"],
-                  m["audit_ldap"].get("tree_rss_mb", 0), m["audit_ldif"].get("tree_rss_mb", 0))
+                  m["audit_ldap"].get("tree_pss_mb", 0), m["audit_ldif"].get("tree_pss_mb", 0))
         lin = report.get("linearity")
         ps = report.get("powershell")
         values = {

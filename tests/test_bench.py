@@ -39,8 +39,9 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["params"] == {"people": 2000, "repeat": 1, "seed": 3, "quick": True}
     m = report["measurements"]
-    assert set(m) == {"ldapsearch", "ldapsearch_piped", "ldap3_bare", "audit_ldap", "audit_ldif",
-                      "directory_parse", "reader_1", "reader_2x", "proxies_audit_ldap"}
+    assert set(m) == {"ldapsearch", "ldapsearch_piped", "ldap3_bare", "audit_ldap",
+                      "audit_ldap_1job", "audit_ldif", "directory_parse", "reader_1",
+                      "reader_2x", "proxies_audit_ldap"}
     for name, values in m.items():
         assert len(values["runs_s"]) == 1, name
         assert 0 < values["median_s"] < 300, name
@@ -54,16 +55,19 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     assert report["org"]["rows"] > 1000
     assert m["directory_parse"]["entries"] > 2000
     assert 0 < m["directory_parse"]["median_s_per_100k"] < 60
-    for name in ("ldap3_bare", "audit_ldap", "audit_ldif"):
+    for name in ("ldap3_bare", "audit_ldap", "audit_ldap_1job", "audit_ldif"):
         assert 10 < m[name]["peak_rss_mb"] < 2000, name  # a Python process, not a stray number
+        # what the process tree holds: at least one interpreter, at most every RSS summed
+        assert 10 < m[name]["tree_pss_mb"] <= m[name]["tree_rss_mb"] + 1, name
     assert m["audit_ldap"]["exit_code"] == m["audit_ldif"]["exit_code"] == 0
+    assert m["audit_ldap_1job"]["exit_code"] == 0
     # the proxies audit ran on the same organisation and found the retired values
     assert m["proxies_audit_ldap"]["exit_code"] == 0
     assert 1000 < m["proxies_audit_ldap"]["rows"] <= entries
     assert 10 < m["proxies_audit_ldap"]["peak_rss_mb"] < 2000
     ratios = report["ratios"]
     assert set(ratios) == {"audit_ldap / ldapsearch", "audit_ldap / ldapsearch_piped",
-                           "audit_ldap / ldap3_bare",
+                           "audit_ldap / ldap3_bare", "audit_ldap, 1 job / ldapsearch",
                            "audit_ldif / audit_ldap", "reader_2x / reader_1",
                            "reader_1 / ldap3_bare", "proxies_audit_ldap / audit_ldap"}
     assert all(math.isfinite(v) and v > 0 for v in ratios.values())

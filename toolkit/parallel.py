@@ -80,7 +80,10 @@ def ordered_map(func: Callable[[C], R], chunks: Iterable[C]) -> Iterator[R]:
 # ------------------------------------------------------------------ the worker
 
 def _send(fd: int, obj: object) -> None:
-    data = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+    _write(fd, pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
+
+
+def _write(fd: int, data: bytes) -> None:
     view = memoryview(len(data).to_bytes(8, "little") + data)
     while view:
         view = view[os.write(fd, view):]
@@ -141,29 +144,40 @@ def _portable(exc: BaseException) -> BaseException:
     return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
+def _captured(func: Callable[[C], R], chunk: C) -> tuple[bool, Any, list[Any]]:
+    """:func:`_outcome`, with the log records ``func`` emits kept (they are
+    handled at the chunk's turn: a chunk computed ahead of an earlier one
+    must not log first). Only used while one thread runs."""
+    captured = _Captured()
+    call_handlers = logging.Logger.callHandlers
+
+    def capture(self: logging.Logger, record: logging.LogRecord) -> None:
+        captured.handle(record)
+
+    logging.Logger.callHandlers = capture  # type: ignore[method-assign]
+    try:
+        ok, value = _outcome(func, chunk)
+    finally:
+        logging.Logger.callHandlers = call_handlers  # type: ignore[method-assign]
+    # the same exception whichever process computed the chunk
+    return ok, value if ok else _portable(value), captured.records
+
+
 def _serve(func: Callable[[Any], Any], tasks: int, answers: int) -> None:
     """The worker's loop: a chunk in, (ok, result or exception, log records) out."""
     global _IN_WORKER
     _IN_WORKER = True
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and ends us
-    captured = _Captured()
-
-    def capture(self: logging.Logger, record: logging.LogRecord) -> None:
-        captured.handle(record)
-
-    logging.Logger.callHandlers = capture  # type: ignore[method-assign]  # this process only
     while True:
         chunk = _recv(tasks)
         if chunk is None:
             return
-        ok, value = _outcome(func, chunk[0])
-        if not ok:
-            value = _portable(value)
-        records, captured.records = captured.records, []
+        ok, value, records = _captured(func, chunk[0])
         try:
-            _send(answers, (ok, value, records))
-        except pickle.PicklingError as exc:  # a result that does not pickle: say so
-            _send(answers, (False, RuntimeError(f"result does not pickle: {exc}"), records))
+            data = pickle.dumps((ok, value, records), pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # a result that does not pickle: say so, at its turn
+            data = pickle.dumps((False, RuntimeError(f"result does not pickle: {exc}"), records))
+        _write(answers, data)
 
 
 def _fork_worker(func: Callable[[Any], Any]) -> tuple[int, int, int]:
@@ -225,8 +239,7 @@ class _Pair:
                 if chunk is _END:
                     more = False
                     continue
-                ok, value = _outcome(self.func, chunk)
-                queue.append([True, ok, value, (), None])
+                queue.append([True, *_captured(self.func, chunk), None])
                 continue
             # the head is the worker's chunk and the worker has gone
             self._take()
@@ -257,14 +270,14 @@ class _Pair:
             entry[1], entry[2], entry[3] = _recv(self.answers)
         except (EOFError, OSError):
             self._alone()
-            entry[1], entry[2] = _outcome(self.func, entry[4])
+            entry[1], entry[2], entry[3] = _captured(self.func, entry[4])
         entry[0], entry[4] = True, None
 
     def _alone(self) -> None:
         """The worker died (killed, out of memory): go on in this process."""
         entry, self.away = self.away, None
         if entry is not None and not entry[0]:
-            entry[1], entry[2] = _outcome(self.func, entry[4])
+            entry[1], entry[2], entry[3] = _captured(self.func, entry[4])
             entry[0], entry[4] = True, None
         self._stop()
 

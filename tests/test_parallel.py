@@ -1,0 +1,179 @@
+"""toolkit.parallel.ordered_map: the same results, errors and log records in
+the same order with a forked worker as in one process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from toolkit import parallel
+from toolkit.errors import InputError
+from toolkit.parallel import ENV, jobs, ordered_map
+
+PARENT = os.getpid()
+
+
+def _work(n: int) -> tuple[int, bool]:
+    """Some CPU, then the chunk and whether the worker computed it."""
+    total = 0
+    for i in range(n * 300):
+        total += i
+    return n, os.getpid() != PARENT
+
+
+@pytest.fixture
+def two(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    if jobs() != 2:  # not Linux, or a thread runs in this test process
+        pytest.fail(f"a worker cannot be forked here (threads: {threading.active_count()})")
+
+
+def test_results_come_in_order_and_the_worker_computes_some(two: None) -> None:
+    out = list(ordered_map(_work, range(200)))
+    assert [n for n, _ in out] == list(range(200))
+    assert any(w for _, w in out), "the worker computed no chunk"
+    assert not all(w for _, w in out), "the parent computed no chunk"
+
+
+def test_one_process_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, "1")
+    assert jobs() == 1
+    out = list(ordered_map(_work, range(50)))
+    assert out == [(n, False) for n in range(50)]
+
+
+@pytest.mark.parametrize("value", ["0", "3", "two", "-1"])
+def test_a_bad_jobs_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv(ENV, value)
+    with pytest.raises(InputError) as err:
+        jobs()
+    assert err.value.where == ENV
+    assert repr(value) in str(err.value)
+
+
+def test_another_thread_means_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV, raising=False)
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert jobs() == 1
+    finally:
+        stop.set()
+        t.join()
+
+
+def _fails_at(bad: set[int]):
+    def func(n: int) -> int:
+        _work(n % 7)
+        if n in bad:
+            raise InputError(f"chunk {n} is bad", f"file:{n}")
+        return n
+    return func
+
+
+@pytest.mark.parametrize("bad", [{0}, {1}, {5, 6}, {6, 5, 40}, {99}])
+def test_the_first_bad_chunk_raises_after_every_earlier_result(two: None, bad: set[int]) -> None:
+    got: list[int] = []
+    with pytest.raises(InputError) as err:
+        for n in ordered_map(_fails_at(bad), range(100)):
+            got.append(n)
+    first = min(bad)
+    assert got == list(range(first))
+    assert err.value.where == f"file:{first}"  # the attribute survives the pipe
+    assert str(err.value) == f"file:{first}: chunk {first} is bad"
+
+
+class _Odd(Exception):
+    def __init__(self, a: int, b: int) -> None:  # does not unpickle from its args
+        super().__init__(f"odd {a} {b}")
+
+
+def test_an_exception_that_does_not_pickle_is_described(two: None) -> None:
+    def func(n: int) -> int:
+        if n == 3:
+            raise _Odd(1, 2)
+        return n
+
+    seen = []
+    with pytest.raises(RuntimeError) as err:  # whichever process computed it
+        for n in ordered_map(func, range(10)):
+            seen.append(n)
+    assert seen == [0, 1, 2]
+    assert str(err.value) == "_Odd: odd 1 2"
+
+
+def test_log_records_come_at_their_chunks_turn(two: None, caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("ccmig.test.parallel")
+
+    def func(n: int) -> int:
+        _work(3)
+        log.warning("chunk %d", n)
+        return n
+
+    with caplog.at_level(logging.WARNING, logger="ccmig.test.parallel"):
+        for n in ordered_map(func, range(60)):
+            log.warning("got %d", n)
+    assert [r.getMessage() for r in caplog.records] == [
+        m for n in range(60) for m in (f"chunk {n}", f"got {n}")]
+
+
+def test_a_dead_worker_leaves_the_parent_to_finish(two: None) -> None:
+    def func(n: int) -> int:
+        if n == 9 and os.getpid() != PARENT:
+            os.kill(os.getpid(), signal.SIGKILL)
+        _work(2)
+        return n
+
+    assert list(ordered_map(func, range(40))) == list(range(40))
+
+
+def test_stopping_early_ends_the_worker(two: None) -> None:
+    it = ordered_map(_work, range(10_000))
+    assert next(it)[0] == 0
+    pair = it.gi_frame.f_locals["self"]  # type: ignore[attr-defined]
+    pid = pair.pid
+    assert pid > 0
+    it.close()
+    with pytest.raises(ChildProcessError):  # reaped: no zombie left behind
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_worker_does_not_fork_again(two: None) -> None:
+    def func(n: int) -> int:
+        return jobs()
+
+    assert set(ordered_map(func, range(30))) <= {1, 2}
+    assert 1 in set(ordered_map(func, range(30)))
+
+
+def test_results_that_do_not_pickle_are_an_error_not_a_hang(two: None) -> None:
+    def func(n: int) -> object:
+        _work(2)
+        return (lambda: n) if os.getpid() != PARENT else n
+
+    with pytest.raises(RuntimeError, match="does not pickle"):
+        list(ordered_map(func, range(50)))
+
+
+def test_the_worker_is_gone_after_a_full_run(two: None) -> None:
+    it = parallel._Pair(_work, iter(range(20)))
+    assert [n for n, _ in it.results()] == list(range(20))
+    assert it.pid == 0
+
+
+def test_the_cli_refuses_a_bad_jobs_value_before_reading(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from toolkit.cli.main import cli
+
+    missing = tmp_path / "nowhere.ldif"  # never opened: the variable is checked first
+    result = CliRunner().invoke(cli, ["recipients", "--ldif", str(missing)],
+                                env={ENV: "4"})
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["ccmig: error: CCMIG_JOBS: must be 1 or 2, not '4'"]
