@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -208,3 +209,15 @@ def test_the_cli_refuses_a_bad_jobs_value_before_reading(tmp_path: Path) -> None
                                 env={ENV: "4"})
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["ccmig: error: CCMIG_JOBS: must be 1 or 2, not '4'"]
+
+
+def test_an_exception_from_the_chunks_comes_after_every_earlier_result(two: None) -> None:
+    def chunks() -> Iterator[int]:  # a reader failing mid-way
+        yield from range(25)
+        raise InputError("the read broke", "source:25")
+
+    got: list[int] = []
+    with pytest.raises(InputError, match="the read broke"):
+        for n, _w in ordered_map(_work, chunks()):
+            got.append(n)
+    assert got == list(range(25))
