@@ -163,7 +163,7 @@ class Rows(ValueSequence[Row]):
         Why: making and writing the rows is a third of an audit's wall time
         (2.55 s of 7.2 s at 100,000 people, one process) and each row depends
         on the analysis alone, which the worker inherits when it is forked, so
-        the worker makes and renders every other range. ``render`` must be
+        the worker makes and renders about half the ranges. ``render`` must be
         pure (a range's text depends on its rows only); what crosses back is
         the text and two bytes of codes a row.
         """
