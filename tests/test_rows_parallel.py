@@ -131,7 +131,6 @@ def test_several_ranges_are_the_bytes_and_codes_of_one_process(monkeypatch, gene
     pids = chunks()
     # the single run rendered nothing by ranges; the double run every range
     expect_worker(pids, -(-total // 23))
-    assert os.getpid() in pids  # and the parent some
     if fmt == "json":
         assert len(json.loads(double)) == total
     elif fmt == "csv":
