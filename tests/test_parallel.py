@@ -177,3 +177,51 @@ def test_the_cli_refuses_a_bad_jobs_value_before_reading(tmp_path: Path) -> None
                                 env={ENV: "4"})
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["ccmig: error: CCMIG_JOBS: must be 1 or 2, not '4'"]
+
+
+def _slow_here(n: int) -> tuple[int, bool]:
+    """Slow in the parent, quick in the worker: who computed what shows
+    whether the worker had to wait for the parent between its chunks."""
+    if os.getpid() == PARENT:
+        import time
+
+        time.sleep(0.1)
+    return n, os.getpid() != PARENT
+
+
+def test_a_small_chunk_waits_queued_in_the_worker(two: None) -> None:
+    """While the parent computes one chunk, the worker finishes the chunk it
+    has and the one queued behind it (it does not wait to be handed one)."""
+    out = list(ordered_map(_slow_here, range(30)))
+    assert [n for n, _ in out] == list(range(30))
+    by_worker = sum(w for _, w in out)
+    assert by_worker >= 2 * (30 - by_worker), f"the worker computed {by_worker} of 30"
+
+
+def test_a_dead_worker_with_two_chunks_queued(two: None) -> None:
+    def func(n: int) -> tuple[int, bool]:
+        if n == 4 and os.getpid() != PARENT:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _slow_here(n)
+
+    out = list(ordered_map(func, range(12)))
+    assert [n for n, _ in out] == list(range(12))
+    assert not any(w for n, w in out if n >= 4)  # the parent alone after the death
+
+
+def test_big_chunks_and_answers_never_deadlock(two: None) -> None:
+    """Chunks too big to queue ahead (over PIPE_BUF) go one at a time as
+    before; answers bigger than the answer pipe wait for the parent."""
+    def handler(signum: int, frame: object) -> None:
+        raise TimeoutError("ordered_map hung")
+
+    old = signal.signal(signal.SIGALRM, handler)
+    signal.alarm(120)
+    try:
+        chunks = [bytes([n]) * 100_000 for n in range(12)]
+        out = list(ordered_map(lambda c: (c[:1] * (3 << 20), os.getpid() != PARENT), chunks))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert [(a[:1], len(a)) for a, _ in out] == [(bytes([n]), 3 << 20) for n in range(12)]
+    assert any(w for _, w in out)

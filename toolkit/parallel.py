@@ -12,9 +12,10 @@ How: :func:`ordered_map` forks ONE worker when it is called, so the worker
 inherits everything the caller has built (the analysis, compiled patterns,
 caches) and nothing big crosses between the processes except the chunks and
 their results, pickled through two pipes. The parent computes chunks itself
-while the worker computes one at a time, handing the worker the next chunk
-as soon as it answers (so a faster side simply takes more chunks), and
-yields the results in chunk order. Exceptions and log records travel with
+while the worker computes one at a time, with the next one queued behind it
+when it is small (so the worker never waits for the parent to notice its
+answer, and a faster side simply takes more chunks), and yields the results
+in chunk order. Exceptions and log records travel with
 their chunk's result and surface at that chunk's turn, so the caller sees
 what one process would have shown, in the same order: the same bytes.
 
@@ -46,6 +47,11 @@ C = TypeVar("C")
 R = TypeVar("R")
 
 ENV = "CCMIG_JOBS"
+#: Bytes the answer pipe holds (Linux's default is 64 KiB; unprivileged
+#: processes may ask up to /proc/sys/fs/pipe-max-size, 1 MiB by default): an
+#: answer that fits is written at once, and the worker starts its next chunk
+#: (queued ahead, see ``_Pair._ahead``) while this process is still busy.
+ANSWER_ROOM = 1 << 20
 _IN_WORKER = False
 
 
@@ -184,6 +190,10 @@ def _fork_worker(func: Callable[[Any], Any]) -> tuple[int, int, int]:
     """(pid, task fd, answer fd) of a new worker running :func:`_serve`."""
     task_r, task_w = os.pipe()
     answer_r, answer_w = os.pipe()
+    with suppress(OSError, AttributeError):  # room for an answer: the worker goes on at once
+        import fcntl
+
+        fcntl.fcntl(answer_w, fcntl.F_SETPIPE_SZ, ANSWER_ROOM)
     pid = os.fork()
     if pid == 0:  # the worker: never returns into the caller's code
         code = 0
@@ -203,14 +213,15 @@ def _fork_worker(func: Callable[[Any], Any]) -> tuple[int, int, int]:
 # ------------------------------------------------------------------ the parent
 
 class _Pair:
-    """The parent's side: computes chunks itself, keeps the worker fed with
-    one chunk at a time, yields every result in chunk order."""
+    """The parent's side: computes chunks itself, keeps the worker fed (one
+    chunk at a time, plus a small one queued ahead), yields every result in
+    chunk order."""
 
     def __init__(self, func: Callable[[C], R], chunks: Iterator[C]) -> None:
         self.func, self.chunks = func, chunks
         # in chunk order: [done?, ok, value, records, chunk]
         self.queue: deque[list[Any]] = deque()
-        self.away: list[Any] | None = None  # the entry the worker is computing
+        self.away: deque[list[Any]] = deque()  # the entries the worker has, oldest first
         self.pid = 0
         self.tasks = self.answers = -1
 
@@ -222,22 +233,24 @@ class _Pair:
             self._stop()
 
     def _run(self) -> Iterator[R]:
-        queue = self.queue
+        queue, away = self.queue, self.away
         more = True
         while more or queue:
-            if more and self.away is None and self.pid:
+            if more and not away and self.pid:
                 more = self._give()  # the worker is idle: hand it the next chunk
                 continue
             if queue and queue[0][0]:
                 yield _unwrap(queue.popleft())
                 continue
-            if self.away is not None and (not more or self._ready()):
+            if away and (not more or self._ready()):
                 self._take()
                 continue
             if more:
                 chunk = next(self.chunks, _END)
                 if chunk is _END:
                     more = False
+                    continue
+                if len(away) == 1 and self.pid and self._ahead(chunk):
                     continue
                 queue.append([True, *_captured(self.func, chunk), None])
                 continue
@@ -250,10 +263,33 @@ class _Pair:
             return False
         entry = [False, False, None, (), chunk]
         self.queue.append(entry)
-        self.away = entry
+        self.away.append(entry)
         try:
             _send(self.tasks, (chunk,))
         except OSError:  # the worker has gone: this chunk is computed here
+            self._alone()
+        return True
+
+    def _ahead(self, chunk: Any) -> bool:
+        """Queue ``chunk`` behind the worker's current one, so the worker
+        goes on as soon as it answers instead of waiting until this process
+        finishes a chunk of its own and sees the answer (measured: the worker
+        idled ~25% of a ``proxies audit`` stage, and computed 35-40% of the
+        chunks instead of half). Only a chunk whose message fits in
+        ``PIPE_BUF`` bytes: the worker has read every earlier message before
+        it computes, so such a write never waits on a worker that is itself
+        waiting to write an answer. False: ``chunk`` is not sent."""
+        import select
+
+        data = pickle.dumps((chunk,), pickle.HIGHEST_PROTOCOL)
+        if len(data) + 8 > select.PIPE_BUF:
+            return False
+        entry = [False, False, None, (), chunk]
+        self.queue.append(entry)
+        self.away.append(entry)
+        try:
+            _write(self.tasks, data)
+        except OSError:
             self._alone()
         return True
 
@@ -263,22 +299,22 @@ class _Pair:
         return bool(select.select([self.answers], [], [], 0)[0])
 
     def _take(self) -> None:
-        entry = self.away
-        assert entry is not None
-        self.away = None
+        entry = self.away.popleft()
         try:
             entry[1], entry[2], entry[3] = _recv(self.answers)
         except (EOFError, OSError):
-            self._alone()
-            entry[1], entry[2], entry[3] = _captured(self.func, entry[4])
+            self.away.appendleft(entry)
+            self._alone()  # computes it here
+            return
         entry[0], entry[4] = True, None
 
     def _alone(self) -> None:
         """The worker died (killed, out of memory): go on in this process."""
-        entry, self.away = self.away, None
-        if entry is not None and not entry[0]:
-            entry[1], entry[2], entry[3] = _captured(self.func, entry[4])
-            entry[0], entry[4] = True, None
+        while self.away:
+            entry = self.away.popleft()
+            if not entry[0]:
+                entry[1], entry[2], entry[3] = _captured(self.func, entry[4])
+                entry[0], entry[4] = True, None
         self._stop()
 
     def _stop(self) -> None:
