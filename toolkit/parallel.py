@@ -12,10 +12,9 @@ How: :func:`ordered_map` forks ONE worker when it is called, so the worker
 inherits everything the caller has built (the analysis, compiled patterns,
 caches) and nothing big crosses between the processes except the chunks and
 their results, pickled through two pipes. The parent computes chunks itself
-while the worker computes one at a time, with the next one queued behind it
-when it is small (so the worker never waits for the parent to notice its
-answer, and a faster side simply takes more chunks), and yields the results
-in chunk order. Exceptions and log records travel with
+while the worker computes one at a time, handing the worker its next chunk
+before it answers (so a faster side simply takes more chunks), and
+yields the results in chunk order. Exceptions and log records travel with
 their chunk's result and surface at that chunk's turn, so the caller sees
 what one process would have shown, in the same order: the same bytes.
 
@@ -47,11 +46,6 @@ C = TypeVar("C")
 R = TypeVar("R")
 
 ENV = "CCMIG_JOBS"
-#: Bytes the answer pipe holds (Linux's default is 64 KiB; unprivileged
-#: processes may ask up to /proc/sys/fs/pipe-max-size, 1 MiB by default): an
-#: answer that fits is written at once, and the worker starts its next chunk
-#: (queued ahead, see ``_Pair._ahead``) while this process is still busy.
-ANSWER_ROOM = 1 << 20
 _IN_WORKER = False
 
 
@@ -77,7 +71,8 @@ def ordered_map(func: Callable[[C], R], chunks: Iterable[C]) -> Iterator[R]:
     results must pickle; ``func`` itself need not (the worker inherits it).
     An exception ``func`` raises is raised here at that chunk's turn, after
     every earlier chunk's result; log records it emits are handled here at
-    that turn too."""
+    that turn too. So is an exception ``chunks`` raises (a read failing
+    mid-way): after the results of every chunk it gave before."""
     if jobs() < 2:
         return map(func, chunks)
     return _Pair(func, iter(chunks)).results()
@@ -190,10 +185,11 @@ def _fork_worker(func: Callable[[Any], Any]) -> tuple[int, int, int]:
     """(pid, task fd, answer fd) of a new worker running :func:`_serve`."""
     task_r, task_w = os.pipe()
     answer_r, answer_w = os.pipe()
-    with suppress(OSError, AttributeError):  # room for an answer: the worker goes on at once
-        import fcntl
+    for fd in (task_w, answer_w):
+        with suppress(AttributeError, OSError):  # Linux's default is 64 KB
+            import fcntl
 
-        fcntl.fcntl(answer_w, fcntl.F_SETPIPE_SZ, ANSWER_ROOM)
+            fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE)
     pid = os.fork()
     if pid == 0:  # the worker: never returns into the caller's code
         code = 0
@@ -212,84 +208,96 @@ def _fork_worker(func: Callable[[Any], Any]) -> tuple[int, int, int]:
 
 # ------------------------------------------------------------------ the parent
 
+# The worker is handed its next chunk before it answers (_AHEAD chunks away),
+# and its pipes hold up to _PIPE bytes: the parent reads answers and hands out
+# chunks only between computing its own, so without these the worker waited
+# up to a chunk's time for each (audit rows at 100,000, 1,000 a chunk: the
+# worker sat ~1 s of the stage's ~1.6 s blocked writing answers, computing
+# 45% of the chunks). A chunk is handed ahead only if it fits in the task
+# pipe (:func:`_room`): the parent never waits writing a chunk while the
+# worker waits for the parent to read its answer.
+_AHEAD = 2
+_PIPE = 1 << 20
+
+
+def _room(fd: int) -> int:
+    """What pipe ``fd`` holds (a write of this much to it empty never waits)."""
+    try:
+        import fcntl
+
+        return int(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ))
+    except (AttributeError, OSError):
+        return 4096  # PIPE_BUF on Linux: always held
+
+
 class _Pair:
-    """The parent's side: computes chunks itself, keeps the worker fed (one
-    chunk at a time, plus a small one queued ahead), yields every result in
-    chunk order."""
+    """The parent's side: computes chunks itself, keeps the worker fed with
+    its next chunk, yields every result in chunk order."""
 
     def __init__(self, func: Callable[[C], R], chunks: Iterator[C]) -> None:
         self.func, self.chunks = func, chunks
         # in chunk order: [done?, ok, value, records, chunk]
         self.queue: deque[list[Any]] = deque()
-        self.away: deque[list[Any]] = deque()  # the entries the worker has, oldest first
+        self.away: deque[list[Any]] = deque()  # the entries the worker has, in order
         self.pid = 0
         self.tasks = self.answers = -1
+        self.room = 0  # what the task pipe holds
 
     def results(self) -> Iterator[R]:
         self.pid, self.tasks, self.answers = _fork_worker(self.func)
+        self.room = _room(self.tasks)
         try:
             yield from self._run()
         finally:
             self._stop()
 
     def _run(self) -> Iterator[R]:
-        queue, away = self.queue, self.away
+        queue = self.queue
         more = True
         while more or queue:
-            if more and not away and self.pid:
-                more = self._give()  # the worker is idle: hand it the next chunk
+            if more and len(self.away) < _AHEAD and self.pid:
+                more = self._give()  # keep the worker fed: hand it the next chunk
                 continue
             if queue and queue[0][0]:
                 yield _unwrap(queue.popleft())
                 continue
-            if away and (not more or self._ready()):
+            if self.away and (not more or self._ready()):
                 self._take()
                 continue
             if more:
-                chunk = next(self.chunks, _END)
+                chunk = self._next()
                 if chunk is _END:
                     more = False
-                    continue
-                if len(away) == 1 and self.pid and self._ahead(chunk):
                     continue
                 queue.append([True, *_captured(self.func, chunk), None])
                 continue
             # the head is the worker's chunk and the worker has gone
             self._take()
 
+    def _next(self) -> Any:
+        """The next chunk, or _END. An exception the chunks raise (a reader
+        failing mid-way) is queued as a result: it is raised at its turn, after
+        every earlier chunk's result, as ``map`` raises it."""
+        try:
+            return next(self.chunks, _END)
+        except Exception as exc:
+            self.queue.append([True, False, exc, (), None])
+            return _END
+
     def _give(self) -> bool:
-        chunk = next(self.chunks, _END)
+        chunk = self._next()
         if chunk is _END:
             return False
-        entry = [False, False, None, (), chunk]
-        self.queue.append(entry)
-        self.away.append(entry)
-        try:
-            _send(self.tasks, (chunk,))
-        except OSError:  # the worker has gone: this chunk is computed here
-            self._alone()
-        return True
-
-    def _ahead(self, chunk: Any) -> bool:
-        """Queue ``chunk`` behind the worker's current one, so the worker
-        goes on as soon as it answers instead of waiting until this process
-        finishes a chunk of its own and sees the answer (measured: the worker
-        idled ~25% of a ``proxies audit`` stage, and computed 35-40% of the
-        chunks instead of half). Only a chunk whose message fits in
-        ``PIPE_BUF`` bytes: the worker has read every earlier message before
-        it computes, so such a write never waits on a worker that is itself
-        waiting to write an answer. False: ``chunk`` is not sent."""
-        import select
-
         data = pickle.dumps((chunk,), pickle.HIGHEST_PROTOCOL)
-        if len(data) + 8 > select.PIPE_BUF:
-            return False
+        if self.away and len(data) > self.room:  # might wait for a busy worker: done here
+            self.queue.append([True, *_captured(self.func, chunk), None])
+            return True
         entry = [False, False, None, (), chunk]
         self.queue.append(entry)
         self.away.append(entry)
         try:
             _write(self.tasks, data)
-        except OSError:
+        except OSError:  # the worker has gone: this chunk is computed here
             self._alone()
         return True
 
@@ -299,22 +307,21 @@ class _Pair:
         return bool(select.select([self.answers], [], [], 0)[0])
 
     def _take(self) -> None:
-        entry = self.away.popleft()
+        entry = self.away[0]
         try:
             entry[1], entry[2], entry[3] = _recv(self.answers)
         except (EOFError, OSError):
-            self.away.appendleft(entry)
-            self._alone()  # computes it here
+            self._alone()
             return
+        self.away.popleft()
         entry[0], entry[4] = True, None
 
     def _alone(self) -> None:
         """The worker died (killed, out of memory): go on in this process."""
         while self.away:
             entry = self.away.popleft()
-            if not entry[0]:
-                entry[1], entry[2], entry[3] = _captured(self.func, entry[4])
-                entry[0], entry[4] = True, None
+            entry[1], entry[2], entry[3] = _captured(self.func, entry[4])
+            entry[0], entry[4] = True, None
         self._stop()
 
     def _stop(self) -> None:

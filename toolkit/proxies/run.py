@@ -61,7 +61,7 @@ P = TypeVar("P")
 #: Objects a range: ~190 ranges at 100,000 people. Small enough that the
 #: process finishing first waits little for the other's last range (~15 ms),
 #: and that a range's text (~0.7 MB of JSON or CSV) fits in the answer pipe
-#: (``parallel.ANSWER_ROOM``), so the worker goes on to its next range at once.
+#: (1 MiB, :mod:`toolkit.parallel`), so the worker goes on to its next range at once.
 RANGE = 500
 
 
