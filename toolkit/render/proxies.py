@@ -3,6 +3,11 @@ jsonl and csv (spec: ``ccmig proxies types`` / ``audit``).
 
 JSON carries values unchanged; CSV cells get the audit's spreadsheet-safety
 prefix; the table (for people) replaces control characters.
+
+The audit is written in parts (:class:`AuditPart`: a run of rows' text and
+their counts) framed by :func:`write_audit_parts`, so that runs rendered in
+another process (``ccmig proxies audit`` on two cores,
+:func:`write_audit_ranges`) make the same bytes as the rows written here.
 """
 
 from __future__ import annotations
