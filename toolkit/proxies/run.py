@@ -75,7 +75,10 @@ class PreparedAudit:
     once the context exists, while passing rows (or objects) between
     processes costs ~5 times making them. So the worker, forked after the
     context was built, inherits it, and only the rendered text of each range
-    crosses back.
+    crosses back. Measured at 100,000 people (JSON): the stage's CPU, 2.5-2.7 s
+    in one process, became 1.6-1.7 s in the parent and 1.6-1.7 s in the
+    worker (each takes about half the ranges; the extra is mostly
+    copy-on-write faults: the worker touches objects all over the heap).
     """
 
     context: Context
