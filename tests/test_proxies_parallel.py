@@ -141,6 +141,8 @@ def test_ranges_give_the_rows_writers_bytes_in_both_processes(
         assert parent + worker == max(1, -(-n // SMALL))
         if n > SMALL:
             assert worker, f"the worker rendered no range of {parent}"
+        else:
+            assert worker == 0  # one range: no worker forked for it
         monkeypatch.setenv("CCMIG_JOBS", "1")
         assert written(audit, fmt) == (text, severities)
         assert by_process(pids)[1] == 0  # one process

@@ -100,6 +100,8 @@ class PreparedAudit:
         def evaluate_range(bounds: tuple[int, int]) -> P:
             return func(rows_between(ctx, rules, *bounds))
 
+        if len(ranges) == 1:  # nothing to share: no worker forked
+            return map(evaluate_range, ranges)
         return parallel.ordered_map(evaluate_range, ranges)
 
 
