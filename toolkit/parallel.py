@@ -71,7 +71,8 @@ def ordered_map(func: Callable[[C], R], chunks: Iterable[C]) -> Iterator[R]:
     results must pickle; ``func`` itself need not (the worker inherits it).
     An exception ``func`` raises is raised here at that chunk's turn, after
     every earlier chunk's result; log records it emits are handled here at
-    that turn too."""
+    that turn too. So is an exception ``chunks`` raises (a read failing
+    mid-way): after the results of every chunk it gave before."""
     if jobs() < 2:
         return map(func, chunks)
     return _Pair(func, iter(chunks)).results()
@@ -235,7 +236,7 @@ class _Pair:
                 self._take()
                 continue
             if more:
-                chunk = next(self.chunks, _END)
+                chunk = self._next()
                 if chunk is _END:
                     more = False
                     continue
@@ -244,8 +245,18 @@ class _Pair:
             # the head is the worker's chunk and the worker has gone
             self._take()
 
+    def _next(self) -> Any:
+        """The next chunk, or _END. An exception the chunks raise (a reader
+        failing mid-way) is queued as a result: it is raised at its turn, after
+        every earlier chunk's result, as ``map`` raises it."""
+        try:
+            return next(self.chunks, _END)
+        except Exception as exc:
+            self.queue.append([True, False, exc, (), None])
+            return _END
+
     def _give(self) -> bool:
-        chunk = next(self.chunks, _END)
+        chunk = self._next()
         if chunk is _END:
             return False
         entry = [False, False, None, (), chunk]
