@@ -30,7 +30,7 @@ from toolkit.mocks.slapd import server as slapd
 
 from tests.orgkit import ccmig
 from tests.test_ldap_fastpath import _awkward_messages, _done, _entry_message, serve
-from tests.test_ldap_mock import ScriptedConnection
+from tests.test_ldap_mock import ScriptedConnection, mock_conn  # noqa: F401  (a fixture)
 from tests.test_ldap_mock import _done as _result
 from toolkit import parallel
 from toolkit.errors import ConnectionFailure, InputError
@@ -265,18 +265,10 @@ def test_entry_message_id_reads_the_envelope_decode_search_entry_reads(strategy)
     assert ldapfast.entry_message_id(b"\x30\x82") is None
 
 
-def test_mock_sync_reads_as_before_when_asked_for_raw(monkeypatch):
+def test_mock_sync_reads_as_before_when_asked_for_raw(monkeypatch, mock_conn):  # noqa: F811
     """ldap3's MOCK_SYNC is left alone (no hook, no raw items): the pages
     come decoded, as without ``raw``."""
-    from tests.test_ldap_mock import AD_LDIF
-
-    server = ldap3.Server("mock-ad", get_info=ldap3.NONE)
-    conn = ldap3.Connection(server, "cn=svc", "pw", client_strategy=ldap3.MOCK_SYNC)
-    conn.strategy.add_entry("cn=svc", {"userPassword": "pw", "sn": "svc"})
-    for entry in read_ldif(AD_LDIF):
-        if "referral" not in [c.lower() for c in entry.texts("objectclass")]:
-            assert conn.strategy.add_entry(entry.dn, dict(entry.attrs))
-    assert conn.bind()
+    conn = mock_conn
     with ldapfast.fast_entries(conn, True) as raw:
         assert raw is False
     flt = recipient_filter(Dialect.AD, True)
