@@ -463,7 +463,7 @@ def _fast_get_response(strategy: Any, message_id: int, timeout: Any, raw: bool =
     the message ID, the unsolicited notifications - is ldap3's code.
 
     With ``raw``, a SearchResultEntry of this search without controls
-    (:func:`entry_message_id`) is not decoded: each run of them becomes one
+    (:func:`entry_message_id`) nor ``;range=`` in it is not decoded: each run of them becomes one
     item ``{"type": "ccmig_raw", "ccmig_raw": (message octets, ...)}`` in its
     place among the others, to be decoded by whichever process classifies
     it (:func:`toolkit.exchange.ldapread.raw_entries`).
@@ -506,7 +506,9 @@ def _fast_get_response(strategy: Any, message_id: int, timeout: Any, raw: bool =
         if usage is not None:
             usage.update_received_message(len(message))
         if raw:
-            if entry_message_id(message) == message_id:
+            # (a ranged attribute's entry is ldap3's item, as ever: its strategy
+            # fetches the rest of the range when the answer is complete)
+            if entry_message_id(message) == message_id and b";range=" not in message:
                 run.append(message)
                 continue
             if run:  # the entries before this message, in their place
