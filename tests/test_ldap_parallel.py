@@ -455,3 +455,49 @@ def test_an_error_the_chunks_raise_comes_after_every_earlier_result(monkeypatch,
         assert [n for n, _ in seen] == list(range(stop))
         if two and stop > 1:
             assert {pid for _, pid in seen} - {PARENT}, "the worker computed no chunk"
+
+
+# ---------------------------------------------------------------- the audit's wrappers keep it chunked
+
+
+class _Tty:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_and_told_keep_a_chunked_source_chunked(monkeypatch):
+    """On a terminal the progress line counts a chunked source's entries as
+    its chunks are read (the same final count as counting its entries) and
+    the source stays chunked for read_table; -v's count is the same too."""
+    from toolkit import progress
+    from toolkit.cli.inputs import told
+    from toolkit.exchange.dialects import Chunked
+
+    script = _script(_pages_of(DEMO[:90], 20))
+    tty = _Tty()
+    monkeypatch.setattr(progress.sys, "stderr", tty)
+    monkeypatch.setattr(progress, "ENABLED", True)
+    source = PageChunks(lambda: pages(ScriptedConnection(script), BASE, "(cn=*)", ["cn"], 20, raw=True))
+    counted = progress.counting_chunks(source, "objects")
+    assert isinstance(counted, Chunked)
+    _two_processes(monkeypatch)
+    assert _outcome(counted) == _outcome(search(ScriptedConnection(_decoded(script)), BASE, "(cn=*)",
+                                                ["cn"], 20))
+    assert tty.text.endswith("\robjects: 90\n")
+    logged: list[str] = []
+    monkeypatch.setattr("logging.Logger.info", lambda self, msg, *a: logged.append(msg % a))
+    read = told(lambda all_mailboxes: PageChunks(
+        lambda: pages(ScriptedConnection(script), BASE, "(cn=*)", ["cn"], 20, raw=True)), "here")
+    entries = read(True)
+    assert isinstance(entries, Chunked)
+    assert len(list(entries)) == 90
+    assert logged == ["read 90 directory object(s) from here"]
