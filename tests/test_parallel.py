@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -164,3 +165,15 @@ def test_the_worker_is_gone_after_a_full_run(two: None) -> None:
     it = parallel._Pair(_work, iter(range(20)))
     assert [n for n, _ in it.results()] == list(range(20))
     assert it.pid == 0
+
+
+def test_the_cli_refuses_a_bad_jobs_value_before_reading(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from toolkit.cli.main import cli
+
+    missing = tmp_path / "nowhere.ldif"  # never opened: the variable is checked first
+    result = CliRunner().invoke(cli, ["recipients", "--ldif", str(missing)],
+                                env={ENV: "4"})
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == ["ccmig: error: CCMIG_JOBS: must be 1 or 2, not '4'"]

@@ -12,6 +12,7 @@ import click
 from toolkit import __version__
 from toolkit.cli.common import CcmigGroup, global_options
 from toolkit.errors import CcmigError
+from toolkit.parallel import jobs
 from toolkit.text import one_line, printable
 
 #: Every top-level command: its name -> the module and the click object that
@@ -70,6 +71,12 @@ Examples:
   ccmig audit --ldif org.ldif --ccmail-dir HUBPO.txt --exchange-po EXCH
   ccmig check --profile prod 'Smith, John'
   ccmig creds set --profile prod --for ldap
+
+\b
+Environment:
+  CCMIG_JOBS=1  everything in one process (default on Linux: audits read
+                and write in two, a worker forked for the CPU-bound stages;
+                the same output either way)
 """)
 @click.version_option(__version__, prog_name="ccmig")
 @global_options
@@ -78,6 +85,7 @@ def cli() -> None:
 
     Finds every user in every state, says what to do, and proves the result.
     """
+    jobs()  # a bad CCMIG_JOBS is one line and exit 2 before anything is read
 
 
 def main(argv: list[str] | None = None) -> None:
