@@ -376,6 +376,16 @@ def test_slapd_read_stopped_by_an_error_takes_the_page_asked_for_off_the_line(se
         finally:
             conn.unbind()
         calls[0] = 0
+    monkeypatch.setattr(ldapread, "raw_entries", real)
+    conn = connect(_settings(server))
+    try:  # iterated and closed after one entry (as told() closes a source): the same
+        entries = iter(PageChunks(lambda: pages(conn, BASE, flt, AD_ATTRIBUTES, 37, raw=True)))
+        assert next(entries).dn
+        assert conn.strategy._outstanding  # the next page asked for ahead ...
+        entries.close()  # type: ignore[attr-defined]
+        assert not conn.strategy._outstanding  # ... taken off the line
+    finally:
+        conn.unbind()
 
 
 # ---------------------------------------------------------------- faults, ccmig in its own process
