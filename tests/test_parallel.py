@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,37 @@ def test_the_worker_is_gone_after_a_full_run(two: None) -> None:
     assert it.pid == 0
 
 
+def test_chunks_and_results_bigger_than_the_pipes_do_not_hang(two: None) -> None:
+    """A chunk handed ahead to a busy worker must never wait for it: one too
+    big for the task pipe is computed by the parent instead."""
+    big = 3 * parallel._PIPE
+
+    def func(n: int | bytes) -> tuple[int, bool, bytes]:
+        size = n if isinstance(n, int) else len(n)
+        return size, os.getpid() != PARENT, b"r" * big
+
+    def hung(signum: int, frame: object) -> None:
+        raise TimeoutError("ordered_map hung")
+
+    chunks = [b"c" * big if n % 2 else n for n in range(12)]
+    before = signal.signal(signal.SIGALRM, hung)  # a hang fails this test, not the run
+    signal.alarm(30)
+    try:
+        out = list(ordered_map(func, chunks))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    assert [size for size, _w, _r in out] == [big if n % 2 else n for n in range(12)]
+    assert all(len(r) == big for _s, _w, r in out)
+    assert any(w for _s, w, _r in out)
+
+
+def test_the_worker_is_handed_its_next_chunk_before_it_answers(two: None) -> None:
+    """Two chunks away: the worker computes the first two chunks."""
+    out = list(ordered_map(_work, [50, 50, 1, 1]))
+    assert [w for _n, w in out][:2] == [True, True]
+
+
 def test_the_cli_refuses_a_bad_jobs_value_before_reading(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
@@ -177,3 +209,15 @@ def test_the_cli_refuses_a_bad_jobs_value_before_reading(tmp_path: Path) -> None
                                 env={ENV: "4"})
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == ["ccmig: error: CCMIG_JOBS: must be 1 or 2, not '4'"]
+
+
+def test_an_exception_from_the_chunks_comes_after_every_earlier_result(two: None) -> None:
+    def chunks() -> Iterator[int]:  # a reader failing mid-way
+        yield from range(25)
+        raise InputError("the read broke", "source:25")
+
+    got: list[int] = []
+    with pytest.raises(InputError, match="the read broke"):
+        for n, _w in ordered_map(_work, chunks()):
+            got.append(n)
+    assert got == list(range(25))
