@@ -191,13 +191,38 @@ class PageChunks(Chunked):
         self._read = read
 
     def chunks(self) -> Generator[Page, None, None]:
-        return self._read()
+        return _pieces(self._read())
 
     def decode(self, chunk: Page) -> list[RawEntry]:
         return chunk if chunk.__class__ is list else raw_entries(chunk)  # type: ignore[return-value,arg-type]
 
     def count(self, chunk: Page) -> int:
         return len(chunk)
+
+
+# The most octets of messages in one chunk. The worker is handed its next
+# chunk while it computes one only if the chunk fits in the task pipe (1 MB:
+# toolkit.parallel); a page of 1,000 bench entries is ~880 KB, a page of
+# fatter entries (long proxy lists) more. Cut into pieces of at most about
+# this, every chunk of any directory fits.
+PIECE = 1 << 19
+
+
+def _pieces(pages: Generator[Page, None, None]) -> Generator[Page, None, None]:
+    """``pages``, a page of undecoded entries of more than :data:`PIECE`
+    octets cut into as many equal runs as it takes; closing this closes
+    ``pages`` (the page asked for ahead is taken off the line)."""
+    try:
+        for page in pages:
+            parts = sum(map(len, page)) // PIECE + 1 if page.__class__ is tuple else 1
+            if parts == 1:
+                yield page
+                continue
+            step = -(-len(page) // parts)
+            for start in range(0, len(page), step):
+                yield page[start : start + step]
+    finally:
+        pages.close()
 
 
 def _reference_ignored(uri: str) -> bool:
