@@ -193,6 +193,24 @@ def test_chunks_and_results_bigger_than_the_pipes_do_not_hang(two: None) -> None
     assert any(w for _s, w, _r in out)
 
 
+def test_the_parent_waits_for_a_slow_worker_rather_than_pile_up_results(two: None) -> None:
+    """Results waiting behind the worker's are bounded (memory): with the
+    worker stalled on its first chunk, the parent computes a few, then waits."""
+    import time
+
+    def func(n: int) -> tuple[int, bool, float]:
+        worker = os.getpid() != PARENT
+        if worker and n == 0:
+            time.sleep(0.5)
+        return n, worker, time.monotonic()
+
+    out = list(ordered_map(func, range(40)))
+    assert [n for n, _w, _t in out] == list(range(40))
+    first_answer = out[0][2]
+    early = [n for n, w, t in out if not w and t < first_answer]
+    assert 0 < len(early) <= parallel._QUEUE - parallel._AHEAD
+
+
 def test_the_worker_is_handed_its_next_chunk_before_it_answers(two: None) -> None:
     """Two chunks away: the worker computes the first two chunks."""
     out = list(ordered_map(_work, [50, 50, 1, 1]))

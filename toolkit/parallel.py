@@ -218,6 +218,11 @@ def _fork_worker(func: Callable[[Any], Any]) -> tuple[int, int, int]:
 # worker waits for the parent to read its answer.
 _AHEAD = 2
 _PIPE = 1 << 20
+# At most this many results wait in the parent for the worker's (each a
+# chunk's worth: ~600 KB of text for 1,000 audit rows). On a busy machine the
+# worker may not run for a while and the parent went on alone: up to 9 were
+# seen, +4 MB at the audit's peak; without the bound nothing limited them.
+_QUEUE = 6
 
 
 def _room(fd: int) -> int:
@@ -264,14 +269,15 @@ class _Pair:
             if self.away and (not more or self._ready()):
                 self._take()
                 continue
-            if more:
+            if more and len(queue) < _QUEUE:
                 chunk = self._next()
                 if chunk is _END:
                     more = False
                     continue
                 queue.append([True, *_captured(self.func, chunk), None])
                 continue
-            # the head is the worker's chunk and the worker has gone
+            # the head is the worker's chunk: the worker has gone, or the
+            # parent is _QUEUE chunks ahead of it and waits for its answer
             self._take()
 
     def _next(self) -> Any:

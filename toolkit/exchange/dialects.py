@@ -7,6 +7,7 @@ are kept in the order read, with the ``targetAddress`` after the proxies.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any, NamedTuple
 
 from toolkit.ccmail.address import NOT_UTF8, is_ccmail_type, parse
@@ -404,8 +405,19 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
             return read_parts(ordered_map(part_of, chunks), observe, mailboxes)
         finally:  # a read cut short (an error) stops now: its connection, its file
             _close(chunks)
-    return read_parts((classify_part(entries, dialect, every_mailbox, want),), observe,
-                      mailboxes)
+    # in parts of _PART entries: what a part holds until it is added (each
+    # mailbox's identities above all) stays small
+    return read_parts((classify_part(batch, dialect, every_mailbox, want)
+                       for batch in _batches(entries)), observe, mailboxes)
+
+
+_PART = 1024
+
+
+def _batches(entries: Iterable[RawEntry]) -> Iterator[list[RawEntry]]:
+    it = iter(entries)
+    while batch := list(islice(it, _PART)):
+        yield batch
 
 
 class Chunked(Iterable[RawEntry]):

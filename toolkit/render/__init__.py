@@ -9,6 +9,7 @@ from toolkit.errors import InputError
 from toolkit.model import Row
 from toolkit.render.csvout import write_csv, write_fields
 from toolkit.render.jsonout import write_json, write_jsonl
+from toolkit.render.ranges import write_ranges
 from toolkit.render.table import write_table
 
 FORMATS = ("table", "json", "jsonl", "ndjson", "csv")
@@ -21,6 +22,8 @@ def write_rows(rows: Sequence[Row], fmt: str, out: TextIO,
         if fmt not in ("table", "csv"):
             raise InputError("--fields applies to --format table and csv", "--fields")
         write_fields(rows, fields, fmt, out)
+        return
+    if write_ranges(rows, fmt, out):  # an analysis's rows, made by two processes
         return
     if fmt == "json":
         write_json(rows, out)

@@ -11,7 +11,7 @@ from toolkit.model import Kind, Row
 COLUMNS = ("key", "dn", "kind", "ccmail_name", "old_post_office", "route", "status",
            "code", "severity", "message", "action")
 _FORMULA = ("=", "+", "-", "@")
-_HEADER = ",".join(COLUMNS) + "\r\n"
+HEADER = ",".join(COLUMNS) + "\r\n"
 # What makes the csv module's default (excel) dialect quote a field under
 # QUOTE_MINIMAL: the delimiter, the quote character and the line terminator's
 # characters (:func:`csv_cell`). A quote inside is doubled.
@@ -75,7 +75,17 @@ def write_csv(rows: Iterable[Row], out: TextIO) -> None:
     :func:`csv_cell`; lines are written in batches. A row whose values are not
     strings (no rule makes one) is written the general way.
     """
-    write_lines(out, _HEADER, rows, _add_lines, _general_lines, _Cells())
+    write_lines(out, HEADER, rows, _add_lines, _general_lines, _Cells())
+
+
+def csv_text(rows: Iterable[Row]) -> str:
+    """The rows' lines as :func:`write_csv` writes them, without the header:
+    one range of a file written in ranges (``render.ranges``)."""
+    import io
+
+    buf = io.StringIO()
+    write_lines(buf, "", rows, _add_lines, _general_lines, _Cells())
+    return buf.getvalue()
 
 
 def write_lines(out: TextIO, header: str, rows: Iterable[Any],

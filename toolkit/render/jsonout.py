@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from itertools import chain
 from json.encoder import encode_basestring
 from typing import Any, TextIO
 
@@ -98,6 +99,19 @@ def write_json(rows: Iterable[Row], out: TextIO) -> None:
         write(separator + ",\n  ".join(batch))
         separator = ",\n  "
     write("[]\n" if separator == "[\n  " else "\n]\n")
+
+
+def json_text(rows: Iterable[Row]) -> str:
+    """The rows' texts joined as :func:`write_json` joins them, without the
+    brackets: one range of a list written in ranges (``render.ranges``)."""
+    return ",\n  ".join(chain.from_iterable(json_batches(rows)))
+
+
+def jsonl_text(rows: Iterable[Row]) -> str:
+    """The rows' lines as :func:`write_jsonl` writes them."""
+    texts = list(chain.from_iterable(json_batches(rows)))
+    texts.append("")
+    return "\n".join(texts)
 
 
 def write_json_list(items: Iterable[Any], out: TextIO) -> None:
