@@ -132,14 +132,14 @@ def ldap_settings(params: dict[str, Any], profile: str):
 
 def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
     from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
-    from toolkit.exchange.ldap import read_ldap, recipient_filter
+    from toolkit.exchange.ldap import read_ldap_chunks, recipient_filter
 
     settings = ldap_settings(params, profile)
     dialect = Dialect(params["dialect"])
     attributes = AD_ATTRIBUTES if dialect is Dialect.AD else EX55_ATTRIBUTES
 
-    def source(all_mailboxes: bool):
-        return read_ldap(settings, recipient_filter(dialect, all_mailboxes), attributes)
+    def source(all_mailboxes: bool):  # chunks a second process can decode (read_table)
+        return read_ldap_chunks(settings, recipient_filter(dialect, all_mailboxes), attributes)
 
     return source
 
@@ -174,11 +174,27 @@ def told(source: EntrySource, what: str) -> EntrySource:
     first thing to check when a number looks wrong is which server answered."""
     import logging
 
+    from toolkit.exchange.dialects import Chunked, Watched
+
     log = logging.getLogger("toolkit.audit")
 
     def read(all_mailboxes: bool):
+        entries = source(all_mailboxes)  # (a reader starts when first asked for an entry)
+        if isinstance(entries, Chunked):  # stays chunked (read_table); the same count
+            total = [0]
+
+            def seen(n: int) -> None:
+                total[0] += n
+
+            def done(complete: bool) -> None:
+                if complete:
+                    log.info("read %d directory object(s) from %s", total[0], clean(what))
+
+            return Watched(entries, seen, done)
+        return entries_told(entries)
+
+    def entries_told(entries):
         n = 0
-        entries = source(all_mailboxes)
         try:
             for entry in entries:
                 n += 1

@@ -400,7 +400,11 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
         def part_of(chunk: Any) -> TablePart:
             return classify_part(decode(chunk), dialect, every_mailbox, want)
 
-        return read_parts(ordered_map(part_of, entries.chunks()), observe, mailboxes)
+        chunks = entries.chunks()
+        try:
+            return read_parts(ordered_map(part_of, chunks), observe, mailboxes)
+        finally:  # a read cut short (an error) stops now: its connection, its file
+            _close(chunks)
     # in parts of _PART entries: what a part holds until it is added (each
     # mailbox's identities above all) stays small
     return read_parts((classify_part(batch, dialect, every_mailbox, want)
@@ -428,7 +432,50 @@ class Chunked(Iterable[RawEntry]):
     def decode(self, chunk: Any) -> Iterable[RawEntry]:
         raise NotImplementedError
 
+    def count(self, chunk: Any) -> int:
+        """How many entries ``chunk`` holds (progress, ``-v``'s count): a
+        source that knows it without decoding says so; this decodes."""
+        return sum(1 for _ in self.decode(chunk))
+
     def __iter__(self) -> Iterator[RawEntry]:
         decode = self.decode
-        for chunk in self.chunks():
-            yield from decode(chunk)
+        chunks = self.chunks()
+        try:
+            for chunk in chunks:
+                yield from decode(chunk)
+        finally:
+            _close(chunks)
+
+
+class Watched(Chunked):
+    """``source`` with ``seen(n)`` called in this process as each chunk of
+    ``n`` entries is read and ``done(complete)`` when reading ends, complete
+    or not: what watching its entries go by tells (a count, a progress
+    line), without decoding them here."""
+
+    def __init__(self, source: Chunked, seen: Callable[[int], None],
+                 done: Callable[[bool], None]) -> None:
+        self.source, self.seen, self.done = source, seen, done
+        self.decode = source.decode  # type: ignore[method-assign]
+        self.count = source.count  # type: ignore[method-assign]
+
+    def chunks(self) -> Iterator[Any]:
+        chunks = self.source.chunks()
+        count, seen = self.source.count, self.seen
+        complete = False
+        try:
+            for chunk in chunks:
+                seen(count(chunk))
+                yield chunk
+            complete = True
+        finally:
+            _close(chunks)
+            self.done(complete)
+
+
+def _close(chunks: Iterator[Any]) -> None:
+    """Stop a source's chunks (a generator's ``finally`` runs now, not when
+    it is collected: the cyclic collector is off during an audit)."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
