@@ -13,7 +13,8 @@ import toolkit.exchange.ldap as ldapmod
 from tests.ad_dc import DEMO, org_args
 from tests.orgkit import ccmig
 from toolkit.errors import ConnectionFailure
-from toolkit.exchange.ldap import LdapSettings, read_ldap, recipient_filter
+from toolkit.exchange.ldap import LdapSettings, read_ldap, read_ldap_chunks, recipient_filter
+from toolkit.exchange.ldapread import PageChunks
 
 pytestmark = pytest.mark.samba
 PAGE = 50
@@ -27,6 +28,29 @@ def stop_after(count: int, directory, real=read_ldap):
             yield entry
             if n == count:
                 assert samba.stop(directory)
+
+    return reader
+
+
+def stop_after_chunks(count: int, directory, real=read_ldap_chunks):
+    """read_ldap_chunks (the audit's read) that stops the DC once chunks of
+    ``count`` entries have been read."""
+
+    def reader(*args, **kwargs):
+        source = real(*args, **kwargs)
+
+        def read():
+            n, chunks = 0, source.chunks()
+            try:
+                for chunk in chunks:
+                    yield chunk
+                    n += source.count(chunk)
+                    if n == count:
+                        assert samba.stop(directory)
+            finally:
+                chunks.close()
+
+        return PageChunks(read)
 
     return reader
 
@@ -45,7 +69,7 @@ def test_stopped_between_pages_is_a_connection_failure_saying_how_far(demo_dc):
 
 
 def test_audit_exits_3_and_prints_no_report(demo_dc, monkeypatch):
-    monkeypatch.setattr(ldapmod, "read_ldap", stop_after(3 * PAGE, demo_dc.directory))
+    monkeypatch.setattr(ldapmod, "read_ldap_chunks", stop_after_chunks(3 * PAGE, demo_dc.directory))
     monkeypatch.setenv("CCMIG_LDAP_PASSWORD", demo_dc.password)
     code, out, err = ccmig("audit", "--ldap-url", demo_dc.ldaps_url, "--ca-file", demo_dc.ca_file,
                            "--base-dn", demo_dc.base_dn, "--bind-dn", demo_dc.bind_dn,

@@ -118,6 +118,19 @@ def test_small_and_utf16_files_are_read_as_before(tmp_path, monkeypatch):
     assert not isinstance(ldif_entries(fifo), LdifChunks)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_chunks_count_the_entries_they_give(tmp_path, monkeypatch, seed):
+    """``count`` (progress, -v's count) without decoding where every d line is
+    a dn line, by decoding where not (a folded dn:, Dn:): the entries given."""
+    monkeypatch.setattr(ldif, "_BLOCK", [512, 4096][seed % 2])
+    path = tmp_path / "org.ldif"
+    path.write_bytes(_awkward((DEMO / "org.ldif").read_text(encoding="utf-8"),
+                              random.Random(seed), 0).replace(b"\nDN:", b"\nDn:" if seed > 1 else b"\nDN:"))
+    source = LdifChunks(path)
+    counts = [(source.count(c), len(list(source.decode(c)))) for c in source.chunks()]
+    assert all(a == b for a, b in counts) and sum(a for a, _ in counts) > 300
+
+
 def test_a_file_changed_while_read_is_refused_not_misread(tmp_path, monkeypatch):
     """A chunk is a place in the file, read again by whichever process decodes
     it: if the file is no longer the one cut into chunks, that is an error."""

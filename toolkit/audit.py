@@ -24,7 +24,7 @@ from toolkit.ccmail.directory import (
 from toolkit.errors import InputError
 from toolkit.exchange.dialects import Chunked, read_table
 from toolkit.model import Dialect, Kind, RawEntry, Row
-from toolkit.progress import counting
+from toolkit.progress import counting, counting_chunks
 from toolkit.rules import Analysis, analyse
 from toolkit.stats import StatsMatcher
 from toolkit.storage.recipients import RecipientTable
@@ -99,9 +99,11 @@ def read_recipients(inputs: AuditInputs,
     each position of the table as it is read, ``mailboxes`` each mailbox's
     position and identities (:func:`toolkit.exchange.dialects.read_table`)."""
     need_all = inputs.mailbox_stats is not None
-    entries = inputs.source(need_all)
-    if not isinstance(entries, Chunked):  # (a Chunked source is read in chunks, not counted)
-        entries = counting(entries, "directory objects read")
+    source = inputs.source(need_all)
+    label = "directory objects read"
+    # a source read in chunks stays one: read_table decodes them in two processes
+    entries = (counting_chunks(source, label) if isinstance(source, Chunked)
+               else counting(source, label))
     return read_table(entries, inputs.dialect, need_all, observe, mailboxes)
 
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
+
+if TYPE_CHECKING:
+    from toolkit.exchange.dialects import Chunked
 
 T = TypeVar("T")
 ENABLED = True  # the CLI turns it off for -q
@@ -41,3 +44,30 @@ def _counted(items: Iterable[T], label: str, every: float, stream: TextIO) -> It
     finally:
         stream.write(f"\r{label}: {n}\n")
         stream.flush()
+
+
+def counting_chunks(source: Chunked, label: str, every: float = 0.25) -> Chunked:
+    """:func:`counting` for a source read in chunks: the count grows by a
+    chunk's entries as the chunk is read (in this process; whichever process
+    decodes it), so the source stays chunked for
+    :func:`toolkit.exchange.dialects.read_table`."""
+    stream = sys.stderr
+    if not (ENABLED and stream.isatty()):
+        return source
+    from toolkit.exchange.dialects import Watched
+
+    state = [0, 0.0]  # entries, last redrawn
+
+    def seen(n: int) -> None:
+        state[0] += n
+        now = time.monotonic()
+        if now - state[1] >= every:
+            stream.write(f"\r{label}: {state[0]}")
+            stream.flush()
+            state[1] = now
+
+    def done(complete: bool) -> None:
+        stream.write(f"\r{label}: {state[0]}\n")
+        stream.flush()
+
+    return Watched(source, seen, done)

@@ -344,11 +344,17 @@ def explain_exit(code: int, rows: Sequence[Row], fail_on: str, written: str | No
 
 
 def exit_code(rows: Sequence[Row], fail_on: str) -> int:
+    """1 when a finding is at least ``fail_on`` severe. ``rows``: rows, an
+    analysis's Rows (``codes()``), or what a writer reports it wrote
+    (``severities``: ``render.proxies.AuditTotals``)."""
     if fail_on == "never":
         return 0
     threshold = SEVERITY_RANK[fail_on]
     codes = getattr(rows, "codes", None)  # an analysis's Rows: no need to make the rows
-    if codes is not None:
+    severities = getattr(rows, "severities", None)  # rows already written (proxies audit)
+    if severities is not None:
+        worst = max((SEVERITY_RANK[s] for s in severities), default=0)
+    elif codes is not None:
         worst = max((SEVERITY_RANK[SEVERITY[c]] for found in codes() for c in found), default=0)
     else:
         worst = max((SEVERITY_RANK[f.severity] for r in rows for f in r.findings), default=0)

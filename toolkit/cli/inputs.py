@@ -7,7 +7,7 @@ way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,10 @@ import click
 from toolkit.audit import AuditInputs, EntrySource, file_directory, ldif_source
 from toolkit.errors import InputError
 from toolkit.exchange import ldapoptions, pssettings
-from toolkit.exchange.dialects import Chunked
 from toolkit.exchange.ldapoptions import AUTH_METHODS as LDAP_AUTH_METHODS
 from toolkit.exchange.ldapoptions import MAX_RETRIES
 from toolkit.exchange.pssettings import AUTH_METHODS as EXCHANGE_AUTH_METHODS
-from toolkit.model import Dialect, RawEntry
+from toolkit.model import Dialect
 
 SOURCES = ("auto", "ldif", "ldap", "powershell")
 
@@ -133,14 +132,14 @@ def ldap_settings(params: dict[str, Any], profile: str):
 
 def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
     from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
-    from toolkit.exchange.ldap import read_ldap, recipient_filter
+    from toolkit.exchange.ldap import read_ldap_chunks, recipient_filter
 
     settings = ldap_settings(params, profile)
     dialect = Dialect(params["dialect"])
     attributes = AD_ATTRIBUTES if dialect is Dialect.AD else EX55_ATTRIBUTES
 
-    def source(all_mailboxes: bool):
-        return read_ldap(settings, recipient_filter(dialect, all_mailboxes), attributes)
+    def source(all_mailboxes: bool):  # chunks a second process can decode (read_table)
+        return read_ldap_chunks(settings, recipient_filter(dialect, all_mailboxes), attributes)
 
     return source
 
@@ -175,49 +174,38 @@ def told(source: EntrySource, what: str) -> EntrySource:
     first thing to check when a number looks wrong is which server answered."""
     import logging
 
+    from toolkit.exchange.dialects import Chunked, Watched
+
     log = logging.getLogger("toolkit.audit")
 
-    def say(n: int) -> None:
+    def read(all_mailboxes: bool):
+        entries = source(all_mailboxes)  # (a reader starts when first asked for an entry)
+        if isinstance(entries, Chunked):  # stays chunked (read_table); the same count
+            total = [0]
+
+            def seen(n: int) -> None:
+                total[0] += n
+
+            def done(complete: bool) -> None:
+                if complete:
+                    log.info("read %d directory object(s) from %s", total[0], clean(what))
+
+            return Watched(entries, seen, done)
+        return entries_told(entries)
+
+    def entries_told(entries):
+        n = 0
+        try:
+            for entry in entries:
+                n += 1
+                yield entry
+        finally:  # stopped early: let the source stop too (PowerShell signals the pipeline)
+            close = getattr(entries, "close", None)
+            if close is not None:
+                close()
         log.info("read %d directory object(s) from %s", n, clean(what))
 
-    def read(all_mailboxes: bool):
-        entries = source(all_mailboxes)
-        if isinstance(entries, Chunked):  # read in chunks, maybe by two processes
-            return _ToldChunks(entries, say)
-        return _told(entries, say)
-
     return read
-
-
-def _told(entries: Iterable[RawEntry], say: Callable[[int], None]) -> Iterator[RawEntry]:
-    n = 0
-    try:
-        for entry in entries:
-            n += 1
-            yield entry
-    finally:  # stopped early: let the source stop too (PowerShell signals the pipeline)
-        close = getattr(entries, "close", None)
-        if close is not None:
-            close()
-    say(n)
-
-
-class _ToldChunks(Chunked):
-    """A chunked source that says how many entries it gave once all are read
-    (:meth:`Chunked.done`: the entries are counted where they are decoded)."""
-
-    def __init__(self, inner: Chunked, say: Callable[[int], None]) -> None:
-        self.inner, self.say = inner, say
-
-    def chunks(self) -> Iterator[Any]:
-        return self.inner.chunks()
-
-    def decode(self, chunk: Any) -> Iterable[RawEntry]:
-        return self.inner.decode(chunk)
-
-    def done(self, read: int) -> None:
-        self.inner.done(read)
-        self.say(read)
 
 
 def _describe_source(kind: str, params: dict[str, Any]) -> str:

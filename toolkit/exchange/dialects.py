@@ -7,6 +7,7 @@ are kept in the order read, with the ``targetAddress`` after the proxies.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any, NamedTuple
 
 from toolkit.ccmail.address import NOT_UTF8, is_ccmail_type, parse
@@ -322,7 +323,6 @@ class TablePart(NamedTuple):
     # each mailbox's position in the part and the identities --mailbox-stats
     # matches: DN, primary SMTP, mailNickname, sAMAccountName
     mailboxes: list[tuple[int, str, str | None, str | None, str | None]]
-    read: int  # entries read, kept or not (what a source reports: Chunked.done)
 
 
 def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: bool = False,
@@ -336,9 +336,7 @@ def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: 
     subtypes: list[str | None] = []
     boxes: list[tuple[int, str, str | None, str | None, str | None]] = []
     mailbox = _MAILBOX
-    read = 0
     for entry in entries:
-        read += 1
         fields = classify(entry, dialect)
         if fields is None:
             continue
@@ -354,7 +352,7 @@ def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: 
                                    smtp))
         kinds.append(kind)
         subtypes.append(subtype)
-    return TablePart(records, kinds, subtypes, boxes, read)
+    return TablePart(records, kinds, subtypes, boxes)
 
 
 def read_parts(parts: Iterable[TablePart],
@@ -402,19 +400,24 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
         def part_of(chunk: Any) -> TablePart:
             return classify_part(decode(chunk), dialect, every_mailbox, want)
 
-        read = 0
+        chunks = entries.chunks()
+        try:
+            return read_parts(ordered_map(part_of, chunks), observe, mailboxes)
+        finally:  # a read cut short (an error) stops now: its connection, its file
+            _close(chunks)
+    # in parts of _PART entries: what a part holds until it is added (each
+    # mailbox's identities above all) stays small
+    return read_parts((classify_part(batch, dialect, every_mailbox, want)
+                       for batch in _batches(entries)), observe, mailboxes)
 
-        def counted(parts: Iterable[TablePart]) -> Iterator[TablePart]:
-            nonlocal read
-            for part in parts:
-                read += part.read
-                yield part
 
-        table = read_parts(counted(ordered_map(part_of, entries.chunks())), observe, mailboxes)
-        entries.done(read)
-        return table
-    return read_parts((classify_part(entries, dialect, every_mailbox, want),), observe,
-                      mailboxes)
+_PART = 1024
+
+
+def _batches(entries: Iterable[RawEntry]) -> Iterator[list[RawEntry]]:
+    it = iter(entries)
+    while batch := list(islice(it, _PART)):
+        yield batch
 
 
 class Chunked(Iterable[RawEntry]):
@@ -429,15 +432,50 @@ class Chunked(Iterable[RawEntry]):
     def decode(self, chunk: Any) -> Iterable[RawEntry]:
         raise NotImplementedError
 
-    def done(self, read: int) -> None:
-        """Called in this process once every chunk is read, with the number
-        of entries read (a wrapper that reports it: ``toolkit.cli.inputs.told``)."""
+    def count(self, chunk: Any) -> int:
+        """How many entries ``chunk`` holds (progress, ``-v``'s count): a
+        source that knows it without decoding says so; this decodes."""
+        return sum(1 for _ in self.decode(chunk))
 
     def __iter__(self) -> Iterator[RawEntry]:
         decode = self.decode
-        read = 0
-        for chunk in self.chunks():
-            for entry in decode(chunk):
-                read += 1
-                yield entry
-        self.done(read)
+        chunks = self.chunks()
+        try:
+            for chunk in chunks:
+                yield from decode(chunk)
+        finally:
+            _close(chunks)
+
+
+class Watched(Chunked):
+    """``source`` with ``seen(n)`` called in this process as each chunk of
+    ``n`` entries is read and ``done(complete)`` when reading ends, complete
+    or not: what watching its entries go by tells (a count, a progress
+    line), without decoding them here."""
+
+    def __init__(self, source: Chunked, seen: Callable[[int], None],
+                 done: Callable[[bool], None]) -> None:
+        self.source, self.seen, self.done = source, seen, done
+        self.decode = source.decode  # type: ignore[method-assign]
+        self.count = source.count  # type: ignore[method-assign]
+
+    def chunks(self) -> Iterator[Any]:
+        chunks = self.source.chunks()
+        count, seen = self.source.count, self.seen
+        complete = False
+        try:
+            for chunk in chunks:
+                seen(count(chunk))
+                yield chunk
+            complete = True
+        finally:
+            _close(chunks)
+            self.done(complete)
+
+
+def _close(chunks: Iterator[Any]) -> None:
+    """Stop a source's chunks (a generator's ``finally`` runs now, not when
+    it is collected: the cyclic collector is off during an audit)."""
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()

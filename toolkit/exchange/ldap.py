@@ -70,6 +70,8 @@ from toolkit.exchange.ldapread import (
     IGNORED_REFERENCE_RDNS,
     PAGED_RESULTS_OID,
     EntryStream,
+    Page,
+    PageChunks,
     dialect_attributes,
     escape_filter_value,
     pages,
@@ -77,7 +79,6 @@ from toolkit.exchange.ldapread import (
     search,
     stream,
 )
-from toolkit.model import RawEntry
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "AUTH_METHODS", "IGNORED_REFERENCE_RDNS", "MAX_RETRIES", "PAGED_RESULTS_OID", "RETRY_BASE_DELAY",
     "RETRY_MAX_DELAY", "LdapSettings", "ServerUnreachable", "connect", "dialect_attributes",
-    "escape_filter_value", "md4", "nt_hash_credential", "read_ldap", "recipient_filter",
+    "escape_filter_value", "md4", "nt_hash_credential", "read_ldap", "read_ldap_chunks", "recipient_filter",
     "retry_delay", "search",
 ]
 
@@ -406,12 +407,23 @@ def read_ldap(
     disconnects. The entries come a page at a time (see
     :class:`~toolkit.exchange.ldapread.EntryStream`).
     """
-    return stream(_read_pages(settings, search_filter, attributes))
+    return stream(_read_pages(settings, search_filter, attributes))  # type: ignore[arg-type]
+
+
+def read_ldap_chunks(
+    settings: LdapSettings, search_filter: str, attributes: Iterable[str] | None
+) -> PageChunks:
+    """:func:`read_ldap` as chunks, a page each, that a second process can
+    decode and classify (:class:`~toolkit.exchange.ldapread.PageChunks`, the
+    audit's read). Connects when its chunks are first asked for; closing
+    them disconnects. Iterating it gives what :func:`read_ldap` gives."""
+    return PageChunks(lambda: _read_pages(settings, search_filter, attributes, raw=True))
 
 
 def _read_pages(
-    settings: LdapSettings, search_filter: str, attributes: Iterable[str] | None
-) -> Generator[list[RawEntry], None, None]:
+    settings: LdapSettings, search_filter: str, attributes: Iterable[str] | None,
+    raw: bool = False,
+) -> Generator[Page, None, None]:
     conn = connect(settings)
     try:
         yield from pages(
@@ -422,6 +434,7 @@ def _read_pages(
             settings.page_size,
             where=_where(settings),
             timeout=_receive_timeout(settings.timeout),
+            raw=raw,
         )
     finally:
         _close(conn)

@@ -193,6 +193,26 @@ def _envelope(message: bytes) -> tuple[int, int, int] | None:
     return message_id, start, pos
 
 
+def entry_message_id(message: bytes) -> int | None:
+    """The message ID of a SearchResultEntry without controls, else None:
+    the envelope alone (what :func:`decode_search_entry` checks first),
+    nothing of the entry decoded. Why: a reader that hands entries to
+    another process (:func:`fast_entries` with ``raw``) keeps only their
+    octets here, and this check, ~1 µs, is all it spends on one."""
+    try:
+        t0, l0, size, t1, l1, message_id, t2, l2, op_size, t3, dn_size = _USUAL.unpack_from(message)
+    except struct.error:  # shorter than 13 octets: not the usual form
+        t0 = 0
+    if t0 == 0x30 and l0 == 0x82 and t1 == 2 and l1 == 1 and message_id < 0x80 \
+            and t2 == 0x64 and l2 == 0x82 and t3 == 4 and size + 4 == len(message) == op_size + 11:
+        return message_id  # type: ignore[no-any-return]
+    try:
+        found = _envelope(message)
+    except IndexError:  # past the end of the message
+        return None
+    return None if found is None else found[0]
+
+
 def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = bytes.decode,
                         ) -> tuple[int, dict[str, object]] | None:
     """(message ID, ``response`` item) of a plain SearchResultEntry, else None.
@@ -431,7 +451,7 @@ def _receive(strategy: Any) -> bytes:
             strategy.connection.last_error) from None
 
 
-def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
+def _fast_get_response(strategy: Any, message_id: int, timeout: Any, raw: bool = False) -> Any:
     """ldap3 ``SyncStrategy._get_response`` with its own framing and :func:`decode_search_entry` first.
 
     Why the framing is here too: ldap3's ``receiving()`` reads 4 KB at a
@@ -441,6 +461,12 @@ def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
     (no DIGEST-MD5 signing: see :func:`fast_entries`); what follows a
     message - ldap3's decoder for anything but a plain entry, the checks of
     the message ID, the unsolicited notifications - is ldap3's code.
+
+    With ``raw``, a SearchResultEntry of this search without controls
+    (:func:`entry_message_id`) nor ``;range=`` in it is not decoded: each run of them becomes one
+    item ``{"type": "ccmig_raw", "ccmig_raw": (message octets, ...)}`` in its
+    place among the others, to be decoded by whichever process classifies
+    it (:func:`toolkit.exchange.ldapread.raw_entries`).
     """
     from ldap3.core.exceptions import LDAPExtensionError, LDAPSocketReceiveError
     from ldap3.strategy.base import RESPONSE_COMPLETE, SESSION_TERMINATED_BY_SERVER, TRANSACTION_ERROR
@@ -451,6 +477,7 @@ def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
     # strategy it is the connection's own counter or None all along.
     usage = connection._usage if connection.usage else None
     responses: list[Any] = []
+    run: list[bytes] = []  # raw: the entries' octets since the last other item
     buf = b""
     pos = have = 0  # have: len(buf)
     complete = False
@@ -478,6 +505,15 @@ def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
         pos = message_end
         if usage is not None:
             usage.update_received_message(len(message))
+        if raw:
+            # (a ranged attribute's entry is ldap3's item, as ever: its strategy
+            # fetches the rest of the range when the answer is complete)
+            if entry_message_id(message) == message_id and b";range=" not in message:
+                run.append(message)
+                continue
+            if run:  # the entries before this message, in their place
+                responses.append({"type": RAW, RAW: tuple(run)})
+                run = []
         fast = decode_search_entry(message)
         if fast is not None and fast[0] == message_id:
             responses.append(fast[1])
@@ -502,17 +538,26 @@ def _fast_get_response(strategy: Any, message_id: int, timeout: Any) -> Any:
         else:
             connection.last_error = "invalid messageId received"
             raise LDAPSocketReceiveError(connection.last_error)
+    if run:  # (never: the result that completes the answer came after them)
+        responses.append({"type": RAW, RAW: tuple(run)})
     responses.append(RESPONSE_COMPLETE)
     return responses
 
 
+# The type (and key) of a response item holding a run of undecoded entries.
+RAW = "ccmig_raw"
+
+
 @contextmanager
-def fast_entries(conn: ldap3.Connection) -> Iterator[None]:
+def fast_entries(conn: ldap3.Connection, raw: bool = False) -> Iterator[bool]:
     """Decode search entries with :func:`decode_search_entry` on this connection.
 
     Only for the ldap3 release this was written for (:data:`WRITTEN_FOR`), its
     plain synchronous strategy with its fast decoder on; the mock strategies,
-    another ldap3 and anything unexpected keep ldap3's own path.
+    another ldap3 and anything unexpected keep ldap3's own path. With
+    ``raw`` the plain entries are kept undecoded (:func:`_fast_get_response`)
+    where ldap3 would not check attribute names against a schema (so what it
+    makes of an entry depends on the message alone). Gives whether they are.
     """
     from ldap3.strategy.sync import SyncStrategy
     from ldap3.utils.config import get_config_parameter
@@ -522,11 +567,12 @@ def fast_entries(conn: ldap3.Connection) -> Iterator[None]:
             or type(strategy) is not SyncStrategy or not getattr(conn, "fast_decoder", False) \
             or getattr(conn, "sasl_mechanism", None) == ldap3.DIGEST_MD5 \
             or not get_config_parameter("CASE_INSENSITIVE_ATTRIBUTE_NAMES"):
-        yield
+        yield False
         return
+    raw = raw and not conn.check_names
     strategy._get_response = lambda message_id, timeout: _fast_get_response(  # type: ignore[method-assign]
-        strategy, message_id, timeout)
+        strategy, message_id, timeout, raw)
     try:
-        yield
+        yield raw
     finally:
         del strategy._get_response

@@ -87,6 +87,7 @@ class LdifChunks(Chunked):
         self.attributes = attributes
         self.size = size
         self._reader: _Reader | None = None
+        self._last: tuple[int, bytes] = (-1, b"")
 
     def chunks(self) -> Iterator[Chunk]:
         fh, encoding = open_ldif(self.path)
@@ -110,6 +111,7 @@ class LdifChunks(Chunked):
                     if not seen:
                         unsure.append((block, first, final))
                 # (else no line starts with v: no version line, seen is never asked)
+                self._last = (offset, block)
                 yield (offset, len(block), first, final, seen, stamp)
                 offset += len(block)
                 first += block.count(b"\n")  # (only the last block may end without one)
@@ -140,6 +142,21 @@ class LdifChunks(Chunked):
             reader = self._reader = _Reader(self.path, self.attributes)
         reader.dn, reader.attrs, reader.seen_version = None, {}, seen
         return read_block(reader, block, first, final)
+
+    def count(self, chunk: Chunk) -> int:
+        """The entries ``chunk`` gives (progress, ``-v``'s count), told in
+        the parent without decoding when every line starting with ``d`` or
+        ``D`` is a ``dn:`` or ``DN:`` line: each is then one entry's (a
+        block that gives no error holds one per entry, and after an error
+        the count is not told). Else the block is decoded here."""
+        offset, length, first, final, seen, stamp = chunk
+        if length >= 0:
+            last = self._last  # (the block chunks() has just given: not read again)
+            block = last[1] if last[0] == offset else self._block(offset, length, stamp)
+            dns = block.count(b"\ndn:") + block.count(b"\nDN:") + block.startswith((b"dn:", b"DN:"))
+            if dns == block.count(b"\nd") + block.count(b"\nD") + block.startswith((b"d", b"D")):
+                return dns
+        return sum(1 for _ in self.decode(chunk))
 
     def _block(self, offset: int, length: int, stamp: tuple[int, ...]) -> bytes:
         """The block :meth:`chunks` found there, read again by the process

@@ -341,8 +341,18 @@ def evaluate(objects: Iterable[ProxyObject], settings: ProxySettings,
     ctx = Context.build(objects, settings)
     if rules is None:
         rules = active_rules(settings)
+    return rows_between(ctx, rules, 0, len(ctx.objects))
+
+
+def rows_between(ctx: Context, rules: tuple[Rule, ...], start: int, stop: int) -> list[ProxyRow]:
+    """The rows of ``ctx.objects[start:stop]``, in order: each object's rules
+    read the context only (``last_removal`` remembers per process), so ranges
+    can be evaluated apart, in any order, in either process
+    (:meth:`toolkit.proxies.run.PreparedAudit.map_ranges`)."""
     rows = []
-    for i, obj in enumerate(ctx.objects):
+    objects = ctx.objects
+    for i in range(start, stop):
+        obj = objects[i]
         findings = tuple([f for rule in rules if (f := rule(ctx, i)) is not None])
         if findings:
             rows.append(new_row(obj.key, obj.dn, obj.kind, len(obj.values),

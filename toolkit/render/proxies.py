@@ -3,14 +3,20 @@ jsonl and csv (spec: ``ccmig proxies types`` / ``audit``).
 
 JSON carries values unchanged; CSV cells get the audit's spreadsheet-safety
 prefix; the table (for people) replaces control characters.
+
+The audit is written in parts (:class:`AuditPart`: a run of rows' text and
+their counts) framed by :func:`write_audit_parts`, so that runs rendered in
+another process (``ccmig proxies audit`` on two cores,
+:func:`write_audit_ranges`) make the same bytes as the rows written here.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from toolkit.errors import InputError
 from toolkit.render.csvout import csv_cell, write_lines, write_table_csv
@@ -53,7 +59,7 @@ def audit_csv_lines(rows: Iterable[Any]) -> Iterable[list[object]]:
             yield [*base, f.code, f.severity, f.message, f.action]
 
 
-_BATCH = 64  # rows (json) or lines (csv) joined per write: fewer calls, no big buffer
+_BATCH = 64  # rows a part (write_audit): fewer writes, no big buffer
 _LIMIT = 4096  # distinct values a cache below keeps (hostile input cannot grow it)
 
 
@@ -123,25 +129,7 @@ def _count(n: object) -> str:
     return str(n)
 
 
-def _audit_json_file(rows: Iterable[Any], out: TextIO) -> None:
-    """:func:`write_json_texts` of :func:`audit_json`, ``_BATCH`` rows a write
-    (~125 MB at 100,000 people: ~2,000 writes instead of ~100,000)."""
-    write = out.write
-    separator = "[\n  "
-    batch: list[str] = []
-    for text in audit_json(rows):
-        batch.append(text)
-        if len(batch) >= _BATCH:
-            write(separator + ",\n  ".join(batch))
-            separator = ",\n  "
-            batch.clear()
-    if batch:
-        write(separator + ",\n  ".join(batch))
-        separator = ",\n  "
-    write("[]\n" if separator == "[\n  " else "\n]\n")
-
-
-def audit_csv(rows: Iterable[Any], out: TextIO) -> None:
+def audit_csv(rows: Iterable[Any], out: TextIO, header: bool = True) -> None:
     """The bytes of ``write_table_csv(AUDIT_COLUMNS, audit_csv_lines(rows))``,
     made as ``csvout.write_csv`` makes the audit's (and by its loop,
     :func:`~toolkit.render.csvout.write_lines`): each row's six leading cells
@@ -150,9 +138,9 @@ def audit_csv(rows: Iterable[Any], out: TextIO) -> None:
     rest go through :func:`~toolkit.render.csvout.csv_cell`, and lines are
     written in batches. A row holding anything else (no rule makes one) is
     written the general way. ``tests/test_proxies_fast.py`` holds it to
-    csv.writer."""
+    csv.writer. ``header``: False for a part of the file (:func:`audit_part`)."""
     few = _Texts(lambda value: "" if value is None else csv_cell(str(value)))
-    write_lines(out, ",".join(AUDIT_COLUMNS) + "\r\n", rows, _add_csv_lines,
+    write_lines(out, ",".join(AUDIT_COLUMNS) + "\r\n" if header else "", rows, _add_csv_lines,
                 _general_csv_lines, few)
 
 
@@ -180,29 +168,112 @@ def _general_csv_lines(row: Any) -> list[str]:
     return buf.getvalue().split("\r\n")[1:-1]
 
 
-def write_audit(rows: Sequence[Any], fmt: str, out: TextIO) -> None:
-    _check(fmt)
+class AuditPart(NamedTuple):
+    """A run of rows as :func:`write_audit_parts` writes them: the text between
+    the format's framing, and what the table's summary and the exit code need.
+    Small and made of strings, so it crosses between processes cheaply."""
+
+    text: str
+    rows: int
+    removes: int  # values a plan would remove, summed over the rows
+    findings: tuple[tuple[Any, Any, int], ...]  # (code, severity, how many), as first met
+
+
+def audit_part(rows: Sequence[Any], fmt: str) -> AuditPart:
+    """``rows`` rendered in ``fmt`` (any of :data:`FORMATS`), without the
+    framing (JSON's brackets and separators between parts, the CSV header,
+    the table's header and summary)."""
     if fmt == "json":
-        _audit_json_file(rows, out)
-        return
-    if fmt in ("jsonl", "ndjson"):
-        for text in audit_json(rows):
-            out.write(text + "\n")
-        return
+        text = ",\n  ".join(audit_json(rows))
+    elif fmt in ("jsonl", "ndjson"):
+        text = "".join([t + "\n" for t in audit_json(rows)])
+    elif fmt == "csv":
+        texts: list[str] = []
+        audit_csv(rows, _Collect(texts), header=False)
+        text = "".join(texts)
+    else:
+        text = "".join([_table_line(row) for row in rows])
+    found = Counter((f.code, f.severity) for row in rows for f in row.findings)
+    return AuditPart(text, len(rows), sum(len(row.remove) for row in rows),
+                     tuple((code, severity, n) for (code, severity), n in found.items()))
+
+
+class _Collect:
+    """A text file that keeps what is written (``io.StringIO`` copies)."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.write = texts.append
+
+
+def _table_line(row: Any) -> str:
+    status = row.status + (f" +{len(row.findings) - 1}" if len(row.findings) > 1 else "")
+    return (f"{fit(status, 24):<24} {row.kind.value:<16} {row.values:>6} "
+            f"{len(row.remove):>6}  {clean(row.dn)}\n")
+
+
+@dataclass
+class AuditTotals:
+    """What :func:`write_audit_parts` wrote, summed: the exit code's input
+    (``toolkit.cli.common.exit_code`` reads ``severities``)."""
+
+    rows: int = 0
+    removes: int = 0
+    by_code: Counter[Any] = field(default_factory=Counter)  # code -> findings, as first met
+    severities: set[Any] = field(default_factory=set)
+
+    def add(self, part: AuditPart) -> None:
+        self.rows += part.rows
+        self.removes += part.removes
+        for code, severity, n in part.findings:
+            self.by_code[code] += n
+            self.severities.add(severity)
+
+
+def write_audit_parts(parts: Iterable[AuditPart], fmt: str, out: TextIO) -> AuditTotals:
+    """The parts, in order, framed as one ``fmt`` output: the bytes
+    :func:`write_audit` writes for all their rows (it writes through here)."""
+    _check(fmt)
+    write = out.write
     if fmt == "csv":
-        audit_csv(rows, out)
-        return
-    out.write(f"{'STATUS':<24} {'KIND':<16} {'VALUES':>6} {'REMOVE':>6}  DN\n")
-    for row in rows:
-        status = row.status + (f" +{len(row.findings) - 1}" if len(row.findings) > 1 else "")
-        out.write(f"{fit(status, 24):<24} {row.kind.value:<16} {row.values:>6} "
-                  f"{len(row.remove):>6}  {clean(row.dn)}\n")
-    counts = Counter(f.code for row in rows for f in row.findings)
-    out.write(f"\n{len(rows)} object(s) with findings; findings by code:\n")
-    for code, n in sorted(counts.items()):
-        out.write(f"  {code:<28}{n:>8}\n")
-    total = sum(len(row.remove) for row in rows)
-    out.write(f"\n{total} value(s) a plan would remove.\n")
+        write(",".join(AUDIT_COLUMNS) + "\r\n")
+    elif fmt == "table":
+        write(f"{'STATUS':<24} {'KIND':<16} {'VALUES':>6} {'REMOVE':>6}  DN\n")
+    totals = AuditTotals()
+    separator = "[\n  "
+    for part in parts:
+        totals.add(part)
+        if not part.rows:
+            continue
+        if fmt == "json":
+            write(separator)
+            separator = ",\n  "
+        write(part.text)
+    if fmt == "json":
+        write("[]\n" if separator == "[\n  " else "\n]\n")
+    elif fmt == "table":
+        write(f"\n{totals.rows} object(s) with findings; findings by code:\n")
+        for code, n in sorted(totals.by_code.items()):
+            write(f"  {code:<28}{n:>8}\n")
+        write(f"\n{totals.removes} value(s) a plan would remove.\n")
+    return totals
+
+
+def write_audit(rows: Sequence[Any], fmt: str, out: TextIO) -> AuditTotals:
+    """``rows`` in ``fmt``, written ``_BATCH`` rows a part (~125 MB of JSON at
+    100,000 people: ~1,500 writes, no text of the whole)."""
+    _check(fmt)
+    return write_audit_parts((audit_part(rows[n:n + _BATCH], fmt)
+                              for n in range(0, len(rows), _BATCH)), fmt, out)
+
+
+def write_audit_ranges(audit: Any, fmt: str, out: TextIO) -> AuditTotals:
+    """A :class:`~toolkit.proxies.run.PreparedAudit`'s rows in ``fmt``: made
+    and rendered a range at a time, on two cores where
+    :func:`toolkit.parallel.ordered_map` may fork (each range's
+    :class:`AuditPart` is the only thing that crosses), the same bytes as
+    :func:`write_audit` of ``audit.rows()``."""
+    _check(fmt)
+    return write_audit_parts(audit.map_ranges(lambda rows: audit_part(rows, fmt)), fmt, out)
 
 
 # --------------------------------------------------------------------------- types
