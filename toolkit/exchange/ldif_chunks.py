@@ -36,6 +36,7 @@ in one process.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
@@ -145,17 +146,18 @@ class LdifChunks(Chunked):
 
     def count(self, chunk: Chunk) -> int:
         """The entries ``chunk`` gives (progress, ``-v``'s count), told in
-        the parent without decoding when every line starting with ``d`` or
-        ``D`` is a ``dn:`` or ``DN:`` line: each is then one entry's (a
-        block that gives no error holds one per entry, and after an error
-        the count is not told). Else the block is decoded here."""
+        the parent without decoding when every line that could be a ``dn``
+        line is a ``dn:`` or ``DN:`` line (no ``Dn:``, ``dn;x:``, folded
+        name): each is then one entry's (a block that gives no error holds
+        one per entry; after an error the count is not told). Else the
+        block is decoded here. (~2.5 ms a megabyte; decoding is ~15 ms.)"""
         offset, length, first, final, seen, stamp = chunk
         if length >= 0:
             last = self._last  # (the block chunks() has just given: not read again)
             block = last[1] if last[0] == offset else self._block(offset, length, stamp)
-            dns = block.count(b"\ndn:") + block.count(b"\nDN:") + block.startswith((b"dn:", b"DN:"))
-            if dns == block.count(b"\nd") + block.count(b"\nD") + block.startswith((b"d", b"D")):
-                return dns
+            if _ODD_DN.search(block) is None and _ODD_DN.match(b"\n" + block[:4]) is None:
+                return (block.count(b"\ndn:") + block.count(b"\nDN:")
+                        + block.startswith((b"dn:", b"DN:")))
         return sum(1 for _ in self.decode(chunk))
 
     def _block(self, offset: int, length: int, stamp: tuple[int, ...]) -> bytes:
@@ -174,6 +176,12 @@ class LdifChunks(Chunked):
         if len(block) != length:
             raise InputError("the file changed while it was read", str(self.path))
         return block
+
+
+# A line that may be a dn line but is not "dn:" or "DN:" (LDIF names are case-blind,
+# may carry options and may be folded anywhere): its block's entries are counted
+# by decoding it.
+_ODD_DN = re.compile(rb"\n[dD](?:[nN][;\r\n]|[\r\n])|\ndN:|\nDn:")
 
 
 def _stamp(fd: int) -> tuple[int, ...]:
