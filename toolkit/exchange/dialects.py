@@ -401,10 +401,14 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
             return classify_part(decode(chunk), dialect, every_mailbox, want)
 
         chunks = entries.chunks()
+        complete = False
         try:
-            return read_parts(ordered_map(part_of, chunks), observe, mailboxes)
+            table = read_parts(ordered_map(part_of, chunks), observe, mailboxes)
+            complete = True
+            return table
         finally:  # a read cut short (an error) stops now: its connection, its file
             _close(chunks)
+            entries.finished(complete)  # after every chunk's result, as one process would
     # in parts of _PART entries: what a part holds until it is added (each
     # mailbox's identities above all) stays small
     return read_parts((classify_part(batch, dialect, every_mailbox, want)
@@ -437,14 +441,22 @@ class Chunked(Iterable[RawEntry]):
         source that knows it without decoding says so; this decodes."""
         return sum(1 for _ in self.decode(chunk))
 
+    def finished(self, complete: bool) -> None:
+        """Called once the entries of every chunk have been taken
+        (``complete``), or when reading stopped before: with a worker, the
+        chunks themselves run out earlier, while results are still coming."""
+
     def __iter__(self) -> Iterator[RawEntry]:
         decode = self.decode
         chunks = self.chunks()
+        complete = False
         try:
             for chunk in chunks:
                 yield from decode(chunk)
+            complete = True
         finally:
             _close(chunks)
+            self.finished(complete)
 
 
 class Watched(Chunked):
@@ -458,18 +470,29 @@ class Watched(Chunked):
         self.source, self.seen, self.done = source, seen, done
         self.decode = source.decode  # type: ignore[method-assign]
         self.count = source.count  # type: ignore[method-assign]
+        self._said = False
 
     def chunks(self) -> Iterator[Any]:
         chunks = self.source.chunks()
         count, seen = self.source.count, self.seen
-        complete = False
+        ran_out = False
         try:
             for chunk in chunks:
                 seen(count(chunk))
                 yield chunk
-            complete = True
+            ran_out = True
         finally:
             _close(chunks)
+            if not ran_out:  # stopped early: said now; else once every result is taken
+                self._say(False)
+
+    def finished(self, complete: bool) -> None:
+        self._say(complete)
+        self.source.finished(complete)
+
+    def _say(self, complete: bool) -> None:
+        if not self._said:
+            self._said = True
             self.done(complete)
 
 
