@@ -239,3 +239,52 @@ def test_an_exception_from_the_chunks_comes_after_every_earlier_result(two: None
         for n, _w in ordered_map(_work, chunks()):
             got.append(n)
     assert got == list(range(25))
+
+
+def test_background_computes_in_the_worker_while_the_caller_goes_on(two: None) -> None:
+    from toolkit.parallel import background
+
+    log = logging.getLogger("ccmig.test.parallel")
+
+    def func() -> tuple[int, bool]:
+        log.warning("in the background")
+        return 42, os.getpid() != PARENT
+
+    later = background(func)
+    assert _work(50)[0] == 50  # the caller goes on
+    assert later() == (42, True)
+
+
+def test_background_in_one_process_runs_at_once_and_raises_when_asked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from toolkit.parallel import background
+
+    monkeypatch.setenv(ENV, "1")
+    ran: list[bool] = []
+
+    def func() -> int:
+        ran.append(True)
+        raise InputError("bad", "there")
+
+    later = background(func)
+    assert ran == [True]  # before the caller goes on: its memory is freed first
+    with pytest.raises(InputError, match="there: bad"):
+        later()
+
+
+def test_background_errors_and_a_dead_worker(two: None) -> None:
+    from toolkit.parallel import background
+
+    def fails() -> int:
+        raise InputError("bad", "there")
+
+    with pytest.raises(InputError) as err:
+        background(fails)()
+    assert err.value.where == "there"
+
+    def dies() -> int:
+        if os.getpid() != PARENT:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return 7
+
+    assert background(dies)() == 7  # computed here when the worker has gone

@@ -78,6 +78,44 @@ def ordered_map(func: Callable[[C], R], chunks: Iterable[C]) -> Iterator[R]:
     return _Pair(func, iter(chunks)).results()
 
 
+def background(func: Callable[[], R]) -> Callable[[], R]:
+    """``func()`` computed by a forked worker while the caller goes on; the
+    function returned waits for its result (call it exactly once). Without a
+    worker (:func:`jobs`), ``func`` runs here and now, before the caller goes
+    on (what it holds while running stays out of the caller's later peak).
+    Its exception comes when the result is asked for; with a worker, so do
+    its log records, and a worker that died leaves the work to this process.
+    The result must pickle."""
+    if jobs() < 2:
+        ok, value = _outcome(lambda _chunk: func(), None)
+
+        def now() -> R:
+            if not ok:
+                raise value
+            return value  # type: ignore[no-any-return]
+
+        return now
+    pair = _Pair(lambda _chunk: func(), iter(()))
+    pair.pid, pair.tasks, pair.answers = _fork_worker(pair.func)
+    entry = [False, False, None, (), None]
+    pair.queue.append(entry)
+    pair.away.append(entry)
+    try:
+        _send(pair.tasks, (None,))
+    except OSError:
+        pair._alone()
+
+    def result() -> R:
+        try:
+            if pair.away:
+                pair._take()
+            return _unwrap(pair.queue.popleft())  # type: ignore[no-any-return]
+        finally:
+            pair._stop()
+
+    return result
+
+
 # ------------------------------------------------------------------ the worker
 
 def _send(fd: int, obj: object) -> None:
