@@ -17,7 +17,7 @@ import ldap3
 import pytest
 from ldap3.strategy.sync import SyncStrategy
 
-from toolkit.exchange import ldapfast
+from toolkit.exchange import ldapfast, ldapread
 from toolkit.exchange.ldapread import entry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -469,3 +469,31 @@ def test_a_later_page_message_is_the_one_ldap3_encodes(message_id):
         message["controls"] = build_controls_list(controls)
         operation = encode(ProtocolOp().setComponentByName("searchRequest", request))
         assert search_message(message_id, operation, controls) == encode(message)
+
+
+def test_ldap3s_auto_range_can_walk_a_page_of_decoded_entries(monkeypatch) -> None:
+    """A page holding an entry with a ranged attribute (ldap3 decodes it and
+    then asks for the rest of the range) and entries decoded here: ldap3's
+    auto-range goes over every entry item of the page, ours included (it
+    raised KeyError: 'raw_attributes' before they carried empty ones)."""
+    import ldap3
+
+    conn = ldap3.Connection(ldap3.Server("fast-path-test", get_info=ldap3.NONE),
+                            client_strategy=ldap3.SYNC, check_names=False)
+    ours = ldapfast.decode_search_entry(
+        _entry_message(3, b"CN=a,DC=corp", [(b"cn", [b"a"])]))[1]
+    ranged = {"type": "searchResEntry", "dn": "CN=g,DC=corp",
+              "raw_attributes": {"member;range=0-1499": [b"CN=x"]},
+              "attributes": {"member;range=0-1499": ["CN=x"]}}
+    asked: list[str] = []
+    monkeypatch.setattr(conn.strategy, "do_next_range_search",
+                        lambda request, resp, attr: asked.append(attr))
+    assert conn.strategy.do_search_on_auto_range({}, [ours, ranged]) is True
+    assert asked == ["member;range=0-1499"]
+    # what ldap3 does with the page afterwards: remove each item's ranged names
+    for resp in (ours, ranged):
+        for key in [key for key in resp["raw_attributes"] if ";range=" in key]:
+            del resp["raw_attributes"][key]
+            del resp["attributes"][key]
+    assert ours["ccmig_entry"].attrs["cn"] == ["a"]
+    assert ldapread._page_entries([ours])[0] == [ours["ccmig_entry"]]

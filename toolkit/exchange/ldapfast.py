@@ -28,6 +28,7 @@ import inspect
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import MappingProxyType
 from typing import Any
 
 import ldap3
@@ -407,7 +408,16 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
     except UnicodeDecodeError:  # a value that is not UTF-8 (never twice: text_or_bytes keeps bytes)
         return decode_search_entry(message, text_or_bytes)
     entry = RawEntry(display_dn(dn), attrs)
-    return message_id, {"type": "searchResEntry", "dn": dn, "ccmig_entry": entry}
+    return message_id, {"type": "searchResEntry", "dn": dn, "ccmig_entry": entry,
+                        "raw_attributes": _NONE, "attributes": _NONE}
+
+
+# What a decoded entry's item shows ldap3's own post-processing: when a page
+# also holds an entry with a ranged attribute (``member;range=0-1499``, left
+# to ldap3), ldap3's auto-range reads ``raw_attributes`` and ``attributes`` of
+# every ``searchResEntry`` item of the page (KeyError without them). Empty and
+# read-only: nothing of ours to range over, nothing ldap3 may add.
+_NONE: Any = MappingProxyType({})
 
 
 # Bytes asked of the socket at a time. ldap3 asks for 4,096 (its SOCKET_SIZE):
