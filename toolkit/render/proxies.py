@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TextIO
 
 from toolkit.errors import InputError
 from toolkit.render.csvout import csv_cell, write_lines, write_table_csv
-from toolkit.render.jsonout import dumps, write_json_list
+from toolkit.render.jsonout import dumps, write_json_list, write_json_texts
 from toolkit.render.table import clean, fit
 
 AUDIT_COLUMNS = ("key", "dn", "kind", "values", "remove", "status", "code", "severity",
@@ -239,18 +239,19 @@ def write_audit_parts(parts: Iterable[AuditPart], fmt: str, out: TextIO) -> Audi
     elif fmt == "table":
         write(f"{'STATUS':<24} {'KIND':<16} {'VALUES':>6} {'REMOVE':>6}  DN\n")
     totals = AuditTotals()
-    separator = "[\n  "
-    for part in parts:
-        totals.add(part)
-        if not part.rows:
-            continue
-        if fmt == "json":
-            write(separator)
-            separator = ",\n  "
-        write(part.text)
-    if fmt == "json":
-        write("[]\n" if separator == "[\n  " else "\n]\n")
-    elif fmt == "table":
+
+    def texts() -> Iterator[str]:
+        for part in parts:
+            totals.add(part)
+            if part.rows:
+                yield part.text
+
+    if fmt == "json":  # a part's text is its rows' items, joined as the list joins them
+        write_json_texts(texts(), out)
+    else:
+        for text in texts():
+            write(text)
+    if fmt == "table":
         write(f"\n{totals.rows} object(s) with findings; findings by code:\n")
         for code, n in sorted(totals.by_code.items()):
             write(f"  {code:<28}{n:>8}\n")
