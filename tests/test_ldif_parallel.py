@@ -270,3 +270,25 @@ def test_an_audit_says_and_writes_the_same_with_the_worker(tmp_path, monkeypatch
             assert "directory object(s) from" not in one[2]  # an incomplete read is not counted
         else:
             assert one[0] in (0, 1) and "read " in one[2] and "directory object(s) from LDIF" in one[2]
+
+
+def test_blocks_are_counted_only_when_the_count_is_shown(tmp_path, monkeypatch):
+    """-v says how many objects were read; without it no block is scanned
+    for its dn: lines (the parent's CPU, on the read's critical path)."""
+    monkeypatch.setattr(ldif, "_BLOCK", 4096)
+    counted: list[int] = []
+    count = LdifChunks.count
+
+    def spied(self, chunk):
+        counted.append(1)
+        return count(self, chunk)
+
+    monkeypatch.setattr(LdifChunks, "count", spied)
+    args = ["audit", "--ldif", str(DEMO / "org.ldif"), "--exchange-po", "EXCH",
+            "--format", "json",
+            *[a for p in sorted((DEMO / "ccmail").glob("*.txt")) for a in ("--ccmail-dir", str(p))]]
+    quiet = ccmig(*args)
+    assert counted == []
+    verbose = ccmig(*args, "-v")
+    assert counted and verbose[:2] == quiet[:2]
+    assert "directory object(s) from LDIF" in verbose[2]

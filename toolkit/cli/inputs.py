@@ -181,6 +181,10 @@ def told(source: EntrySource, what: str) -> EntrySource:
     def read(all_mailboxes: bool):
         entries = source(all_mailboxes)  # (a reader starts when first asked for an entry)
         if isinstance(entries, Chunked):  # stays chunked (read_table); the same count
+            if not log.isEnabledFor(logging.INFO):
+                # nobody will read the count: an LDIF block is not scanned for it
+                # (~0.2 s of the parent's CPU at 100,000 people)
+                return entries
             total = [0]
 
             def seen(n: int) -> None:
