@@ -292,3 +292,54 @@ def test_blocks_are_counted_only_when_the_count_is_shown(tmp_path, monkeypatch):
     verbose = ccmig(*args, "-v")
     assert counted and verbose[:2] == quiet[:2]
     assert "directory object(s) from LDIF" in verbose[2]
+
+
+class _Matcher:
+    """A MailboxMatcher that says which process matched each mailbox."""
+
+    def __init__(self) -> None:
+        self.recorded: list[tuple[int, str]] = []
+        self.pids: set[int] = set()
+
+    def match(self, dn, primary, nickname, sam):  # type: ignore[no-untyped-def]
+        if not nickname or "a" not in nickname.lower():
+            return None
+        return dn.casefold(), os.getpid()
+
+    def record(self, position, found):  # type: ignore[no-untyped-def]
+        self.recorded.append((position, found[0]))
+        self.pids.add(found[1])
+
+
+def test_a_matcher_matches_where_the_mailbox_is_classified(tmp_path, monkeypatch):
+    """``--mailbox-stats``' matcher: its pure half runs in the process that
+    classifies the mailbox (the worker for its chunks), its record half here,
+    in reading order; what is recorded is what one process records, and what
+    the stats file gives is the same both ways."""
+    from toolkit.stats import StatsMatcher
+
+    assert threading.active_count() == 1 and jobs() == 2
+    monkeypatch.setattr(ldif, "_BLOCK", 4096)
+    path = DEMO / "org.ldif"
+    outcome = {}
+    for one in (True, False):
+        with monkeypatch.context() as m:
+            if one:
+                m.setenv("CCMIG_JOBS", "1")
+            else:
+                m.delenv("CCMIG_JOBS", raising=False)
+            matcher, stats = _Matcher(), StatsMatcher(DEMO / "stats.csv")
+            table = read_table(LdifChunks(path, READ_ATTRIBUTES), Dialect.AD, True,
+                               matcher=matcher)
+            read_table(LdifChunks(path, READ_ATTRIBUTES), Dialect.AD, True, matcher=stats)
+            matched = stats.apply(table)
+            outcome[one] = (matcher.recorded, matched,
+                            [table.item_count(i) for i in range(len(table))])
+            assert (matcher.pids == {os.getpid()}) == one  # the worker matched some
+    assert outcome[True] == outcome[False]
+    recorded, matched, counts = outcome[True]
+    assert len(recorded) > 5 and matched > 5 and counts.count(None) < len(counts)
+    plain = StatsMatcher(DEMO / "stats.csv")
+    table = read_table(read_ldif(path, READ_ATTRIBUTES), Dialect.AD, True, plain.observe)
+    assert plain.apply(table) == matched
+    assert [table.item_count(i) for i in range(len(table))] == counts

@@ -22,7 +22,7 @@ from toolkit.ccmail.directory import (
     connector_post_offices,
 )
 from toolkit.errors import InputError
-from toolkit.exchange.dialects import Chunked, read_table
+from toolkit.exchange.dialects import Chunked, MailboxMatcher, read_table
 from toolkit.model import Dialect, Kind, RawEntry, Row
 from toolkit.progress import counting, counting_chunks
 from toolkit.rules import Analysis, analyse
@@ -94,17 +94,18 @@ def resolve_exchange_pos(given: Iterable[str], layer: DirectoryLayer) -> list[st
 def read_recipients(inputs: AuditInputs,
                     observe: Callable[[RecipientTable, int], None] | None = None,
                     mailboxes: Callable[[int, str, str | None, str | None, str | None], None]
-                    | None = None) -> RecipientTable:
+                    | None = None, matcher: MailboxMatcher | None = None) -> RecipientTable:
     """Every recipient the audit needs, in reading order; ``observe`` sees
     each position of the table as it is read, ``mailboxes`` each mailbox's
-    position and identities (:func:`toolkit.exchange.dialects.read_table`)."""
+    position and identities, ``matcher`` matches each mailbox
+    (:func:`toolkit.exchange.dialects.read_table`)."""
     need_all = inputs.mailbox_stats is not None
     source = inputs.source(need_all)
     label = "directory objects read"
     # a source read in chunks stays one: read_table decodes them in two processes
     entries = (counting_chunks(source, label) if isinstance(source, Chunked)
                else counting(source, label))
-    return read_table(entries, inputs.dialect, need_all, observe, mailboxes)
+    return read_table(entries, inputs.dialect, need_all, observe, mailboxes, matcher)
 
 
 @contextmanager
@@ -134,8 +135,9 @@ def run_audit(inputs: AuditInputs) -> AuditResult:
 def _run_audit(inputs: AuditInputs) -> AuditResult:
     exchange_pos = resolve_exchange_pos(inputs.exchange_pos, inputs.directory)
     stats = StatsMatcher(inputs.mailbox_stats) if inputs.mailbox_stats is not None else None
-    # the matcher sees each mailbox's identities as classified (none decoded again)
-    recipients = read_recipients(inputs, None, stats.observe_mailbox if stats is not None else None)
+    # the matcher sees each mailbox's identities as classified (none decoded
+    # again), in the process that classifies it
+    recipients = read_recipients(inputs, matcher=stats)
     if inputs.powershell is not None:
         enrich_from_powershell(inputs.powershell, recipients, inputs.compare_addresses)
     if stats is not None:

@@ -143,10 +143,22 @@ class StatsMatcher:
     def observe_mailbox(self, position: int, dn: str, primary: str | None,
                         nickname: str | None, sam: str | None) -> None:
         """The mailbox at ``position`` of the table being read, by its
-        identities (DN, primary SMTP, mailNickname, sAMAccountName). A reader
-        that has them at hand passes them here
-        (:func:`toolkit.exchange.dialects.read_table`): no record is decoded
-        again; :meth:`observe` asks the table.
+        identities (DN, primary SMTP, mailNickname, sAMAccountName):
+        :meth:`record` of what :meth:`match` finds. :meth:`observe` asks the
+        table for them."""
+        found = self.match(dn, primary, nickname, sam)
+        if found is not None:
+            self.record(position, found)
+
+    def match(self, dn: str, primary: str | None, nickname: str | None, sam: str | None
+              ) -> tuple[str | None, str | None, str | None, str | None] | None:
+        """The folded identities of one mailbox that name a line of the file
+        (DN, primary SMTP, mailNickname, sAMAccountName; None for one that
+        names none), or None when none does. Pure: it reads only what
+        ``__init__`` built, so a reader calls it in whichever process
+        classifies the mailbox (:func:`toolkit.exchange.dialects.read_table`,
+        a forked worker included) and hands the result to :meth:`record` in
+        reading order; no record is decoded again.
 
         Called for each of 100,000 objects while they are read, so it folds
         a ``sAMAccountName`` equal to the nickname once, and folds no DN or
@@ -169,7 +181,7 @@ class StatsMatcher:
         instructions; observe alone at 100,000 people 0.40 s -> 0.30 s."""
         wanted = self.wanted
         if not wanted:
-            return
+            return None
         get = wanted.get
         dn_key = primary_key = nick_key = sam_key = None
         if dn and (self.dn_named or "=" not in dn or "\u0338" in dn):
@@ -185,18 +197,28 @@ class StatsMatcher:
         elif sam:
             sam_key = get(" ".join(sam.split()).casefold() if sam.isascii() else fold(sam))
         if dn_key is None and primary_key is None and nick_key is None and sam_key is None:
-            return
+            return None
+        return dn_key, primary_key, nick_key, sam_key
+
+    def record(self, position: int,
+               found: tuple[str | None, str | None, str | None, str | None]) -> None:
+        """Keeps what :meth:`match` found for the mailbox at ``position``
+        (called in reading order, in the reading process). Keys that came
+        from another process are swapped for this one's own strings, so the
+        indexes share them with the lines as before."""
+        dn_key, primary_key, nick_key, sam_key = found
+        wanted = self.wanted
         index = len(self.positions)
         self.positions.append(position)
         levels = self.levels
         if dn_key is not None:
-            _index(levels[0], dn_key, index)
+            _index(levels[0], wanted.get(dn_key, dn_key), index)
         if primary_key is not None:
-            _index(levels[1], primary_key, index)
+            _index(levels[1], wanted.get(primary_key, primary_key), index)
         if nick_key is not None:
-            _index(levels[2], nick_key, index)
+            _index(levels[2], wanted.get(nick_key, nick_key), index)
         if sam_key is not None:
-            _index(levels[3], sam_key, index)
+            _index(levels[3], wanted.get(sam_key, sam_key), index)
 
     @staticmethod
     def _hits(key: str, levels: list[Index]) -> int | list[int] | None:
