@@ -130,6 +130,51 @@ def test_classify_gives_what_the_plain_classification_gives(entry, dialect):
     assert classify(entry, dialect) == want  # again: the objectClass decision remembered
 
 
+class _Reads(dict):
+    """Attributes that remember every name looked up in them."""
+
+    def __init__(self, attrs: dict, seen: set) -> None:
+        super().__init__(attrs)
+        self.seen = seen
+
+    def get(self, name, default=None):
+        self.seen.add(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name):
+        self.seen.add(name)
+        return super().__getitem__(name)
+
+    def __contains__(self, name) -> bool:
+        self.seen.add(name)
+        return super().__contains__(name)
+
+
+EXTRA = {"cn": ["CCMAIL:Smith, John at EXCH"], "displayname": ["SMTP:x@y"], "sn": [b"\xff"],
+         "givenname": [" "], "objectguid": [bytes(16)], "textencodedoraddress": ["ccmail$A at B"],
+         "objectClass": ["user"], "description": ["contact"]}
+
+
+@settings(max_examples=500, deadline=None)
+@given(raw_entries(), st.sampled_from(list(Dialect)),
+       st.sets(st.sampled_from(sorted(EXTRA))))
+def test_classify_reads_only_the_attributes_it_names(entry, dialect, extra):
+    """What an LDAP read keeps of an entry for the audit (dialects.CLASSIFY_ATTRIBUTES,
+    read_ldap_chunks' ``kept``): classify() and classify_part() look up nothing else, and
+    an entry with other attributes too is classified alike."""
+    from toolkit.exchange.dialects import CLASSIFY_ATTRIBUTES, classify_part
+
+    assert entry.attrs.keys() <= CLASSIFY_ATTRIBUTES
+    fuller = RawEntry(entry.dn, {**entry.attrs, **{n: EXTRA[n] for n in extra}})
+    seen: set = set()
+    spied = RawEntry(entry.dn, _Reads(fuller.attrs, seen))
+    assert classify(spied, dialect) == classify(entry, dialect) == classify(fuller, dialect)
+    assert classify_part([spied], dialect, True, True, lambda *a: a) == \
+        classify_part([entry], dialect, True, True, lambda *a: a)
+    assert seen <= CLASSIFY_ATTRIBUTES
+    assert "objectclass" in seen
+
+
 def test_objectclass_decisions_are_bounded_and_right_when_full(monkeypatch):
     """Hostile input (a new objectClass list per object) cannot grow the
     remembered decisions without limit; past the limit each is computed."""

@@ -19,6 +19,7 @@ from ldap3.strategy.sync import SyncStrategy
 
 from toolkit.exchange import ldapfast, ldapread
 from toolkit.exchange.ldapread import entry
+from toolkit.model import RawEntry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -497,3 +498,76 @@ def test_ldap3s_auto_range_can_walk_a_page_of_decoded_entries(monkeypatch) -> No
             del resp["attributes"][key]
     assert ours["ccmig_entry"].attrs["cn"] == ["a"]
     assert ldapread._page_entries([ours])[0] == [ours["ccmig_entry"]]
+
+
+# ---------------------------------------------------------------- attributes not kept (ldapfast.Keep)
+
+# kept: a one-valued name, a binary one, a multi-valued one, a shared set; not kept: the
+# rest, objectClass (a shared set) among them
+KEPT = frozenset({"cn", "objectguid", "proxyaddresses", "homemdb"})
+
+
+def _kept_outcome(message: bytes, kept: frozenset[str] | None):
+    """What raw_entries reads of one message (with ``kept``, else every attribute
+    and then only KEPT's), or the error it raises."""
+    try:
+        (read,) = ldapread.raw_entries([message], None, kept)
+    except Exception as exc:  # both ways must fail alike
+        return repr(exc)
+    if kept is None:
+        read = RawEntry(read.dn, {n: v for n, v in read.attrs.items() if n in KEPT}, read.where)
+    return read
+
+
+def _fast_kept(message: bytes) -> bool:
+    return ldapfast.entry_reader(ldapfast.keep(KEPT))(message) is not None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_entry_read_keeping_some_attributes_is_the_whole_entry_cut_down(monkeypatch, seed):
+    """Awkward, shared-set and long-header messages, read twice (headers remembered the
+    second time), then damaged anywhere: what raw_entries keeps is exactly the whole
+    entry's kept attributes, or the same error; the fast path leaves no more to ldap3."""
+    monkeypatch.setattr(ldapfast, "_KEEPS", {})
+    monkeypatch.setattr(ldapfast, "_HEADS", {})
+    monkeypatch.setattr(ldapfast, "_LONGS", {})
+    monkeypatch.setattr(ldapfast, "_SETS", {})
+    messages = _awkward_messages(seed + 20, 150) + _shared_messages(seed, 100) \
+        + _long_messages(seed, 100)
+    fast = 0
+    for message in messages * 2:
+        assert _kept_outcome(message, KEPT) == _kept_outcome(message, None)
+        if ldapfast.decode_search_entry(message) is not None:
+            assert _fast_kept(message)
+        fast += _fast_kept(message)
+    assert fast > len(messages)
+    assert ldapfast.keep(KEPT).heads and ldapfast.keep(KEPT).longs  # headers remembered
+    assert any(how == ldapfast._SKIP for _, how, _ in ldapfast.keep(KEPT).heads.values())
+    rnd = random.Random(seed)
+    for message in messages[::3]:
+        for _ in range(15):
+            at = rnd.randrange(len(message))
+            damaged = message[:at] + bytes([rnd.choice([message[at] ^ 1, 0x04, 0x81, 0x30])]) \
+                + message[at + 1 :]
+            assert _kept_outcome(damaged, KEPT) == _kept_outcome(damaged, None), damaged
+
+
+def test_an_attribute_not_kept_is_not_decoded(monkeypatch):
+    """Values of an attribute not kept are neither decoded (a value that is not UTF-8
+    does not send the entry round again) nor stored; one sent twice is no matter."""
+    monkeypatch.setattr(ldapfast, "_KEEPS", {})
+    decoded: list[bytes] = []
+
+    def text(value: bytes) -> str:
+        decoded.append(value)
+        return value.decode()
+
+    message = _entry_message(3, b"cn=a", [(b"cn", [b"a"]), (b"description", [b"caf\xe9"]),
+                                          (b"description", [b"x", b"y"]),
+                                          (b"objectClass", [b"top", b"user"])])
+    kept = ldapfast.keep(KEPT)
+    for _ in range(2):  # the second time, from remembered headers
+        found = ldapfast._decode(kept.heads, kept.longs, kept.names, message, text)
+        assert found is not None and found[2].attrs == {"cn": ["a"]}
+    assert decoded == [b"a", b"a"]
+    assert ldapfast.decode_search_entry(message) is None  # all kept: a name twice is ldap3's

@@ -35,7 +35,7 @@ from tests.test_ldap_mock import _done as _result
 from toolkit import parallel
 from toolkit.errors import ConnectionFailure, InputError
 from toolkit.exchange import ldapfast, ldapread
-from toolkit.exchange.dialects import AD_ATTRIBUTES, READ_ATTRIBUTES, read_table
+from toolkit.exchange.dialects import AD_ATTRIBUTES, CLASSIFY_ATTRIBUTES, READ_ATTRIBUTES, read_table
 from toolkit.exchange.ldap import LdapSettings, connect, read_ldap, read_ldap_chunks, recipient_filter
 from toolkit.exchange.ldapread import PageChunks, pages, search
 from toolkit.exchange.ldif import read_ldif
@@ -57,10 +57,10 @@ def pids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], set[in
     path = tmp_path / "pids"
     real = ldapread.raw_entries
 
-    def recording(messages: Any, entries: Any = None) -> list[RawEntry]:
+    def recording(messages: Any, entries: Any = None, kept: Any = None) -> list[RawEntry]:
         with path.open("a") as f:
             f.write(f"{os.getpid()}\n")
-        return real(messages, entries)
+        return real(messages, entries, kept)
 
     monkeypatch.setattr(ldapread, "raw_entries", recording)
     return lambda: {int(p) for p in path.read_text().split()} if path.exists() else set()
@@ -143,18 +143,22 @@ def _script(pages_: list[list[Any]], last: Any = None) -> list[Any]:
 def _three_ways(script: list[Any], monkeypatch: pytest.MonkeyPatch,
                 pids: Callable[[], set[int]]) -> tuple[Any, ...]:
     """read_table's outcome of ``script`` read as today (iterating, decoded
-    on receipt), as chunks in one process and as chunks in two: all the same."""
-    def chunks() -> PageChunks:
+    on receipt), as chunks in one process and as chunks in two, each also
+    keeping only the attributes classification reads: all the same."""
+    def chunks(kept: frozenset[str] | None = None) -> PageChunks:
         conn = ScriptedConnection(script)
-        return PageChunks(lambda: pages(conn, BASE, "(cn=*)", ["cn"], 50, raw=True))
+        return PageChunks(lambda: pages(conn, BASE, "(cn=*)", ["cn"], 50, raw=True), kept)
 
     today = _outcome(search(ScriptedConnection(_decoded(script)), BASE, "(cn=*)", ["cn"], 50))
     _one_process(monkeypatch)
     one = _outcome(chunks())
+    one_kept = _outcome(chunks(CLASSIFY_ATTRIBUTES))
     _two_processes(monkeypatch)
     two = _outcome(chunks())
+    two_kept = _outcome(chunks(CLASSIFY_ATTRIBUTES))
     assert one == today
     assert two == today
+    assert one_kept == two_kept == today
     return today
 
 
@@ -168,7 +172,7 @@ def test_demo_pages_give_the_same_table_and_the_worker_decodes_some(monkeypatch,
     assert len(DEMO) > 300
     out = _three_ways(_script(_pages_of(DEMO, 20)), monkeypatch, pids)
     assert len(out[0]) > 100  # recipients classified
-    assert len(pids() - {PARENT}) == 1, "the worker decoded no page"
+    assert len(pids() - {PARENT}) == 2, "a worker decoded no page (one each way)"
 
 
 @pytest.mark.parametrize("bad", range(8))
@@ -215,7 +219,7 @@ def test_a_read_failing_after_some_pages_fails_alike_both_ways(monkeypatch, pids
         assert "child.corp.example" in out[1] and "after 123 entries (7 pages)" in out[1]
     if failure == "no base":  # entries were read: not "does not exist"
         assert out[0] is ConnectionFailure and "code 32" in out[1]
-    assert len(pids() - {PARENT}) == 1, "the worker decoded no page"
+    assert len(pids() - {PARENT}) == 2, "a worker decoded no page (one each way)"
 
 
 def test_a_page_with_anything_but_plain_entries_is_decoded_in_the_parent(monkeypatch, pids):
@@ -326,8 +330,17 @@ def test_slapd_read_gives_the_same_table_both_ways_and_as_the_iterating_read(ser
     assert _outcome(read_ldap_chunks(_settings(server), flt, AD_ATTRIBUTES)) == today
     assert len(pids() - {PARENT}) == 1, "the worker decoded no page"
     # iterated (what a command that is not the audit would do): the same entries
-    assert list(read_ldap_chunks(_settings(server), flt, AD_ATTRIBUTES)) == \
-        list(read_ldap(_settings(server), flt, AD_ATTRIBUTES))
+    whole = list(read_ldap(_settings(server), flt, AD_ATTRIBUTES))
+    assert list(read_ldap_chunks(_settings(server), flt, AD_ATTRIBUTES)) == whole
+    # the audit's read keeps the attributes classification reads: the same table,
+    # and each entry is the whole one with only those attributes
+    kept = read_ldap_chunks(_settings(server), flt, AD_ATTRIBUTES, CLASSIFY_ATTRIBUTES)
+    assert _outcome(kept) == today
+    _one_process(monkeypatch)
+    assert _outcome(kept) == today
+    assert list(kept) == [RawEntry(e.dn, {n: v for n, v in e.attrs.items()
+                                          if n in CLASSIFY_ATTRIBUTES}) for e in whole]
+    assert any("cn" in e.attrs for e in whole)
 
 
 def _audit_args(org: Path, info: slapd.ServerInfo, page: int = 37) -> list[str]:
@@ -361,11 +374,11 @@ def test_slapd_read_stopped_by_an_error_takes_the_page_asked_for_off_the_line(se
     real = ldapread.raw_entries
     calls = [0]
 
-    def failing(messages: Any, entries: Any = None) -> list[RawEntry]:
+    def failing(messages: Any, entries: Any = None, kept: Any = None) -> list[RawEntry]:
         calls[0] += 1  # (each process counts its own calls)
         if calls[0] == 3:
             raise ConnectionFailure("CN=x: refused")
-        return real(messages, entries)
+        return real(messages, entries, kept)
 
     monkeypatch.setattr(ldapread, "raw_entries", failing)
     flt = recipient_filter(Dialect.AD, True)
@@ -402,10 +415,10 @@ with open(os.environ["PIDS_FILE"], "a") as f:
     f.write(f"ccmig {os.getpid()}\\n")
 from toolkit.exchange import ldapread
 real = ldapread.raw_entries
-def recording(messages, entries=None):
+def recording(messages, entries=None, kept=None):
     with open(os.environ["PIDS_FILE"], "a") as f:
         f.write(f"{os.getpid()}\\n")
-    return real(messages, entries)
+    return real(messages, entries, kept)
 ldapread.raw_entries = recording
 from toolkit.cli.main import main
 sys.argv[0] = "ccmig"

@@ -131,7 +131,7 @@ def ldap_settings(params: dict[str, Any], profile: str):
 
 
 def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
-    from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES
+    from toolkit.exchange.dialects import AD_ATTRIBUTES, CLASSIFY_ATTRIBUTES, EX55_ATTRIBUTES
     from toolkit.exchange.ldap import read_ldap_chunks, recipient_filter
 
     settings = ldap_settings(params, profile)
@@ -139,7 +139,9 @@ def _ldap_source(params: dict[str, Any], profile: str) -> EntrySource:
     attributes = AD_ATTRIBUTES if dialect is Dialect.AD else EX55_ATTRIBUTES
 
     def source(all_mailboxes: bool):  # chunks a second process can decode (read_table)
-        return read_ldap_chunks(settings, recipient_filter(dialect, all_mailboxes), attributes)
+        # (the attributes classification reads: the others are checked, not decoded)
+        return read_ldap_chunks(settings, recipient_filter(dialect, all_mailboxes), attributes,
+                                CLASSIFY_ATTRIBUTES)
 
     return source
 

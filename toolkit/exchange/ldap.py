@@ -411,13 +411,16 @@ def read_ldap(
 
 
 def read_ldap_chunks(
-    settings: LdapSettings, search_filter: str, attributes: Iterable[str] | None
+    settings: LdapSettings, search_filter: str, attributes: Iterable[str] | None,
+    kept: frozenset[str] | None = None,
 ) -> PageChunks:
     """:func:`read_ldap` as chunks, a page each, that a second process can
     decode and classify (:class:`~toolkit.exchange.ldapread.PageChunks`, the
     audit's read). Connects when its chunks are first asked for; closing
-    them disconnects. Iterating it gives what :func:`read_ldap` gives."""
-    return PageChunks(lambda: _read_pages(settings, search_filter, attributes, raw=True))
+    them disconnects. Iterating it gives what :func:`read_ldap` gives; with
+    ``kept`` (lower-case names), each entry with those attributes only (the
+    others are checked all the same, not decoded)."""
+    return PageChunks(lambda: _read_pages(settings, search_filter, attributes, raw=True), kept)
 
 
 def _read_pages(

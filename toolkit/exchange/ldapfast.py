@@ -28,6 +28,7 @@ import inspect
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -137,15 +138,24 @@ def _attribute_name(raw: bytes) -> tuple[str, bool, bool] | None:
     return known
 
 
+# What a remembered header says of its attribute (the second item of a
+# _HEADS value): one text value, one binary value, a value set of a
+# SHARED_SETS name (looked up whole in _SETS), or one value of an attribute
+# that is not kept (:class:`Keep`: checked when the header was remembered,
+# skipped since). Small ints: one comparison each, the commonest first.
+_TEXT, _SKIP, _SET, _BINARY = 0, 1, 2, 3
+
 # The header octets of a one-valued attribute with every length short -
 # 30 La 04 Ln <name> 31 Ls 04 Lv - as seen by the general path, which checked
-# them, -> (lower-case name, binary?, shared?, attribute size). The same
-# octets again (the same name, the same value length: cn, mail, objectGUID ...
-# at 100,000 entries there are a few hundred of them) skip those checks: one
-# slice and one lookup instead of ~20 steps, and the value starts where these
-# octets end. Measured: 14% of the decoder. For a SHARED_SETS name (Lv: its
-# first value's) the whole attribute, of that size, is looked up in _SETS.
-_HEADS: dict[bytes, tuple[str, bool, bool, int]] = {}
+# them, -> (lower-case name, what it holds (_TEXT ...), attribute size). The
+# same octets again (the same name, the same value length: cn, mail,
+# objectGUID ... at 100,000 entries there are a few hundred of them) skip
+# those checks: one slice and one lookup instead of ~20 steps, and the value
+# starts where these octets end. Measured: 14% of the decoder. For a
+# SHARED_SETS name (Lv: its first value's) the whole attribute, of that
+# size, is looked up in _SETS. These are the headers of a read that keeps
+# every attribute; a :class:`Keep` has its own.
+_HEADS: dict[bytes, tuple[str | None, int, int]] = {}
 _HEADS_MAX = 4096
 
 # A whole attribute of a SHARED_SETS name (its octets, header to last value)
@@ -161,9 +171,46 @@ _SETS_MAX = 1024
 # The header octets of an attribute whose two lengths are both one octet
 # after 0x81 - 30 81 La 04 Ln <name> 31 81 Ls: proxyAddresses, a homeMDB
 # value of 128 octets or more - as the general path checked them, -> (lower-case
-# name, binary?, shared?, attribute size). The same octets again skip those
-# checks; the values are read as always.
-_LONGS: dict[bytes, tuple[str, bool, bool, int]] = {}
+# name or None when it is not kept, binary?, shared?, attribute size). The
+# same octets again skip those checks; the values are read as always.
+_LONGS: dict[bytes, tuple[str | None, bool, bool, int]] = {}
+
+
+class Keep:
+    """The attributes an entry is decoded with, and the headers remembered
+    for them (a header says whether its attribute is kept).
+
+    Why: the audit's read requests the attributes the spec names, but
+    classifying an object reads only some of them (``cn``, ``sn``,
+    ``givenName``, ``displayName``, ``objectGUID`` are never read). An
+    attribute that is not kept is checked as ever - the same messages are
+    left to ldap3 - but no value of it is decoded or stored: at 10,000 people
+    (callgrind, the read alone) that is a third of the decoder's values.
+    ``names`` None keeps every attribute (the module's own headers, as
+    :func:`decode_search_entry` reads them)."""
+
+    __slots__ = ("heads", "longs", "names")
+
+    def __init__(self, names: frozenset[str] | None) -> None:
+        self.names = names
+        self.heads: dict[bytes, tuple[str | None, int, int]] = {}
+        self.longs: dict[bytes, tuple[str | None, bool, bool, int]] = {}
+
+
+# frozenset of lower-case names -> its Keep (the headers outlive a page)
+_KEEPS: dict[frozenset[str], Keep] = {}
+
+
+def keep(names: frozenset[str] | None) -> Keep | None:
+    """The :class:`Keep` of ``names``, lower-case (None: every attribute, the
+    module's own headers)."""
+    if names is None:
+        return None
+    found = _KEEPS.get(names)
+    if found is None:
+        found = _KEEPS[names] = Keep(names)
+    return found
+
 
 # The envelope of a usual entry (a message of 256 octets to 64 KB, an ID below
 # 128) read in one call: 30 82 n n | 02 01 ID | 64 82 n n | 04 Ldn; then the
@@ -224,7 +271,36 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
     a name sent twice, BER this decoder does not expect. ``text`` decodes a
     value that is not binary: UTF-8 first; should a value not be UTF-8, the
     entry is decoded again with :func:`text_or_bytes` (that value kept as
-    bytes, as ``entry`` keeps it).
+    bytes, as ``entry`` keeps it). The decoding is :func:`decode_entry`'s.
+    """
+    found = _decode(_HEADS, _LONGS, None, message, text)
+    if found is None:
+        return None
+    message_id, dn, entry = found
+    return message_id, {"type": "searchResEntry", "dn": dn, "ccmig_entry": entry,
+                        "raw_attributes": _NONE, "attributes": _NONE}
+
+
+def entry_reader(kept: Keep | None = None
+                 ) -> Callable[[bytes], tuple[int, str, RawEntry] | None]:
+    """A function giving (message ID, DN as sent, entry) of a plain
+    SearchResultEntry message, else None (when :func:`decode_search_entry`
+    gives None), its entry with the attributes ``kept`` keeps (None: all).
+    Why not decode_search_entry: a reader that wants the entry alone
+    (:func:`toolkit.exchange.ldapread.raw_entries`) makes no response item."""
+    if kept is None:
+        return partial(_decode, _HEADS, _LONGS, None)
+    return partial(_decode, kept.heads, kept.longs, kept.names)
+
+
+def _decode(heads: dict[bytes, tuple[str | None, int, int]],
+            longs: dict[bytes, tuple[str | None, bool, bool, int]],
+            names: frozenset[str] | None, message: bytes,
+            text: Callable[[bytes], AttrValue] = bytes.decode,
+            ) -> tuple[int, str, RawEntry] | None:
+    """(message ID, DN, entry) of a plain SearchResultEntry, else None; the
+    attributes ``names`` keeps (None: all), ``heads`` and ``longs`` the
+    headers remembered for them (:data:`_HEADS`, :data:`_LONGS`).
 
     Why it is one long function: at 100,000 entries it runs for ~1.2 million
     attributes and ~1.8 million values, and its cost is the count of Python
@@ -248,8 +324,13 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
     usual envelope is read by one ``struct`` call
     (:data:`_USUAL`); a header whose lengths are 0x81 n (proxyAddresses, a
     long homeMDB) is remembered too (:data:`_LONGS`).
+
+    Session 10: an attribute that is not kept (:class:`Keep`) is walked and
+    checked as any other, but none of its values is decoded; a remembered
+    header says what its attribute holds in one small int (:data:`_TEXT`
+    ...), so a one-valued text attribute, the commonest, takes one test.
     """
-    heads_get = _HEADS.get
+    heads_get = heads.get
     sets_get = _SETS.get
     end = len(message)
     try:
@@ -292,18 +373,26 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
             key_end = pos + (message[pos + 3] + 8)
             head = heads_get(message[pos:key_end])
             if head is not None:
-                lname, binary, shared, size = head
-                attr_end = pos + size
-                if not shared:  # one value: the rest of the attribute
-                    value = message[key_end:attr_end]
-                    attrs[lname] = [value] if binary else [text(value)]
+                lname, how, size = head
+                if how == _TEXT:  # one value: the rest of the attribute
+                    pos += size
+                    attrs[lname] = [text(message[key_end:pos])]  # type: ignore[index]
                     stored += 1
-                    pos = attr_end
                     continue
+                if how == _SKIP:  # one value, not kept
+                    pos += size
+                    continue
+                if how == _BINARY:
+                    pos += size
+                    attrs[lname] = [message[key_end:pos]]  # type: ignore[index]
+                    stored += 1
+                    continue
+                binary, shared = False, True
                 first = pos  # a shared set: looked up whole below
+                attr_end = pos + size
                 pos = key_end - 2  # its values (the key ends with the first one's 04 Lv)
             elif message[pos + 1] == 0x81 \
-                    and (long := _LONGS.get(message[pos : pos + (message[pos + 4] + 8)])) is not None:
+                    and (long := longs.get(message[pos : pos + (message[pos + 4] + 8)])) is not None:
                 # 30 81 La 04 Ln <name> 31 81 Ls seen before
                 first = pos
                 lname, binary, shared, size = long
@@ -331,7 +420,9 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
                 known = _NAMES.get(raw_name) or _attribute_name(raw_name)
                 if known is None or message[pos] != 0x31:
                     return None
-                lname, binary, shared = known
+                lname, binary, shared = known  # type: ignore[assignment]
+                if names is not None and lname not in names:
+                    lname, binary, shared = None, True, False  # checked, not kept
                 size = message[pos + 1]
                 if size < 0x80:
                     pos += 2
@@ -341,10 +432,10 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
                     pos += 3
                     if pos + message[pos - 1] != attr_end:
                         return None
-                    if message[first + 1] == 0x81 and len(_LONGS) < _HEADS_MAX:
+                    if message[first + 1] == 0x81 and len(longs) < _HEADS_MAX:
                         # both lengths 0x81 n: these octets always mean this name
                         # and a value set ending here (see _LONGS)
-                        _LONGS[message[first:pos]] = (lname, binary, shared, attr_end - first)
+                        longs[message[first:pos]] = (lname, binary, shared, attr_end - first)
                 else:
                     pos, vals_end = _ber_length(message, pos + 1)
                     if vals_end != attr_end:
@@ -352,7 +443,7 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
             if shared:
                 seen = sets_get(message[first:attr_end])
                 if seen is not None:
-                    attrs[lname] = list(seen)
+                    attrs[lname] = list(seen)  # type: ignore[index]
                     stored += 1
                     pos = attr_end
                     continue
@@ -382,34 +473,36 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
             if at != stop:
                 return None
             pos = attr_end
-            if not values:  # as ldap3's item, which entry() skips
+            if lname is None:  # not kept: its header remembered if one value
+                how = _SKIP
+            elif not values:  # as ldap3's item, which entry() skips
                 if lname in attrs:  # ... unless it came before: ldap3 keeps this one
                     return None
                 continue
-            attrs[lname] = values
-            stored += 1
-            if shared:
-                if len(_SETS) >= _SETS_MAX:
-                    continue
-                _SETS[message[first:attr_end]] = tuple(values)
-            elif len(values) > 1:
-                continue
-            if message[first + 1] < 0x80 and len(_HEADS) < _HEADS_MAX:
+            else:
+                attrs[lname] = values
+                stored += 1
+                if shared:
+                    if len(_SETS) >= _SETS_MAX:
+                        continue
+                    _SETS[message[first:attr_end]] = tuple(values)
+                    how = _SET
+                else:
+                    how = _BINARY if binary else _TEXT
+            if (shared or len(values) == 1) and message[first + 1] < 0x80 \
+                    and len(heads) < _HEADS_MAX:
                 size = message[first + 3]  # the name's length: 30 La 04 Ln <name> 31 Ls 04 Lv
                 if message[first + 5 + size] < 0x80 and message[first + 7 + size] < 0x80:
                     # every length short: these octets always mean this name, this
                     # size and one value after them, or a shared set (see _HEADS)
-                    _HEADS[message[first : first + 8 + size]] = \
-                        (lname, binary, shared, attr_end - first)
+                    heads[message[first : first + 8 + size]] = (lname, how, attr_end - first)
         if pos != end or stored != len(attrs):
             return None
     except IndexError:  # past the end of the message
         return None
     except UnicodeDecodeError:  # a value that is not UTF-8 (never twice: text_or_bytes keeps bytes)
-        return decode_search_entry(message, text_or_bytes)
-    entry = RawEntry(display_dn(dn), attrs)
-    return message_id, {"type": "searchResEntry", "dn": dn, "ccmig_entry": entry,
-                        "raw_attributes": _NONE, "attributes": _NONE}
+        return _decode(heads, longs, names, message, text_or_bytes)
+    return message_id, dn, RawEntry(display_dn(dn), attrs)
 
 
 # What a decoded entry's item shows ldap3's own post-processing: when a page

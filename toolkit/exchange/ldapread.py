@@ -53,7 +53,7 @@ from toolkit.errors import ConnectionFailure, InputError
 from toolkit.exchange.dialects import AD_ATTRIBUTES, EX55_ATTRIBUTES, Chunked
 from toolkit.exchange.dn import display_dn
 from toolkit.exchange.ldaperrors import one_line, plural, transport_reason
-from toolkit.exchange.ldapfast import RAW, decode_search_entry, fast_entries, text_or_bytes
+from toolkit.exchange.ldapfast import RAW, entry_reader, fast_entries, keep, text_or_bytes
 from toolkit.exchange.ldaprequests import paged_search
 from toolkit.exchange.ldif import BINARY_ATTRS
 from toolkit.model import AttrValue, Dialect, RawEntry
@@ -120,7 +120,11 @@ def dialect_attributes(dialect: Dialect | str) -> tuple[str, ...]:
 # ---------------------------------------------------------------- entries and the search
 
 
-def entry(dn: str, raw: dict[str, list[bytes]]) -> RawEntry:
+def entry(dn: str, raw: dict[str, list[bytes]], kept: frozenset[str] | None = None
+          ) -> RawEntry:
+    """The entry of ldap3's item (its ``raw_attributes``); with ``kept``
+    (lower-case names), with those attributes only: the others are checked
+    for a partial range all the same."""
     attrs: dict[str, list[AttrValue]] = {}
     for name, values in raw.items():
         if not values:  # ldap3's mock lists requested-but-absent attributes; LDIF has no such thing
@@ -133,6 +137,8 @@ def entry(dn: str, raw: dict[str, list[bytes]]) -> RawEntry:
                 f"{dn}: the server sent only part of {base} ({options}); "
                 "ranged retrieval is not supported, so the read would be incomplete"
             )
+        if kept is not None and lname not in kept:
+            continue
         if lname in BINARY_ATTRS:
             decoded: list[AttrValue] = [bytes(v) for v in values]
         else:
@@ -141,28 +147,31 @@ def entry(dn: str, raw: dict[str, list[bytes]]) -> RawEntry:
     return RawEntry(display_dn(dn), attrs)
 
 
-def raw_entries(messages: Iterable[bytes], entries: list[RawEntry] | None = None
-                ) -> list[RawEntry]:
+def raw_entries(messages: Iterable[bytes], entries: list[RawEntry] | None = None,
+                kept: frozenset[str] | None = None) -> list[RawEntry]:
     """The entries of SearchResultEntry messages kept undecoded (their
     octets: :func:`~toolkit.exchange.ldapfast.fast_entries` with ``raw``),
     appended to ``entries`` in order, each exactly as the receive path
     decodes it: :func:`~toolkit.exchange.ldapfast.decode_search_entry`, else
     ldap3's decoder (what its strategy does with a SearchResultEntry without
-    controls on a connection that checks no names) and :func:`entry`. An
-    entry ``entry`` refuses raises its ConnectionFailure, the entries before
-    it appended. Depends on the octets alone, so any process may run it
-    (:class:`PageChunks`)."""
+    controls on a connection that checks no names) and :func:`entry`; with
+    ``kept`` (lower-case names), each with those of its attributes only (the
+    others are checked all the same: :class:`~toolkit.exchange.ldapfast.Keep`).
+    An entry ``entry`` refuses raises its ConnectionFailure, the entries
+    before it appended. Depends on the octets alone, so any process may run
+    it (:class:`PageChunks`)."""
     if entries is None:
         entries = []
     append = entries.append
+    decode = entry_reader(keep(kept))
     for message in messages:
-        fast = decode_search_entry(message)
+        fast = decode(message)
         if fast is not None:
-            append(fast[1]["ccmig_entry"])  # type: ignore[arg-type]
+            append(fast[2])
             continue
         item = search_result_entry_response_to_dict_fast(
             decode_message_fast(message)["payload"], None, None, False)
-        append(entry(item["dn"], item["raw_attributes"]))
+        append(entry(item["dn"], item["raw_attributes"], kept))
     return entries
 
 
@@ -184,17 +193,26 @@ class PageChunks(Chunked):
     each: pickled as they came) and decoding it depends on nothing else. A
     page that holds anything but plain entries (a reference, an entry with
     controls) comes decoded already, as :func:`pages` always decodes it.
-    Iterating gives the entries in order, in this process.
+    Iterating gives the entries in order, in this process; with ``kept``
+    (lower-case names), each with those attributes only (see :func:`raw_entries`).
     """
 
-    def __init__(self, read: Callable[[], Generator[Page, None, None]]) -> None:
+    def __init__(self, read: Callable[[], Generator[Page, None, None]],
+                 kept: frozenset[str] | None = None) -> None:
         self._read = read
+        self.kept = kept
 
     def chunks(self) -> Generator[Page, None, None]:
         return _pieces(self._read())
 
     def decode(self, chunk: Page) -> list[RawEntry]:
-        return chunk if chunk.__class__ is list else raw_entries(chunk)  # type: ignore[return-value,arg-type]
+        kept = self.kept
+        if chunk.__class__ is not list:
+            return raw_entries(chunk, None, kept)  # type: ignore[arg-type]
+        if kept is None:
+            return chunk  # type: ignore[return-value]
+        return [RawEntry(e.dn, {n: v for n, v in e.attrs.items() if n in kept}, e.where)
+                for e in chunk]  # type: ignore[union-attr]
 
     def count(self, chunk: Page) -> int:
         return len(chunk)
