@@ -143,7 +143,7 @@ def _attribute_name(raw: bytes) -> tuple[str, bool, bool] | None:
 # SHARED_SETS name (looked up whole in _SETS), or one value of an attribute
 # that is not kept (:class:`Keep`: checked when the header was remembered,
 # skipped since). Small ints: one comparison each, the commonest first.
-_TEXT, _SKIP, _SET, _BINARY = 0, 1, 2, 3
+_TEXT, _SKIP, _SET, _BINARY = 0, 1, 2, 3  # (the loop tests them as literals: no global read)
 
 # The header octets of a one-valued attribute with every length short -
 # 30 La 04 Ln <name> 31 Ls 04 Lv - as seen by the general path, which checked
@@ -213,9 +213,10 @@ def keep(names: frozenset[str] | None) -> Keep | None:
 
 
 # The envelope of a usual entry (a message of 256 octets to 64 KB, an ID below
-# 128) read in one call: 30 82 n n | 02 01 ID | 64 82 n n | 04 Ldn; then the
-# attribute list's 30 82 n n.
-_USUAL = struct.Struct(">BBHBBBBBHBB")
+# 128) read in one call: 3082 | n n | 0201 | ID | 6482 | n n | 04 | Ldn (the fixed
+# octets in pairs: three tests and three values fewer); then the attribute
+# list's 30 82 n n.
+_USUAL = struct.Struct(">HHHBHHBB")
 _LIST = struct.Struct(">BBH")
 # A message's length octets when they are 0x82 n n (any entry of 256 octets to
 # 64 KB), read in one call: three subscripts and four int objects fewer per
@@ -248,11 +249,11 @@ def entry_message_id(message: bytes) -> int | None:
     another process (:func:`fast_entries` with ``raw``) keeps only their
     octets here, and this check, ~1 µs, is all it spends on one."""
     try:
-        t0, l0, size, t1, l1, message_id, t2, l2, op_size, t3, dn_size = _USUAL.unpack_from(message)
+        t0, size, t1, message_id, t2, op_size, t3, dn_size = _USUAL.unpack_from(message)
     except struct.error:  # shorter than 13 octets: not the usual form
         t0 = 0
-    if t0 == 0x30 and l0 == 0x82 and t1 == 2 and l1 == 1 and message_id < 0x80 \
-            and t2 == 0x64 and l2 == 0x82 and t3 == 4 and size + 4 == len(message) == op_size + 11:
+    if t0 == 0x3082 and t1 == 0x0201 and message_id < 0x80 and t2 == 0x6482 and t3 == 4 \
+            and size + 4 == len(message) == op_size + 11:
         return message_id  # type: ignore[no-any-return]
     try:
         found = _envelope(message)
@@ -336,12 +337,11 @@ def _decode(heads: dict[bytes, tuple[str | None, int, int]],
     try:
         # the usual envelope: 30 82 n n 02 01 ID 64 82 n n 04 Ldn <dn> 30 82 n n
         try:
-            t0, l0, size, t1, l1, message_id, t2, l2, op_size, t3, dn_size = _USUAL.unpack_from(message)
+            t0, size, t1, message_id, t2, op_size, t3, dn_size = _USUAL.unpack_from(message)
         except struct.error:  # shorter than 13 octets: not the usual form
             t0 = 0
-        if t0 == 0x30 and l0 == 0x82 and t1 == 2 and l1 == 1 and message_id < 0x80 \
-                and t2 == 0x64 and l2 == 0x82 and t3 == 4 and dn_size < 0x80 \
-                and size + 4 == end == op_size + 11:
+        if t0 == 0x3082 and t1 == 0x0201 and message_id < 0x80 and t2 == 0x6482 and t3 == 4 \
+                and dn_size < 0x80 and size + 4 == end == op_size + 11:
             start, pos = 13, 13 + dn_size
         else:
             found = _envelope(message)
@@ -374,22 +374,20 @@ def _decode(heads: dict[bytes, tuple[str | None, int, int]],
             head = heads_get(message[pos:key_end])
             if head is not None:
                 lname, how, size = head
-                if how == _TEXT:  # one value: the rest of the attribute
-                    pos += size
+                pos += size  # past the attribute
+                if not how:  # _TEXT, one value: the rest of the attribute
                     attrs[lname] = [text(message[key_end:pos])]  # type: ignore[index]
                     stored += 1
                     continue
-                if how == _SKIP:  # one value, not kept
-                    pos += size
+                if how == 1:  # _SKIP, one value not kept
                     continue
-                if how == _BINARY:
-                    pos += size
+                if how == 3:  # _BINARY
                     attrs[lname] = [message[key_end:pos]]  # type: ignore[index]
                     stored += 1
                     continue
-                binary, shared = False, True
-                first = pos  # a shared set: looked up whole below
-                attr_end = pos + size
+                binary, shared = False, True  # _SET: looked up whole below
+                attr_end = pos
+                first = pos - size
                 pos = key_end - 2  # its values (the key ends with the first one's 04 Lv)
             elif message[pos + 1] == 0x81 \
                     and (long := longs.get(message[pos : pos + (message[pos + 4] + 8)])) is not None:
@@ -457,9 +455,9 @@ def _decode(heads: dict[bytes, tuple[str | None, int, int]],
             while at < stop:
                 size = block[at + 1]
                 if size < 0x80 and block[at] == 0x04:
-                    value_end = at + 2 + size
-                    values.append(decode(block[at + 2 : value_end]))
-                    at = value_end
+                    value_start = at + 2
+                    at = value_start + size
+                    values.append(decode(block[value_start:at]))
                     continue
                 if block[at] != 0x04:
                     return None
