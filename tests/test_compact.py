@@ -17,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from toolkit import storage
 from toolkit.ccmail.address import parse
 from toolkit.ccmail.directory import read_directory_file
 from toolkit.cli.common import exit_code
@@ -208,9 +209,14 @@ def test_the_canonical_check_reads_white_space_as_the_grammar_squeezes_it():
     name; the grammar squeezes a name with ``str.split()``: the same
     characters, every code point."""
     white = re.compile(r"\s")
+    listed = re.compile(f"[{storage._WHITE}]")  # what the check names
+    name_char = re.compile(storage._NAME_CHAR)
     for n in range(0x110000):
         c = chr(n)
         assert (white.fullmatch(c) is not None) == (len(f"a{c}b".split()) == 2), hex(n)
+        assert (listed.fullmatch(c) is not None) == (len(f"a{c}b".split()) == 2), hex(n)
+        assert (name_char.fullmatch(c) is None) == (c.isspace() or c in '"[]' or ord(c) < 0x20
+                                                    or 0x7f <= ord(c) <= 0x9f), hex(n)
 
 
 @settings(max_examples=600, deadline=None)

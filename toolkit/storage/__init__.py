@@ -73,11 +73,17 @@ def tagged(raw: str, source: str) -> str:
     return ("p" if source == "proxy" else "t") + raw
 
 
+# White space as ``str.split()`` splits at (Py_UNICODE_ISSPACE), every code
+# point listed (tests/test_compact.py checks every code point): a class of
+# code points and ranges alone is compiled to one table test per character,
+# where ``\s`` (a category) was a test of its own before it - checking a
+# value took ~15% fewer instructions (0.95 -> 0.81 us for the bench's values).
+_WHITE = "\t-\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
 # A name character the grammar accepts in a squeezed name, built from the
-# grammar's own sets: no white space (``\s`` is exactly what ``str.split()``
-# splits at, Py_UNICODE_ISSPACE: tests/test_compact.py checks every code
-# point), none of ``_NAME_BAD``, no control character (``text.CONTROL``).
-_NAME_CHAR = ("[^\\s" + "".join(re.escape(c) for c in sorted(_NAME_BAD))
+# grammar's own sets: no white space (:data:`_WHITE`), none of ``_NAME_BAD``,
+# no control character (``text.CONTROL``).
+_NAME_CHAR = ("[^" + _WHITE + "".join(re.escape(c) for c in sorted(_NAME_BAD))
               + CONTROL.pattern[1:-1] + "]")
 _CANONICAL_VALID = re.compile(
     rf"{_NAME_CHAR}++(?: (?!at {_PO_OK.pattern}\Z){_NAME_CHAR}++)*+ at {_PO_OK.pattern}"
