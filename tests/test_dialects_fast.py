@@ -98,7 +98,10 @@ PROXIES = ["SMTP:a@corp.example", "smtp:b@corp.example", "SmTp:c@x", "X400:c=US;
            "ccMail:x at y", "CCMAIL:Nul\x00Name at P", "ccmail:\u00e9l\u00e8ve at PO-2",
            " CCMAIL:x at P", "CCMAIL$x at P", "ccmail$A at B", "CCMAIL:at at at",
            "ccmail:A at P O", "CCMAIL:x\x03 at P", "x400:c=US", "\u017fmtp:e@x",
-           b"CCMAIL:\xff at P", b"ccmail$ok at P", b"SMTP:\xff@x", b"X"]
+           b"CCMAIL:\xff at P", b"ccmail$ok at P", b"SMTP:\xff@x", b"X",
+           # the spellings classify() tells by their first five characters, and near misses
+           "CCMAIl:A at B", "ccmaiL$A at B", "CCMAI:x", "CCMAIX:A at B", "ccmai", "SMTP", "smtp$x@y",
+           "SMTP$x@y", "X400$c=US", "x400:c=US", "X400", "cCMAIL:A at B", "CCMAIL", "CCMAIL:"]
 FIELD = st.sampled_from([None, [], [" "], ["", "x"], ["\t", " y "], [b"\xff", "z"], ["\xe9 w"],
                          ["a\x00b"], ["\x01"], ["n", "m"], [b"only"]])
 NAMES = ["mail", "rfc822mailbox", "mailnickname", "uid", "samaccountname", "userprincipalname",

@@ -18,7 +18,7 @@ import pytest
 
 from toolkit.errors import InputError
 from toolkit.exchange import ldif
-from toolkit.exchange.dialects import READ_ATTRIBUTES
+from toolkit.exchange.dialects import CLASSIFY_ATTRIBUTES, READ_ATTRIBUTES
 
 # Lines an export may hold; each is "name" + separator + value, mixed at random.
 _NAMES = ["cn", "CN", "objectClass", "proxyAddresses", "targetAddress", "objectGUID", "objectSid",
@@ -104,7 +104,7 @@ def _read(path: Path, attributes, quick: bool, monkeypatch) -> object:
 def test_quick_and_exact_ldif_readers_agree(tmp_path, monkeypatch, seed):
     path = tmp_path / "org.ldif"
     path.write_text(_export(seed, 40), encoding="utf-8", newline="")
-    for attributes in (None, READ_ATTRIBUTES):
+    for attributes in (None, READ_ATTRIBUTES, CLASSIFY_ATTRIBUTES):
         assert _read(path, attributes, True, monkeypatch) == _read(path, attributes, False, monkeypatch)
 
 
@@ -148,7 +148,7 @@ def test_blocks_read_as_the_line_by_line_reader_reads_the_whole_file(tmp_path, m
         text = "".join(rnd.choice(_PIECES) for _ in range(rnd.randrange(0, 25)))
         text = text[:-1] if text and rnd.random() < 0.3 else text  # no last line break
         monkeypatch.setattr(ldif, "_BLOCK", rnd.choice([1, 7, 64, 1 << 20]))
-        keep = rnd.choice([None, READ_ATTRIBUTES])
+        keep = rnd.choice([None, READ_ATTRIBUTES, CLASSIFY_ATTRIBUTES])
         path.write_bytes(text.encode("utf-8"))
         blocks = _read(path, keep, True, monkeypatch)
         path.write_bytes(codecs.BOM_UTF16_LE + text.encode("utf-16-le"))
@@ -196,7 +196,7 @@ def test_shaped_by_line_and_exact_readers_agree(tmp_path, monkeypatch, seed):
     path.write_text("\n".join(out), encoding="utf-8", newline="")
     # a full shape cache: the shapes it has no room for are read line by line
     monkeypatch.setattr(ldif, "_SHAPE_CACHE_MAX", 4096 if seed % 2 else 2)
-    for attributes in (None, READ_ATTRIBUTES):
+    for attributes in (None, READ_ATTRIBUTES, CLASSIFY_ATTRIBUTES):
         first, *others = _read_ways(path, attributes, monkeypatch)
         assert all(other == first for other in others)
 
@@ -229,7 +229,7 @@ def test_shaped_records_that_are_not_what_they_seem(tmp_path, monkeypatch, text)
     every way."""
     path = tmp_path / "odd.ldif"
     path.write_text(text, encoding="utf-8")
-    for attributes in (None, READ_ATTRIBUTES):
+    for attributes in (None, READ_ATTRIBUTES, CLASSIFY_ATTRIBUTES):
         first, *others = _read_ways(path, attributes, monkeypatch)
         assert all(other == first for other in others), text
 

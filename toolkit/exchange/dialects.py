@@ -181,6 +181,23 @@ def _decide(values: tuple[AttrValue, ...], dialect: Dialect) -> _Decision:
     return decision
 
 
+def _proxy_kinds(sep: str) -> tuple[dict[str, int], tuple[str, str]]:
+    """What the first five characters of a proxy address of a usual type say
+    (0 X.400, 1 the primary SMTP address, 2 another SMTP address, 3 cc:Mail
+    when the next two are ``L`` or ``l`` and the separator), and those two.
+
+    Why: :func:`classify` reads ~4.4 proxy addresses an object (the bench
+    organisation); one slice and one look-up replace a ``find``, a slice and
+    up to four comparisons (callgrind, classifying 5,000 bench entries:
+    ~3,000 instructions fewer an entry). A value of any other spelling, or
+    bytes, is read the general way, which gives the same for these."""
+    return ({"CCMAI": 3, "ccmai": 3, "SMTP" + sep: 1, "smtp" + sep: 2, "X400" + sep: 0,
+             "x400" + sep: 0}, ("L" + sep, "l" + sep))
+
+
+_PROXY_KINDS = {":": _proxy_kinds(":"), "$": _proxy_kinds("$")}
+
+
 def classify(entry: RawEntry, dialect: Dialect) -> Fields | None:
     """The fields of the recipient an entry stands for, its values tagged raw
     text (:func:`toolkit.storage.pack_values`), or None if it takes part in
@@ -229,7 +246,26 @@ def classify(entry: RawEntry, dialect: Dialect) -> Fields | None:
     smtp: list[str] = []
     primary_smtp = None
     if proxies:
+        kinds, ccmail_ends = _PROXY_KINDS[sep]
         for raw in proxies:
+            typed = kinds.get(raw[:5])  # the usual types: one look-up (see _PROXY_KINDS)
+            if typed is not None:
+                if typed == 3:
+                    if raw[5:7] in ccmail_ends:  # CCMAIL and the separator, in any case
+                        values.append("v" + raw if _CANONICAL_VALID(raw, 7) is not None  # type: ignore[operator,arg-type]
+                                      else tagged(raw, "proxy"))  # type: ignore[arg-type]
+                        continue
+                elif typed == 1:
+                    address = raw[5:]
+                    smtp.append(address)  # type: ignore[arg-type]
+                    if ad:  # last one wins
+                        primary_smtp = address
+                    continue
+                elif typed == 2:
+                    smtp.append(raw[5:])  # type: ignore[arg-type]
+                    continue
+                else:  # X.400: no rule reads it
+                    continue
             if raw.__class__ is bytes:
                 text = _undecodable_text(raw, sep)  # type: ignore[arg-type]
                 if text is not None:
