@@ -137,7 +137,8 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
                   exchange_pos: Iterable[str], dialect: Dialect, powershell: bool = False,
                   feed: IndexFeed | None = None) -> tuple[Context, list[UserGroup]]:
     """The indexes, and the local entries of each cc:Mail user (name, PO) no
-    Exchange mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows).
+    Exchange mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows),
+    in the order of those rows' keys.
     ``feed``: the recipients' half, fed while ``recipients`` was read (made
     here when it was not, or not for this table)."""
     pos = list(exchange_pos)
@@ -226,5 +227,8 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
         marks[j] |= ORPHAN
     ctx = Context(x, dialect, powershell, recips, by_address, by_primary_name, users_by_name,
                   orphans, marks, table)
-    return ctx, [user_group(g, table) for g in dict.values(local)]
+    # sorted by row key, "ccmail:" + folded name + "@" + folded PO (spec,
+    # Output): the key's parts are the ones folded above, not folded again
+    order = sorted(local, key=lambda k: f"{k[0]}@{k[1]}")
+    return ctx, [user_group(dict.__getitem__(local, k), table) for k in order]
 

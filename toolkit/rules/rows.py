@@ -258,14 +258,7 @@ def analyse(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
         ctx, groups = build_context(read, table, exchange_pos, dialect, powershell, feed)
     finally:
         order = order_of()
-    names, file_po = table.names, table.file_po
-
-    def user_key(group: UserGroup) -> str:
-        j = group[0] if group.__class__ is tuple else group  # type: ignore[index]
-        return f"{fold(names[j])}@{fold_po(file_po(j))}"  # type: ignore[index,arg-type]
-
-    head = sorted(groups, key=user_key)
-    return Analysis(ctx, Rows(ctx, head, order), table)
+    return Analysis(ctx, Rows(ctx, groups, order), table)
 
 
 def evaluate(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
