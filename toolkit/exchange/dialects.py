@@ -32,28 +32,14 @@ EX55_ATTRIBUTES = (
 READ_ATTRIBUTES = frozenset(a.lower() for a in (*AD_ATTRIBUTES, *EX55_ATTRIBUTES))
 
 # The attributes :func:`classify` reads, lower case (either dialect): all the
-# audit keeps of an entry read over LDAP (``read_ldap_chunks``'s ``kept``: the
+# audit keeps of an entry (``read_ldap_chunks``' ``kept``, ``ldif_source``: the
 # rest is checked, not decoded). Why: cn, sn, givenName, displayName and
-# objectGUID are requested (spec) but no rule reads them; not decoding them
-# is ~a third of the values of an entry (callgrind, the read alone at 10,000
-# people). tests/test_dialects_fast.py checks classify reads nothing else.
+# objectGUID are requested (spec), no rule reads them (test_dialects_fast.py).
 CLASSIFY_ATTRIBUTES = frozenset({
     "objectclass", "homemdb", "msexchhomeservername", "proxyaddresses", "targetaddress",
     "othermailbox", "target-address", "mail", "rfc822mailbox", "mailnickname", "uid",
     "samaccountname", "userprincipalname", "legacyexchangedn",
 })
-
-
-def _split_typed(value: str, sep: str) -> tuple[str, str] | None:
-    """``TYPE<sep>address`` at the first separator; None when there is none.
-
-    The type is taken exactly as written: ``' CCMAIL'`` is not ``CCMAIL``
-    (Exchange would not route it as one either).
-    """
-    cut = value.find(sep)
-    if cut <= 0:
-        return None
-    return value[:cut], value[cut + 1 :]
 
 
 def ccmail_value(value: str, sep: str, source: str) -> CcmailValue | None:
@@ -181,21 +167,16 @@ def _decide(values: tuple[AttrValue, ...], dialect: Dialect) -> _Decision:
     return decision
 
 
-def _proxy_kinds(sep: str) -> tuple[dict[str, int], tuple[str, str]]:
-    """What the first five characters of a proxy address of a usual type say
-    (0 X.400, 1 the primary SMTP address, 2 another SMTP address, 3 cc:Mail
-    when the next two are ``L`` or ``l`` and the separator), and those two.
-
-    Why: :func:`classify` reads ~4.4 proxy addresses an object (the bench
-    organisation); one slice and one look-up replace a ``find``, a slice and
-    up to four comparisons (callgrind, classifying 5,000 bench entries:
-    ~3,000 instructions fewer an entry). A value of any other spelling, or
-    bytes, is read the general way, which gives the same for these."""
-    return ({"CCMAI": 3, "ccmai": 3, "SMTP" + sep: 1, "smtp" + sep: 2, "X400" + sep: 0,
-             "x400" + sep: 0}, ("L" + sep, "l" + sep))
-
-
-_PROXY_KINDS = {":": _proxy_kinds(":"), "$": _proxy_kinds("$")}
+# Per separator, the first five characters of a proxy address of a usual type
+# -> 0 X.400, 1 the primary SMTP address, 2 another, 3 cc:Mail when the next two
+# are L or l and the separator (those two given too). Why: classify() reads ~4.4
+# proxy addresses an object; one slice and one look-up replace a find, a slice
+# and up to four comparisons (callgrind, 5,000 bench entries: ~1,000
+# instructions fewer an entry). Any other spelling, or bytes, is read the
+# general way, which gives the same for these (tests/test_dialects_fast.py).
+_PROXY_KINDS = {sep: ({"CCMAI": 3, "ccmai": 3, "SMTP" + sep: 1, "smtp" + sep: 2,
+                       "X400" + sep: 0, "x400" + sep: 0}, ("L" + sep, "l" + sep))
+                for sep in ":$"}
 
 
 def classify(entry: RawEntry, dialect: Dialect) -> Fields | None:

@@ -12,7 +12,8 @@ Why it is kept apart: it replaces a PRIVATE part of ldap3 (a copy of
 ``SyncStrategy._get_response`` with the decoder first). Private code can
 change in any release, so everything that depends on it is here, ldap3 is
 pinned in ``pyproject.toml`` to the release this was written against
-(:data:`WRITTEN_FOR`), and :data:`LDAP3_INTERNALS` records a hash of the
+(:data:`WRITTEN_FOR`), and :data:`LDAP3_INTERNALS` (both kept in
+:mod:`toolkit.exchange.ldapinternals`) records a hash of the
 source of every ldap3 function this mirrors or calls;
 ``tests/test_ldap_fastpath.py`` fails when any of them changes. Should a
 different ldap3 be installed anyway, :func:`fast_entries` leaves the
@@ -21,10 +22,6 @@ connection alone (ldap3's own, slower, path), never a half-fitting hook.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import importlib
-import inspect
 import struct
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,62 +32,11 @@ from typing import Any
 import ldap3
 
 from toolkit.exchange.dn import display_dn
+from toolkit.exchange.ldapinternals import LDAP3_INTERNALS as LDAP3_INTERNALS
+from toolkit.exchange.ldapinternals import WRITTEN_FOR, _message_size, _receive
+from toolkit.exchange.ldapinternals import internals_hashes as internals_hashes
 from toolkit.exchange.ldif import BINARY_ATTRS
 from toolkit.model import AttrValue, RawEntry
-
-# The ldap3 release this module was written against; pyproject.toml pins it.
-WRITTEN_FOR = ("2.9.1",)
-
-# sha256 (first 16 hex digits) of the source of each ldap3 function the fast
-# path copies, mirrors or calls, as in WRITTEN_FOR. A change means: read the
-# new ldap3 code, port it to _fast_get_response / decode_search_entry, then
-# record the new hash.
-LDAP3_INTERNALS = {
-    # copied into _fast_get_response (the decoder inserted first)
-    "ldap3.strategy.sync.SyncStrategy._get_response": "18e822c1309eef3e",
-    # called by the copy: one whole message per item, and the generic decoder
-    "ldap3.strategy.sync.SyncStrategy.receiving": "cba919b521654407",
-    "ldap3.strategy.base.BaseStrategy.decode_response_fast": "5f2414357fabadf2",
-    "ldap3.utils.asn1.decode_message_fast": "3e71b69647dad0a5",
-    # call the hook (an instance attribute shadowing the method) for searches
-    "ldap3.strategy.base.BaseStrategy.get_response": "50e1d1d421f959c8",
-    "ldap3.strategy.sync.SyncStrategy.post_send_search": "c2f09ce33c8bcc0b",
-    # what decode_search_entry must give the same result as
-    "ldap3.operation.search.search_result_entry_response_to_dict_fast": "b0e53bb37cd89ce7",
-    # ldaprequests.search_ahead: a search whose post_send_search answers the message ID
-    # returns that ID (its "asynchronous strategy" branch), the request sent
-    "ldap3.core.connection.Connection.search": "74691b46a480a293",
-    # ldaprequests.paged_search: a later page's request goes through the strategy's send
-    # (what Connection.search calls as conn.send) with the first page's
-    # searchRequest and the control Connection.search would build
-    "ldap3.strategy.base.BaseStrategy.send": "afe97e9340ef75c5",
-    "ldap3.protocol.rfc2696.paged_search_control": "1a2f1bd5bf441761",
-    # ldaprequests._send_again: send and these, mirrored for a later page
-    "ldap3.strategy.base.BaseStrategy.sending": "f4537b9430d33a92",
-    "ldap3.strategy.base.BaseStrategy.decode_request": "19a9b57db4882d2f",
-    "ldap3.core.server.Server.next_message_id": "1df2e3ab872da692",
-    "ldap3.protocol.convert.build_controls_list": "f1027e1b64283fdb",
-}
-
-
-def _resolve(path: str) -> Any:
-    """The object a dotted path names: the longest importable module, then attributes."""
-    parts = path.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        for name in parts[cut:]:
-            obj = getattr(obj, name)
-        return obj
-    raise ImportError(path)
-
-
-def internals_hashes() -> dict[str, str]:
-    """The same hashes as :data:`LDAP3_INTERNALS`, of the installed ldap3."""
-    return {path: hashlib.sha256(inspect.getsource(_resolve(path)).encode()).hexdigest()[:16]
-            for path in LDAP3_INTERNALS}
 
 
 def text_or_bytes(value: bytes) -> AttrValue:
@@ -197,8 +143,7 @@ class Keep:
         self.longs: dict[bytes, tuple[str | None, bool, bool, int]] = {}
 
 
-# frozenset of lower-case names -> its Keep (the headers outlive a page)
-_KEEPS: dict[frozenset[str], Keep] = {}
+_KEEPS: dict[frozenset[str], Keep] = {}  # lower-case names -> their Keep (outliving a page)
 
 
 def keep(names: frozenset[str] | None) -> Keep | None:
@@ -278,7 +223,7 @@ def decode_search_entry(message: bytes, text: Callable[[bytes], AttrValue] = byt
     a name sent twice, BER this decoder does not expect. ``text`` decodes a
     value that is not binary: UTF-8 first; should a value not be UTF-8, the
     entry is decoded again with :func:`text_or_bytes` (that value kept as
-    bytes, as ``entry`` keeps it). The decoding is :func:`decode_entry`'s.
+    bytes, as ``entry`` keeps it): :func:`_decode`'s decoding.
     """
     found = _decode(_HEADS, _LONGS, None, message, text)
     if found is None:
@@ -332,10 +277,9 @@ def _decode(heads: dict[bytes, tuple[str | None, int, int]],
     (:data:`_USUAL`); a header whose lengths are 0x81 n (proxyAddresses, a
     long homeMDB) is remembered too (:data:`_LONGS`).
 
-    Session 10: an attribute that is not kept (:class:`Keep`) is walked and
-    checked as any other, but none of its values is decoded; a remembered
-    header says what its attribute holds in one small int (:data:`_TEXT`
-    ...), so a one-valued text attribute, the commonest, takes one test.
+    Session 10: an attribute that is not kept (:class:`Keep`) is checked
+    as any other, none of its values decoded; a remembered header says what
+    its attribute holds in one small int (:data:`_TEXT` ...).
     """
     heads_get = heads.get
     sets_get = _SETS.get
@@ -515,47 +459,6 @@ def _decode(heads: dict[bytes, tuple[str | None, int, int]],
 # every ``searchResEntry`` item of the page (KeyError without them). Empty and
 # read-only: nothing of ours to range over, nothing ldap3 may add.
 _NONE: Any = MappingProxyType({})
-
-
-# Bytes asked of the socket at a time. ldap3 asks for 4,096 (its SOCKET_SIZE):
-# ~20,000 receives for 100,000 entries, and each one re-slices the pending
-# buffer per message. A plain socket hands over what has arrived, up to this.
-RECEIVE_SIZE = 1 << 16
-
-
-def _message_size(buf: bytes, pos: int) -> int:
-    """Size of the message starting at ``pos``, or -1 while its length is incomplete.
-
-    The arithmetic of ldap3's ``BaseStrategy.compute_ldap_message_size``
-    (which needs more than two octets), without copying the buffer first.
-    """
-    if len(buf) - pos <= 2:
-        return -1
-    first = buf[pos + 1]
-    if first < 0x80:
-        return first + 2
-    count = first - 128
-    if len(buf) - pos < count + 2:
-        return -1
-    return int.from_bytes(buf[pos + 2 : pos + 2 + count], "big") + 2 + count
-
-
-def _receive(strategy: Any) -> bytes:
-    """The next bytes from the socket; a failure as ldap3's ``receiving`` raises it."""
-    from ldap3.core.exceptions import (
-        LDAPExceptionError,
-        LDAPSocketReceiveError,
-        communication_exception_factory,
-    )
-
-    try:
-        return strategy.connection.socket.recv(RECEIVE_SIZE)  # type: ignore[no-any-return]
-    except (OSError, AttributeError) as exc:
-        strategy.connection.last_error = "error receiving data: " + str(exc)
-        with contextlib.suppress(OSError, LDAPExceptionError):  # close first, as ldap3 does
-            strategy.close()
-        raise communication_exception_factory(LDAPSocketReceiveError, type(exc)(str(exc)))(
-            strategy.connection.last_error) from None
 
 
 def _fast_get_response(strategy: Any, message_id: int, timeout: Any, raw: bool = False) -> Any:
