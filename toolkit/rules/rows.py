@@ -60,10 +60,22 @@ def recipient_row(ctx: Context, i: int) -> Row:
     """The row of ``ctx.recipients[i]``: one set of facts, every rule once."""
     f = ctx.facts_at(i)
     r = f.r
-    dn = r.dn
+    dn, kind = r.dn, r.kind
     key = " ".join(dn.split()).casefold() if dn.isascii() else fold(dn)  # fold, ASCII inline
-    return new_row("dn:" + key, dn, r.kind, f.ccmail_name, old_post_office(ctx, f),
-                   route_of(ctx, f), findings_of(ctx, f), r, ())
+    # old_post_office() and route_of() written out: two calls a row fewer
+    # (~110,000 rows at 100,000 people)
+    if kind is MAILBOX:
+        old = f.old
+        po = old[0].po if old else None
+        route = ("ccmail-mailbox" if f.stale_entries else
+                 "exchange" if ctx.reaches_exchange(f) else "undeliverable")
+    else:
+        po = route = None
+        if kind is CUSTOM_RECIPIENT:
+            primary = f.primary
+            if primary and not ctx.at_x(primary.po):
+                po = primary.po
+    return new_row("dn:" + key, dn, kind, f.ccmail_name, po, route, findings_of(ctx, f), r, ())
 
 
 def user_row(ctx: Context, group: UserGroup) -> Row:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable
 from toolkit.model import Dialect, DirEntry, Finding, Kind, new_finding
 from toolkit.rules.codes import SEVERITY, TABLE, Code
 from toolkit.rules.facts import (
+    INDEX_GATES,
     INVALID,
     NO_OLD_THERE,
     NO_PRIMARY_AT_X,
@@ -359,7 +360,16 @@ _CALLS: dict[tuple[Kind, int], tuple[Rule, ...]] = {}
 def findings_of(ctx: Context, f: Facts) -> tuple[Finding, ...]:
     """Every finding of one object, in the table's order, from one set of facts
     (the rules its gates exclude are not called: they would return None)."""
-    kind, may = f.r.kind, ctx.gates(f)
+    r = f.r
+    kind = r.kind
+    # ctx.gates(f) written out: one call a row fewer (~87,000 at 100,000 people)
+    may = ctx.marks[f.i] if f.i >= 0 else INDEX_GATES
+    if len(f.valid) != len(f.values):
+        may |= INVALID
+    if f.stale_entries:
+        may |= STALE
+    if ctx.powershell and r.exchange_values is not None:
+        may |= POWERSHELL
     calls = _CALLS.get((kind, may))
     if calls is None:
         calls = _CALLS[kind, may] = tuple(
