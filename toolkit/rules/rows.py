@@ -32,7 +32,7 @@ from toolkit.rules.facts import Context, Facts, UserGroup, build_context, user_e
 from toolkit.rules.table import findings_of, not_migrated
 from toolkit.storage.entries import EntryTable
 from toolkit.storage.recipients import RecipientTable
-from toolkit.text import fold, fold_po, squeeze
+from toolkit.text import _FOLDED_PO, fold, fold_po
 
 
 def route_of(ctx: Context, f: Facts) -> str | None:
@@ -82,11 +82,16 @@ def user_row(ctx: Context, group: UserGroup) -> Row:
     """The ``ccmail-user`` row of one (name, PO): its first entry's spelling."""
     entries = user_entries(group, ctx.entries)
     e = entries[0]
-    name = squeeze(e.name)  # fold(e.name) of an ASCII name is this, case-folded
+    name = " ".join(e.name.split())  # squeeze; fold(e.name) of an ASCII name is this, case-folded
     folded = name.casefold() if name.isascii() else fold(e.name)
-    return new_row(f"ccmail:{folded}@{fold_po(e.file_po)}", None, Kind.CCMAIL_USER,
-                   name, e.file_po, "ccmail-mailbox", (not_migrated(entries),), None,
-                   entries)
+    po = e.file_po
+    # (~25,000 rows at 100,000 people: fold_po's table read here, and the kind a
+    # module global - an Enum class attribute is a slot-hook call on Python 3.11)
+    return new_row(f"ccmail:{folded}@{_FOLDED_PO.get(po) or fold_po(po)}", None, CCMAIL_USER,
+                   name, po, "ccmail-mailbox", (not_migrated(entries),), None, entries)
+
+
+CCMAIL_USER = Kind.CCMAIL_USER
 
 
 NOT_MIGRATED = ("not-migrated",)
