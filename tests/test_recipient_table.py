@@ -72,6 +72,13 @@ def test_identity_fields_decoded_when_read_make_the_same_value():
         with pytest.raises(AttributeError, match="no attribute 'nick'"):
             made.nick  # type: ignore[attr-defined]  # noqa: B018
     assert not hasattr(PEOPLE[0], "_packed_ids")  # a plain recipient: every slot filled
+    # the identity fields only are lazy: every other field is a plain slot, so
+    # Python can specialise reading it
+    from toolkit.model import _Identity
+
+    lazy = {name for name, v in vars(Recipient).items() if isinstance(v, _Identity)}
+    assert lazy == {"primary_smtp", "nickname", "sam", "upn", "mail", "legacy_dn", "smtp"}
+    assert "__getattr__" not in dir(Recipient)
 
 
 def test_plain_recipients_keep_lists_as_tuples():

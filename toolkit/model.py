@@ -151,16 +151,11 @@ def twin(cls: type) -> type:
                 {"__slots__": cls.__slots__, "__module__": cls.__module__})
 
 
-# The identity fields a recipient made by new_lazy_recipient decodes when one
-# is first read (their slots are left empty until then).
-_IDENTITY_FIELDS = frozenset(("primary_smtp", "nickname", "sam", "upn", "mail", "legacy_dn",
-                              "smtp"))
-
-
 class _LazyIdentities:
     """The base of :class:`Recipient`: one hidden slot, ``_packed_ids``, that
     holds ``(decode, packed)`` for a recipient whose identity fields are
-    decoded when first read (:func:`new_lazy_recipient`).
+    decoded when first read (:func:`new_lazy_recipient`; each identity field
+    is then a :class:`_Identity` descriptor).
 
     Why: every audit row makes its object's recipient (it is the row's
     ``recipient`` and the rules' ``f.r``), but no rule, row field or
@@ -169,33 +164,51 @@ class _LazyIdentities:
     ~42,000 instructions a recipient took to make (callgrind, 10,000
     people). The value is the same: each field, when read (by ``==``,
     ``hash``, ``repr``, ``dataclasses.replace`` or by name), is decoded and
-    kept in its slot; a recipient made any other way has every slot filled
-    and never reaches :meth:`__getattr__`. The price: Python 3.11 does not
-    specialise attribute reads of a class with ``__getattr__``, ~150 more
-    instructions per read, ~10 reads a row."""
+    kept in its slot."""
 
     __slots__ = ("_packed_ids",)
 
-    def __getattr__(self, name: str) -> Any:
-        """Only called when a slot is empty: an identity field not decoded yet."""
-        if name in _IDENTITY_FIELDS:
+
+class _Identity:
+    """A data descriptor in place of one identity field's slot descriptor:
+    reads the slot, and decodes the recipient's identity fields first when
+    the slot is still empty (a lazily made recipient). Why not ``__getattr__``
+    on the class: Python 3.11 specialises no attribute read of a class that
+    has one (~275 more instructions a read of ``dn``, ``kind``, ``values``,
+    ~6 a row: 16 M instructions at 10,000 people); this costs only reads of
+    the identity fields themselves."""
+
+    __slots__ = ("slot",)
+
+    def __init__(self, slot: Any) -> None:
+        self.slot = slot  # the slot's own member descriptor
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        try:
+            return self.slot.__get__(obj, owner)
+        except AttributeError:
             try:
-                decode, packed = object.__getattribute__(self, "_packed_ids")
+                decode, packed = _PACKED.__get__(obj, owner)
             except AttributeError:
-                pass
-            else:
-                put = object.__setattr__
-                (primary_smtp, nickname, sam, upn, mail, legacy_dn,
-                 smtp) = decode(packed)
-                put(self, "primary_smtp", primary_smtp)
-                put(self, "nickname", nickname)
-                put(self, "sam", sam)
-                put(self, "upn", upn)
-                put(self, "mail", mail)
-                put(self, "legacy_dn", legacy_dn)
-                put(self, "smtp", smtp)
-                return object.__getattribute__(self, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+                raise AttributeError(
+                    f"{type(obj).__name__!r} object has no attribute {self.slot.__name__!r}"
+                ) from None
+            for name, value in zip(_IDENTITY_FIELDS, decode(packed), strict=True):
+                _SLOTS[name].__set__(obj, value)
+            return self.slot.__get__(obj, owner)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        self.slot.__set__(obj, value)
+
+    def __delete__(self, obj: Any) -> None:
+        self.slot.__delete__(obj)
+
+
+# The identity fields, in the order of toolkit.storage.unpack_ids' answer.
+_IDENTITY_FIELDS = ("primary_smtp", "nickname", "sam", "upn", "mail", "legacy_dn", "smtp")
+_PACKED = _LazyIdentities.__dict__["_packed_ids"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +273,10 @@ class Recipient(_LazyIdentities):
         return out
 
 
-_RecipientTwin = twin(Recipient)
+_RecipientTwin = twin(Recipient)  # (made before the descriptors change: plain slots)
+_SLOTS = {name: Recipient.__dict__[name] for name in _IDENTITY_FIELDS}
+for _name in _IDENTITY_FIELDS:
+    setattr(Recipient, _name, _Identity(_SLOTS[_name]))
 
 
 def new_recipient(dn: str, kind: Kind, values: tuple[CcmailValue, ...],
