@@ -19,7 +19,6 @@ from pathlib import Path
 from toolkit.errors import InputError
 from toolkit.model import Kind
 from toolkit.multimap import Index
-from toolkit.parallel import background, jobs
 from toolkit.storage.recipients import RecipientTable
 from toolkit.text import fold
 
@@ -89,14 +88,15 @@ def _index(level: Index, key: str, item: int) -> None:
 Lines = tuple["array[int]", "array[int]", list[str], list[str]]
 """A stats file's line numbers, counts, identities and folded keys, as
 :class:`StatsMatcher` keeps them."""
-# Files being parsed by a worker (:func:`prefetched`): str(path) -> the wait
-# for their lines (None when the file has an error: it is read here again).
+# Files read ahead (:func:`offered`): str(path) -> the wait for their lines
+# (None: the matcher reads the file itself).
 _PREFETCHED: dict[str, Callable[[], Lines | None]] = {}
 
 
-def _lines(path: Path) -> Lines | None:
-    """What :class:`StatsMatcher` reads of ``path``; None for a file with an
-    error (the error is read again where it is reported)."""
+def stats_lines(path: str | Path) -> Lines | None:
+    """What :class:`StatsMatcher` reads of ``path`` (for a worker to read
+    ahead, :func:`toolkit.cli.prefetch.prefetched`); None for a file with
+    an error (it is read again where the error is reported)."""
     matcher = StatsMatcher.__new__(StatsMatcher)
     matcher.error, matcher.wanted = None, {}
     matcher.line_numbers, matcher.counts = array("q"), array("q")
@@ -108,27 +108,19 @@ def _lines(path: Path) -> Lines | None:
 
 
 @contextmanager
-def prefetched(path: Path | None) -> Iterator[None]:
-    """Within: a forked worker parses the stats file at ``path``
-    (:func:`toolkit.parallel.background`) while this process goes on (it
-    parses the cc:Mail exports), and :class:`StatsMatcher` of ``path``
-    takes its lines instead of reading the file.
+def offered(path: str | Path, lines: Callable[[], Lines | None]) -> Iterator[None]:
+    """Within: :class:`StatsMatcher` of ``path`` takes ``lines()`` (the file
+    read ahead by a worker) instead of reading the file; when that is None
+    (an error, or no worker) it reads the file itself, as always.
 
-    Why: the audit's start-up is serial, the second core idle; parsing the
-    100,000-people bench's 67,000 lines takes ~0.15 s (~0.9 G instructions),
-    taking the worker's lines ~0.02 s. The result is the same: the same
-    code parses in the worker; a file with an error is read again by
-    :class:`StatsMatcher`, which keeps the error for :meth:`StatsMatcher.apply`
-    as before (no log record is made either way). With one process
-    (:func:`toolkit.parallel.jobs`) nothing is prefetched: the file is read
-    where it always was. Lines no matcher took are waited for on the way
-    out (the worker is reaped).
+    The result is the same: :func:`stats_lines` runs the matcher's own
+    reading code, and an erroneous file is read again by the matcher, which
+    keeps the error for :meth:`StatsMatcher.apply` (no log record is made
+    either way). Taken at most once; ``lines`` no matcher took is called on
+    the way out, so a worker computing it is waited for and reaped.
     """
-    if path is None or jobs() < 2:
-        yield
-        return
     key = str(Path(path))
-    _PREFETCHED[key] = background(lambda: _lines(Path(path)))
+    _PREFETCHED[key] = lines
     try:
         yield
     finally:
@@ -170,7 +162,7 @@ class StatsMatcher:
         lines = pending() if pending is not None else None
         if lines is None:
             self._read(path)
-        else:  # parsed by a worker while this process parsed the cc:Mail exports
+        else:  # read ahead by a worker (offered) while this process did other work
             self.line_numbers, self.counts, self.identities, self.keys = lines
             # one string a key, as _read makes them (unpickling kept the sharing)
             self.wanted = {key: key for key in self.keys}

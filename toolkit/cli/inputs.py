@@ -15,13 +15,13 @@ from typing import Any
 import click
 
 from toolkit.audit import AuditInputs, EntrySource, file_directory, ldif_source
+from toolkit.cli.prefetch import prefetched
 from toolkit.errors import InputError
 from toolkit.exchange import ldapoptions, pssettings
 from toolkit.exchange.ldapoptions import AUTH_METHODS as LDAP_AUTH_METHODS
 from toolkit.exchange.ldapoptions import MAX_RETRIES
 from toolkit.exchange.pssettings import AUTH_METHODS as EXCHANGE_AUTH_METHODS
 from toolkit.model import Dialect
-from toolkit.stats import prefetched
 
 SOURCES = ("auto", "ldif", "ldap", "powershell")
 
@@ -252,9 +252,11 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
     source_kind = resolve_source(params)
     stats = Path(params["mailbox_stats"]) if params["mailbox_stats"] else None
     with ExitStack() as stack:
-        if params["ccmail_dirs"]:  # parsed while the exports are (toolkit.stats.prefetched)
-            stack.enter_context(prefetched(stats))
-        directory = file_directory(params["ccmail_dirs"], params["ccmail_encoding"])
+        if params["ccmail_dirs"]:  # a worker reads some of it meanwhile
+            directory = stack.enter_context(prefetched(
+                params["ccmail_dirs"], params["ccmail_encoding"], stats, source_kind == "ldap"))()
+        else:
+            directory = file_directory(params["ccmail_dirs"], params["ccmail_encoding"])
         _tell_directory(directory)
         session = None
         if params["exchange_uri"]:
