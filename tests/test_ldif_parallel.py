@@ -18,6 +18,8 @@ import codecs
 import os
 import random
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,6 +51,17 @@ def _outcome(entries) -> list[object]:
     except InputError as exc:
         out.append(("error", str(exc), exc.where))
     return out
+
+
+@contextmanager
+def processes(monkeypatch: pytest.MonkeyPatch, one: bool) -> Iterator[None]:
+    """One process (``CCMIG_JOBS=1``) or the worker (the default) inside."""
+    with monkeypatch.context() as m:
+        if one:
+            m.setenv("CCMIG_JOBS", "1")
+        else:
+            m.delenv("CCMIG_JOBS", raising=False)
+        yield
 
 
 def _random_bytes(rnd: random.Random) -> bytes:
@@ -175,11 +188,7 @@ def _worker_chunks(pids: Path) -> int:
 
 def _table(source, monkeypatch, one: bool) -> object:
     seen: list[tuple] = []
-    with monkeypatch.context() as m:
-        if one:
-            m.setenv("CCMIG_JOBS", "1")
-        else:
-            m.delenv("CCMIG_JOBS", raising=False)
+    with processes(monkeypatch, one):
         try:
             table = read_table(source, Dialect.AD, True, None, lambda *a: seen.append(a))
         except InputError as exc:
@@ -323,11 +332,7 @@ def test_a_matcher_matches_where_the_mailbox_is_classified(tmp_path, monkeypatch
     path = DEMO / "org.ldif"
     outcome = {}
     for one in (True, False):
-        with monkeypatch.context() as m:
-            if one:
-                m.setenv("CCMIG_JOBS", "1")
-            else:
-                m.delenv("CCMIG_JOBS", raising=False)
+        with processes(monkeypatch, one):
             matcher, stats = _Matcher(), StatsMatcher(DEMO / "stats.csv")
             table = read_table(LdifChunks(path, READ_ATTRIBUTES), Dialect.AD, True,
                                matcher=matcher)

@@ -22,10 +22,10 @@ from toolkit.ccmail.directory import (
     connector_post_offices,
 )
 from toolkit.errors import InputError
-from toolkit.exchange.dialects import Chunked, MailboxMatcher, read_table
+from toolkit.exchange.dialects import Chunked, MailboxMatcher, PartFeed, read_table
 from toolkit.model import Dialect, Kind, RawEntry, Row
 from toolkit.progress import counting, counting_chunks
-from toolkit.rules import Analysis, analyse
+from toolkit.rules import Analysis, IndexFeed, analyse
 from toolkit.stats import StatsMatcher
 from toolkit.storage.recipients import RecipientTable
 
@@ -94,18 +94,19 @@ def resolve_exchange_pos(given: Iterable[str], layer: DirectoryLayer) -> list[st
 def read_recipients(inputs: AuditInputs,
                     observe: Callable[[RecipientTable, int], None] | None = None,
                     mailboxes: Callable[[int, str, str | None, str | None, str | None], None]
-                    | None = None, matcher: MailboxMatcher | None = None) -> RecipientTable:
+                    | None = None, matcher: MailboxMatcher | None = None,
+                    feed: PartFeed | None = None) -> RecipientTable:
     """Every recipient the audit needs, in reading order; ``observe`` sees
     each position of the table as it is read, ``mailboxes`` each mailbox's
-    position and identities, ``matcher`` matches each mailbox
-    (:func:`toolkit.exchange.dialects.read_table`)."""
+    position and identities, ``matcher`` matches each mailbox, ``feed`` is
+    fed each part (:func:`toolkit.exchange.dialects.read_table`)."""
     need_all = inputs.mailbox_stats is not None
     source = inputs.source(need_all)
     label = "directory objects read"
     # a source read in chunks stays one: read_table decodes them in two processes
     entries = (counting_chunks(source, label) if isinstance(source, Chunked)
                else counting(source, label))
-    return read_table(entries, inputs.dialect, need_all, observe, mailboxes, matcher)
+    return read_table(entries, inputs.dialect, need_all, observe, mailboxes, matcher, feed)
 
 
 @contextmanager
@@ -136,8 +137,10 @@ def _run_audit(inputs: AuditInputs) -> AuditResult:
     exchange_pos = resolve_exchange_pos(inputs.exchange_pos, inputs.directory)
     stats = StatsMatcher(inputs.mailbox_stats) if inputs.mailbox_stats is not None else None
     # the matcher sees each mailbox's identities as classified (none decoded
-    # again), in the process that classifies it
-    recipients = read_recipients(inputs, matcher=stats)
+    # again), and the index pass's recipients' half each part's records, in
+    # the process that classifies them
+    feed = IndexFeed(exchange_pos, inputs.dialect)
+    recipients = read_recipients(inputs, matcher=stats, feed=feed)
     if inputs.powershell is not None:
         enrich_from_powershell(inputs.powershell, recipients, inputs.compare_addresses)
     if stats is not None:
@@ -149,6 +152,7 @@ def _run_audit(inputs: AuditInputs) -> AuditResult:
         exchange_pos,
         inputs.dialect,
         powershell=inputs.powershell is not None and inputs.compare_addresses,
+        feed=feed,
     )
     return AuditResult(analysis.rows, exchange_pos, recipients, analysis)
 

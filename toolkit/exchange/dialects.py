@@ -326,6 +326,20 @@ class TablePart(NamedTuple):
     # each matched mailbox's position in the part and what MailboxMatcher.match
     # found (only mailboxes it found)
     matched: list[tuple[int, Any]]
+    fed: Any = None  # what PartFeed.part made of the records, when a feed reads them
+
+
+class PartFeed(Protocol):
+    """Fed part by part while a table is read (the index pass's recipients'
+    half: :class:`toolkit.rules.indexpass.IndexFeed`). :meth:`part` is pure
+    and runs where the part is classified; :meth:`add` gets its result in
+    the reading process, in reading order; :meth:`done` the table read."""
+
+    def part(self, records: list[str | tuple[Any, ...]], kinds: list[Kind]) -> Any: ...
+
+    def add(self, found: Any) -> None: ...
+
+    def done(self, table: RecipientTable) -> None: ...
 
 
 class MailboxMatcher(Protocol):
@@ -382,16 +396,20 @@ def read_parts(parts: Iterable[TablePart],
                observe: Callable[[RecipientTable, int], None] | None = None,
                mailboxes: Callable[[int, str, str | None, str | None, str | None], None]
                | None = None,
-               record: Callable[[int, Any], None] | None = None) -> RecipientTable:
+               record: Callable[[int, Any], None] | None = None,
+               feed: PartFeed | None = None) -> RecipientTable:
     """A table of ``parts`` in order; ``observe`` sees each position once
     its part is added, ``mailboxes`` each mailbox's position and identities
     (:meth:`toolkit.stats.StatsMatcher.observe_mailbox`), ``record`` each
     matched mailbox's position and what the part's matcher found
-    (:meth:`MailboxMatcher.record`)."""
+    (:meth:`MailboxMatcher.record`); ``feed`` gets each part's ``fed`` and
+    then the table."""
     table = RecipientTable()
     for part in parts:
         base = len(table)
         table.extend(part.records, part.kinds, part.subtypes)
+        if feed is not None:
+            feed.add(part.fed)
         if mailboxes is not None:
             for k, dn, primary_smtp, nickname, sam in part.mailboxes:
                 mailboxes(base + k, dn, primary_smtp, nickname, sam)
@@ -401,16 +419,20 @@ def read_parts(parts: Iterable[TablePart],
         if observe is not None:
             for n in range(base, len(table)):
                 observe(table, n)
+    if feed is not None:
+        feed.done(table)
     return table
 
 
 def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: bool = False,
                observe: Callable[[RecipientTable, int], None] | None = None,
                mailboxes: Callable[[int, str, str | None, str | None, str | None], None]
-               | None = None, matcher: MailboxMatcher | None = None) -> RecipientTable:
+               | None = None, matcher: MailboxMatcher | None = None,
+               feed: PartFeed | None = None) -> RecipientTable:
     """The recipients of ``entries`` (:func:`classify_part`) as a table;
     ``observe`` and ``mailboxes`` as :func:`read_parts`; ``matcher`` matches
-    each mailbox where it is classified and records it here. An entry source
+    each mailbox where it is classified and records it here; ``feed`` is fed
+    each part where it is classified (:class:`PartFeed`). An entry source
     that reads in chunks (a :class:`Chunked`) is classified chunk by chunk,
     half of the chunks in a second process where one can be forked
     (:func:`toolkit.parallel.ordered_map`): the same table either way.
@@ -432,12 +454,12 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
         decode = entries.decode
 
         def part_of(chunk: Any) -> TablePart:
-            return classify_part(decode(chunk), dialect, every_mailbox, want, match)
+            return _fed(classify_part(decode(chunk), dialect, every_mailbox, want, match), feed)
 
         chunks = entries.chunks()
         complete = False
         try:
-            table = read_parts(ordered_map(part_of, chunks), observe, mailboxes, record)
+            table = read_parts(ordered_map(part_of, chunks), observe, mailboxes, record, feed)
             complete = True
             return table
         finally:  # a read cut short (an error) stops now: its connection, its file
@@ -445,8 +467,13 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
             entries.finished(complete)  # after every chunk's result, as one process would
     # in parts of _PART entries: what a part holds until it is added (each
     # mailbox's identities above all) stays small
-    return read_parts((classify_part(batch, dialect, every_mailbox, want, match)
-                       for batch in _batches(entries)), observe, mailboxes, record)
+    return read_parts((_fed(classify_part(batch, dialect, every_mailbox, want, match), feed)
+                       for batch in _batches(entries)), observe, mailboxes, record, feed)
+
+
+def _fed(part: TablePart, feed: PartFeed | None) -> TablePart:
+    """``part`` with what ``feed`` makes of its records (in this process)."""
+    return part if feed is None else part._replace(fed=feed.part(part.records, part.kinds))
 
 
 _PART = 1024

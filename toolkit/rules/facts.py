@@ -1,8 +1,8 @@
 """What the rules know about each object, and the relations between objects.
 
-:func:`build_context` makes one pass over the recipients (those with cc:Mail
-values) and one over the cc:Mail entries, and builds the indexes of
-:mod:`toolkit.rules.indexes`. :meth:`Context.facts_at` derives one object's
+The index pass (:mod:`toolkit.rules.indexpass`) builds the indexes of
+:mod:`toolkit.rules.indexes` and each object's gates into a :class:`Context`;
+:meth:`Context.facts_at` derives one object's
 :class:`Facts` - its values as read, primary, old addresses, cc:Mail name and
 stale entries - from its recipient and those indexes; the rules and the row
 of that object are built from that one set of facts.
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from toolkit.model import (
@@ -251,7 +251,8 @@ class Context:
     """The indexes shared by the rules, built in one pass over each input.
 
     Index values are positions in ``recipients`` (the objects with cc:Mail
-    values, in reading order). Built once by :func:`build_context` and not
+    values, in reading order). Built once by
+    :func:`toolkit.rules.indexpass.build_context` and not
     changed afterwards.
     """
 
@@ -366,120 +367,6 @@ def orphan_pairs(recips: RecipientTable, facts: list[Facts | None], by_address: 
                     orphans[i].append((j, v))
                     orphans[j].append((i, v))
     return dict(orphans)
-
-
-def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] | EntryTable,
-                  exchange_pos: Iterable[str], dialect: Dialect, powershell: bool = False
-                  ) -> tuple[Context, list[UserGroup]]:
-    """The indexes, and the local entries of each cc:Mail user (name, PO) no
-    Exchange mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows)."""
-    x = {fold(p) for p in exchange_pos}
-    table = EntryTable.of(entries)
-    recips = RecipientTable.of(recipients).with_values()
-    recips.freeze()  # rows made later read what this pass read
-    kinds = recips.kinds
-    by_address = AddressIndex()
-    by_primary_name = Index()
-    marks = array("B", bytes(len(recips)))  # the index-pass gates of each object
-    ad = dialect is Dialect.AD
-    positions = list(range(len(recips)))  # the same int objects in every index
-    # Most cc:Mail names are also on an Exchange object, spelt alike: each
-    # value's name as written -> its folded string, so that such an entry's
-    # name is folded by one look-up and keyed by that object's string.
-    spellings: dict[str, str] = {}
-    for i, valid in zip(positions, recips.each_valid_keys(spellings), strict=True):
-        # valid: the prefix, source and key of each valid value
-        uppers = 0  # valid upper-case CCMAIL: proxies (AD), when two values or more
-        if len(valid) == 2:  # the usual mailbox: its primary and one old address
-            v0, v1 = valid
-            k0, k1 = v0.key, v1.key
-            keys: Iterable[Key] = (k0,) if k0 == k1 else (k0, k1)
-            if v0.prefix == v1.prefix == "CCMAIL" and v0.source == v1.source == "proxy":
-                uppers = 2
-        elif len(valid) == 1:
-            keys = (valid[0].key,)
-        else:
-            keys = dict.fromkeys(v.key for v in valid)
-            if len(valid) > 2:
-                uppers = sum(1 for v in valid if v.prefix == "CCMAIL" and v.source == "proxy")
-        by_address.add_keys(keys, i)
-        primary = primary_of(kinds[i], valid, x, dialect)
-        if primary is None:
-            mark = NO_PRIMARY_AT_X | UNREACHED
-        else:
-            by_primary_name.add(primary.key[0], i)  # type: ignore[index]
-            mark = UNREACHED if primary.key[1] in x else NO_PRIMARY_AT_X | UNREACHED  # type: ignore[index]
-        if ad and uppers > 1:
-            mark |= UPPERS
-        marks[i] = mark
-    mailbox = Kind.MAILBOX
-
-    def taken(key: Key) -> bool:
-        """Spec, *Which rows*: a mailbox has that valid address, or that name
-        as its primary's name (custom recipients never suppress the row)."""
-        kind = kinds.__getitem__  # `in` a map, not any(): no generator a call
-        return (mailbox in map(kind, by_address.get(key, ()))
-                or mailbox in map(kind, by_primary_name.get(key[0], ())))
-
-    users_by_name = Index()
-    local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
-    primaries = dict.get  # by_primary_name read raw: one holder bare, several a list
-    raw_get = dict.get  # users_by_name.add written out: 144,000 calls saved at 100,000 people
-    folded_pos: dict[str, str] = {}  # fold_po, without a call: few POs
-    for e, locn, name, po in table.user_entries():  # e: the entry's position
-        folded = spellings.get(name)  # text.fold of it, known from a value
-        if folded is None:  # else folded here, ASCII inline
-            folded = " ".join(name.split()).casefold() if name.isascii() else fold(name)
-        name = folded
-        have = raw_get(users_by_name, name)
-        if have is None:
-            users_by_name[name] = e
-        elif have.__class__ is list:
-            have.append(e)
-        else:
-            users_by_name[name] = [have, e]
-        folded = folded_pos.get(po)
-        if folded is None:
-            folded = folded_pos[po] = fold_po(po)
-        po = folded
-        holders = primaries(by_primary_name, name)
-        if holders is not None:  # the objects whose primary has this name
-            if po in x:
-                if holders.__class__ is not list:
-                    marks[holders] &= ~UNREACHED
-                else:
-                    for j in holders:
-                        marks[j] &= ~UNREACHED
-            else:
-                here = by_address.get((name, po), ())  # objects with Name at that PO
-                for j in holders if holders.__class__ is list else (holders,):
-                    marks[j] |= NAME_ELSEWHERE if j in here else NAME_ELSEWHERE | NO_OLD_THERE
-        if locn in "Ll":
-            key = (name, po)  # an L/l entry's PO is its file's
-            if key in local or not taken(key):
-                local.add(key, e)
-    del spellings
-    for _, items in by_primary_name.several():
-        for j in items:
-            marks[j] |= SHARED_NAME
-    # Mailbox old addresses shared with custom recipients: only addresses on
-    # several objects can be, so only those mailboxes' facts are derived again.
-    candidates: list[Facts | None] = [None] * len(recips)
-    for key, items in by_address.shared():
-        for j in items:
-            marks[j] |= SHARED_ADDRESS
-        if key[1] not in x:
-            here = {kinds[j] for j in items}
-            if Kind.CUSTOM_RECIPIENT in here and mailbox in here:
-                for j in items:
-                    if kinds[j] is mailbox and candidates[j] is None:
-                        candidates[j] = facts_of(recips[j], x, dialect, j)
-    orphans = orphan_pairs(recips, candidates, by_address, x)
-    for j in orphans:
-        marks[j] |= ORPHAN
-    ctx = Context(x, dialect, powershell, recips, by_address, by_primary_name, users_by_name,
-                  orphans, marks, table)
-    return ctx, [user_group(g, table) for g in dict.values(local)]
 
 
 def user_group(positions: int | list[int], entries: EntryTable) -> UserGroup:

@@ -1,7 +1,7 @@
 """Rows: one per Exchange object with cc:Mail values and one per cc:Mail user
 still only on cc:Mail (spec, *Which rows*), sorted by key.
 
-:func:`analyse` builds the indexes (:func:`toolkit.rules.facts.build_context`)
+:func:`analyse` builds the indexes (:func:`toolkit.rules.indexpass.build_context`)
 and returns :class:`Rows`, which makes each row - findings and messages
 included - from one derivation of its object's facts, when it is read. Rows
 are frozen values computed from the analysis alone, so reading one twice
@@ -28,7 +28,8 @@ from toolkit.model import (
     new_row,
 )
 from toolkit.parallel import background, ordered_map
-from toolkit.rules.facts import Context, Facts, UserGroup, build_context, user_entries
+from toolkit.rules.facts import Context, Facts, UserGroup, user_entries
+from toolkit.rules.indexpass import IndexFeed, build_context
 from toolkit.rules.table import findings_of, not_migrated
 from toolkit.storage.entries import EntryTable
 from toolkit.storage.recipients import RecipientTable
@@ -240,9 +241,13 @@ def row_order(recips: RecipientTable) -> array[int]:
 
 def analyse(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
             exchange_pos: Iterable[str], dialect: Dialect = Dialect.AD,
-            powershell: bool = False) -> Analysis:
+            powershell: bool = False, feed: IndexFeed | None = None) -> Analysis:
+    """The analysis of ``recipients`` against the cc:Mail ``entries``; ``feed``:
+    the index pass's recipients' half, fed while ``recipients`` was read
+    (:class:`toolkit.rules.indexpass.IndexFeed`; made here when absent)."""
     table = EntryTable.of(entries)
-    recips = RecipientTable.of(recipients).with_values()
+    read = RecipientTable.of(recipients)
+    recips = read.with_values()
     # Rows sorted by key: every "ccmail:..." key sorts before every "dn:..."
     # key, so each kind is sorted on its own.
     # Sorted by a forked worker, where one can be (toolkit.parallel), while
@@ -250,17 +255,10 @@ def analyse(recipients: Iterable[Recipient], entries: Iterable[DirEntry],
     # the second core had nothing to do.
     order_of = background(lambda: row_order(recips))
     try:
-        ctx, groups = build_context(recips, table, exchange_pos, dialect, powershell)
+        ctx, groups = build_context(read, table, exchange_pos, dialect, powershell, feed)
     finally:
         order = order_of()
-    names, file_po = table.names, table.file_po
-
-    def user_key(group: UserGroup) -> str:
-        j = group[0] if group.__class__ is tuple else group  # type: ignore[index]
-        return f"{fold(names[j])}@{fold_po(file_po(j))}"  # type: ignore[index,arg-type]
-
-    head = sorted(groups, key=user_key)
-    return Analysis(ctx, Rows(ctx, head, order), table)
+    return Analysis(ctx, Rows(ctx, groups, order), table)
 
 
 def evaluate(recipients: Iterable[Recipient], entries: Iterable[DirEntry],

@@ -321,7 +321,7 @@ def source_mismatch(ctx: Context, f: Facts) -> Finding | None:
 
 def not_migrated(group: tuple[DirEntry, ...]) -> Finding:
     """The ``ccmail-user`` row of a cc:Mail user still only on cc:Mail (which
-    rows: :func:`toolkit.rules.facts.build_context`); it names every entry."""
+    rows: :func:`toolkit.rules.indexpass.build_context`); it names every entry."""
     e = group[0]
     listed = (entry_text(e) if len(group) == 1
               else "; ".join(entry_text(x) for x in sorted(group, key=entry_order)))

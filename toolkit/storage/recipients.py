@@ -55,7 +55,8 @@ class RecipientTable(ValueSequence[Recipient]):
     (copy it, ``RecipientTable(table)``, to change anything afterwards)."""
 
     _noun = "recipients"
-    __slots__ = ("_counts", "_exchange", "_frozen", "_records", "_subtypes", "kinds")
+    __slots__ = ("_counts", "_exchange", "_frozen", "_records", "_subtypes", "_with_values",
+                 "kinds")
 
     def __init__(self, recipients: Iterable[Recipient] = ()) -> None:
         self._records: list[str | tuple[Any, ...]] = []
@@ -64,6 +65,8 @@ class RecipientTable(ValueSequence[Recipient]):
         self._counts: list[int | None] = []
         self._exchange: dict[int, tuple[str, ...]] = {}  # few: PowerShell's answers
         self._frozen = False
+        # with_values() until a write (False: this table itself)
+        self._with_values: RecipientTable | None = None
         for r in recipients:
             self.append(r)
 
@@ -91,6 +94,7 @@ class RecipientTable(ValueSequence[Recipient]):
         :func:`toolkit.storage.pack_values`'s string (or a list of values)."""
         if self._frozen:
             self._writable()
+        self._with_values = None
         self._records.append(pack_record(dn, packed, primary_smtp, nickname, sam, upn, mail,
                                          legacy_dn, smtp))
         self.kinds.append(kind)
@@ -103,6 +107,7 @@ class RecipientTable(ValueSequence[Recipient]):
         with their kinds and subtypes; no item counts yet."""
         if self._frozen:
             self._writable()
+        self._with_values = None
         self._records += records
         self.kinds += kinds
         self._subtypes += subtypes
@@ -117,15 +122,27 @@ class RecipientTable(ValueSequence[Recipient]):
 
     def set_item_count(self, i: int, count: int | None) -> None:
         self._writable()
+        self._with_values = None
         self._counts[i] = count
 
     def set_exchange_values(self, i: int, values: Iterable[str]) -> None:
         self._writable()
+        self._with_values = None
         self._exchange[i] = tuple(values)
 
     def with_values(self) -> RecipientTable:
         """The recipients that carry a cc:Mail value, in order (what the
-        rules read: the records are shared, not copied)."""
+        rules read: the records are shared, not copied). The same table
+        each time until this one is written to: the analysis asks more than
+        once, and one copy of the columns is ~3 MB at 100,000 people."""
+        kept = self._with_values
+        if kept is None:
+            kept = self._values_only()
+            # itself kept as False: no reference cycle (the collector is off in an audit)
+            self._with_values = False if kept is self else kept  # type: ignore[assignment]
+        return self if kept is False else kept  # type: ignore[return-value]
+
+    def _values_only(self) -> RecipientTable:
         records = self._records
         # record_has_values of each record, without a call each: a string
         # record ends with the separator when it has no value; a tuple's
@@ -144,6 +161,12 @@ class RecipientTable(ValueSequence[Recipient]):
         return out
 
     # ------------------------------------------------------------ reading by position
+
+    @property
+    def records(self) -> list[str | tuple[Any, ...]]:
+        """The packed records, in order (:func:`toolkit.storage.pack_record`'s;
+        read-only: what the index pass reads, as a reader's parts hand it)."""
+        return self._records
 
     def dn(self, i: int) -> str:
         return record_dn(self._records[i])

@@ -1,0 +1,234 @@
+"""The index pass: the hash maps the rules look partners up in, and each
+object's index-pass gates (:mod:`toolkit.rules.facts`, ``SHARED_ADDRESS`` ...).
+
+It is one pass over the recipients (those with cc:Mail values) and one over
+the cc:Mail entries. The recipients' half needs nothing but each recipient
+and X, so it is an :class:`IndexFeed` a reader feeds part by part while the
+directory is read (:func:`toolkit.exchange.dialects.read_table`):
+:meth:`IndexFeed.part` runs in whichever process classifies the part - a
+forked worker included - and :meth:`IndexFeed.add` files its result in the
+reading process, in reading order. :func:`build_context` then makes the
+entries' half and the relations that need every object (shared names and
+addresses, orphan pairs, the ``ccmail-user`` rows).
+
+Why: the index pass ran in one process after the read, ~1.1 s of wall time
+at 100,000 people while the second core had nothing to do; decoding each
+recipient's valid keys, its primary and its first gates was half of it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from toolkit.model import CUSTOM_RECIPIENT, Dialect, DirEntry, Kind, Recipient
+from toolkit.rules.facts import (
+    NAME_ELSEWHERE,
+    NO_OLD_THERE,
+    NO_PRIMARY_AT_X,
+    ORPHAN,
+    SHARED_ADDRESS,
+    SHARED_NAME,
+    UNREACHED,
+    UPPERS,
+    Context,
+    Facts,
+    UserGroup,
+    facts_of,
+    orphan_pairs,
+    primary_of,
+    user_group,
+)
+from toolkit.rules.indexes import AddressIndex, Index, Key
+from toolkit.storage import records_valid_keys
+from toolkit.storage.entries import EntryTable
+from toolkit.storage.recipients import RecipientTable
+from toolkit.text import fold, fold_po
+
+# What IndexFeed.part gives for one packed record: None when it carries no
+# cc:Mail value (not in the analysis), else its distinct valid keys in value
+# order, its primary's folded name (or None) and its first gates.
+Keyed = tuple[tuple[Key, ...], str | None, int] | None
+
+
+class IndexFeed:
+    """The recipients' half of the index pass, fed while the directory is
+    read: ``by_address``, ``by_primary_name`` and ``marks`` by position
+    among the recipients with cc:Mail values (the analysis' positions)."""
+
+    __slots__ = ("by_address", "by_primary_name", "dialect", "marks", "seen", "table", "x")
+
+    def __init__(self, exchange_pos: Iterable[str], dialect: Dialect) -> None:
+        self.x = {fold(p) for p in exchange_pos}
+        self.dialect = dialect
+        self.by_address = AddressIndex()  # folded address -> positions of the objects carrying it
+        self.by_primary_name = Index()  # folded primary name -> positions
+        self.marks = array("B")  # the index-pass gates of each object, by position
+        self.seen = 0  # records fed, with cc:Mail values or not
+        self.table: RecipientTable | None = None  # the table read, once done
+
+    def part(self, records: Sequence[Any], kinds: Sequence[Kind]) -> list[Keyed]:
+        """What the index pass reads of each packed record
+        (:func:`toolkit.storage.pack_record`) of ``kinds``. Pure: it reads
+        only what ``__init__`` set, so it runs where the part is classified."""
+        x, dialect = self.x, self.dialect
+        ad = dialect is Dialect.AD
+        out: list[Keyed] = []
+        add = out.append
+        for d, kind, valid in zip(records, kinds, records_valid_keys(records), strict=True):
+            last = d[-1]  # a record without values ends with its separator ("" or [] in a tuple)
+            if not last or last == "\x05":
+                add(None)
+                continue
+            uppers = 0  # valid upper-case CCMAIL: proxies (AD), when two values or more
+            if len(valid) == 2:  # the usual mailbox: its primary and one old address
+                v0, v1 = valid
+                k0, k1 = v0.key, v1.key
+                keys: tuple[Key, ...] = (k0,) if k0 == k1 else (k0, k1)  # type: ignore[assignment]
+                if v0.prefix == v1.prefix == "CCMAIL" and v0.source == v1.source == "proxy":
+                    uppers = 2
+            elif len(valid) == 1:
+                keys = (valid[0].key,)  # type: ignore[assignment]
+            else:
+                keys = tuple(dict.fromkeys(v.key for v in valid))  # type: ignore[misc]
+                if len(valid) > 2:
+                    uppers = sum(1 for v in valid if v.prefix == "CCMAIL" and v.source == "proxy")
+            primary = primary_of(kind, valid, x, dialect)  # type: ignore[arg-type]
+            if primary is None:
+                name = None
+                mark = NO_PRIMARY_AT_X | UNREACHED
+            else:
+                name = primary.key[0]  # type: ignore[index]
+                mark = UNREACHED if primary.key[1] in x else NO_PRIMARY_AT_X | UNREACHED  # type: ignore[index]
+            if ad and uppers > 1:
+                mark |= UPPERS
+            add((keys, name, mark))
+        return out
+
+    def add(self, part: list[Keyed]) -> None:
+        """Files one :meth:`part`'s result, in reading order."""
+        add_keys, add_name = self.by_address.add_keys, self.by_primary_name.add
+        marks = self.marks
+        mark_one = marks.append
+        for item in part:
+            if item is None:
+                continue
+            keys, name, mark = item
+            i = len(marks)  # one int object, shared by every index
+            add_keys(keys, i)
+            if name is not None:
+                add_name(name, i)
+            mark_one(mark)
+        self.seen += len(part)
+
+    def done(self, table: RecipientTable) -> None:
+        """The read is over: ``table`` is what was fed."""
+        self.table = table
+
+    def fed(self, table: RecipientTable, x: set[str], dialect: Dialect) -> bool:
+        """Whether this feed holds ``table`` as it is now, for X and ``dialect``
+        (records are only ever appended, so its length says it is unchanged)."""
+        return (self.table is table and self.seen == len(table) and self.x == x
+                and self.dialect is dialect)
+
+
+def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] | EntryTable,
+                  exchange_pos: Iterable[str], dialect: Dialect, powershell: bool = False,
+                  feed: IndexFeed | None = None) -> tuple[Context, list[UserGroup]]:
+    """The indexes, and the local entries of each cc:Mail user (name, PO) no
+    Exchange mailbox has taken (spec, *Which rows*: the ``ccmail-user`` rows),
+    in the order of those rows' keys.
+    ``feed``: the recipients' half, fed while ``recipients`` was read (made
+    here when it was not, or not for this table)."""
+    pos = list(exchange_pos)
+    x = {fold(p) for p in pos}
+    table = EntryTable.of(entries)
+    read = RecipientTable.of(recipients)
+    recips = read.with_values()
+    recips.freeze()  # rows made later read what this pass read
+    if feed is None or not feed.fed(read, x, dialect):
+        feed = IndexFeed(pos, dialect)
+        feed.add(feed.part(read.records, read.kinds))
+    kinds = recips.kinds
+    by_address, by_primary_name, marks = feed.by_address, feed.by_primary_name, feed.marks
+    mailbox = Kind.MAILBOX
+
+    def taken(key: Key) -> bool:
+        """Spec, *Which rows*: a mailbox has that valid address, or that name
+        as its primary's name (custom recipients never suppress the row)."""
+        kind = kinds.__getitem__  # `in` a map, not any(): no generator a call
+        return (mailbox in map(kind, by_address.get(key, ()))
+                or mailbox in map(kind, by_primary_name.get(key[0], ())))
+
+    users_by_name = Index()
+    local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
+    primaries = dict.get  # by_primary_name read raw: one holder bare, several a list
+    raw_get = dict.get  # users_by_name.add written out: 144,000 calls saved at 100,000 people
+    folded_pos: dict[str, str] = {}  # fold_po, without a call: few POs
+    # Most cc:Mail user names are also an Exchange object's primary's name:
+    # such an entry's folded name is keyed by the index's own string (at
+    # 100,000 people 4 MB less at the peak; all of by_address's names cost
+    # 0.1 s more for no less memory); a name as written is folded once (R
+    # entries repeat an L entry's name in the other POs' files).
+    canon = dict(zip(by_primary_name, by_primary_name, strict=True))
+    spelt: dict[str, str] = {}
+    for e, locn, name, po in table.user_entries():  # e: the entry's position
+        folded = spelt.get(name)
+        if folded is None:
+            folded = " ".join(name.split()).casefold() if name.isascii() else fold(name)
+            folded = spelt[name] = canon.get(folded, folded)
+        name = folded
+        have = raw_get(users_by_name, name)
+        if have is None:
+            users_by_name[name] = e
+        elif have.__class__ is list:
+            have.append(e)
+        else:
+            users_by_name[name] = [have, e]
+        folded = folded_pos.get(po)
+        if folded is None:
+            folded = folded_pos[po] = fold_po(po)
+        po = folded
+        holders = primaries(by_primary_name, name)
+        if holders is not None:  # the objects whose primary has this name
+            if po in x:
+                if holders.__class__ is not list:
+                    marks[holders] &= ~UNREACHED
+                else:
+                    for j in holders:
+                        marks[j] &= ~UNREACHED
+            else:
+                here = by_address.get((name, po), ())  # objects with Name at that PO
+                for j in holders if holders.__class__ is list else (holders,):
+                    marks[j] |= NAME_ELSEWHERE if j in here else NAME_ELSEWHERE | NO_OLD_THERE
+        if locn in "Ll":
+            key = (name, po)  # an L/l entry's PO is its file's
+            if key in local or not taken(key):
+                local.add(key, e)
+    del canon, spelt
+    for _, items in by_primary_name.several():
+        for j in items:
+            marks[j] |= SHARED_NAME
+    # Mailbox old addresses shared with custom recipients: only addresses on
+    # several objects can be, so only those mailboxes' facts are derived again.
+    candidates: list[Facts | None] = [None] * len(recips)
+    for key, items in by_address.shared():
+        for j in items:
+            marks[j] |= SHARED_ADDRESS
+        if key[1] not in x:
+            here = {kinds[j] for j in items}
+            if CUSTOM_RECIPIENT in here and mailbox in here:
+                for j in items:
+                    if kinds[j] is mailbox and candidates[j] is None:
+                        candidates[j] = facts_of(recips[j], x, dialect, j)
+    orphans = orphan_pairs(recips, candidates, by_address, x)
+    for j in orphans:
+        marks[j] |= ORPHAN
+    ctx = Context(x, dialect, powershell, recips, by_address, by_primary_name, users_by_name,
+                  orphans, marks, table)
+    # sorted by row key, "ccmail:" + folded name + "@" + folded PO (spec,
+    # Output): the key's parts are the ones folded above, not folded again
+    order = sorted(local, key=lambda k: f"{k[0]}@{k[1]}")
+    return ctx, [user_group(dict.__getitem__(local, k), table) for k in order]
+
