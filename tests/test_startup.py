@@ -247,3 +247,15 @@ def test_an_audit_with_bad_inputs_says_the_same_first_error_with_the_worker(tmp_
     for name in ("both", "first"):
         assert seen[name][0] == 2 and f"{bad_po}:4: 'Locn'" in seen[name][2]
         assert "item_count" not in seen[name][2] and "cc:Mail entr" not in seen[name][2]
+
+
+def test_each_part_of_the_workers_result_is_handed_out_once():
+    """What the worker read is not kept once taken: the matcher frees the
+    stats lines after applying them, and nothing here may hold them on."""
+    waited = []
+    parts = prefetch._Parts(lambda: waited.append(1) or (["files"], ["lines"]), 2)
+    assert parts.take(1) == ["lines"] and parts.take(1) is None
+    assert parts.take(0) == ["files"] and parts._parts == [None, None] and waited == [1]
+    failed = prefetch._Parts(lambda: 1 / 0, 2)
+    failed.wait()
+    assert failed.take(0) is None and failed.take(1) is None
