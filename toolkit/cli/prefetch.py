@@ -10,7 +10,12 @@ the other. The worker now reads the stats file and as many of the last
 exports as keep it less busy than the parent (:func:`_tail`); the
 parent reads the others and imports the LDAP client meanwhile, then takes
 what the worker read (unpickling: ~0.004 s per MB of export, ~0.035 s for
-the stats lines).
+the stats lines). Measured at 100,000 people over LDAP, start-up only (the
+connection refused): the parent's CPU 0.61 -> 0.47 s, the worker's 0.23 s
+alongside, against ~0.3 s of the parent's own work before it needs them.
+That is wall time saved only while the second core is free: on a machine
+busy with other work the worker competes with the parent (+~0.08 s of CPU
+for forking and pickling) and the start-up took ~0.1 s longer.
 
 Nothing else changes: the worker runs the same readers; what it hands back
 is what this process would have read. A file the worker finds wrong is read
