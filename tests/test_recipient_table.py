@@ -46,6 +46,41 @@ def test_a_table_gives_back_equal_plain_values():
     assert repr(table) == "<RecipientTable: 4 recipients>"
 
 
+def test_identity_fields_decoded_when_read_make_the_same_value():
+    """A table's recipient leaves its identity fields packed until one is
+    read (no audit row reads them); it is the same plain value either way."""
+    import copy
+    import pickle
+
+    table = RecipientTable(PEOPLE)
+    for n, plain in enumerate(PEOPLE):
+        assert table[n] == plain and plain == table[n]  # == decodes, both ways
+        assert hash(table[n].replace(values=())) == hash(plain.replace(values=()))
+        assert repr(table[n]) == repr(plain)
+        r = table[n]
+        assert (r.primary_smtp, r.smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn) == (
+            plain.primary_smtp, plain.smtp, plain.nickname, plain.sam, plain.upn, plain.mail,
+            plain.legacy_dn)
+        assert r.ids == plain.ids and r.identities() == plain.identities()
+        assert pickle.loads(pickle.dumps(table[n])) == plain and copy.copy(table[n]) == plain
+        assert table[n].replace(kind=Kind.GROUP) == plain.replace(kind=Kind.GROUP)
+        with pytest.raises(FrozenInstanceError):
+            table[n].nickname = "z"  # type: ignore[misc]
+    r = table[0]
+    assert r.sam == "a" and r.sam is r.nickname  # "same as": one string, decoded once
+    for made in (r, table[0], PEOPLE[0]):  # any other name is still missing
+        with pytest.raises(AttributeError, match="no attribute 'nick'"):
+            made.nick  # type: ignore[attr-defined]  # noqa: B018
+    assert not hasattr(PEOPLE[0], "_packed_ids")  # a plain recipient: every slot filled
+    # the identity fields only are lazy: every other field is a plain slot, so
+    # Python can specialise reading it
+    from toolkit.model import _Identity
+
+    lazy = {name for name, v in vars(Recipient).items() if isinstance(v, _Identity)}
+    assert lazy == {"primary_smtp", "nickname", "sam", "upn", "mail", "legacy_dn", "smtp"}
+    assert "__getattr__" not in dir(Recipient)
+
+
 def test_plain_recipients_keep_lists_as_tuples():
     r = PEOPLE[0]
     assert isinstance(r.values, tuple) and r.smtp == ("a@x.example", "a2@x.example")

@@ -13,6 +13,7 @@ from toolkit.exchange.dialects import ccmail_value
 from toolkit.model import Dialect, DirEntry, Kind, Recipient
 from toolkit.rules import analyse, facts_of
 from toolkit.rules.facts import INDEX_GATES, UPPERS
+from toolkit.rules.rows import old_post_office, recipient_row, route_of
 from toolkit.rules.table import _GATES, RULES, RULES_FOR, findings_of
 from toolkit.text import fold_po
 
@@ -37,6 +38,9 @@ def _check(a) -> int:
             if found is not None:
                 every.append(found)
         assert findings_of(ctx, f) == tuple(every)
+        row = recipient_row(ctx, i)  # route_of and old_post_office are written out there
+        assert row.findings == tuple(every) and row.recipient == r
+        assert (row.route, row.old_post_office) == (route_of(ctx, f), old_post_office(ctx, f))
         if f.ccmail_name is not None:
             name = (f.primary or f.old[0]).key[0]
             slow = any(fold_po(e.po) in ctx.x for e in ctx.user_entries(name))

@@ -12,7 +12,8 @@ import csv
 import io
 import logging
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from toolkit.errors import InputError
@@ -84,6 +85,51 @@ def _index(level: Index, key: str, item: int) -> None:
             dict.__setitem__(level, key, [have, item])
 
 
+Lines = tuple["array[int]", "array[int]", list[str], list[str]]
+"""A stats file's line numbers, counts, identities and folded keys, as
+:class:`StatsMatcher` keeps them."""
+# Files read ahead (:func:`offered`): str(path) -> the wait for their lines
+# (None: the matcher reads the file itself).
+_PREFETCHED: dict[str, Callable[[], Lines | None]] = {}
+
+
+def stats_lines(path: str | Path) -> Lines | None:
+    """What :class:`StatsMatcher` reads of ``path`` (for a worker to read
+    ahead, :func:`toolkit.cli.prefetch.prefetched`); None for a file with
+    an error (it is read again where the error is reported)."""
+    matcher = StatsMatcher.__new__(StatsMatcher)
+    matcher.error, matcher.wanted = None, {}
+    matcher.line_numbers, matcher.counts = array("q"), array("q")
+    matcher.identities, matcher.keys = [], []
+    matcher._read(path)
+    if matcher.error is not None:
+        return None
+    return matcher.line_numbers, matcher.counts, matcher.identities, matcher.keys
+
+
+@contextmanager
+def offered(path: str | Path, lines: Callable[[], Lines | None]) -> Iterator[None]:
+    """Within: :class:`StatsMatcher` of ``path`` takes ``lines()`` (the file
+    read ahead by a worker) instead of reading the file; when that is None
+    (an error, or no worker) it reads the file itself, as always.
+
+    The result is the same: :func:`stats_lines` runs the matcher's own
+    reading code, and an erroneous file is read again by the matcher, which
+    keeps the error for :meth:`StatsMatcher.apply` (no log record is made
+    either way). Taken at most once; ``lines`` no matcher took is called on
+    the way out, so a worker computing it is waited for and reaped.
+    """
+    key = str(Path(path))
+    _PREFETCHED[key] = lines
+    try:
+        yield
+    finally:
+        pending = _PREFETCHED.pop(key, None)
+        if pending is not None:
+            with suppress(Exception):
+                pending()
+
+
 class StatsMatcher:
     """Matches stats lines to mailboxes while the mailboxes are being read.
 
@@ -112,6 +158,22 @@ class StatsMatcher:
         # per identity level (DN, primary SMTP, nickname, sAMAccountName):
         # folded key -> mailbox indexes
         self.levels: list[Index] = [Index(), Index(), Index(), Index()]
+        pending = _PREFETCHED.pop(str(Path(path)), None)
+        lines = pending() if pending is not None else None
+        if lines is None:
+            self._read(path)
+        else:  # read ahead by a worker (offered) while this process did other work
+            self.line_numbers, self.counts, self.identities, self.keys = lines
+            # one string a key, as _read makes them (unpickling kept the sharing)
+            self.wanted = {key: key for key in self.keys}
+        # Whether a DN or a primary SMTP address can name a line at all (see
+        # observe): which characters the file's identities hold, asked once.
+        self.dn_named = any("=" in key for key in self.wanted)
+        self.smtp_named = any("@" in key for key in self.wanted)
+
+    def _read(self, path: str | Path) -> None:
+        """The file's lines into the arrays and lists; an error is kept for
+        :meth:`apply`."""
         wanted = self.wanted
         add_line, add_count = self.line_numbers.append, self.counts.append
         add_key, add_identity = self.keys.append, self.identities.append
@@ -125,10 +187,6 @@ class StatsMatcher:
                 add_identity(key if key == identity else identity)
         except Exception as exc:
             self.error = exc
-        # Whether a DN or a primary SMTP address can name a line at all (see
-        # observe): which characters the file's identities hold, asked once.
-        self.dn_named = any("=" in key for key in wanted)
-        self.smtp_named = any("@" in key for key in wanted)
 
     def observe(self, table: RecipientTable, position: int) -> None:
         """Every recipient read, in order, as it is added to ``table`` (only

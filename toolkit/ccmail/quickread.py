@@ -311,8 +311,9 @@ def quick_read(text: str, where: str, po: str | None, path: str
                     line += extra.count("\n")
                 span(line)
             entries.add_columns(src, parts[lo + 1 : hi : step], parts[lo + 2 : hi : step],
-                                [strings[a] for a in addrs], [strings[c] for c in comments],
-                                [counts[d] for d in digits], spans[here::2],
+                                list(map(strings.__getitem__, addrs)),
+                                list(map(strings.__getitem__, comments)),
+                                list(map(counts.__getitem__, digits)), spans[here::2],
                                 {k: _extra(extras[k], keys)
                                  for k in compress(range(len(extras)), extras)})
             seen = True

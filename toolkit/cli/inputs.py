@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from toolkit.audit import AuditInputs, EntrySource, file_directory, ldif_source
+from toolkit.cli.prefetch import prefetched
 from toolkit.errors import InputError
 from toolkit.exchange import ldapoptions, pssettings
 from toolkit.exchange.ldapoptions import AUTH_METHODS as LDAP_AUTH_METHODS
@@ -251,9 +252,14 @@ def resolve_source(params: dict[str, Any]) -> str:
 def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
     """Build :class:`AuditInputs` from the options; opens PowerShell if asked."""
     source_kind = resolve_source(params)
-    directory = file_directory(params["ccmail_dirs"], params["ccmail_encoding"])
-    _tell_directory(directory)
+    stats = Path(params["mailbox_stats"]) if params["mailbox_stats"] else None
     with ExitStack() as stack:
+        if params["ccmail_dirs"]:  # a worker reads some of it meanwhile
+            directory = stack.enter_context(prefetched(
+                params["ccmail_dirs"], params["ccmail_encoding"], stats, source_kind == "ldap"))()
+        else:
+            directory = file_directory(params["ccmail_dirs"], params["ccmail_encoding"])
+        _tell_directory(directory)
         session = None
         if params["exchange_uri"]:
             session = stack.enter_context(powershell_session(params, profile))
@@ -267,7 +273,6 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
             if params["dialect"] != "ad":
                 raise InputError("--source powershell reads the AD dialect only", "--dialect")
             source = lambda all_mailboxes: session.iter_recipients()  # noqa: E731
-        stats = Path(params["mailbox_stats"]) if params["mailbox_stats"] else None
         yield AuditInputs(
             source=told(source, _describe_source(source_kind, params)),
             directory=directory,

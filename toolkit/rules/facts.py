@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from toolkit.model import (
@@ -187,22 +187,32 @@ def _stale(primary: CcmailValue | None, old: tuple[CcmailValue, ...], users_by_n
     several entries: ``users_by_name`` is read raw (one holder bare, several
     a list) and a PO folded through :func:`~toolkit.text.fold_po`'s table
     first, no call a name or an entry for those."""
-    names = {v.key[0] for v in old}  # type: ignore[index]
-    if primary is not None:
-        names.add(primary.key[0])  # type: ignore[index]
-    po, folded_po = entries.po, _FOLDED_PO.get
+    if primary is not None:  # usually its one name: the old addresses carry it too
+        first = primary.key[0]  # type: ignore[index]
+        names: Iterable[str] = (first,)
+        for v in old:
+            if v.key[0] != first:  # type: ignore[index]
+                names = {first, *[v.key[0] for v in old]}  # type: ignore[index]
+                break
+    else:
+        names = {v.key[0] for v in old}  # type: ignore[index]
+    places, folded_po = entries.places, _FOLDED_PO.get
     found = []
     for name in names:
         have = dict.get(users_by_name, name)
         if have is None:
             continue
-        for j in have if have.__class__ is list else (have,):
-            where = po(j)
+        for j, where, file_po, locn in places(have):
             if (folded_po(where) or fold_po(where)) not in x:
-                found.append((name, j))
+                found.append((name, folded_po(file_po) or fold_po(file_po), locn, j))
     if len(found) < 2:
-        return (entries[found[0][1]],) if found else ()
-    return _in_entry_order(found, entries)
+        return (entries._at(found[0][3]),) if found else ()
+    if len(found) == 2:  # the usual stale list: two heads decide (see _in_entry_order)
+        a, b = found
+        if a[:3] != b[:3]:
+            at = entries._at
+            return (at(a[3]), at(b[3])) if a < b else (at(b[3]), at(a[3]))
+    return _in_entry_order([(name, j) for name, _, _, j in found], entries)
 
 
 def _in_entry_order(found: list[tuple[str, int]], entries: EntryTable) -> tuple[DirEntry, ...]:

@@ -20,7 +20,7 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_recipient
+from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_lazy_recipient
 from toolkit.storage import (
     ValueKey,
     pack_record,
@@ -226,11 +226,9 @@ class RecipientTable(ValueSequence[Recipient]):
         else:  # a field held the separator: (dn, ids, packed or parsed values)
             dn, ids, vals = d  # type: ignore[misc]
             values = tuple(unpack_values(vals) if vals.__class__ is str else vals)
-        primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp = unpack_ids(ids)
-        return new_recipient(dn, self.kinds[i], values, primary_smtp, smtp,
-                             nickname, sam, upn, mail, self._counts[i],
-                             self._exchange.get(i),
-                             self._subtypes[i], legacy_dn)
+        # identity fields decoded when first read: no audit row reads them
+        return new_lazy_recipient(dn, self.kinds[i], values, unpack_ids, ids, self._counts[i],
+                                  self._exchange.get(i), self._subtypes[i])
 
     def __iter__(self) -> Iterator[Recipient]:
         for i in range(len(self._records)):
