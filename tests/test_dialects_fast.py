@@ -172,8 +172,8 @@ def test_classify_reads_only_the_attributes_it_names(entry, dialect, extra):
     seen: set = set()
     spied = RawEntry(entry.dn, _Reads(fuller.attrs, seen))
     assert classify(spied, dialect) == classify(entry, dialect) == classify(fuller, dialect)
-    assert classify_part([spied], dialect, True, True, lambda *a: a) == \
-        classify_part([entry], dialect, True, True, lambda *a: a)
+    assert classify_part([spied], dialect, True, lambda *a: a) == \
+        classify_part([entry], dialect, True, lambda *a: a)
     assert seen <= CLASSIFY_ATTRIBUTES
     assert "objectclass" in seen
 

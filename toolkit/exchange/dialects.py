@@ -349,9 +349,6 @@ class TablePart(NamedTuple):
     records: list[str | tuple[Any, ...]]  # toolkit.storage.pack_record's
     kinds: list[Kind]
     subtypes: list[str | None]
-    # each mailbox's position in the part and the identities --mailbox-stats
-    # matches: DN, primary SMTP, mailNickname, sAMAccountName
-    mailboxes: list[tuple[int, str, str | None, str | None, str | None]]
     # each matched mailbox's position in the part and what MailboxMatcher.match
     # found (only mailboxes it found)
     matched: list[tuple[int, Any]]
@@ -384,18 +381,16 @@ class MailboxMatcher(Protocol):
 
 
 def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: bool = False,
-                  want_mailboxes: bool = False,
                   match: Callable[[str, str | None, str | None, str | None], Any] | None = None
                   ) -> TablePart:
     """The recipients of ``entries`` that carry a cc:Mail value, and with
     ``every_mailbox`` every mailbox too, classified and packed (no recipient
-    object is made); with ``want_mailboxes`` each mailbox's identities as
-    classified, so that nothing is decoded from the table again; with
-    ``match`` (:meth:`MailboxMatcher.match`) what it finds of each mailbox."""
+    object is made); with ``match`` (:meth:`MailboxMatcher.match`) what it
+    finds of each mailbox's identities as classified, so that nothing is
+    decoded from the table again."""
     records: list[str | tuple[Any, ...]] = []
     kinds: list[Kind] = []
     subtypes: list[str | None] = []
-    boxes: list[tuple[int, str, str | None, str | None, str | None]] = []
     matched: list[tuple[int, Any]] = []
     mailbox = _MAILBOX
     for entry in entries:
@@ -406,8 +401,6 @@ def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: 
         if kind is mailbox:
             if not (packed or every_mailbox):
                 continue
-            if want_mailboxes:
-                boxes.append((len(records), dn, primary_smtp, nickname, sam))
             if match is not None:
                 found = match(dn, primary_smtp, nickname, sam)
                 if found is not None:
@@ -418,19 +411,16 @@ def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: 
                                    smtp))
         kinds.append(kind)
         subtypes.append(subtype)
-    return TablePart(records, kinds, subtypes, boxes, matched)
+    return TablePart(records, kinds, subtypes, matched)
 
 
 def read_parts(parts: Iterable[TablePart],
                observe: Callable[[RecipientTable, int], None] | None = None,
-               mailboxes: Callable[[int, str, str | None, str | None, str | None], None]
-               | None = None,
                record: Callable[[int, Any], None] | None = None,
                feed: PartFeed | None = None) -> RecipientTable:
     """A table of ``parts`` in order; ``observe`` sees each position once
-    its part is added, ``mailboxes`` each mailbox's position and identities
-    (:meth:`toolkit.stats.StatsMatcher.observe_mailbox`), ``record`` each
-    matched mailbox's position and what the part's matcher found
+    its part is added, ``record`` each matched mailbox's position and what
+    the part's matcher found
     (:meth:`MailboxMatcher.record`); ``feed`` gets each part's ``fed`` and
     then the table."""
     table = RecipientTable()
@@ -439,9 +429,6 @@ def read_parts(parts: Iterable[TablePart],
         table.extend(part.records, part.kinds, part.subtypes)
         if feed is not None:
             feed.add(part.fed)
-        if mailboxes is not None:
-            for k, dn, primary_smtp, nickname, sam in part.mailboxes:
-                mailboxes(base + k, dn, primary_smtp, nickname, sam)
         if record is not None:
             for k, found in part.matched:
                 record(base + k, found)
@@ -459,8 +446,10 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
                | None = None, matcher: MailboxMatcher | None = None,
                feed: PartFeed | None = None) -> RecipientTable:
     """The recipients of ``entries`` (:func:`classify_part`) as a table;
-    ``observe`` and ``mailboxes`` as :func:`read_parts`; ``matcher`` matches
-    each mailbox where it is classified and records it here; ``feed`` is fed
+    ``observe`` as :func:`read_parts`; ``matcher`` matches each mailbox where
+    it is classified and records it here; ``mailboxes`` gets each mailbox's
+    position and identities as classified (DN, primary SMTP, mailNickname,
+    sAMAccountName: :class:`_Handed`, a matcher like any other); ``feed`` is fed
     each part where it is classified (:class:`PartFeed`). An entry source
     that reads in chunks (a :class:`Chunked`) is classified chunk by chunk,
     half of the chunks in a second process where one can be forked
@@ -474,7 +463,8 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
     the mailbox is classified, so a forked worker matches the mailboxes it
     reads and hands back only what matched (~0.25 s of the reading process
     at 100,000 people, and no identities to pickle)."""
-    want = mailboxes is not None
+    if mailboxes is not None:
+        matcher = _Handed(mailboxes, matcher)
     match = None if matcher is None else matcher.match
     record = None if matcher is None else matcher.record
     if isinstance(entries, Chunked):
@@ -483,12 +473,12 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
         decode = entries.decode
 
         def part_of(chunk: Any) -> TablePart:
-            return _fed(classify_part(decode(chunk), dialect, every_mailbox, want, match), feed)
+            return _fed(classify_part(decode(chunk), dialect, every_mailbox, match), feed)
 
         chunks = entries.chunks()
         complete = False
         try:
-            table = read_parts(ordered_map(part_of, chunks), observe, mailboxes, record, feed)
+            table = read_parts(ordered_map(part_of, chunks), observe, record, feed)
             complete = True
             return table
         finally:  # a read cut short (an error) stops now: its connection, its file
@@ -496,8 +486,31 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
             entries.finished(complete)  # after every chunk's result, as one process would
     # in parts of _PART entries: what a part holds until it is added (each
     # mailbox's identities above all) stays small
-    return read_parts((_fed(classify_part(batch, dialect, every_mailbox, want, match), feed)
-                       for batch in _batches(entries)), observe, mailboxes, record, feed)
+    return read_parts((_fed(classify_part(batch, dialect, every_mailbox, match), feed)
+                       for batch in _batches(entries)), observe, record, feed)
+
+
+class _Handed:
+    """The matcher behind :func:`read_table`'s ``mailboxes``: every mailbox's
+    identities, as classified, handed to ``mailboxes`` in reading order (and
+    to ``matcher``, when there is one as well)."""
+
+    __slots__ = ("mailboxes", "matcher")
+
+    def __init__(self, mailboxes: Callable[[int, str, str | None, str | None, str | None], None],
+                 matcher: MailboxMatcher | None) -> None:
+        self.mailboxes, self.matcher = mailboxes, matcher
+
+    def match(self, dn: str, primary: str | None, nickname: str | None, sam: str | None
+              ) -> tuple[str, str | None, str | None, str | None, Any]:
+        found = None if self.matcher is None else self.matcher.match(dn, primary, nickname, sam)
+        return dn, primary, nickname, sam, found
+
+    def record(self, position: int, handed: tuple[Any, ...]) -> None:
+        dn, primary, nickname, sam, found = handed
+        self.mailboxes(position, dn, primary, nickname, sam)
+        if found is not None:
+            self.matcher.record(position, found)  # type: ignore[union-attr]
 
 
 def _fed(part: TablePart, feed: PartFeed | None) -> TablePart:
