@@ -210,10 +210,11 @@ def records_valid_keys(records: Iterable[str | tuple[Any, ...]],
     (``record_vals``, ``valid_keys``) a recipient it replaces.
 
     ``spellings``, when given, learns each canonical value's name as written
-    -> its folded string (the one its key holds): the index pass then folds
-    a cc:Mail entry's name with one look-up when a value spells it alike."""
-    if spellings is None:
-        spellings = {}
+    -> its folded string (the one its key holds). The index pass does not
+    ask for it (:class:`toolkit.rules.indexpass.IndexFeed` runs where each
+    part is read, and folds the entries' names itself), so none is filled
+    for nothing there."""
+    learn = spellings.__setitem__ if spellings is not None else None
     new_key, folded_po = _new_key, _FOLDED_PO.get
     for d in records:
         packed = d[d.rindex("\x05") + 1:] if d.__class__ is str else d[2]  # type: ignore[union-attr,index]
@@ -230,8 +231,9 @@ def records_valid_keys(records: Iterable[str | tuple[Any, ...]],
                     name, po = item[8:cut], item[cut + 4:]
                     if name != name_seen:
                         name_seen = name
-                        folded = spellings[name] = (name.casefold() if name.isascii()
-                                                    else fold(name))
+                        folded = name.casefold() if name.isascii() else fold(name)
+                        if learn is not None:
+                            learn(name, folded)
                     out.append(new_key(ValueKey, (item[1:7], "proxy" if tag == "v" else "target",
                                                   (folded, folded_po(po) or fold_po(po)))))
                 else:

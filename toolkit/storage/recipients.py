@@ -7,8 +7,9 @@ keeps each as ONE record string (:func:`toolkit.storage.join_record`: DN,
 packed identity fields, tagged raw values) plus its kind, subtype, item
 count and Exchange values in columns, and makes the plain, immutable
 recipient when one is read (``table[i]``). The rules' index pass reads the
-columns by position (:meth:`RecipientTable.valid_keys`, ``kinds``) without
-making recipients at all; each row's facts make its recipient once.
+packed records and ``kinds`` (:attr:`RecipientTable.records`, through
+:func:`toolkit.storage.records_valid_keys`) without making recipients at
+all; each row's facts make its recipient once.
 
 Only this module and :mod:`toolkit.storage` know the record's layout.
 """
@@ -198,9 +199,9 @@ class RecipientTable(ValueSequence[Recipient]):
     def each_valid_keys(self, spellings: dict[str, str] | None = None
                         ) -> Iterator[list[ValueKey | CcmailValue]]:
         """:meth:`valid_keys` of every recipient, in order
-        (:func:`toolkit.storage.records_valid_keys`: the index pass reads
-        them all, with no call a recipient); ``spellings`` learns each
-        name as written -> its folded string."""
+        (:func:`toolkit.storage.records_valid_keys`, with no call a
+        recipient); ``spellings`` learns each name as written -> its folded
+        string."""
         return records_valid_keys(self._records, spellings)
 
     def stats_identities(self, i: int) -> tuple[str, str | None, str | None, str | None]:
