@@ -22,7 +22,8 @@ from toolkit.ccmail.directory import (
     connector_post_offices,
 )
 from toolkit.errors import InputError
-from toolkit.exchange.dialects import Chunked, MailboxMatcher, PartFeed, read_table
+from toolkit.exchange.dialects import Chunked, read_table
+from toolkit.exchange.tablehooks import MailboxMatcher, PartFeed
 from toolkit.model import Dialect, Kind, RawEntry, Row
 from toolkit.progress import counting, counting_chunks
 from toolkit.rules import Analysis, IndexFeed, analyse

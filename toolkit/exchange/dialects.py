@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from toolkit.ccmail.address import NOT_UTF8, is_ccmail_type, parse
+from toolkit.exchange.tablehooks import Handed, MailboxMatcher, PartFeed
 from toolkit.model import AttrValue, CcmailValue, Dialect, Kind, RawEntry, Recipient
 from toolkit.storage import _CANONICAL_VALID, pack_record, pack_values, tagged
 from toolkit.storage.recipients import RecipientTable
@@ -355,37 +356,12 @@ class TablePart(NamedTuple):
     fed: Any = None  # what PartFeed.part made of the records, when a feed reads them
 
 
-class PartFeed(Protocol):
-    """Fed part by part while a table is read (the index pass's recipients'
-    half: :class:`toolkit.rules.indexpass.IndexFeed`). :meth:`part` is pure
-    and runs where the part is classified; :meth:`add` gets its result in
-    the reading process, in reading order; :meth:`done` the table read."""
-
-    def part(self, records: list[str | tuple[Any, ...]], kinds: list[Kind]) -> Any: ...
-
-    def add(self, found: Any) -> None: ...
-
-    def done(self, table: RecipientTable) -> None: ...
-
-
-class MailboxMatcher(Protocol):
-    """Matches mailboxes while they are read (``--mailbox-stats``:
-    :class:`toolkit.stats.StatsMatcher`). :meth:`match` is pure and runs in
-    whichever process classifies the mailbox; :meth:`record` gets what it
-    found in the reading process, in reading order."""
-
-    def match(self, dn: str, primary: str | None, nickname: str | None,
-              sam: str | None) -> Any: ...
-
-    def record(self, position: int, found: Any) -> None: ...
-
-
 def classify_part(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: bool = False,
                   match: Callable[[str, str | None, str | None, str | None], Any] | None = None
                   ) -> TablePart:
     """The recipients of ``entries`` that carry a cc:Mail value, and with
     ``every_mailbox`` every mailbox too, classified and packed (no recipient
-    object is made); with ``match`` (:meth:`MailboxMatcher.match`) what it
+    object is made); with ``match`` (:meth:`~toolkit.exchange.tablehooks.MailboxMatcher.match`) what it
     finds of each mailbox's identities as classified, so that nothing is
     decoded from the table again."""
     records: list[str | tuple[Any, ...]] = []
@@ -421,7 +397,7 @@ def read_parts(parts: Iterable[TablePart],
     """A table of ``parts`` in order; ``observe`` sees each position once
     its part is added, ``record`` each matched mailbox's position and what
     the part's matcher found
-    (:meth:`MailboxMatcher.record`); ``feed`` gets each part's ``fed`` and
+    (:meth:`~toolkit.exchange.tablehooks.MailboxMatcher.record`); ``feed`` gets each part's ``fed`` and
     then the table."""
     table = RecipientTable()
     for part in parts:
@@ -449,8 +425,10 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
     ``observe`` as :func:`read_parts`; ``matcher`` matches each mailbox where
     it is classified and records it here; ``mailboxes`` gets each mailbox's
     position and identities as classified (DN, primary SMTP, mailNickname,
-    sAMAccountName: :class:`_Handed`, a matcher like any other); ``feed`` is fed
-    each part where it is classified (:class:`PartFeed`). An entry source
+    sAMAccountName: :class:`~toolkit.exchange.tablehooks.Handed`, a matcher
+    like any other); ``feed`` is fed
+    each part where it is classified
+    (:class:`~toolkit.exchange.tablehooks.PartFeed`). An entry source
     that reads in chunks (a :class:`Chunked`) is classified chunk by chunk,
     half of the chunks in a second process where one can be forked
     (:func:`toolkit.parallel.ordered_map`): the same table either way.
@@ -464,7 +442,7 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
     reads and hands back only what matched (~0.25 s of the reading process
     at 100,000 people, and no identities to pickle)."""
     if mailboxes is not None:
-        matcher = _Handed(mailboxes, matcher)
+        matcher = Handed(mailboxes, matcher)
     match = None if matcher is None else matcher.match
     record = None if matcher is None else matcher.record
     if isinstance(entries, Chunked):
@@ -488,29 +466,6 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
     # mailbox's identities above all) stays small
     return read_parts((_fed(classify_part(batch, dialect, every_mailbox, match), feed)
                        for batch in _batches(entries)), observe, record, feed)
-
-
-class _Handed:
-    """The matcher behind :func:`read_table`'s ``mailboxes``: every mailbox's
-    identities, as classified, handed to ``mailboxes`` in reading order (and
-    to ``matcher``, when there is one as well)."""
-
-    __slots__ = ("mailboxes", "matcher")
-
-    def __init__(self, mailboxes: Callable[[int, str, str | None, str | None, str | None], None],
-                 matcher: MailboxMatcher | None) -> None:
-        self.mailboxes, self.matcher = mailboxes, matcher
-
-    def match(self, dn: str, primary: str | None, nickname: str | None, sam: str | None
-              ) -> tuple[str, str | None, str | None, str | None, Any]:
-        found = None if self.matcher is None else self.matcher.match(dn, primary, nickname, sam)
-        return dn, primary, nickname, sam, found
-
-    def record(self, position: int, handed: tuple[Any, ...]) -> None:
-        dn, primary, nickname, sam, found = handed
-        self.mailboxes(position, dn, primary, nickname, sam)
-        if found is not None:
-            self.matcher.record(position, found)  # type: ignore[union-attr]
 
 
 def _fed(part: TablePart, feed: PartFeed | None) -> TablePart:
