@@ -61,7 +61,7 @@ def test_identity_fields_round_trip(dn, primary, nick, sam, upn, mail, legacy, s
     assert (r.dn, r.primary_smtp, r.nickname, r.sam, r.upn, r.mail, r.legacy_dn, r.smtp) == (
         dn, primary, nick, sam, upn, mail, legacy, tuple(smtp))
     assert not r.has_values and r.values == () and not table.has_values(0)
-    assert table.stats_identities(0) == stats_ids(table._records[0]) == (dn, primary, nick, sam)
+    assert table.stats_identities(0) == stats_ids(table.records[0]) == (dn, primary, nick, sam)
     assert table.dn(0) == dn
 
 
@@ -91,7 +91,7 @@ def test_dn_identities_and_values_share_one_string(dn):
     table = read_table([RawEntry(dn, _entry(["CCMAIL:A at EXCH"]).attrs)], Dialect.AD)
     r = table[0]
     assert r.dn == dn and r.values[0].address == "A at EXCH" and r.has_values
-    assert isinstance(table._records[0], str if "\x05" not in dn else tuple)
+    assert isinstance(table.records[0], str if "\x05" not in dn else tuple)
     with pytest.raises(FrozenInstanceError):
         r.kind = Kind.GROUP  # type: ignore[misc]  # immutable: replace() makes a changed copy
     r = r.replace(dn="CN=new")
@@ -99,7 +99,7 @@ def test_dn_identities_and_values_share_one_string(dn):
     assert (back.dn, back.values[0].address, back) == ("CN=new", "A at EXCH", r)
     r = r.replace(nickname="a\x05b")  # a field holding the separator: kept apart
     table, back = _kept(r)
-    assert isinstance(table._records[0], tuple) and back == r
+    assert isinstance(table.records[0], tuple) and back == r
     assert (back.dn, back.nickname, back.values[0].address) == ("CN=new", "a\x05b", "A at EXCH")
     r = r.replace(values=[])
     assert not r.has_values and r.dn == "CN=new" and r.nickname == "a\x05b"
@@ -112,7 +112,7 @@ def test_identity_fields_share_nickname_and_domain():
                       "jsmith@corp.example", "John.Smith@corp.example",
                       legacy_dn="/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith")
     table, r = _kept(plain)
-    ids = record_ids(table._records[0])
+    ids = record_ids(table.records[0])
     assert isinstance(ids, str)
     assert ids.count("jsmith") == 1 and ids.count("corp.example") == 1
     assert ids == ("John.Smith@corp.example\x00jsmith\x00\x02\x00\x03\x04\x00\x02\x00"
@@ -123,9 +123,9 @@ def test_identity_fields_share_nickname_and_domain():
     assert r.smtp == ("John.Smith@corp.example", "jsmith@corp.example")
     r = r.replace(upn="other@corp.example")  # replace() changes one field
     assert (r.upn, r.sam, r.mail) == ("other@corp.example", "jsmith", "John.Smith@corp.example")
-    record = table._records[0]
+    record, text = table.records[0], table._texts[0]
     table.set_item_count(0, 3)  # what a later stage learns keeps the record
-    assert table._records[0] is record and table[0].item_count == 3
+    assert table.records[0] == record and table._texts[0] is text and table[0].item_count == 3
     assert r.ids == Identities("John.Smith@corp.example", "jsmith", "jsmith", "other@corp.example",
                                "John.Smith@corp.example", "/o=Corp/ou=EXCH/cn=Recipients/cn=jsmith",
                                ("John.Smith@corp.example", "jsmith@corp.example"))
@@ -166,7 +166,7 @@ def test_reader_values_are_packed_and_unpack_to_the_parsed_values():
     targets = ["CCMAIL:Smith, John at PO9", "SMTP:x@y"]
     proxies = [*PROXIES, b"ccmail:M\xfcller at PO1", b"\xff\xfe"]
     table = read_table([_entry(proxies, targets)], Dialect.AD)
-    assert isinstance(record_vals(table._records[0]), str)  # packed, not objects
+    assert isinstance(record_vals(table.records[0]), str)  # packed, not objects
     r = table[0]
     assert r.has_values and table.has_values(0)
     assert r.values == tuple(_plain(proxies, targets))
@@ -244,7 +244,7 @@ def test_the_common_values_need_no_second_parse(raw):
 def test_a_value_holding_nul_keeps_the_parsed_list():
     proxies = ["CCMAIL:Nul\x00Name at EXCH", "ccmail:Smith, John at PO1"]
     table = read_table([_entry(proxies)], Dialect.AD)
-    assert isinstance(record_vals(table._records[0]), list)  # the parsed values, kept
+    assert isinstance(record_vals(table.records[0]), list)  # the parsed values, kept
     r = table[0]
     assert r.values == tuple(_plain(proxies, [])) and r.values[0] is table[0].values[0]
     assert r.values[0].error == "name holds a control character"

@@ -84,7 +84,7 @@ def _outcome(entries: Any) -> tuple[Any, ...]:
         table = read_table(entries, Dialect.AD, True, None, lambda *box: boxes.append(box))
     except (ConnectionFailure, InputError) as exc:
         return type(exc), str(exc), getattr(exc, "where", None), exc.exit_code
-    return table._records, table.kinds, table._subtypes, boxes
+    return table.records, table.kinds, table._subtypes, boxes
 
 
 def _message(message_id: int, entry: RawEntry) -> bytes:

@@ -288,3 +288,28 @@ def test_background_errors_and_a_dead_worker(two: None) -> None:
         return 7
 
     assert background(dies)() == 7  # computed here when the worker has gone
+
+
+def _in_heap(address: int) -> bool:
+    for line in Path("/proc/self/maps").read_text().splitlines():
+        if line.endswith("[heap]"):
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            if lo <= address < hi:
+                return True
+    return False
+
+
+def test_large_blocks_stay_mapped_after_a_larger_one_is_freed() -> None:
+    """glibc would raise its mmap threshold when a large mapped block is
+    freed and take later large blocks from the heap, where a long-lived
+    one pins the holes around it (pages a forked worker then copies):
+    importing toolkit.parallel keeps the threshold at 128 KB."""
+    import ctypes
+
+    assert os.confstr("CS_GNU_LIBC_VERSION"), "the tests run on glibc"
+    big = bytearray(8 << 20)  # mapped, then freed: the threshold would become 8 MB
+    del big
+    block = bytearray(300_000)
+    assert not _in_heap(ctypes.addressof(ctypes.c_char.from_buffer(block)))
+    small = bytearray(60_000)  # under the threshold: from the heap, as before
+    assert _in_heap(ctypes.addressof(ctypes.c_char.from_buffer(small)))

