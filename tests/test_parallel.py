@@ -290,26 +290,38 @@ def test_background_errors_and_a_dead_worker(two: None) -> None:
     assert background(dies)() == 7  # computed here when the worker has gone
 
 
-def _in_heap(address: int) -> bool:
-    for line in Path("/proc/self/maps").read_text().splitlines():
+_MAPPED = """
+import ctypes, sys
+if sys.argv[1] == "toolkit":
+    import toolkit.parallel
+def in_heap(block):
+    address = ctypes.addressof(ctypes.c_char.from_buffer(block))
+    for line in open("/proc/self/maps").read().splitlines():
         if line.endswith("[heap]"):
             lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
             if lo <= address < hi:
                 return True
     return False
+big = bytearray(8 << 20)  # mapped, then freed: glibc would raise its threshold to 8 MB
+del big
+print(in_heap(bytearray(300_000)), in_heap(bytearray(60_000)))
+"""
 
 
 def test_large_blocks_stay_mapped_after_a_larger_one_is_freed() -> None:
-    """glibc would raise its mmap threshold when a large mapped block is
-    freed and take later large blocks from the heap, where a long-lived
-    one pins the holes around it (pages a forked worker then copies):
-    importing toolkit.parallel keeps the threshold at 128 KB."""
-    import ctypes
+    """glibc raises its mmap threshold when a large mapped block is freed
+    and takes later large blocks from the heap, where a long-lived one pins
+    the holes around it (pages a forked worker then copies): importing
+    toolkit.parallel keeps the threshold at 128 KB. (A fresh process each:
+    a block is taken from the heap's free chunks when one is large enough.)"""
+    import subprocess
+    import sys
 
     assert os.confstr("CS_GNU_LIBC_VERSION"), "the tests run on glibc"
-    big = bytearray(8 << 20)  # mapped, then freed: the threshold would become 8 MB
-    del big
-    block = bytearray(300_000)
-    assert not _in_heap(ctypes.addressof(ctypes.c_char.from_buffer(block)))
-    small = bytearray(60_000)  # under the threshold: from the heap, as before
-    assert _in_heap(ctypes.addressof(ctypes.c_char.from_buffer(small)))
+
+    def heap_or_not(imported: str) -> list[str]:
+        return subprocess.run([sys.executable, "-c", _MAPPED, imported], check=True,
+                              capture_output=True, text=True).stdout.split()
+
+    assert heap_or_not("plain") == ["True", "True"]  # what glibc does by itself
+    assert heap_or_not("toolkit") == ["False", "True"]

@@ -28,12 +28,12 @@ Only this module and :mod:`toolkit.storage` know the record's layout.
 
 from __future__ import annotations
 
-import codecs
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
-from itertools import accumulate, compress, count, filterfalse, repeat
-from operator import add, getitem, itemgetter
+from itertools import accumulate, compress, count, repeat
+from operator import add, getitem, gt, itemgetter, sub
+from sys import getsizeof
 from typing import Any, NamedTuple
 
 from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_lazy_recipient
@@ -59,20 +59,13 @@ _first, _last = itemgetter(0), itemgetter(-1)
 _TUPLE = "\x05\x05"
 
 
-# Where ``str.encode("latin-1", _NOTE_PAST_LATIN1)`` met characters past
-# U+00FF (the start of each run): a part's string is encoded once to find
-# the records that would make it 2 or 4 bytes a character (~1% of the bench's
-# records, against ~half with one past ASCII); those are kept aside.
-_PAST_LATIN1: list[int] = []
-_NOTE_PAST_LATIN1 = "ccmig.past-latin1"
-
-
-def _note_past_latin1(exc: UnicodeError) -> tuple[str, int]:
-    _PAST_LATIN1.append(exc.start)  # type: ignore[attr-defined]
-    return "", exc.end  # type: ignore[attr-defined]
-
-
-codecs.register_error(_NOTE_PAST_LATIN1, _note_past_latin1)
+# What a string of one byte a character (ASCII or Latin-1) takes beyond its
+# length (PEP 393: header and terminator); a string of 2 or 4 bytes a
+# character takes more than this beyond its length, whatever its length.
+# Why a record past U+00FF is kept aside: one makes its part's whole string
+# 2 or 4 bytes a character, and ~1% of the bench's records have one, against
+# ~half with a character past ASCII.
+_ONE_BYTE = getsizeof("\xe9") - 1
 
 _NO_COUNT = -1  # an item count not known (the counts are never negative)
 _COUNT_MAX = (1 << 63) - 1  # larger counts are kept in RecipientTable._huge
@@ -107,14 +100,14 @@ def packed_records(records: list[str | tuple[Any, ...]]) -> PackedRecords:
                       aside)
     # C level: each record's end + 1 is the running sum of len + 1
     ends = array("I", accumulate(map(add, map(len, records), repeat(1))))
-    if not text.isascii():  # one byte a character? (a record past U+00FF makes it 2 or 4)
-        del _PAST_LATIN1[:]
-        text.encode("latin-1", _NOTE_PAST_LATIN1)  # (each run of them noted)
-        if _PAST_LATIN1:
-            records = list(records)
-            text = _aside(records, sorted({bisect_right(ends, at) for at in _PAST_LATIN1}),
-                          aside)
-            ends = array("I", accumulate(map(add, map(len, records), repeat(1))))
+    if not text.isascii() and getsizeof(text) - len(text) > _ONE_BYTE:
+        # a record past U+00FF made it 2 or 4 bytes a character: found by the
+        # same measure, each (C level; encoding the string to find them cost
+        # ~10 instructions a character)
+        records = list(records)
+        text = _aside(records, list(compress(count(), map(
+            gt, map(sub, map(getsizeof, records), map(len, records)), repeat(_ONE_BYTE)))), aside)
+        ends = array("I", accumulate(map(add, map(len, records), repeat(1))))
     # the positions with no value: a string record ends with the separator
     bare = list(compress(count(), map("\x05".__eq__, map(_last, records))))
     if aside:  # (_TUPLE ends so too)
@@ -261,13 +254,13 @@ class RecipientTable(ValueSequence[Recipient]):
 
     def _values_only(self) -> RecipientTable:
         # the positions with no value were noted as each part was added: no
-        # record is read here
+        # record is read here, and the columns are copied run by run between
+        # them (a few percent of the records: ~1,000 instructions a record
+        # fewer than a position at a time)
         bare = self._bare
         if not bare:
             return self  # all of them (the analysis asks twice)
         gone = set(bare)
-        keep = list(filterfalse(gone.__contains__, range(len(self._part))))
-        pick = keep.__iter__
 
         def moved(kept: dict[int, Any]) -> dict[int, Any]:
             """``kept`` (by position here) by position in the copy."""
@@ -275,13 +268,15 @@ class RecipientTable(ValueSequence[Recipient]):
 
         out = RecipientTable()
         out._texts = list(self._texts)  # shared strings, not copied
-        out._part = array("I", map(self._part.__getitem__, pick()))
-        out._start = array("I", map(self._start.__getitem__, pick()))
-        out._stop = array("I", map(self._stop.__getitem__, pick()))
+        for a, b in zip([-1, *bare], [*bare, len(self._part)], strict=True):
+            if a + 1 < b:
+                out._part += self._part[a + 1:b]
+                out._start += self._start[a + 1:b]
+                out._stop += self._stop[a + 1:b]
+                out.kinds += self.kinds[a + 1:b]
+                out._subtypes += self._subtypes[a + 1:b]
+                out._counts += self._counts[a + 1:b]
         out._odd = moved(self._odd)
-        out.kinds = list(map(self.kinds.__getitem__, pick()))
-        out._subtypes = list(map(self._subtypes.__getitem__, pick()))
-        out._counts = array("q", map(self._counts.__getitem__, pick()))
         out._huge = moved(self._huge)
         out._exchange = moved(self._exchange)
         return out
@@ -318,7 +313,9 @@ class RecipientTable(ValueSequence[Recipient]):
         DNs are cut from string records by one C-level map (``partition``),
         not an index and a slice each: 76.5 -> 70.5 M instructions at 10,000
         people."""
-        # (lazily: one DN at a time, no list of them beside the keys)
+        # (lazily: one DN at a time, no list of them beside the keys; a split
+        # of each part's string instead of a slice a record: 8 M instructions
+        # more at 10,000 people, a split scans every character)
         keys = _fold_each(map(_first, map(str.partition, self._each(), repeat("\x05"))))
         for i, d in self._odd.items():  # a tuple record, a string one kept aside
             keys[i] = fold(record_dn(d))
