@@ -323,3 +323,26 @@ def test_records_joined_where_read_are_taken_as_they_are():
     table.extend(packed_records([]), [], [])
     assert table == people and table.records == records
     assert table.with_values() == [r for r in people if r.values]
+
+
+def test_packed_records_note_exactly_the_records_with_no_value():
+    """packed_records finds the records with no value by searching the
+    joined string for two separators: an empty DN, a run of them, the last
+    one, a tuple record and a wide one do not fool it."""
+    from toolkit.storage import pack_record, record_has_values
+    from toolkit.storage.recipients import packed_records
+
+    def rec(dn: str, values: str) -> str | tuple:
+        return pack_record(dn, values, None, "n", None, None, None, None, [])
+
+    records = [rec("", ""), rec("", "vCCMAIL:A at EXCH"), rec("CN=B", ""), rec("CN=C", ""),
+               rec("CN=D\x05", ""), rec("CN=\u0141", ""), rec("CN=E", "vCCMAIL:E at EXCH"),
+               rec("CN=F", "")]
+    assert any(d.__class__ is tuple for d in records)
+    for n in range(len(records) + 1):
+        part = records[:n]
+        packed = packed_records(part)
+        assert packed.bare == [k for k, d in enumerate(part) if not record_has_values(d)]
+        table = RecipientTable()
+        table.extend(packed, [Kind.MAILBOX] * n, [None] * n)
+        assert table.records == part

@@ -29,7 +29,7 @@ Only this module and :mod:`toolkit.storage` know the record's layout.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from itertools import accumulate, compress, count, repeat
 from operator import add, getitem, gt, itemgetter, sub
@@ -108,13 +108,25 @@ def packed_records(records: list[str | tuple[Any, ...]]) -> PackedRecords:
         text = _aside(records, list(compress(count(), map(
             gt, map(sub, map(getsizeof, records), map(len, records)), repeat(_ONE_BYTE)))), aside)
         ends = array("I", accumulate(map(add, map(len, records), repeat(1))))
-    # the positions with no value: a string record ends with the separator
-    bare = list(compress(count(), map("\x05".__eq__, map(_last, records))))
+    # the positions with no value: a string record ends with the separator,
+    # so its end and the next separator make a pair (so does _TUPLE; few do):
+    # found by searching the string, not by a step a record
+    last = len(ends) - 1
+    near = {bisect_right(ends, at) for at in _pairs(text)} | {last}
+    bare = sorted(k for k in near if 0 <= k <= last and records[k][-1] == "\x05")  # type: ignore[index]
     if aside:  # (_TUPLE ends so too)
         bare = [k for k in bare if k not in aside]
         bare += [k for k, d in aside.items() if not record_has_values(d)]
         bare.sort()
     return PackedRecords(text, ends, aside, bare)
+
+
+def _pairs(text: str) -> Iterator[int]:
+    """Where two separators meet in ``text``."""
+    at = text.find("\x05\x05")
+    while at >= 0:
+        yield at
+        at = text.find("\x05\x05", at + 1)
 
 
 def _aside(records: list[str | tuple[Any, ...]], picked: list[int],
