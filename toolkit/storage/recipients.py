@@ -29,10 +29,10 @@ Only this module and :mod:`toolkit.storage` know the record's layout.
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from itertools import accumulate, compress, count, repeat
-from operator import add, getitem, gt, itemgetter, sub
+from operator import add, getitem, itemgetter, not_
 from sys import getsizeof
 from typing import Any, NamedTuple
 
@@ -61,7 +61,9 @@ _TUPLE = "\x05\x05"
 
 # What a string of one byte a character (ASCII or Latin-1) takes beyond its
 # length (PEP 393: header and terminator); a string of 2 or 4 bytes a
-# character takes more than this beyond its length, whatever its length.
+# character takes more than this beyond its length, whatever its length
+# (an O(1) test: encoding each record to Latin-1 cost ~10 instructions a
+# character).
 # Why a record past U+00FF is kept aside: one makes its part's whole string
 # 2 or 4 bytes a character, and ~1% of the bench's records have one, against
 # ~half with a character past ASCII.
@@ -92,41 +94,31 @@ def packed_records(records: list[str | tuple[Any, ...]]) -> PackedRecords:
     """``records`` (:func:`toolkit.storage.pack_record`'s) joined into one
     string of one byte a character, the few that would widen it kept aside."""
     aside: dict[int, str | tuple[Any, ...]] = {}
-    try:
-        text = "\x05".join(records)  # type: ignore[arg-type]
-    except TypeError:  # a tuple record (a field held the separator)
+    # a tuple record (a field held the separator), a string one past U+00FF
+    # (it takes more than a one-byte string beyond its length): found before
+    # joining (a join that widens costs ~5 x one that does not)
+    try:  # (only the records past ASCII measured: about half of the bench's)
+        odd = [k for k, d in compress(enumerate(records), map(not_, map(str.isascii, records)))
+               if getsizeof(d) - len(d) > _ONE_BYTE]  # type: ignore[arg-type]
+    except TypeError:
+        odd = [k for k, d in enumerate(records) if d.__class__ is not str
+               or (not d.isascii() and getsizeof(d) - len(d) > _ONE_BYTE)]  # type: ignore[union-attr]
+    if odd:
         records = list(records)
-        text = _aside(records, [k for k, d in enumerate(records) if d.__class__ is not str],
-                      aside)
+        text = _aside(records, odd, aside)
+    else:
+        text = "\x05".join(records)  # type: ignore[arg-type]
     # C level: each record's end + 1 is the running sum of len + 1
     ends = array("I", accumulate(map(add, map(len, records), repeat(1))))
-    if not text.isascii() and getsizeof(text) - len(text) > _ONE_BYTE:
-        # a record past U+00FF made it 2 or 4 bytes a character: found by the
-        # same measure, each (C level; encoding the string to find them cost
-        # ~10 instructions a character)
-        records = list(records)
-        text = _aside(records, list(compress(count(), map(
-            gt, map(sub, map(getsizeof, records), map(len, records)), repeat(_ONE_BYTE)))), aside)
-        ends = array("I", accumulate(map(add, map(len, records), repeat(1))))
-    # the positions with no value: a string record ends with the separator,
-    # so its end and the next separator make a pair (so does _TUPLE; few do):
-    # found by searching the string, not by a step a record
-    last = len(ends) - 1
-    near = {bisect_right(ends, at) for at in _pairs(text)} | {last}
-    bare = sorted(k for k in near if 0 <= k <= last and records[k][-1] == "\x05")  # type: ignore[index]
+    # the positions with no value: a string record ends with the separator
+    # (C level; searching the string for two separators cost more: the
+    # separator is two characters in every record)
+    bare = list(compress(count(), map("\x05".__eq__, map(_last, records))))
     if aside:  # (_TUPLE ends so too)
         bare = [k for k in bare if k not in aside]
         bare += [k for k, d in aside.items() if not record_has_values(d)]
         bare.sort()
     return PackedRecords(text, ends, aside, bare)
-
-
-def _pairs(text: str) -> Iterator[int]:
-    """Where two separators meet in ``text``."""
-    at = text.find("\x05\x05")
-    while at >= 0:
-        yield at
-        at = text.find("\x05\x05", at + 1)
 
 
 def _aside(records: list[str | tuple[Any, ...]], picked: list[int],
