@@ -111,8 +111,8 @@ def packed_records(records: list[str | tuple[Any, ...]]) -> PackedRecords:
     # C level: each record's end + 1 is the running sum of len + 1
     ends = array("I", accumulate(map(add, map(len, records), repeat(1))))
     # the positions with no value: a string record ends with the separator
-    # (C level; searching the string for two separators cost more: the
-    # separator is two characters in every record)
+    # (C level; searching the string for two separators in a row cost more:
+    # every record holds the separator twice, so the search stops often)
     bare = list(compress(count(), map("\x05".__eq__, map(_last, records))))
     if aside:  # (_TUPLE ends so too)
         bare = [k for k in bare if k not in aside]
