@@ -230,3 +230,20 @@ def test_a_part_reads_canonical_awkward_and_tuple_records_alike():
         assert got == _plain_part(feed, table.records, table.kinds)
         assert got[5] is None and got[2][1] == "cy" and got[0][2] & 8 == (dialect is Dialect.AD) * 8
         assert got[6][0] == (("gus", "po1"), ("gus", "exch"), ("gus", "po2"))
+
+
+def test_add_files_each_primary_name_as_index_add_does():
+    """IndexFeed.add writes Index.add out: a name once (one position bare),
+    twice (a list), three times (the list grows), None (not filed)."""
+    from toolkit.multimap import Index
+
+    feed = IndexFeed(["EXCH"], Dialect.AD)
+    names = ["ann", "bob", "ann", None, "ann", "bob", "cy"]
+    feed.add([(((n or "z", "po1"),), n, 32) for n in names])
+    feed.add([None, ((("ann", "po2"),), "ann", 32)])
+    plain = Index()
+    for i, n in enumerate([*names, "ann"]):
+        if n is not None:
+            plain.add(n, i)
+    assert dict(feed.by_primary_name) == dict(plain) == {"ann": [0, 2, 4, 7], "bob": [1, 5], "cy": 6}
+    assert list(feed.marks) == [32] * 8 and feed.seen == 9

@@ -158,8 +158,11 @@ class IndexFeed:
         return out
 
     def add(self, part: list[Keyed]) -> None:
-        """Files one :meth:`part`'s result, in reading order."""
-        add_keys, add_name = self.by_address.add_keys, self.by_primary_name.add
+        """Files one :meth:`part`'s result, in reading order. The primary's
+        name is filed by ``Index.add`` written out (one dict call for a new
+        name, the usual case): no Python call a recipient."""
+        add_keys, by_name = self.by_address.add_keys, self.by_primary_name
+        setdefault = dict.setdefault
         marks = self.marks
         mark_one = marks.append
         for item in part:
@@ -169,7 +172,12 @@ class IndexFeed:
             i = len(marks)  # one int object, shared by every index
             add_keys(keys, i)
             if name is not None:
-                add_name(name, i)
+                have = setdefault(by_name, name, i)
+                if have is not i:  # (no position is filed twice)
+                    if have.__class__ is list:
+                        have.append(i)
+                    else:
+                        dict.__setitem__(by_name, name, [have, i])
             mark_one(mark)
         self.seen += len(part)
 
