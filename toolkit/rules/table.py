@@ -358,6 +358,20 @@ assert all(code.code == rule.__name__.replace("_", "-") for code, rule in RULES)
 RULES_FOR: dict[Kind, tuple[Rule, ...]] = {
     kind: tuple(rule for code, rule in RULES if kind in code.kinds) for kind in Kind
 }
+
+
+def _gates_of(rules: tuple[Rule, ...]) -> int:
+    bits = 0
+    for rule in rules:
+        if not _GATES.get(rule):
+            return -1  # a rule without a gate: any object may have a finding
+        bits |= _GATES[rule]
+    return bits
+
+
+# Per object kind, every gate bit of the rules that apply to it: an object
+# whose gates hold none of them has no finding (-1: never known so).
+GATES_OF: dict[Kind, int] = {kind: _gates_of(rules) for kind, rules in RULES_FOR.items()}
 # Per kind and gate bits, the rules to call: the few combinations met, made when first met.
 _CALLS: dict[Kind, dict[int, tuple[Rule, ...]]] = {kind: {} for kind in Kind}
 
