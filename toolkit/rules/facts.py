@@ -196,6 +196,13 @@ def _stale(primary: CcmailValue | None, old: tuple[CcmailValue, ...], users_by_n
                 break
     else:
         names = {v.key[0] for v in old}  # type: ignore[index]
+    return stale_of_names(names, users_by_name, x, entries)
+
+
+def stale_of_names(names: Iterable[str], users_by_name: Index, x: set[str],
+                   entries: EntryTable) -> tuple[DirEntry, ...]:
+    """:func:`_stale` of the distinct folded names of a mailbox's primary and
+    old addresses (in any order: the entries found are sorted)."""
     places, folded_po = entries.places, _FOLDED_PO.get
     found = []
     for name in names:

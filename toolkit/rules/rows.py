@@ -22,6 +22,7 @@ from toolkit.model import (
     MAILBOX,
     Dialect,
     DirEntry,
+    Finding,
     Kind,
     Recipient,
     Row,
@@ -33,13 +34,22 @@ from toolkit.parallel import background, ordered_map
 from toolkit.rules.facts import (
     INDEX_GATES,
     NAME_ELSEWHERE,
+    UNREACHED,
     Context,
     Facts,
     UserGroup,
+    stale_of_names,
     user_entries,
 )
 from toolkit.rules.indexpass import IndexFeed, build_context
-from toolkit.rules.table import GATES_OF, findings_of, not_migrated
+from toolkit.rules.table import (
+    GATES_OF,
+    awaiting_finding,
+    findings_of,
+    not_migrated,
+    stale_finding,
+    unconfirmed_finding,
+)
 from toolkit.storage.entries import EntryTable
 from toolkit.storage.recipients import RecipientTable
 from toolkit.text import _FOLDED_PO, fold, fold_po
@@ -68,9 +78,9 @@ def old_post_office(ctx: Context, f: Facts) -> str | None:
 
 def recipient_row(ctx: Context, i: int) -> Row:
     """The row of ``ctx.recipients[i]``: one set of facts, every rule once
-    (:func:`quiet_row` when its index-pass gates allow no finding)."""
-    if not ctx.marks[i] & _QUIET_MASKS[ctx.recipients.kinds[i]]:
-        row = quiet_row(ctx, i)
+    (:func:`light_row` when its index-pass gates allow that)."""
+    if not ctx.marks[i] & _LIGHT_MASKS[ctx.recipients.kinds[i]]:
+        row = light_row(ctx, i)
         if row is not None:
             return row
     return facts_row(ctx, i)
@@ -98,36 +108,39 @@ def facts_row(ctx: Context, i: int) -> Row:
     return new_row("dn:" + key, dn, kind, f.ccmail_name, po, route, findings_of(ctx, f), r, ())
 
 
-# Per kind, the index-pass gates (Context.marks) that rule out quiet_row: its
-# rules' gates, and for a mailbox NAME_ELSEWHERE (an entry with its primary's
-# name routes outside X: a stale entry).
-_QUIET_MASKS = {kind: (bits | NAME_ELSEWHERE if kind is MAILBOX else bits) & INDEX_GATES
-                if bits >= 0 else INDEX_GATES for kind, bits in GATES_OF.items()}
-_NEVER_QUIET = {kind for kind, bits in GATES_OF.items() if bits < 0}
+# Per kind, the index-pass gates (Context.marks) that rule out light_row: its
+# rules' gates, but for a mailbox the two light_row decides itself (UNREACHED:
+# awaiting-dirsync; NAME_ELSEWHERE: where to look for stale entries).
+_LIGHT_MASKS = {kind: INDEX_GATES if bits < 0 else
+                bits & INDEX_GATES & ~UNREACHED if kind is MAILBOX else bits & INDEX_GATES
+                for kind, bits in GATES_OF.items()}
+_NEVER_LIGHT = {kind for kind, bits in GATES_OF.items() if bits < 0}
 
 
-def quiet_row(ctx: Context, i: int) -> Row | None:
-    """:func:`recipient_row` of an object none of whose rules can find
-    anything, made from its packed record without its facts, values or
-    recipient (that is made if the row's ``recipient`` is read:
+def light_row(ctx: Context, i: int) -> Row | None:
+    """:func:`recipient_row` of an object whose only possible findings are
+    ``stale-ccmail-mailbox``, ``unconfirmed-migration`` or
+    ``awaiting-dirsync``, made from its packed record without its facts,
+    values or recipient (that is made if the row's ``recipient`` is read:
     :func:`toolkit.model.new_lazy_row`); None when that is not proven here.
 
     The proof is the gates' (:func:`toolkit.rules.table.findings_of` would
-    call no rule): the caller saw no index-pass gate of its kind's rules in
-    ``ctx.marks``; here every value is canonical and valid (no ``INVALID``),
-    no PowerShell values (no ``POWERSHELL``) and a mailbox has a primary
-    whose folded name every old address carries, without ``NAME_ELSEWHERE``
-    (no stale entry: no ``STALE``, as :func:`toolkit.rules.facts.facts_of`
-    decides without a look-up). Its route is then ``exchange``: a clear
-    ``UNREACHED`` says an entry with its primary's name routes to X.
+    call no other rule): the caller saw none of the other index-pass gates
+    of its kind's rules in ``ctx.marks``; here every value is canonical and
+    valid (no ``INVALID``), there are no PowerShell values (no
+    ``POWERSHELL``) and a mailbox has a primary. Its stale entries are
+    looked up as :func:`toolkit.rules.facts.facts_of` does (only with
+    ``NAME_ELSEWHERE`` or an old address of another name); without any, a
+    set ``UNREACHED`` is ``awaiting-dirsync`` (no entry with its primary's
+    name routes to X) and a clear one a complete row.
 
     Why: ~46,000 of the ~113,000 rows at 100,000 people are complete
-    mailboxes and custom recipients; decoding their values into
-    :class:`~toolkit.model.CcmailValue` objects, their facts and the gate
-    check were ~70% of such a row's instructions."""
+    mailboxes and custom recipients and ~26,000 stale or awaiting ones;
+    decoding their values into :class:`~toolkit.model.CcmailValue` objects,
+    their facts and the gate check were most of such a row's instructions."""
     recips = ctx.recipients
     kind = recips.kinds[i]
-    if kind in _NEVER_QUIET or (ctx.powershell and kind is MAILBOX):
+    if kind in _NEVER_LIGHT or (ctx.powershell and kind is MAILBOX):
         return None
     got = recips.quiet_fields(i)
     if got is None:
@@ -151,11 +164,12 @@ def quiet_row(ctx: Context, i: int) -> Row | None:
                     primary = v
                     break
     po = route = name = None
+    found: tuple[Finding, ...] = ()
     if kind is MAILBOX:
         if primary is None:
             return None
         name = primary[2]
-        folded = None
+        folded = names = None
         for v in values:  # the old addresses: the first one's PO, each one's name
             where = v[3]
             if (folded_po(where) or fold_po(where)) not in x:
@@ -165,15 +179,34 @@ def quiet_row(ctx: Context, i: int) -> Row | None:
                     if folded is None:
                         folded = name.casefold() if name.isascii() else fold(name)
                     other = v[2]
-                    if (other.casefold() if other.isascii() else fold(other)) != folded:
-                        return None  # another name: facts_of looks its entries up
-        route = "exchange"
+                    other = other.casefold() if other.isascii() else fold(other)
+                    if other != folded:
+                        if names is None:
+                            names = {folded}
+                        names.add(other)
+        marks = ctx.marks[i]
+        stale: tuple[DirEntry, ...] = ()
+        if names is not None or marks & NAME_ELSEWHERE:
+            if names is None:
+                names = (folded or (name.casefold() if name.isascii() else fold(name)),)
+            stale = stale_of_names(names, ctx.users_by_name, x, ctx.entries)
+        if stale:
+            route = "ccmail-mailbox"
+            first = stale_finding(dn, stale)
+            more = unconfirmed_finding(dn, recips.item_count(i), stale)
+            found = (first,) if more is None else (first, more)
+        elif marks & UNREACHED:
+            route = "undeliverable"
+            where = primary[3]
+            found = (awaiting_finding(ctx, dn, name, (folded_po(where) or fold_po(where)) in x),)
+        else:
+            route = "exchange"
     elif primary is not None:
         name = primary[2]
         if kind is CUSTOM_RECIPIENT and (folded_po(primary[3]) or fold_po(primary[3])) not in x:
             po = primary[3]
     key = " ".join(dn.split()).casefold() if dn.isascii() else fold(dn)
-    return new_lazy_row("dn:" + key, dn, kind, name, po, route, (), recips._at, i)
+    return new_lazy_row("dn:" + key, dn, kind, name, po, route, found, recips._at, i)
 
 
 def user_row(ctx: Context, group: UserGroup) -> Row:

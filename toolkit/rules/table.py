@@ -157,6 +157,12 @@ def stale_ccmail_mailbox(ctx: Context, f: Facts) -> Finding | None:
     stale = f.stale_entries
     if not stale:
         return None
+    return stale_finding(f.r.dn, stale)
+
+
+def stale_finding(dn: str, stale: tuple[DirEntry, ...]) -> Finding:
+    """:func:`stale_ccmail_mailbox`'s finding on mailbox ``dn`` with ``stale``
+    entries (also what :func:`toolkit.rules.rows.light_row` writes)."""
     # (a loop, not a generator: ~22,000 messages at 100,000 people; an L
     # entry's po is its file's, no call for DirEntry.po)
     parts = []
@@ -165,7 +171,7 @@ def stale_ccmail_mailbox(ctx: Context, f: Facts) -> Finding | None:
                      f"{e.file_po if e.locn in 'Ll' else e.po}")
     return finding(
         "stale-ccmail-mailbox",
-        f"mailbox {f.r.dn} is still a cc:Mail user: " + "; ".join(parts)
+        f"mailbox {dn} is still a cc:Mail user: " + "; ".join(parts)
         + "; mail from cc:Mail users lands in the old cc:Mail mailbox",
         "Confirm the migration (Exchange item count), then delete the user from the "
         "cc:Mail post office; the next dirsync creates an entry pointing at Exchange.",
@@ -265,10 +271,16 @@ def missing_secondary_address(ctx: Context, f: Facts) -> Finding | None:
 def unconfirmed_migration(ctx: Context, f: Facts) -> Finding | None:
     """With stale-ccmail-mailbox: the Exchange item count is known and lower
     than the sum of ``Messages`` over the stale entries that have one."""
-    count = f.r.item_count
-    if not f.stale_entries or count is None:
+    return unconfirmed_finding(f.r.dn, f.r.item_count, f.stale_entries)
+
+
+def unconfirmed_finding(dn: str, count: int | None,
+                        stale: tuple[DirEntry, ...]) -> Finding | None:
+    """:func:`unconfirmed_migration` of mailbox ``dn`` holding ``count`` items
+    with ``stale`` entries."""
+    if not stale or count is None:
         return None
-    known = [e for e in f.stale_entries if e.messages is not None]
+    known = [e for e in stale if e.messages is not None]
     if not known:
         return None
     total = sum(e.messages or 0 for e in known)
@@ -276,7 +288,7 @@ def unconfirmed_migration(ctx: Context, f: Facts) -> Finding | None:
         return None
     return finding(
         "unconfirmed-migration",
-        f"mailbox {f.r.dn} holds {count} items in Exchange but the stale cc:Mail "
+        f"mailbox {dn} holds {count} items in Exchange but the stale cc:Mail "
         f"mailbox(es) hold {total} messages ("
         + "; ".join(f"{entry_text(e)}: {e.messages}" for e in known) + ")",
         "Do not delete the cc:Mail user yet: re-run or finish the migration of its mail, "
@@ -290,12 +302,18 @@ def awaiting_dirsync(ctx: Context, f: Facts) -> Finding | None:
     cc:Mail name routes to Exchange."""
     if f.ccmail_name is None or f.stale_entries or ctx.reaches_exchange(f):
         return None
+    return awaiting_finding(ctx, f.r.dn, f.ccmail_name,
+                            f.primary is not None and ctx.at_x(f.primary.po))
+
+
+def awaiting_finding(ctx: Context, dn: str, name: str, primary_at_x: bool) -> Finding:
+    """:func:`awaiting_dirsync`'s finding on mailbox ``dn`` of cc:Mail name ``name``."""
     return finding(
         "awaiting-dirsync",
-        f"mailbox {f.r.dn}: no cc:Mail entry named '{f.ccmail_name}' routes to Exchange "
+        f"mailbox {dn}: no cc:Mail entry named '{name}' routes to Exchange "
         f"({x_names(ctx)}); cc:Mail users cannot reach it",
         "Run directory synchronisation; it creates the cc:Mail entry pointing at Exchange."
-        if f.primary is not None and ctx.at_x(f.primary.po) else
+        if primary_at_x else
         # dirsync creates entries for primaries at X only: running it first is a circle
         "First add the primary cc:Mail address at an Exchange PO (missing-primary-address), "
         "then run directory synchronisation: it creates the entry only for that primary.",
