@@ -211,7 +211,9 @@ def light_row(ctx: Context, i: int) -> Row | None:
 
 def user_row(ctx: Context, group: UserGroup) -> Row:
     """The ``ccmail-user`` row of one (name, PO): its first entry's spelling."""
-    entries = user_entries(group, ctx.entries)
+    # (one entry: made by position, no user_entries or __getitem__ call)
+    entries = ((ctx.entries._at(group),) if group.__class__ is int  # type: ignore[arg-type]
+               else user_entries(group, ctx.entries))
     e = entries[0]
     name = " ".join(e.name.split())  # squeeze; fold(e.name) of an ASCII name is this, case-folded
     folded = name.casefold() if name.isascii() else fold(e.name)
@@ -219,7 +221,7 @@ def user_row(ctx: Context, group: UserGroup) -> Row:
     # (~25,000 rows at 100,000 people: fold_po's table read here, and the kind a
     # module global - an Enum class attribute is a slot-hook call on Python 3.11)
     return new_row(f"ccmail:{folded}@{_FOLDED_PO.get(po) or fold_po(po)}", None, CCMAIL_USER,
-                   name, po, "ccmail-mailbox", (not_migrated(entries),), None, entries)
+                   name, po, "ccmail-mailbox", (not_migrated(entries, name),), None, entries)
 
 
 CCMAIL_USER = Kind.CCMAIL_USER
@@ -294,12 +296,17 @@ class Rows(ValueSequence[Row]):
         ctx = self._ctx
         for group in self._head:
             yield user_row(ctx, group)
-        # _make written out: one call a row fewer (the audit reads each row here)
-        codes, keep = self._codes, self._keep
+        # _make, _keep and codes_of written out: three calls a row fewer (the
+        # audit reads each row here)
+        codes, known, index = self._codes, self._known, self._code_index
         for n, i in enumerate(self._order):
             row = recipient_row(ctx, i)
             if codes[n] == _UNKNOWN:
-                keep(n, row)
+                findings = row.findings
+                found = (() if not findings else (findings[0].code,) if len(findings) == 1
+                         else tuple([fd.code for fd in findings]))
+                c = known.get(found)
+                codes[n] = index(found) if c is None else c
             yield row
 
     def rendered(self, render: Callable[[Iterable[Row]], str], size: int) -> Iterator[str]:
@@ -338,7 +345,9 @@ class Rows(ValueSequence[Row]):
         mark = marks.append
         for n in range(max(start - h, 0), max(stop - h, 0)):
             row = recipient_row(ctx, order[n])
-            codes = codes_of(row)
+            findings = row.findings  # codes_of(row) written out: one call a row fewer
+            codes = (() if not findings else (findings[0].code,) if len(findings) == 1
+                     else tuple([fd.code for fd in findings]))
             c = found.get(codes)
             if c is None:
                 c = found[codes] = len(found)

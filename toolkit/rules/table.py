@@ -343,17 +343,22 @@ def source_mismatch(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
-def not_migrated(group: tuple[DirEntry, ...]) -> Finding:
+def not_migrated(group: tuple[DirEntry, ...], name: str | None = None) -> Finding:
     """The ``ccmail-user`` row of a cc:Mail user still only on cc:Mail (which
-    rows: :func:`toolkit.rules.indexpass.build_context`); it names every entry."""
+    rows: :func:`toolkit.rules.indexpass.build_context`); it names every entry.
+    ``name``: the first entry's name squeezed, when the caller has it."""
     e = group[0]
     listed = (entry_text(e) if len(group) == 1
               else "; ".join(entry_text(x) for x in sorted(group, key=entry_order)))
-    return finding(
-        "not-migrated",
-        f"cc:Mail user '{squeeze(e.name)} at {e.file_po}' ({listed}) has no Exchange mailbox",
+    return new_finding(
+        "not-migrated", "info",
+        f"cc:Mail user '{squeeze(e.name) if name is None else name} at {e.file_po}' "
+        f"({listed}) has no Exchange mailbox",
         "Migrate this user with the Migration Wizard, or leave it if it stays on cc:Mail.",
     )
+
+
+assert SEVERITY["not-migrated"] == "info"
 
 
 # Each code of the table with its rule, in the table's order.

@@ -172,9 +172,11 @@ def canonical_fields(packed: str) -> list[tuple[str, str, str, str]] | None:
     name and PO and its first old PO (:func:`toolkit.rules.rows.quiet_row`);
     these four strings a value are ~a third of a :class:`CcmailValue`'s
     making (no object, no folded key)."""
+    if not packed:  # (every item below holds a tag and a value)
+        return None
     out = []
     for item in packed.split("\x00"):
-        tag = item[:1]
+        tag = item[0]
         if tag != "v" and tag != "w":
             return None
         cut = item.rfind(" at ")

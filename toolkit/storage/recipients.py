@@ -225,9 +225,9 @@ class RecipientTable(ValueSequence[Recipient]):
         d = self._records[i]
         if d.__class__ is not str:
             return None
-        dn, _, vals = d.split("\x05")  # type: ignore[union-attr]
-        fields = canonical_fields(vals)
-        return None if fields is None else (dn, fields)
+        # the DN and the values cut out; the identity fields between are not copied
+        fields = canonical_fields(d[d.rindex("\x05") + 1:])  # type: ignore[union-attr]
+        return None if fields is None else (d[:d.index("\x05")], fields)  # type: ignore[union-attr]
 
     def _at(self, i: int) -> Recipient:
         d = self._records[i]
