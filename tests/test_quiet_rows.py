@@ -14,7 +14,7 @@ from toolkit.exchange.dialects import ccmail_value
 from toolkit.model import Dialect, DirEntry, Kind, Recipient, Row
 from toolkit.rules import analyse
 from toolkit.rules.rows import facts_row, light_row, recipient_row
-from toolkit.storage import pack_values, tagged
+from toolkit.storage import canonical_fields, pack_values, tagged, unpack_values
 from toolkit.storage.recipients import RecipientTable
 
 
@@ -54,6 +54,26 @@ def _compare(a) -> int:
     return quiet
 
 
+def _canonical(table: RecipientTable) -> int:
+    """Asserts canonical_fields of every string record of ``table`` against
+    its decoded values; how many records had canonical values only."""
+    canonical = 0
+    for d in table.records:
+        if d.__class__ is not str:
+            continue
+        vals = d.split("\x05")[2]
+        got = canonical_fields(vals)
+        tags = [item[0] for item in vals.split("\x00")] if vals else []
+        if not tags or set(tags) - {"v", "w"}:
+            assert got is None, vals
+            continue
+        canonical += 1
+        want = [("v" if v.source == "proxy" else "w", v.prefix, v.name, v.po)
+                for v in unpack_values(vals)]
+        assert [(h[0], h[1:7], h[8:], po) for h, po in got] == want
+    return canonical
+
+
 def _mask(ctx, i) -> int:
     from toolkit.rules.rows import _LIGHT_MASKS
 
@@ -64,7 +84,9 @@ def _mask(ctx, i) -> int:
 @given(organisations())
 def test_a_light_row_is_its_facts_row(org):
     found, dir_entries, x, dialect, powershell = org
-    a = analyse(as_read(found), dir_entries, x, dialect, powershell)
+    table = as_read(found)
+    _canonical(table)
+    a = analyse(table, dir_entries, x, dialect, powershell)
     _compare(a)
     assert list(a.rows) == [*a.rows]  # twice: equal rows
 
@@ -107,6 +129,7 @@ def test_which_rows_are_light():
                          "CN=Gus": ["awaiting-dirsync"], "CN=Cy,OU=x": [], "CN=Dee": [],
                          "CN=Eve": []}, dialect
         assert _compare(a) == len(quiet)
+        assert _canonical(ctx.recipients) == 6  # all but Fay's
 
 
 def test_a_light_row_makes_its_recipient_when_read():

@@ -79,8 +79,9 @@ def old_post_office(ctx: Context, f: Facts) -> str | None:
 def recipient_row(ctx: Context, i: int) -> Row:
     """The row of ``ctx.recipients[i]``: one set of facts, every rule once
     (:func:`light_row` when its index-pass gates allow that)."""
-    if not ctx.marks[i] & _LIGHT_MASKS[ctx.recipients.kinds[i]]:
-        row = light_row(ctx, i)
+    kind = ctx.recipients.kinds[i]
+    if not ctx.marks[i] & _LIGHT_MASKS[kind]:
+        row = light_row(ctx, i, kind)
         if row is not None:
             return row
     return facts_row(ctx, i)
@@ -117,7 +118,7 @@ _LIGHT_MASKS = {kind: INDEX_GATES if bits < 0 else
 _NEVER_LIGHT = {kind for kind, bits in GATES_OF.items() if bits < 0}
 
 
-def light_row(ctx: Context, i: int) -> Row | None:
+def light_row(ctx: Context, i: int, kind: Kind | None = None) -> Row | None:
     """:func:`recipient_row` of an object whose only possible findings are
     ``stale-ccmail-mailbox``, ``unconfirmed-migration`` or
     ``awaiting-dirsync``, made from its packed record without its facts,
@@ -139,28 +140,31 @@ def light_row(ctx: Context, i: int) -> Row | None:
     decoding their values into :class:`~toolkit.model.CcmailValue` objects,
     their facts and the gate check were most of such a row's instructions."""
     recips = ctx.recipients
-    kind = recips.kinds[i]
+    if kind is None:
+        kind = recips.kinds[i]
     if kind in _NEVER_LIGHT or (ctx.powershell and kind is MAILBOX):
         return None
     got = recips.quiet_fields(i)
     if got is None:
         return None
-    dn, values = got
+    dn, values = got  # (head, PO) a value: head is tag, TYPE, separator, name
     x, folded_po = ctx.x, _FOLDED_PO.get
-    primary = None  # toolkit.rules.facts.primary_of over (tag, prefix, name, PO)
+    primary = None  # toolkit.rules.facts.primary_of over (head, PO)
     if kind is CUSTOM_RECIPIENT:
         for v in values:
-            if v[0] == "w":
+            if v[0] > "w":  # its tag is "w" (a target), not "v"
                 primary = v
                 break
     if primary is None:
         if ctx.dialect is AD:
             for v in values:
-                if v[1] == "CCMAIL" and v[0] == "v":
+                # head.startswith("vCCMAIL") (a proxy of upper-case type), no call:
+                # exactly the strings that begin so sort from "vCCMAIL" to "vCCMAIM"
+                if "vCCMAIL" <= v[0] < "vCCMAIM":
                     primary = v
         else:
             for v in values:
-                if (folded_po(v[3]) or fold_po(v[3])) in x:
+                if (folded_po(v[1]) or fold_po(v[1])) in x:
                     primary = v
                     break
     po = route = name = None
@@ -168,17 +172,16 @@ def light_row(ctx: Context, i: int) -> Row | None:
     if kind is MAILBOX:
         if primary is None:
             return None
-        name = primary[2]
+        name = primary[0][8:]
         folded = names = None
-        for v in values:  # the old addresses: the first one's PO, each one's name
-            where = v[3]
+        for head, where in values:  # the old addresses: the first one's PO, each one's name
             if (folded_po(where) or fold_po(where)) not in x:
                 if po is None:
                     po = where
-                if v[2] != name:
+                other = head[8:]
+                if other != name:
                     if folded is None:
                         folded = name.casefold() if name.isascii() else fold(name)
-                    other = v[2]
                     other = other.casefold() if other.isascii() else fold(other)
                     if other != folded:
                         if names is None:
@@ -197,14 +200,14 @@ def light_row(ctx: Context, i: int) -> Row | None:
             found = (first,) if more is None else (first, more)
         elif marks & UNREACHED:
             route = "undeliverable"
-            where = primary[3]
+            where = primary[1]
             found = (awaiting_finding(ctx, dn, name, (folded_po(where) or fold_po(where)) in x),)
         else:
             route = "exchange"
     elif primary is not None:
-        name = primary[2]
-        if kind is CUSTOM_RECIPIENT and (folded_po(primary[3]) or fold_po(primary[3])) not in x:
-            po = primary[3]
+        name = primary[0][8:]
+        if kind is CUSTOM_RECIPIENT and (folded_po(primary[1]) or fold_po(primary[1])) not in x:
+            po = primary[1]
     key = " ".join(dn.split()).casefold() if dn.isascii() else fold(dn)
     return new_lazy_row("dn:" + key, dn, kind, name, po, route, found, recips._at, i)
 

@@ -218,16 +218,16 @@ class RecipientTable(ValueSequence[Recipient]):
     def __len__(self) -> int:
         return len(self._records)
 
-    def quiet_fields(self, i: int) -> tuple[str, list[tuple[str, str, str, str]]] | None:
+    def quiet_fields(self, i: int) -> tuple[str, list[tuple[str, str]]] | None:
         """Recipient ``i``'s DN and :func:`toolkit.storage.canonical_fields`
         of its values; None when a value is not canonical and valid (or a
         field held the separator): then only the recipient tells."""
         d = self._records[i]
         if d.__class__ is not str:
             return None
-        # the DN and the values cut out; the identity fields between are not copied
-        fields = canonical_fields(d[d.rindex("\x05") + 1:])  # type: ignore[union-attr]
-        return None if fields is None else (d[:d.index("\x05")], fields)  # type: ignore[union-attr]
+        dn, _, vals = d.split("\x05")  # type: ignore[union-attr]
+        fields = canonical_fields(vals)
+        return None if fields is None else (dn, fields)
 
     def _at(self, i: int) -> Recipient:
         d = self._records[i]
