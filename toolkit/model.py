@@ -463,7 +463,7 @@ def new_finding(code: str, severity: str, message: str, action: str) -> Finding:
 
 class _LazyRecipient:
     """The base of :class:`Row`: one hidden slot, ``_recipient_of``, that
-    holds ``(make, i)`` for a row whose ``recipient`` is ``make(i)``, made
+    holds ``(table, i)`` for a row whose ``recipient`` is ``table[i]``, made
     when first read (:func:`new_lazy_row`; ``recipient`` is then an
     :class:`_Identity` descriptor).
 
@@ -480,9 +480,9 @@ _RECIPIENT_OF = _LazyRecipient.__dict__["_recipient_of"]
 
 
 def _make_recipient(row: Any) -> None:
-    """Fills a lazily made row's recipient: ``make(i)``."""
-    make, i = _RECIPIENT_OF.__get__(row)
-    _ROW_RECIPIENT.__set__(row, make(i))
+    """Fills a lazily made row's recipient: ``table[i]``."""
+    table, i = _RECIPIENT_OF.__get__(row)
+    _ROW_RECIPIENT.__set__(row, table[i])
 
 
 @dataclass(frozen=True, slots=True)
@@ -558,9 +558,10 @@ def new_row(key: str, dn: str | None, kind: Kind, ccmail_name: str | None,
 
 def new_lazy_row(key: str, dn: str, kind: Kind, ccmail_name: str | None,
                  old_post_office: str | None, route: str | None, findings: Sequence[Finding],
-                 make: Any, i: int) -> Row:
+                 table: Sequence[Recipient], i: int) -> Row:
     """:func:`new_row` of an Exchange object whose ``recipient`` is
-    ``make(i)``, made when first read (see :class:`_LazyRecipient`)."""
+    ``table[i]``, made when first read (see :class:`_LazyRecipient`; a
+    table, not a bound method: one object fewer a row)."""
     row = _RowTwin()
     row.key = key
     row.dn = dn
@@ -569,7 +570,7 @@ def new_lazy_row(key: str, dn: str, kind: Kind, ccmail_name: str | None,
     row.old_post_office = old_post_office
     row.route = route
     row.findings = findings
-    row._recipient_of = (make, i)
+    row._recipient_of = (table, i)
     row.entries = ()
     row.__class__ = Row
     return row  # type: ignore[no-any-return]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from unicodedata import normalize
 
 from toolkit.model import (
     AD,
@@ -208,8 +209,9 @@ def light_row(ctx: Context, i: int, kind: Kind | None = None) -> Row | None:
         name = primary[0][8:]
         if kind is CUSTOM_RECIPIENT and (folded_po(primary[1]) or fold_po(primary[1])) not in x:
             po = primary[1]
-    key = " ".join(dn.split()).casefold() if dn.isascii() else fold(dn)
-    return new_lazy_row("dn:" + key, dn, kind, name, po, route, found, recips._at, i)
+    # fold(dn), the call saved: ASCII needs no NFC
+    key = " ".join((dn if dn.isascii() else normalize("NFC", dn)).split()).casefold()
+    return new_lazy_row("dn:" + key, dn, kind, name, po, route, found, recips, i)
 
 
 def user_row(ctx: Context, group: UserGroup) -> Row:
