@@ -467,8 +467,9 @@ class _LazyRecipient:
     when first read (:func:`new_lazy_row`; ``recipient`` is then an
     :class:`_Identity` descriptor).
 
-    Why: an audit row whose gates prove no rule can fire is written from
-    its object's packed record alone (:func:`toolkit.rules.rows.quiet_row`);
+    Why: an audit row whose gates leave only stale, unconfirmed or
+    awaiting-dirsync findings possible is written from its object's packed
+    record alone (:func:`toolkit.rules.rows.light_row`);
     making the recipient (its cc:Mail values decoded, ~40% of such a row's
     instructions) is left to whoever reads it - remediation, ``--record``,
     library callers - and they get the same value."""

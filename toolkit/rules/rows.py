@@ -145,7 +145,7 @@ def light_row(ctx: Context, i: int, kind: Kind | None = None) -> Row | None:
         kind = recips.kinds[i]
     if kind in _NEVER_LIGHT or (ctx.powershell and kind is MAILBOX):
         return None
-    got = recips.quiet_fields(i)
+    got = recips.light_fields(i)
     if got is None:
         return None
     dn, values = got  # (head, PO) a value: head is tag, TYPE, separator, name

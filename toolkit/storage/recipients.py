@@ -218,7 +218,7 @@ class RecipientTable(ValueSequence[Recipient]):
     def __len__(self) -> int:
         return len(self._records)
 
-    def quiet_fields(self, i: int) -> tuple[str, list[tuple[str, str]]] | None:
+    def light_fields(self, i: int) -> tuple[str, list[tuple[str, str]]] | None:
         """Recipient ``i``'s DN and :func:`toolkit.storage.canonical_fields`
         of its values; None when a value is not canonical and valid (or a
         field held the separator): then only the recipient tells."""
