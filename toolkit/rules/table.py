@@ -11,6 +11,15 @@ audit's rule calls (the predicate below still checks everything itself). Which o
 is declared once, in :mod:`toolkit.rules.codes`; :data:`RULES` pairs each
 function with its code. ``not-migrated`` (``ccmail-user`` rows) is
 :func:`not_migrated`.
+
+The predicates here are the definition. One fast path restates three of
+them: :func:`toolkit.rules.rows.light_row` writes the row of an object whose
+gates leave only ``stale-ccmail-mailbox``, ``unconfirmed-migration`` and
+``awaiting-dirsync`` possible straight from its packed record, with these
+rules' own message builders (:func:`stale_finding`, :func:`unconfirmed_finding`,
+:func:`awaiting_finding`). ``tests/test_quiet_rows.py`` checks on generated
+organisations that every such row equals the one made from the facts: a
+change to one of those three predicates must be made in both places.
 """
 
 from __future__ import annotations
