@@ -196,6 +196,13 @@ def _stale(primary: CcmailValue | None, old: tuple[CcmailValue, ...], users_by_n
                 break
     else:
         names = {v.key[0] for v in old}  # type: ignore[index]
+    return stale_of_names(names, users_by_name, x, entries)
+
+
+def stale_of_names(names: Iterable[str], users_by_name: Index, x: set[str],
+                   entries: EntryTable) -> tuple[DirEntry, ...]:
+    """:func:`_stale` of the distinct folded names of a mailbox's primary and
+    old addresses (in any order: the entries found are sorted)."""
     places, folded_po = entries.places, _FOLDED_PO.get
     found = []
     for name in names:
@@ -253,7 +260,12 @@ def entry_order(e: DirEntry) -> tuple[str, ...]:
 
 def describe(r: Recipient) -> str:
     """How messages name an Exchange object."""
-    return f"{r.kind.value} {r.dn}"
+    return f"{_KIND_TEXT[r.kind]} {r.dn}"
+
+
+# Each kind's text: Enum.value is a Python-level property (~1,500 instructions a
+# read; ~2,600 messages name an object at 10,000 people).
+_KIND_TEXT = {kind: kind.value for kind in Kind}
 
 
 @dataclass(slots=True)
@@ -303,7 +315,7 @@ class Context:
 
     def describe(self, i: int) -> str:
         """:func:`describe` of ``recipients[i]``, read from the table."""
-        return f"{self.recipients.kinds[i].value} {self.recipients.dn(i)}"
+        return f"{_KIND_TEXT[self.recipients.kinds[i]]} {self.recipients.dn(i)}"
 
     def facts_at(self, i: int) -> Facts:
         """The facts of ``recipients[i]``, stale entries included."""

@@ -24,6 +24,7 @@ from typing import Any
 from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_lazy_recipient
 from toolkit.storage import (
     ValueKey,
+    canonical_fields,
     pack_record,
     record_dn,
     record_has_values,
@@ -216,6 +217,17 @@ class RecipientTable(ValueSequence[Recipient]):
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def light_fields(self, i: int) -> tuple[str, list[tuple[str, str]]] | None:
+        """Recipient ``i``'s DN and :func:`toolkit.storage.canonical_fields`
+        of its values; None when a value is not canonical and valid (or a
+        field held the separator): then only the recipient tells."""
+        d = self._records[i]
+        if d.__class__ is not str:
+            return None
+        dn, _, vals = d.split("\x05")  # type: ignore[union-attr]
+        fields = canonical_fields(vals)
+        return None if fields is None else (dn, fields)
 
     def _at(self, i: int) -> Recipient:
         d = self._records[i]
