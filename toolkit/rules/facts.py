@@ -90,7 +90,13 @@ def primary_of(kind: Kind, valid: Sequence[CcmailValue], x: set[str],
                dialect: Dialect) -> CcmailValue | None:
     """Spec, Terms, *Primary* (invalid values never count): a custom
     recipient's cc:Mail ``targetAddress``; else, AD: the last upper-case
-    ``CCMAIL:`` proxy in value order; 5.5: the first address at X."""
+    ``CCMAIL:`` proxy in value order; 5.5: the first address at X.
+
+    This is the definition. Two hot paths restate it over a packed record's
+    canonical values, for speed: :meth:`toolkit.rules.indexpass.IndexFeed.part`
+    and :func:`toolkit.rules.rows.light_row`; ``tests/test_index_feed.py`` and
+    ``tests/test_quiet_rows.py`` compare each with this function on generated
+    organisations. A change here must be made there too."""
     if kind is CUSTOM_RECIPIENT:
         for v in valid:
             if v.source == "target":
