@@ -170,18 +170,22 @@ class _LazyIdentities:
 
 
 class _Identity:
-    """A data descriptor in place of one identity field's slot descriptor:
-    reads the slot, and decodes the recipient's identity fields first when
-    the slot is still empty (a lazily made recipient). Why not ``__getattr__``
-    on the class: Python 3.11 specialises no attribute read of a class that
-    has one (~275 more instructions a read of ``dn``, ``kind``, ``values``,
-    ~6 a row: 16 M instructions at 10,000 people); this costs only reads of
-    the identity fields themselves."""
+    """A data descriptor in place of a field's slot descriptor: reads the
+    slot, and first fills it by ``fill(obj)`` when it is still empty (a
+    lazily made value; ``fill`` raises AttributeError when the object has
+    nothing to fill it from). Used for a recipient's identity fields (all
+    decoded at once, :func:`_decode_ids`) and a row's recipient
+    (:func:`_make_recipient`). Why not ``__getattr__`` on the class: Python
+    3.11 specialises no attribute read of a class that has one (~275 more
+    instructions a read of ``dn``, ``kind``, ``values``, ~6 a row: 16 M
+    instructions at 10,000 people); this costs only reads of the lazy
+    fields themselves."""
 
-    __slots__ = ("slot",)
+    __slots__ = ("fill", "slot")
 
-    def __init__(self, slot: Any) -> None:
+    def __init__(self, slot: Any, fill: Any = None) -> None:
         self.slot = slot  # the slot's own member descriptor
+        self.fill = fill or _decode_ids
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         if obj is None:
@@ -190,13 +194,11 @@ class _Identity:
             return self.slot.__get__(obj, owner)
         except AttributeError:
             try:
-                decode, packed = _PACKED.__get__(obj, owner)
+                self.fill(obj)
             except AttributeError:
                 raise AttributeError(
                     f"{type(obj).__name__!r} object has no attribute {self.slot.__name__!r}"
                 ) from None
-            for name, value in zip(_IDENTITY_FIELDS, decode(packed), strict=True):
-                _SLOTS[name].__set__(obj, value)
             return self.slot.__get__(obj, owner)
 
     def __set__(self, obj: Any, value: Any) -> None:
@@ -204,6 +206,13 @@ class _Identity:
 
     def __delete__(self, obj: Any) -> None:
         self.slot.__delete__(obj)
+
+
+def _decode_ids(obj: Any) -> None:
+    """Fills a lazily made recipient's identity fields from its packed ones."""
+    decode, packed = _PACKED.__get__(obj)
+    for name, value in zip(_IDENTITY_FIELDS, decode(packed), strict=True):
+        _SLOTS[name].__set__(obj, value)
 
 
 # The identity fields, in the order of toolkit.storage.unpack_ids' answer.
@@ -452,8 +461,33 @@ def new_finding(code: str, severity: str, message: str, action: str) -> Finding:
     return f  # type: ignore[no-any-return]
 
 
+class _LazyRecipient:
+    """The base of :class:`Row`: one hidden slot, ``_recipient_of``, that
+    holds ``(table, i)`` for a row whose ``recipient`` is ``table[i]``, made
+    when first read (:func:`new_lazy_row`; ``recipient`` is then an
+    :class:`_Identity` descriptor).
+
+    Why: an audit row whose gates leave only stale, unconfirmed or
+    awaiting-dirsync findings possible is written from its object's packed
+    record alone (:func:`toolkit.rules.rows.light_row`);
+    making the recipient (its cc:Mail values decoded, ~40% of such a row's
+    instructions) is left to whoever reads it - remediation, ``--record``,
+    library callers - and they get the same value."""
+
+    __slots__ = ("_recipient_of",)
+
+
+_RECIPIENT_OF = _LazyRecipient.__dict__["_recipient_of"]
+
+
+def _make_recipient(row: Any) -> None:
+    """Fills a lazily made row's recipient: ``table[i]``."""
+    table, i = _RECIPIENT_OF.__get__(row)
+    _ROW_RECIPIENT.__set__(row, table[i])
+
+
 @dataclass(frozen=True, slots=True)
-class Row:
+class Row(_LazyRecipient):
     """One output row of ``ccmig audit`` (spec: Output). A plain immutable
     value: two rows made from the same analysis are equal.
 
@@ -500,7 +534,9 @@ class Row:
         }
 
 
-_RowTwin = twin(Row)
+_RowTwin = twin(Row)  # (made before the descriptor changes: a plain slot)
+_ROW_RECIPIENT = Row.__dict__["recipient"]
+Row.recipient = _Identity(_ROW_RECIPIENT, _make_recipient)  # type: ignore[assignment,misc]
 
 
 def new_row(key: str, dn: str | None, kind: Kind, ccmail_name: str | None,
@@ -517,5 +553,25 @@ def new_row(key: str, dn: str | None, kind: Kind, ccmail_name: str | None,
     row.findings = findings
     row.recipient = recipient
     row.entries = entries
+    row.__class__ = Row
+    return row  # type: ignore[no-any-return]
+
+
+def new_lazy_row(key: str, dn: str, kind: Kind, ccmail_name: str | None,
+                 old_post_office: str | None, route: str | None, findings: Sequence[Finding],
+                 table: Sequence[Recipient], i: int) -> Row:
+    """:func:`new_row` of an Exchange object whose ``recipient`` is
+    ``table[i]``, made when first read (see :class:`_LazyRecipient`; a
+    table, not a bound method: one object fewer a row)."""
+    row = _RowTwin()
+    row.key = key
+    row.dn = dn
+    row.kind = kind
+    row.ccmail_name = ccmail_name
+    row.old_post_office = old_post_office
+    row.route = route
+    row.findings = findings
+    row._recipient_of = (table, i)
+    row.entries = ()
     row.__class__ = Row
     return row  # type: ignore[no-any-return]

@@ -11,6 +11,15 @@ audit's rule calls (the predicate below still checks everything itself). Which o
 is declared once, in :mod:`toolkit.rules.codes`; :data:`RULES` pairs each
 function with its code. ``not-migrated`` (``ccmail-user`` rows) is
 :func:`not_migrated`.
+
+The predicates here are the definition. One fast path restates three of
+them: :func:`toolkit.rules.rows.light_row` writes the row of an object whose
+gates leave only ``stale-ccmail-mailbox``, ``unconfirmed-migration`` and
+``awaiting-dirsync`` possible straight from its packed record, with these
+rules' own message builders (:func:`stale_finding`, :func:`unconfirmed_finding`,
+:func:`awaiting_finding`). ``tests/test_quiet_rows.py`` checks on generated
+organisations that every such row equals the one made from the facts: a
+change to one of those three predicates must be made in both places.
 """
 
 from __future__ import annotations
@@ -157,6 +166,12 @@ def stale_ccmail_mailbox(ctx: Context, f: Facts) -> Finding | None:
     stale = f.stale_entries
     if not stale:
         return None
+    return stale_finding(f.r.dn, stale)
+
+
+def stale_finding(dn: str, stale: tuple[DirEntry, ...]) -> Finding:
+    """:func:`stale_ccmail_mailbox`'s finding on mailbox ``dn`` with ``stale``
+    entries (also what :func:`toolkit.rules.rows.light_row` writes)."""
     # (a loop, not a generator: ~22,000 messages at 100,000 people; an L
     # entry's po is its file's, no call for DirEntry.po)
     parts = []
@@ -165,7 +180,7 @@ def stale_ccmail_mailbox(ctx: Context, f: Facts) -> Finding | None:
                      f"{e.file_po if e.locn in 'Ll' else e.po}")
     return finding(
         "stale-ccmail-mailbox",
-        f"mailbox {f.r.dn} is still a cc:Mail user: " + "; ".join(parts)
+        f"mailbox {dn} is still a cc:Mail user: " + "; ".join(parts)
         + "; mail from cc:Mail users lands in the old cc:Mail mailbox",
         "Confirm the migration (Exchange item count), then delete the user from the "
         "cc:Mail post office; the next dirsync creates an entry pointing at Exchange.",
@@ -265,10 +280,16 @@ def missing_secondary_address(ctx: Context, f: Facts) -> Finding | None:
 def unconfirmed_migration(ctx: Context, f: Facts) -> Finding | None:
     """With stale-ccmail-mailbox: the Exchange item count is known and lower
     than the sum of ``Messages`` over the stale entries that have one."""
-    count = f.r.item_count
-    if not f.stale_entries or count is None:
+    return unconfirmed_finding(f.r.dn, f.r.item_count, f.stale_entries)
+
+
+def unconfirmed_finding(dn: str, count: int | None,
+                        stale: tuple[DirEntry, ...]) -> Finding | None:
+    """:func:`unconfirmed_migration` of mailbox ``dn`` holding ``count`` items
+    with ``stale`` entries."""
+    if not stale or count is None:
         return None
-    known = [e for e in f.stale_entries if e.messages is not None]
+    known = [e for e in stale if e.messages is not None]
     if not known:
         return None
     total = sum(e.messages or 0 for e in known)
@@ -276,7 +297,7 @@ def unconfirmed_migration(ctx: Context, f: Facts) -> Finding | None:
         return None
     return finding(
         "unconfirmed-migration",
-        f"mailbox {f.r.dn} holds {count} items in Exchange but the stale cc:Mail "
+        f"mailbox {dn} holds {count} items in Exchange but the stale cc:Mail "
         f"mailbox(es) hold {total} messages ("
         + "; ".join(f"{entry_text(e)}: {e.messages}" for e in known) + ")",
         "Do not delete the cc:Mail user yet: re-run or finish the migration of its mail, "
@@ -290,12 +311,18 @@ def awaiting_dirsync(ctx: Context, f: Facts) -> Finding | None:
     cc:Mail name routes to Exchange."""
     if f.ccmail_name is None or f.stale_entries or ctx.reaches_exchange(f):
         return None
+    return awaiting_finding(ctx, f.r.dn, f.ccmail_name,
+                            f.primary is not None and ctx.at_x(f.primary.po))
+
+
+def awaiting_finding(ctx: Context, dn: str, name: str, primary_at_x: bool) -> Finding:
+    """:func:`awaiting_dirsync`'s finding on mailbox ``dn`` of cc:Mail name ``name``."""
     return finding(
         "awaiting-dirsync",
-        f"mailbox {f.r.dn}: no cc:Mail entry named '{f.ccmail_name}' routes to Exchange "
+        f"mailbox {dn}: no cc:Mail entry named '{name}' routes to Exchange "
         f"({x_names(ctx)}); cc:Mail users cannot reach it",
         "Run directory synchronisation; it creates the cc:Mail entry pointing at Exchange."
-        if f.primary is not None and ctx.at_x(f.primary.po) else
+        if primary_at_x else
         # dirsync creates entries for primaries at X only: running it first is a circle
         "First add the primary cc:Mail address at an Exchange PO (missing-primary-address), "
         "then run directory synchronisation: it creates the entry only for that primary.",
@@ -325,17 +352,22 @@ def source_mismatch(ctx: Context, f: Facts) -> Finding | None:
     )
 
 
-def not_migrated(group: tuple[DirEntry, ...]) -> Finding:
+def not_migrated(group: tuple[DirEntry, ...], name: str | None = None) -> Finding:
     """The ``ccmail-user`` row of a cc:Mail user still only on cc:Mail (which
-    rows: :func:`toolkit.rules.indexpass.build_context`); it names every entry."""
+    rows: :func:`toolkit.rules.indexpass.build_context`); it names every entry.
+    ``name``: the first entry's name squeezed, when the caller has it."""
     e = group[0]
     listed = (entry_text(e) if len(group) == 1
               else "; ".join(entry_text(x) for x in sorted(group, key=entry_order)))
-    return finding(
-        "not-migrated",
-        f"cc:Mail user '{squeeze(e.name)} at {e.file_po}' ({listed}) has no Exchange mailbox",
+    return new_finding(
+        "not-migrated", "info",
+        f"cc:Mail user '{squeeze(e.name) if name is None else name} at {e.file_po}' "
+        f"({listed}) has no Exchange mailbox",
         "Migrate this user with the Migration Wizard, or leave it if it stays on cc:Mail.",
     )
+
+
+assert SEVERITY["not-migrated"] == "info"
 
 
 # Each code of the table with its rule, in the table's order.
@@ -358,6 +390,20 @@ assert all(code.code == rule.__name__.replace("_", "-") for code, rule in RULES)
 RULES_FOR: dict[Kind, tuple[Rule, ...]] = {
     kind: tuple(rule for code, rule in RULES if kind in code.kinds) for kind in Kind
 }
+
+
+def _gates_of(rules: tuple[Rule, ...]) -> int:
+    bits = 0
+    for rule in rules:
+        if not _GATES.get(rule):
+            return -1  # a rule without a gate: any object may have a finding
+        bits |= _GATES[rule]
+    return bits
+
+
+# Per object kind, every gate bit of the rules that apply to it: an object
+# whose gates hold none of them has no finding (-1: never known so).
+GATES_OF: dict[Kind, int] = {kind: _gates_of(rules) for kind, rules in RULES_FOR.items()}
 # Per kind and gate bits, the rules to call: the few combinations met, made when first met.
 _CALLS: dict[Kind, dict[int, tuple[Rule, ...]]] = {kind: {} for kind in Kind}
 

@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 from toolkit.model import CcmailValue, Kind, Recipient, ValueSequence, new_lazy_recipient
 from toolkit.storage import (
     ValueKey,
+    canonical_fields,
     pack_record,
     record_dn,
     record_has_values,
@@ -357,6 +358,17 @@ class RecipientTable(ValueSequence[Recipient]):
 
     def __len__(self) -> int:
         return len(self._part)
+
+    def light_fields(self, i: int) -> tuple[str, list[tuple[str, str]]] | None:
+        """Recipient ``i``'s DN and :func:`toolkit.storage.canonical_fields`
+        of its values; None when a value is not canonical and valid (or a
+        field held the separator): then only the recipient tells."""
+        d = self._records[i]
+        if d.__class__ is not str:
+            return None
+        dn, _, vals = d.split("\x05")  # type: ignore[union-attr]
+        fields = canonical_fields(vals)
+        return None if fields is None else (dn, fields)
 
     def _at(self, i: int) -> Recipient:
         d = self._texts[self._part[i]][self._start[i]:self._stop[i]]
