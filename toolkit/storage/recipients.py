@@ -363,7 +363,9 @@ class RecipientTable(ValueSequence[Recipient]):
         """Recipient ``i``'s DN and :func:`toolkit.storage.canonical_fields`
         of its values; None when a value is not canonical and valid (or a
         field held the separator): then only the recipient tells."""
-        d = self._records[i]
+        d = self._texts[self._part[i]][self._start[i]:self._stop[i]]
+        if d == _TUPLE:
+            d = self._odd.get(i, d)
         if d.__class__ is not str:
             return None
         dn, _, vals = d.split("\x05")  # type: ignore[union-attr]
