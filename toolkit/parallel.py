@@ -49,7 +49,7 @@ ENV = "CCMIG_JOBS"
 _IN_WORKER = False
 
 
-def _large_blocks_mapped() -> None:
+def keep_large_blocks_mapped() -> None:
     """glibc's ``malloc`` told to keep its mmap threshold at its default
     (128 KB) instead of raising it each time a large mapped block is freed
     (up to 32 MB). Why: once raised, large blocks (a read part's records,
@@ -60,7 +60,11 @@ def _large_blocks_mapped() -> None:
     LDAP: the audit's process peaked at 130 MB instead of 138 MB with
     ``CCMIG_JOBS=1``, the processes together at 183 MB instead of 201 MB
     (PSS); ~35% more minor page faults, no measurable CPU. Elsewhere (not
-    glibc) nothing is done."""
+    glibc) nothing is done.
+
+    Process-wide, so only the command line calls it
+    (:func:`toolkit.cli.main.main`, which owns its process): importing the
+    library changes nothing in a runbook's process."""
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -72,8 +76,6 @@ def _large_blocks_mapped() -> None:
     except (ValueError, OSError, AttributeError):  # no such name, no such library
         return
 
-
-_large_blocks_mapped()
 
 
 def jobs() -> int:

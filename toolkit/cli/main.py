@@ -12,7 +12,7 @@ import click
 from toolkit import __version__
 from toolkit.cli.common import CcmigGroup, global_options
 from toolkit.errors import CcmigError
-from toolkit.parallel import jobs
+from toolkit.parallel import jobs, keep_large_blocks_mapped
 from toolkit.text import one_line, printable
 
 #: Every top-level command: its name -> the module and the click object that
@@ -89,6 +89,8 @@ def cli() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The console script and ``python -m toolkit``: the process is ccmig's."""
+    keep_large_blocks_mapped()
     cli.main(args=argv, prog_name="ccmig")
 
 
