@@ -89,7 +89,7 @@ def proxy_inputs(params: dict[str, Any], profile: str,
     source also reads ``Get-EmailAddressPolicy`` (``types.policies``, plan
     ``blocked``). One session serves both and is closed on the way out.
     """
-    from toolkit.ccmail.directory import Directory
+    from toolkit.cli.prefetch import prefetched
     from toolkit.proxies.inventory import policy_types
     from toolkit.proxies.read import AD, LDAP_ATTRIBUTES, LDAP_FILTERS, LDIF_ATTRIBUTES
 
@@ -112,9 +112,10 @@ def proxy_inputs(params: dict[str, Any], profile: str,
         def source():
             return counting(read_ldif(params["ldif"], LDIF_ATTRIBUTES), "directory objects read")
     elif kind == "ldap":
-        from toolkit.exchange.ldap import read_ldap
 
-        def source():
+        def source():  # imported while a worker reads cc:Mail exports (prefetched)
+            from toolkit.exchange.ldap import read_ldap
+
             settings = ldap_settings(params, profile)
             return counting(read_ldap(settings, LDAP_FILTERS[dialect], LDAP_ATTRIBUTES[dialect]),
                             "directory objects read")
@@ -127,7 +128,9 @@ def proxy_inputs(params: dict[str, Any], profile: str,
         def source():
             return counting(exchange().iter_recipients(), "recipients read")
     dirs = params["ccmail_dirs"]
-    directory = Directory.from_args(dirs, params["ccmail_encoding"]) if dirs else None
+    # the last exports read by a forked worker meanwhile, as the audit's (cli/prefetch)
+    with prefetched(dirs, params["ccmail_encoding"], None, kind == "ldap") as read_directory:
+        directory = read_directory() if dirs else None
     try:
         yield ProxyInputs(source=source, dialect=dialect, directory=directory,
                           retire=tuple(params["retire"]),
