@@ -307,7 +307,7 @@ def in_heap(block):
     return False
 big = bytearray(8 << 20)  # mapped, then freed: glibc would raise its threshold to 8 MB
 del big
-print(in_heap(bytearray(300_000)), in_heap(bytearray(60_000)))
+print(in_heap(bytearray(2_000_000)), in_heap(bytearray(300_000)))
 """
 
 
@@ -316,7 +316,7 @@ def test_large_blocks_stay_mapped_after_a_larger_one_is_freed() -> None:
     and takes later large blocks from the heap, where a long-lived one pins
     the holes around it (pages a forked worker then copies): importing
     ``keep_large_blocks_mapped`` (the command line calls it) keeps the threshold at
-    128 KB; importing the library changes nothing. (A fresh process each:
+    1 MB; importing the library changes nothing. (A fresh process each:
     a block is taken from the heap's free chunks when one is large enough.)"""
     import subprocess
     import sys
