@@ -346,3 +346,24 @@ def test_packed_records_note_exactly_the_records_with_no_value():
         table = RecipientTable()
         table.extend(packed, [Kind.MAILBOX] * n, [None] * n)
         assert table.records == part
+
+
+def test_any_item_count_reads_back_as_set():
+    """Item counts are an ``array`` of 64-bit ints with -1 for "unknown":
+    a count past its range or below 0 (a library caller's, never a stats
+    file's) is kept beside it and reads back unchanged, and setting one
+    again replaces it."""
+    from toolkit.model import Kind, Recipient
+    from toolkit.storage.recipients import RecipientTable
+
+    counts = [None, 0, -1, -5, 2**70, 2**63 - 1, 7]
+    table = RecipientTable()
+    for c in counts:
+        table.append(Recipient("CN=a", Kind.MAILBOX, [], item_count=c))
+    assert [table[i].item_count for i in range(len(table))] == counts
+    copy = RecipientTable(table)
+    copy.set_item_count(2, None)
+    copy.set_item_count(4, 3)
+    copy.set_item_count(0, -2)
+    assert [copy[i].item_count for i in range(len(copy))] == [-2, 0, None, -5, 3, 2**63 - 1, 7]
+    assert [table[i].item_count for i in range(len(table))] == counts  # the original unchanged

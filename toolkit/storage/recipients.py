@@ -70,8 +70,8 @@ _TUPLE = "\x05\x05"
 # ~half with a character past ASCII.
 _ONE_BYTE = getsizeof("\xe9") - 1
 
-_NO_COUNT = -1  # an item count not known (the counts are never negative)
-_COUNT_MAX = (1 << 63) - 1  # larger counts are kept in RecipientTable._huge
+_NO_COUNT = -1  # an item count not known
+_COUNT_MAX = (1 << 63) - 1  # larger counts, and negative ones, are kept in RecipientTable._huge
 
 
 def _fold_each(texts: Iterable[str]) -> list[str]:
@@ -158,7 +158,7 @@ class RecipientTable(ValueSequence[Recipient]):
         self.kinds: list[Kind] = []
         self._subtypes: list[str | None] = []
         self._counts = array("q")  # _NO_COUNT: None
-        self._huge: dict[int, int] = {}  # counts past _COUNT_MAX
+        self._huge: dict[int, int] = {}  # counts past _COUNT_MAX or below 0
         self._exchange: dict[int, tuple[str, ...]] = {}  # few: PowerShell's answers
         self._frozen = False
         # with_values() until a write (False: this table itself)
@@ -229,7 +229,7 @@ class RecipientTable(ValueSequence[Recipient]):
         self._set_count(i, count)
 
     def _set_count(self, i: int, count: int | None) -> None:
-        if count is not None and count <= _COUNT_MAX:
+        if count is not None and 0 <= count <= _COUNT_MAX:
             self._counts[i] = count  # (IndexError past either end, as a list)
             if self._huge:
                 self._huge.pop(i % len(self._counts), None)
