@@ -562,7 +562,10 @@ def new_lazy_row(key: str, dn: str, kind: Kind, ccmail_name: str | None,
                  table: Sequence[Recipient], i: int) -> Row:
     """:func:`new_row` of an Exchange object whose ``recipient`` is
     ``table[i]``, made when first read (see :class:`_LazyRecipient`; a
-    table, not a bound method: one object fewer a row)."""
+    table, not a bound method: one object fewer a row). Written out beside
+    :func:`new_row` on purpose: calling ``new_row`` and then emptying the
+    ``recipient`` slot made the 10,000-people audit 17.8 M instructions
+    dearer (callgrind, +0.46%)."""
     row = _RowTwin()
     row.key = key
     row.dn = dn
