@@ -255,6 +255,32 @@ def test_background_computes_in_the_worker_while_the_caller_goes_on(two: None) -
     assert later() == (42, True)
 
 
+def test_background_worker_leaves_once_its_result_is_in_the_pipe(two: None) -> None:
+    """It does not wait for the caller to ask (it would hold a copy of
+    every page the caller writes meanwhile): it has exited, a zombie, long
+    before the result is read."""
+    import time
+
+    from toolkit.parallel import background
+
+    later = background(lambda: (os.getpid(), "x" * 300_000))
+    deadline = time.monotonic() + 20
+    pid = None
+    while time.monotonic() < deadline:
+        kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+        if kids:
+            pid = int(kids[-1])
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            if state == "Z":
+                break
+        time.sleep(0.01)
+    else:
+        pytest.fail(f"the worker {pid} is still running")
+    got, text = later()
+    assert got == pid and len(text) == 300_000
+    assert not Path(f"/proc/{pid}").exists()  # reaped
+
+
 def test_background_in_one_process_runs_at_once_and_raises_when_asked(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from toolkit.parallel import background

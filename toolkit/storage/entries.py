@@ -16,11 +16,90 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Collection, Iterable, Iterator
+from itertools import accumulate, chain, islice, repeat
+from operator import add
 
 from toolkit.model import NO_EXTRA, DirEntry, ValueSequence, entry_po, new_entry
 
 _NONE = -1  # "no line" / "no Messages" in the int columns
 NO_COUNT = _NONE  # "no Messages" in :meth:`EntryTable.add_columns`' counts
+
+
+class PackedStrings(ValueSequence[str]):
+    """Strings in order, kept as ONE string plus an array of each one's end
+    (``strings[i]`` is a slice of it, a new string each time): the entries'
+    names column.
+
+    Why not a list: at 100,000 people the exports hold ~145,000 names, kept
+    from the read to the last row. A string object is ~50 bytes beside its
+    characters (7 MB of headers here), and the rows' forked worker
+    (:mod:`toolkit.parallel`) copies every 4 KB page holding a name it reads,
+    since reading an object writes its reference count: measured page by
+    page, ~14 MB of name pages copied by a worker making half the rows. A
+    slice is the worker's own new object; the one string is only read.
+    Strings added are kept in ``_parts`` and joined on the next read."""
+
+    __slots__ = ("_ends", "_parts", "_text")
+    _noun = "strings"
+
+    def __init__(self, strings: Iterable[str] = ()) -> None:
+        self._text = ""
+        self._parts: list[str] = []  # added since the last read, joined then
+        self._ends = array("I")  # each string's end in the text
+        self.extend(list(strings))
+
+    def append(self, text: str) -> None:
+        ends = self._ends
+        ends.append((ends[-1] if ends else 0) + len(text))
+        self._parts.append(text)
+
+    def extend(self, strings: list[str]) -> None:
+        """Each of ``strings``, after these (one join, no call a string)."""
+        if strings:
+            ends = self._ends
+            ends.extend(islice(accumulate(map(len, strings), initial=ends[-1] if ends else 0),
+                               1, None))
+            self._parts.append("".join(strings))
+
+    def extend_packed(self, other: PackedStrings) -> None:
+        """Every string of ``other``, after these (its text taken whole)."""
+        base = self._ends[-1] if self._ends else 0
+        self._ends.extend(map(add, other._ends, repeat(base)) if base else other._ends)
+        self._parts.append(other.text())
+
+    def text(self) -> str:
+        """Every string, joined."""
+        if self._parts:
+            self._text = "".join([self._text, *self._parts])
+            self._parts = []
+        return self._text
+
+    def spans(self) -> Iterator[tuple[int, int]]:
+        """Each string's (start, end) in :meth:`text`."""
+        ends = self._ends
+        return zip(chain((0,), ends), ends)
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def _at(self, i: int) -> str:
+        text = self._text if not self._parts else self.text()
+        ends = self._ends
+        return text[ends[i - 1] if i else 0:ends[i]]
+
+    def __iter__(self) -> Iterator[str]:
+        text = self.text()
+        return (text[a:b] for a, b in self.spans())
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # the text and the ends, not a string each (a forked reader hands tables back)
+        return _packed_strings, (self.text(), self._ends)
+
+
+def _packed_strings(text: str, ends: array[int]) -> PackedStrings:
+    strings = PackedStrings()
+    strings._text, strings._ends = text, ends
+    return strings
 
 
 class DirFile:
@@ -56,15 +135,15 @@ class EntryTable(ValueSequence[DirEntry]):
     """cc:Mail entries in reading order; ``table[i]`` is a plain
     :class:`~toolkit.model.DirEntry` made when read (a new, equal value each
     time). Readers :meth:`add` what they parsed; :meth:`append` takes an
-    entry made by hand (a mock layer's). ``names`` and ``locns`` are columns
-    read by position."""
+    entry made by hand (a mock layer's). ``names`` (:class:`PackedStrings`)
+    and ``locns`` are columns read by position."""
 
     __slots__ = ("_addrs", "_comments", "_extras", "_lines", "_messages", "_plain_srcs",
                  "_srcs", "_wheres", "locns", "names")
     _noun = "entries"
 
     def __init__(self, entries: Iterable[DirEntry] = ()) -> None:
-        self.names: list[str] = []
+        self.names = PackedStrings()
         self.locns: list[str] = []
         self._srcs: list[DirFile] = []
         self._addrs: list[str] = []
@@ -110,7 +189,7 @@ class EntryTable(ValueSequence[DirEntry]):
         if extras:
             n = len(self.names)
             self._extras.update({n + k: v for k, v in extras.items()})
-        self.names += names
+        self.names.extend(names)
         self.locns += locns
         self._srcs += [src] * len(names)
         self._addrs += addrs
@@ -129,7 +208,8 @@ class EntryTable(ValueSequence[DirEntry]):
     def extend(self, other: EntryTable) -> None:
         """Every entry of ``other``, after these (a directory's files, one table)."""
         n = len(self.names)
-        for column, more in ((self.names, other.names), (self.locns, other.locns),
+        self.names.extend_packed(other.names)
+        for column, more in ((self.locns, other.locns),
                              (self._srcs, other._srcs), (self._addrs, other._addrs),
                              (self._comments, other._comments), (self._lines, other._lines),
                              (self._messages, other._messages)):
@@ -149,15 +229,15 @@ class EntryTable(ValueSequence[DirEntry]):
         """(position, location code, name, :meth:`po`) of each user entry
         (L, l, R or r), in order: what the index pass reads of every one
         (~144,000 at 100,000 people), without a :meth:`po` call each."""
-        names, srcs, addrs = self.names, self._srcs, self._addrs
-        for e, locn in enumerate(self.locns):
+        text, srcs, addrs = self.names.text(), self._srcs, self._addrs
+        for e, (locn, (a, b)) in enumerate(zip(self.locns, self.names.spans(), strict=True)):
             if locn in "LlRr":
                 src = srcs[e]
                 if locn in "Ll":
-                    yield e, locn, names[e], src.file_po
+                    yield e, locn, text[a:b], src.file_po
                 else:
                     addr = addrs[e]
-                    yield e, locn, names[e], src._first.get(addr) or src.first_word(addr)
+                    yield e, locn, text[a:b], src._first.get(addr) or src.first_word(addr)
 
     def po(self, i: int) -> str:
         """Where entry ``i`` sends mail (:attr:`DirEntry.po`), without making
@@ -220,7 +300,7 @@ class EntryTable(ValueSequence[DirEntry]):
         messages = self._messages[i]
         wheres = self._wheres  # empty unless entries were appended by hand
         where = wheres[i] if wheres and i in wheres else f"{src.file}:{self._lines[i]}"
-        return new_entry(self.names[i], self.locns[i], src.file_po, self._addrs[i],
+        return new_entry(self.names._at(i), self.locns[i], src.file_po, self._addrs[i],
                          self._comments[i], None if messages < 0 else messages,
                          self._extras.get(i, NO_EXTRA), where, src.path)
 
