@@ -77,7 +77,7 @@ class PackedStrings(ValueSequence[str]):
     def spans(self) -> Iterator[tuple[int, int]]:
         """Each string's (start, end) in :meth:`text`."""
         ends = self._ends
-        return zip(chain((0,), ends), ends)
+        return zip(chain((0,), ends), ends, strict=False)  # (the starts: one more)
 
     def __len__(self) -> int:
         return len(self._ends)
