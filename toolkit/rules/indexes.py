@@ -16,6 +16,8 @@ Key = tuple[str, str]  # a folded cc:Mail address: (folded name, folded PO)
 
 __all__ = ["AddressIndex", "Index", "Key"]
 
+_NOTHING: dict[str, Any] = {}  # AddressIndex.at of a PO with no address
+
 
 class AddressIndex:
     """(folded name, folded PO) -> items, read like :class:`Index`, stored as
@@ -55,6 +57,12 @@ class AddressIndex:
                 have.append(item)
             else:
                 dict.__setitem__(names, name, [have, item])
+
+    def at(self, po: str) -> dict[str, Any]:
+        """Folded name -> items at folded PO ``po``, read raw (one item bare,
+        several a list; do not change it): a pass over many names at few POs
+        looks each up without a call or a list."""
+        return self._by_po.get(po) or _NOTHING
 
     def __getitem__(self, key: Key) -> list[Any]:
         names = self._by_po.get(key[1])

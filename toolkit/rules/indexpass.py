@@ -213,18 +213,26 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
     by_address, by_primary_name, marks = feed.by_address, feed.by_primary_name, feed.marks
     mailbox = Kind.MAILBOX
 
-    def taken(key: Key) -> bool:
-        """Spec, *Which rows*: a mailbox has that valid address, or that name
-        as its primary's name (custom recipients never suppress the row)."""
-        kind = kinds.__getitem__  # `in` a map, not any(): no generator a call
-        return (mailbox in map(kind, by_address.get(key, ()))
-                or mailbox in map(kind, by_primary_name.get(key[0], ())))
+    def taken(here: Any, holders: Any) -> bool:
+        """Spec, *Which rows*: a mailbox has that valid address (``here``:
+        by_address's objects at the key, raw), or that name as its primary's
+        name (``holders``: by_primary_name's, raw); custom recipients never
+        suppress the row."""
+        for got in (here, holders):
+            if got is not None and (kinds[got] is mailbox if got.__class__ is int
+                                    else mailbox in map(kinds.__getitem__, got)):
+                return True
+        return False
 
     users_by_name = Index()
     local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
-    primaries = dict.get  # by_primary_name read raw: one holder bare, several a list
-    raw_get = dict.get  # users_by_name.add written out: 144,000 calls saved at 100,000 people
+    # The indexes are read raw below (one holder bare, several a list) and
+    # Index.add written out: ~144,000 user entries at 100,000 people, each
+    # call and list saved there is ~0.02 s of the pass, which runs alone.
+    raw_get = dict.get
     folded_pos: dict[str, str] = {}  # fold_po, without a call: few POs
+    addressed: dict[str, dict[str, Any]] = {}  # folded PO -> by_address's names at it
+    elsewhere, no_old = NAME_ELSEWHERE, NAME_ELSEWHERE | NO_OLD_THERE
     # Most cc:Mail user names are also an Exchange object's primary's name:
     # such an entry's folded name is keyed by the index's own string (at
     # 100,000 people 4 MB less at the peak; all of by_address's names cost
@@ -248,23 +256,34 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
         folded = folded_pos.get(po)
         if folded is None:
             folded = folded_pos[po] = fold_po(po)
+            addressed[folded] = by_address.at(folded)
         po = folded
-        holders = primaries(by_primary_name, name)
-        if holders is not None:  # the objects whose primary has this name
+        here = raw_get(addressed[po], name)  # objects with Name at that PO
+        holders = raw_get(by_primary_name, name)  # the objects whose primary has this name
+        if holders is not None:
             if po in x:
                 if holders.__class__ is not list:
                     marks[holders] &= ~UNREACHED
                 else:
                     for j in holders:
                         marks[j] &= ~UNREACHED
+            elif holders.__class__ is not list:  # the usual: one holder
+                marks[holders] |= (no_old if here is None else elsewhere if here == holders
+                                   or (here.__class__ is list and holders in here) else no_old)
             else:
-                here = by_address.get((name, po), ())  # objects with Name at that PO
-                for j in holders if holders.__class__ is list else (holders,):
-                    marks[j] |= NAME_ELSEWHERE if j in here else NAME_ELSEWHERE | NO_OLD_THERE
+                there = here if here.__class__ is list else () if here is None else (here,)
+                for j in holders:
+                    marks[j] |= elsewhere if j in there else no_old
         if locn in "Ll":
             key = (name, po)  # an L/l entry's PO is its file's
-            if key in local or not taken(key):
-                local.add(key, e)
+            have = raw_get(local, key)
+            if have is not None:
+                if have.__class__ is list:
+                    have.append(e)
+                else:
+                    local[key] = [have, e]
+            elif not taken(here, holders):
+                local[key] = e
     del canon, spelt
     for _, items in by_primary_name.several():
         for j in items:
