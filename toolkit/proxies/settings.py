@@ -77,9 +77,8 @@ class UserEntries(Mapping[str, tuple[DirEntry, ...]]):
     def _positions(self) -> Index:
         if self._index is None:
             index = Index()
-            names = self._table.names
-            for j in self._table.having(USER_LOCNS):
-                index.add(fold(names[j]), j)
+            for j, _locn, name, _po in self._table.user_entries():  # (USER_LOCNS' entries)
+                index.add(fold(name), j)
             self._index = index
         return self._index
 
