@@ -59,3 +59,17 @@ def test_an_entry_table_keeps_names_apart_from_their_entries_fields() -> None:
     assert [e.name for e in table] == ["A", "Bé", "C\u0142", "", "A", "Bé"]
     assert list(table) == [*entries, *entries[:2]]
     assert pickle.loads(pickle.dumps(table)) == table
+
+
+def test_a_table_extended_by_itself_holds_its_entries_twice() -> None:
+    """(As a list extended by itself does; the ends are made whole first.)"""
+    from toolkit.model import DirEntry
+
+    entries = [DirEntry(name, "L", "PO1", "", "", None, where=f"f:{n}")
+               for n, name in enumerate(["A", "Bé"])]
+    table = EntryTable(entries)
+    table.extend(table)
+    assert [e.name for e in table] == ["A", "Bé", "A", "Bé"]
+    column = PackedStrings(["x", "yz"])
+    column.extend_packed(column)
+    assert list(column) == ["x", "yz", "x", "yz"]

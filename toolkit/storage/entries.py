@@ -64,8 +64,11 @@ class PackedStrings(ValueSequence[str]):
     def extend_packed(self, other: PackedStrings) -> None:
         """Every string of ``other``, after these (its text taken whole)."""
         base = self._ends[-1] if self._ends else 0
-        self._ends.extend(map(add, other._ends, repeat(base)) if base else other._ends)
-        self._parts.append(other.text())
+        # made whole before extending: ``other`` may be this column (extend reads as it grows)
+        self._ends.extend(array("I", map(add, other._ends, repeat(base))) if base
+                          else other._ends)
+        more = other.text()  # (before naming _parts: text() replaces it)
+        self._parts.append(more)
 
     def text(self) -> str:
         """Every string, joined."""
