@@ -478,6 +478,12 @@ def test_address_index_reads_like_an_index():
         assert (key in packed) == (key in plain)
     assert "a" not in packed and len(packed) == len(plain) == 4
     assert dict(packed.shared()) == {("a", "po1"): [0, 3, 5]}
+    # at(): one PO's names read raw (one item bare, several a list), nothing for an unknown PO
+    assert dict(packed.at("po1")) == {"a": [0, 3, 5], "b": 1}
+    assert dict(packed.at("po2")) == {"a": 2} and dict(packed.at("nope")) == {}
+    for name, po in [*keys, ("z", "po1")]:
+        raw = packed.at(po).get(name)
+        assert plain[(name, po)] == ([] if raw is None else raw if isinstance(raw, list) else [raw])
 
 
 def test_rows_kept_by_a_runbook_stay_valid_after_the_inputs_change(analysis):
