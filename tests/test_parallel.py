@@ -263,13 +263,18 @@ def test_background_worker_leaves_once_its_result_is_in_the_pipe(two: None) -> N
 
     from toolkit.parallel import background
 
+    def children() -> set[int]:
+        return {int(c) for c in Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}"
+                                     "/children").read_text().split()}
+
+    before = children()  # (a fixture's server may be a child of this process too)
     later = background(lambda: (os.getpid(), "x" * 300_000))
     deadline = time.monotonic() + 20
     pid = None
     while time.monotonic() < deadline:
-        kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+        kids = children() - before
         if kids:
-            pid = int(kids[-1])
+            (pid,) = kids
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
             if state == "Z":
                 break
