@@ -363,9 +363,7 @@ class RecipientTable(ValueSequence[Recipient]):
         """Recipient ``i``'s DN and :func:`toolkit.storage.canonical_fields`
         of its values; None when a value is not canonical and valid (or a
         field held the separator): then only the recipient tells."""
-        d = self._texts[self._part[i]][self._start[i]:self._stop[i]]
-        if d == _TUPLE:
-            d = self._odd.get(i, d)
+        d = self._record(i)
         if d.__class__ is not str:
             return None
         dn, _, vals = d.split("\x05")  # type: ignore[union-attr]
@@ -373,9 +371,7 @@ class RecipientTable(ValueSequence[Recipient]):
         return None if fields is None else (dn, fields)
 
     def _at(self, i: int) -> Recipient:
-        d = self._texts[self._part[i]][self._start[i]:self._stop[i]]
-        if d == _TUPLE:
-            d = self._odd.get(i, d)
+        d = self._record(i)
         # Made once per row's facts (~90,000 at 100,000 people): the record is
         # split once here rather than by the three record_* readers.
         if d.__class__ is str:
@@ -385,9 +381,7 @@ class RecipientTable(ValueSequence[Recipient]):
             dn, ids, vals = d  # type: ignore[misc]
             values = tuple(unpack_values(vals) if vals.__class__ is str else vals)
         # identity fields decoded when first read: no audit row reads them
-        count = self._counts[i]
-        return new_lazy_recipient(dn, self.kinds[i], values, unpack_ids, ids,
-                                  count if count != _NO_COUNT else self._huge.get(i),
+        return new_lazy_recipient(dn, self.kinds[i], values, unpack_ids, ids, self.item_count(i),
                                   self._exchange.get(i), self._subtypes[i])
 
     def __iter__(self) -> Iterator[Recipient]:
