@@ -345,8 +345,8 @@ print(in_heap(bytearray(2_000_000)), in_heap(bytearray(300_000)))
 def test_large_blocks_stay_mapped_after_a_larger_one_is_freed() -> None:
     """glibc raises its mmap threshold when a large mapped block is freed
     and takes later large blocks from the heap, where a long-lived one pins
-    the holes around it (pages a forked worker then copies): importing
-    ``keep_large_blocks_mapped`` (the command line calls it) keeps the threshold at
+    the holes around it (pages a forked worker then copies): calling
+    ``keep_large_blocks_mapped`` (the command line does) keeps the threshold at
     1 MB; importing the library changes nothing. (A fresh process each:
     a block is taken from the heap's free chunks when one is large enough.)"""
     import subprocess

@@ -326,9 +326,9 @@ def test_records_joined_where_read_are_taken_as_they_are():
 
 
 def test_packed_records_note_exactly_the_records_with_no_value():
-    """packed_records finds the records with no value by searching the
-    joined string for two separators: an empty DN, a run of them, the last
-    one, a tuple record and a wide one do not fool it."""
+    """packed_records finds the records with no value by each record's last
+    character (the separator when it has none): an empty DN, a run of them,
+    the last one, a tuple record and a wide one do not fool it."""
     from toolkit.storage import pack_record, record_has_values
     from toolkit.storage.recipients import packed_records
 
