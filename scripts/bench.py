@@ -18,7 +18,8 @@ the measurements round by round and taking medians:
       retired, the same exports): no slower than (c),
 
 peak RSS of (b), (c) and (d) (``wait4`` of the child, plus a sampled sum over
-its process tree), optionally the 2N/N time ratio of (c) and (d)
+its process tree; the tree's PSS in one more, untimed, run each: sampling PSS
+costs the machine up to a second of wall a run, see ``run``), optionally the 2N/N time ratio of (c) and (d)
 (``--linearity``), and remote PowerShell: WSMan requests and wall time to
 read EmailAddresses and item counts of many identities from the mock
 Exchange endpoint, batched versus one request per identity.
@@ -184,7 +185,7 @@ TIME = shutil.which("time", path="/usr/bin:/bin")  # GNU time: an exact peak RSS
 
 
 def run(argv: list[str], env: dict[str, str] | None = None, count: bytes | None = None,
-        stdout: Path | None = None) -> Run:
+        stdout: Path | None = None, pss: bool = False) -> Run:
     """Run ``argv``; wall time, exit code, peak RSS. ``count``: count this byte
     string in stdout (streamed, so a large output never sits in memory).
     ``stdout``: the command writes its output to this file instead (nothing
@@ -196,8 +197,17 @@ def run(argv: list[str], env: dict[str, str] | None = None, count: bytes | None 
     is small, and ``%M`` is the command's own peak. Without GNU time, the
     peak of ``VmHWM`` sampled every 50 ms. ``tree_rss_mb``: the peak of the
     summed RSS of the command and its descendants, sampled every 50 ms;
-    ``tree_pss_mb`` the same for their PSS, the memory the tree really holds
-    (ccmig's forked worker shares its parent's pages: RSS counts them twice).
+    ``tree_pss_mb`` (only with ``pss``) the same for their PSS, the memory
+    the tree really holds (ccmig's forked worker shares its parent's pages:
+    RSS counts them twice).
+
+    Why PSS only when asked: the kernel makes a process's PSS by walking
+    every page it maps (``smaps_rollup``). Sampled every 50 ms beside a
+    100,000-people audit (~120 MB a process, three processes), that took
+    ~0.6-1.1 s of wall and 0.35-0.6 s of system CPU per run (session 13),
+    taken from the two cores the audit is bound by; reading ``VmRSS`` and
+    ``VmHWM`` costs ~0.04 s a run. So the timed rounds sample RSS only, and
+    :func:`memory_pass` runs each measurement once more, untimed, for PSS.
     """
     err = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     rss_file = tempfile.NamedTemporaryFile(suffix=".rss", delete=False)  # noqa: SIM115
@@ -218,7 +228,8 @@ def run(argv: list[str], env: dict[str, str] | None = None, count: bytes | None 
                 pids = pids[1:]  # not GNU time itself
             tree_peak = max(tree_peak, sum(_status_kb(p, "VmRSS:") for p in pids))
             hwm_peak = max([hwm_peak, *(_status_kb(p, "VmHWM:") for p in pids)])
-            pss_peak = max(pss_peak, sum(_pss_kb(p) for p in pids))
+            if pss:
+                pss_peak = max(pss_peak, sum(_pss_kb(p) for p in pids))
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -315,7 +326,7 @@ def ccmig_env(work: Path, password: str) -> dict[str, str]:
     return env
 
 
-def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]]:
+def measurements(s: Setup, work: Path) -> dict[str, Callable[..., dict[str, Any]]]:
     """name -> one timed run returning its numbers."""
     info = s.info
     search_filter = recipient_filter("ad", all_mailboxes=True)
@@ -335,13 +346,13 @@ def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]
             "-D", info.bind_dn, "-y", str(password_file), "-b", info.base_dn,
             "-E", "pr=1000/noprompt", search_filter, *attributes]
 
-    def ldapsearch(piped: bool) -> Callable[[], dict[str, Any]]:
+    def ldapsearch(piped: bool) -> Callable[..., dict[str, Any]]:
         """(a): to a file, as ccmig writes its report; ``piped``: through a
         pipe this process reads and counts while it runs (sessions 1-7)."""
         output = None if piped else work / f"ldapsearch-{s.people}.ldif"
 
-        def go() -> dict[str, Any]:
-            r = run(dump, count=b"\ndn:", stdout=output)
+        def go(pss: bool = False) -> dict[str, Any]:
+            r = run(dump, count=b"\ndn:", stdout=output, pss=pss)
             if output is not None:
                 output.unlink()
             # -LLL: the first "dn:" opens the output, every other one follows a line break
@@ -350,40 +361,40 @@ def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]
 
         return go
 
-    def bare() -> dict[str, Any]:
+    def bare(pss: bool = False) -> dict[str, Any]:
         cfg = {"url": info.url, "bind_dn": info.bind_dn, "password": info.password,
                "base_dn": info.base_dn, "filter": search_filter, "attributes": attributes}
-        r = run([py, "-c", BARE_LDAP3, json.dumps(cfg)])
+        r = run([py, "-c", BARE_LDAP3, json.dumps(cfg)], pss=pss)
         out = json.loads(r.stdout)
         if out["result"] != 0:
             raise SystemExit(f"bench: bare ldap3 search ended with result {out['result']}")
         return {"seconds": r.seconds, "entries": out["entries"], "peak_rss_mb": r.peak_rss_mb,
                 "tree_rss_mb": r.tree_rss_mb, "tree_pss_mb": r.tree_pss_mb}
 
-    def audit(kind: str, jobs: str | None = None) -> Callable[[], dict[str, Any]]:
+    def audit(kind: str, jobs: str | None = None) -> Callable[..., dict[str, Any]]:
         """``ccmig audit`` over LDAP or from the LDIF; ``jobs``: CCMIG_JOBS
         (None: ccmig's default, a forked worker where it can)."""
         output = work / f"audit-{kind}-{s.people}{'-jobs' + jobs if jobs else ''}.json"
         source = ldap_args if kind == "ldap" else ["--ldif", str(s.org / "org.ldif")]
         run_env = env if jobs is None else {**env, "CCMIG_JOBS": jobs}
 
-        def go() -> dict[str, Any]:
+        def go(pss: bool = False) -> dict[str, Any]:
             r = run([py, "-m", "toolkit", "-q", "audit", *source, *common, "-o", str(output)],
-                    env=run_env)
+                    env=run_env, pss=pss)
             return {"seconds": r.seconds, "exit_code": r.code, "peak_rss_mb": r.peak_rss_mb,
                     "tree_rss_mb": r.tree_rss_mb, "tree_pss_mb": r.tree_pss_mb,
                     "output": str(output)}
 
         return go
 
-    def proxies_audit() -> dict[str, Any]:
+    def proxies_audit(pss: bool = False) -> dict[str, Any]:
         """``ccmig proxies audit`` over LDAP with the same exports (read and
         indexed as the audit reads them); X400, on nearly every person, retired."""
         output = work / f"proxies-audit-ldap-{s.people}.json"
         retire = [a for t in PROXY_RETIRE for a in ("--retire", t)]
         exports = [a for path in s.ccmail for a in ("--ccmail-dir", path)]
         r = run([py, "-m", "toolkit", "-q", "proxies", "audit", *ldap_args, *exports, *retire,
-                 "--format", "json", "--fail-on", "never", "-o", str(output)], env=env)
+                 "--format", "json", "--fail-on", "never", "-o", str(output)], env=env, pss=pss)
         with open(output, encoding="utf-8") as fh:
             rows = len(json.load(fh))
         return {"seconds": r.seconds, "exit_code": r.code, "peak_rss_mb": r.peak_rss_mb,
@@ -426,7 +437,7 @@ def measurements(s: Setup, work: Path) -> dict[str, Callable[[], dict[str, Any]]
             "reader_1": partitions(1), "reader_2x": partitions(2)}
 
 
-def rounds(tasks: dict[str, Callable[[], dict[str, Any]]], repeat: int,
+def rounds(tasks: dict[str, Callable[..., dict[str, Any]]], repeat: int,
            only: list[str] | None = None, log: Callable[[str], None] = print
            ) -> dict[str, list[dict[str, Any]]]:
     """Every task ``repeat`` times, interleaved, the order rotated each round."""
@@ -440,6 +451,41 @@ def rounds(tasks: dict[str, Callable[[], dict[str, Any]]], repeat: int,
             log(f"  round {r + 1}/{repeat} {name:16s} {result['seconds']:8.2f} s"
                 + (f"  {result['peak_rss_mb']:6.0f} MB" if "peak_rss_mb" in result else ""))
     return results
+
+
+# The measurements whose process trees' PSS is reported (see run(): sampled
+# in one untimed run each, after the timed rounds).
+MEMORY = ("ldap3_bare", "audit_ldap", "audit_ldap_1job", "audit_ldif", "proxies_audit_ldap")
+
+
+def memory_pass(tasks: dict[str, Callable[..., dict[str, Any]]],
+                only: list[str] | None = None, log: Callable[[str], None] = print
+                ) -> dict[str, dict[str, Any]]:
+    """One more run of each of :data:`MEMORY`'s measurements, with PSS sampled;
+    its time is kept apart (``memory_run_s``), never in the medians."""
+    out = {}
+    for name in MEMORY:
+        if name in tasks and (only is None or name in only):
+            result = tasks[name](pss=True)
+            out[name] = result
+            log(f"  memory    {name:16s} {result['seconds']:8.2f} s"
+                f"  {result['tree_pss_mb']:6.0f} MB PSS")
+    return out
+
+
+def with_memory(summary: dict[str, Any], mem: dict[str, Any] | None) -> dict[str, Any]:
+    """``summary`` with the PSS of its memory run (and that run's own peaks)."""
+    if mem is None:
+        summary.pop("tree_pss_mb", None)
+        summary.pop("tree_pss_mb_runs", None)
+        return summary
+    summary["tree_pss_mb"] = round(mem["tree_pss_mb"], 1)
+    summary.pop("tree_pss_mb_runs", None)
+    summary["memory_run_s"] = round(mem["seconds"], 4)
+    for key in ("peak_rss_mb", "tree_rss_mb"):
+        if key in summary:
+            summary[key] = round(max(summary[key], mem[key]), 1)
+    return summary
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -654,7 +700,9 @@ def main(argv: list[str] | None = None) -> int:
         tasks = measurements(s, work)
         log("bench: measuring")
         results = rounds(tasks, repeat, log=log)
-        m = {name: summarise(runs) for name, runs in results.items()}
+        memory = memory_pass(tasks, log=log)
+        m = {name: with_memory(summarise(runs), memory.get(name))
+             for name, runs in results.items()}
         ldif_output = results["audit_ldif"][-1]["output"]
         rows, equal = same_rows(results["audit_ldap"][-1]["output"], ldif_output)
         if not equal:
@@ -688,9 +736,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.linearity:
             log(f"bench: linearity: {2 * people} people")
             s2 = build(work, 2 * people, args.seed, stack)
-            results2 = rounds(measurements(s2, work), repeat,
-                              only=["audit_ldap", "audit_ldif"], log=log)
-            m2 = {name: summarise(runs) for name, runs in results2.items()}
+            tasks2 = measurements(s2, work)
+            results2 = rounds(tasks2, repeat, only=["audit_ldap", "audit_ldif"], log=log)
+            memory2 = memory_pass(tasks2, only=["audit_ldap", "audit_ldif"], log=log)
+            m2 = {name: with_memory(summarise(runs), memory2.get(name))
+                  for name, runs in results2.items()}
             report["linearity"] = {
                 "people": 2 * people, "measurements": m2,
                 "audit_ldap_ratio": round(m2["audit_ldap"]["median_s"] / c, 3),

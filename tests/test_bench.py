@@ -59,6 +59,10 @@ def test_quick_bench_reports_every_measurement(tmp_path):
         assert 10 < m[name]["peak_rss_mb"] < 2000, name  # a Python process, not a stray number
         # what the process tree holds: at least one interpreter, at most every RSS summed
         assert 10 < m[name]["tree_pss_mb"] <= m[name]["tree_rss_mb"] + 1, name
+        # ... sampled in a run of its own, kept out of the timed runs' median
+        assert m[name]["memory_run_s"] > 0 and len(m[name]["runs_s"]) == 1, name
+    # PSS is sampled in the memory runs only (it costs the timed runs CPU)
+    assert "tree_pss_mb" not in m["ldapsearch"] and "memory_run_s" not in m["ldapsearch"]
     assert m["audit_ldap"]["exit_code"] == m["audit_ldif"]["exit_code"] == 0
     assert m["audit_ldap_1job"]["exit_code"] == 0
     # the proxies audit ran on the same organisation and found the retired values
