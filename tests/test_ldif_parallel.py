@@ -101,7 +101,14 @@ def test_a_version_line_is_read_as_far_apart_as_read_ldif_reads_it(tmp_path, mon
     cases = [record * 5 + "version: 1\n" + record * 5,  # first one late: accepted
              "version: 1\n" + record * 5 + "version: 1\n" + record,  # a second one: refused
              "v-attr: x\n\n" + record * 3 + "version: 1\n" + record,  # v lines that are no version
-             record + "# c\nVersion: 1\n" + record * 4 + "version: 1\n" + record]
+             record + "# c\nVersion: 1\n" + record * 4 + "version: 1\n" + record,
+             # first, after comments (one folded): later blocks are not searched
+             "# a\n# b\n  b2\nversion: 1\n\n" + record * 5 + "version: 1\n" + record,
+             "# a\r\nVERSION: 1\r\n\r\n" + record * 5 + "v-attr: x\n\n" + record,
+             "version: 2\n\n" + record * 5 + "version: 1\n" + record,  # an error first
+             "version:: MQ==\n\n" + record * 5 + "version: 1\n" + record,  # not a version line
+             "version:< file:///x\n\n" + record * 3,
+             "# a\n\nversion: 1\n\n" + record * 5 + "version: 1\n" + record]
     for text in cases:
         path = tmp_path / "v.ldif"
         path.write_text(text, encoding="utf-8")
@@ -111,6 +118,23 @@ def test_a_version_line_is_read_as_far_apart_as_read_ldif_reads_it(tmp_path, mon
             assert _outcome(LdifChunks(path)) == expected, (size, text)
     assert _outcome(read_ldif(tmp_path / "v.ldif"))[-1][0] == "error"
 
+
+def test_a_version_line_first_is_seen_by_every_later_chunk(tmp_path, monkeypatch):
+    """A ``version:`` line first in the file (after comments) is accepted or
+    refused before any other block is read, so every later chunk says one was
+    seen, without searching its block (``_version_first``); a block of any
+    other start says nothing until a later block holds a v line (here none does)."""
+    record = "dn: CN=a,DC=x\ncn: a\n\n"
+    monkeypatch.setattr(ldif, "_BLOCK", 40)
+    for head, seen in [("# c\n#  d\n e\nVersion: 1\n\n", True), ("version: 1\n\n", True),
+                       ("version:: MQ==\n\n", False), ("# c\n\nversion: 1\n\n", False),
+                       ("cn: x\nversion: 1\n\n", False), ("", False)]:
+        path = tmp_path / "v.ldif"
+        path.write_text(head + record * 6, encoding="utf-8")
+        chunks = list(LdifChunks(path).chunks())
+        assert len(chunks) > 2
+        assert chunks[0][4] is False
+        assert all(c[4] is seen for c in chunks[1:]), head
 
 def test_small_and_utf16_files_are_read_as_before(tmp_path, monkeypatch):
     path = tmp_path / "x.ldif"
