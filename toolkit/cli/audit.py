@@ -11,6 +11,7 @@ from toolkit.audit import read_recipients, run_audit
 from toolkit.cli.common import (
     CcmigCommand,
     exit_code,
+    finished,
     global_options,
     open_output,
     output_options,
@@ -61,7 +62,7 @@ def audit(ctx: click.Context, fmt: str, output: str | None, fail_on: str,
     rows = filter_rows(rows, post_offices, statuses)
     with open_output(output) as out:
         write_rows(rows, fmt, out, fields)
-    return exit_code(rows, fail_on)
+    return finished(exit_code(rows, fail_on))  # (the analysis is not freed object by object)
 
 
 def suggest(rows: Sequence[Row], ident: str, most: int = 3) -> str:

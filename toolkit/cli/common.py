@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -359,3 +360,32 @@ def exit_code(rows: Sequence[Row], fail_on: str) -> int:
     else:
         worst = max((SEVERITY_RANK[f.severity] for r in rows for f in r.findings), default=0)
     return 1 if worst >= threshold else 0
+
+
+#: Set by :func:`toolkit.cli.main.main`: this process is ccmig's own (the
+#: console script, ``python -m toolkit``), not a runbook's ``run()`` or a
+#: test's CliRunner, which go on after the command.
+OWN_PROCESS = False
+
+
+def finished(code: int) -> int:
+    """A command's last step, once all it writes is written and closed: in
+    ccmig's own process (:data:`OWN_PROCESS`) with no other thread, the
+    process ends here with ``code``, its heap left to the system; else
+    ``code`` is returned as usual.
+
+    Why: at 100,000 people the objects an audit still holds are freed one by
+    one when the command returns (~0.12 s; ``proxies audit``: ~0.4 s, a
+    tenth of its run), to no one's benefit - the process ends right after.
+    So, as mypy does (``util.hard_exit``), stdout and stderr are flushed (a
+    closed pipe raises here, as at a normal exit), logging is shut down (its
+    handlers flushed and closed: ``--log-file``) and ``os._exit`` ends the
+    process. Call it with every output closed: no finaliser or ``atexit``
+    function runs after it (ccmig registers none; logging's is called here).
+    """
+    if not OWN_PROCESS or threading.active_count() > 1:
+        return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)

@@ -10,6 +10,7 @@ import sys
 import click
 
 from toolkit import __version__
+from toolkit.cli import common
 from toolkit.cli.common import CcmigGroup, global_options
 from toolkit.errors import CcmigError
 from toolkit.parallel import jobs, keep_large_blocks_mapped
@@ -91,6 +92,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """The console script and ``python -m toolkit``: the process is ccmig's."""
     keep_large_blocks_mapped()
+    common.OWN_PROCESS = True  # commands may end the process when done (common.finished)
     cli.main(args=argv, prog_name="ccmig")
 
 
