@@ -220,25 +220,28 @@ def duplicate_proxy(ctx: Context, i: int) -> ProxyFinding | None:
     keys = ctx.sharing.get(i)
     if keys is None:  # no value of it is on another object
         return None
-    obj = ctx.objects[i]
+    objects, by_value = ctx.objects, ctx.by_value
     clashes = []
-    seen: set[Key] = set()
-    for v, key in zip(obj.values, keys, strict=True):  # key: v.same_key
-        if key is None or key in seen:
+    seen = None  # the shared keys named so far (a value twice on this object: named once)
+    for v, key in zip(objects[i].values, keys, strict=True):  # key: v.same_key
+        if key is None:
             continue
-        seen.add(key)
-        holders = ctx.by_value[key]
-        if len(holders) == 1:  # this object alone
+        holders = by_value[key]  # distinct objects, this one among them
+        if len(holders) == 1:  # this object alone (most values: one look-up each)
             continue
-        others = [j for j in holders if j != i]
-        if others:
-            names = ", ".join(describe(ctx.objects[j]) for j in others)  # sorted by key
-            clashes.append(f"'{v.text}' is also on {names}")
+        if seen is None:
+            seen = {key}
+        elif key in seen:
+            continue
+        else:
+            seen.add(key)
+        names = ", ".join([describe(objects[j]) for j in holders if j != i])  # sorted by key
+        clashes.append(f"'{v.text}' is also on {names}")
     if not clashes:
         return None
     return finding(
         "duplicate-proxy",
-        f"{describe(obj)}: " + "; ".join(clashes),
+        f"{describe(objects[i])}: " + "; ".join(clashes),
         "Decide which object keeps each address and remove it from the others: Exchange "
         "bounces mail to a duplicated address (5.1.4) and Entra Connect refuses duplicate "
         "SMTP proxies.",
