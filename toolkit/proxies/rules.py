@@ -48,7 +48,9 @@ class Context:
 
     objects: tuple[ProxyObject, ...]
     settings: ProxySettings
-    by_value: dict[Key, list[int]]  # *the same* value -> objects carrying it (ascending)
+    # *the same* value -> the objects carrying it: one bare, several in a list
+    # (ascending); read it through carriers()
+    by_value: dict[Key, int | list[int]]
     # the objects carrying a value some other object carries too, each with its
     # values' keys (None: no type) as build folded them: duplicate-proxy reads
     # only these, and does not fold again (most objects share none)
@@ -60,7 +62,11 @@ class Context:
     @classmethod
     def build(cls, objects: Iterable[ProxyObject], settings: ProxySettings) -> Context:
         ordered = tuple(sorted(objects, key=_ORDER))
-        index: dict[Key, list[int]] = {}
+        # One object's position stored bare, not a list a key: nearly every value
+        # is on one object (at 100,000 people ~300,000 keys: a list each cost
+        # ~20 MB and a fifth of this pass, which runs alone).
+        index: dict[Key, int | list[int]] = {}
+        keep = index.setdefault
         keys_of: list[list[Key | None]] = []
         for i, obj in enumerate(ordered):
             # v.same_key written out (one call a value less): type, folded address
@@ -68,14 +74,21 @@ class Context:
             keys_of.append(keys)
             for key in keys:
                 if key is not None:
-                    holders = index.get(key)
-                    if holders is None:
-                        index[key] = [i]
-                    elif holders[-1] != i:
-                        holders.append(i)
-        sharing = {i: keys_of[i] for holders in index.values() if len(holders) > 1
-                   for i in holders}
+                    have = keep(key, i)
+                    if have is not i:  # (i itself: this object's key, filed already)
+                        if have.__class__ is not list:
+                            index[key] = [have, i]  # type: ignore[list-item]
+                        elif have[-1] != i:  # type: ignore[index]
+                            have.append(i)  # type: ignore[union-attr]
+        sharing = {i: keys_of[i] for holders in index.values() if holders.__class__ is list
+                   for i in holders}  # type: ignore[union-attr]
         return cls(ordered, settings, index, sharing)
+
+    def carriers(self, key: Key) -> list[int]:
+        """The objects carrying the value of ``key``, ascending (``key`` must be
+        one of theirs)."""
+        have = self.by_value[key]
+        return have if have.__class__ is list else [have]  # type: ignore[list-item,return-value]
 
 
 _ORDER = attrgetter("key", "dn")  # rows by key (then DN): the lambda's tuple, made in C
@@ -227,7 +240,7 @@ def duplicate_proxy(ctx: Context, i: int) -> ProxyFinding | None:
         if key is None:
             continue
         holders = by_value[key]  # distinct objects, this one among them
-        if len(holders) == 1:  # this object alone (most values: one look-up each)
+        if holders.__class__ is not list:  # this object alone (most values: one look-up each)
             continue
         if seen is None:
             seen = {key}
@@ -235,7 +248,7 @@ def duplicate_proxy(ctx: Context, i: int) -> ProxyFinding | None:
             continue
         else:
             seen.add(key)
-        names = ", ".join([describe(objects[j]) for j in holders if j != i])  # sorted by key
+        names = ", ".join([describe(objects[j]) for j in holders if j != i])  # type: ignore[union-attr]
         clashes.append(f"'{v.text}' is also on {names}")
     if not clashes:
         return None
