@@ -196,6 +196,9 @@ def test_fast_evaluation_is_the_plain_one(org):
     assert rows == evaluate(objects, proxy_settings, RULES)  # every rule called
     assert set(active_rules(proxy_settings)) <= set(RULES)
     ctx = Context.build(objects, proxy_settings)
+    # by key, then DN, then as read ("CN=Same" and "cn=same" fold alike)
+    assert list(map(id, ctx.objects)) == list(map(id, sorted(objects,
+                                                             key=lambda o: (o.key, o.dn))))
     for i, obj in enumerate(ctx.objects):
         keys = [v.same_key for v in obj.values]
         if i in ctx.sharing:

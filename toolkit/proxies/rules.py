@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from operator import attrgetter
 
 from toolkit.ccmail.address import parse
@@ -61,7 +62,12 @@ class Context:
 
     @classmethod
     def build(cls, objects: Iterable[ProxyObject], settings: ProxySettings) -> Context:
-        ordered = tuple(sorted(objects, key=_ORDER))
+        # by key, ties by DN: sorted by the key alone (strings: the sort's fast
+        # compare, ~0.04 s less at 100,000 people), by both only when two
+        # keys are equal (DNs that fold alike)
+        ordered = sorted(objects, key=_KEY)
+        if any(a.key == b.key for a, b in pairwise(ordered)):
+            ordered.sort(key=_ORDER)  # (stable: equal keys and DNs stay in read order)
         # One object's position stored bare, not a list a key: nearly every value
         # is on one object (at 100,000 people ~300,000 keys: a list each cost
         # ~20 MB and a fifth of this pass, which runs alone).
@@ -82,7 +88,7 @@ class Context:
                             have.append(i)  # type: ignore[union-attr]
         sharing = {i: keys_of[i] for holders in index.values() if holders.__class__ is list
                    for i in holders}  # type: ignore[union-attr]
-        return cls(ordered, settings, index, sharing)
+        return cls(tuple(ordered), settings, index, sharing)
 
     def carriers(self, key: Key) -> list[int]:
         """The objects carrying the value of ``key``, ascending (``key`` must be
@@ -92,6 +98,7 @@ class Context:
 
 
 _ORDER = attrgetter("key", "dn")  # rows by key (then DN): the lambda's tuple, made in C
+_KEY = attrgetter("key")
 
 
 def finding(code: str, message: str, action: str) -> ProxyFinding:
