@@ -70,7 +70,7 @@ class Context:
             ordered.sort(key=_ORDER)  # (stable: equal keys and DNs stay in read order)
         # One object's position stored bare, not a list a key: nearly every value
         # is on one object (at 100,000 people ~300,000 keys: a list each cost
-        # ~20 MB and a fifth of this pass, which runs alone).
+        # ~20 MB, own RSS 303.5 -> 282.2 MB).
         index: dict[Key, int | list[int]] = {}
         keep = index.setdefault
         keys_of: list[list[Key | None]] = []
