@@ -31,7 +31,7 @@ temporary directory that is removed afterwards (``--keep`` keeps it).
     scripts/bench                      # N=100000, 3 rounds
     scripts/bench -n 20000 --repeat 5 --json bench.json
     scripts/bench --quick              # small N for CI
-    scripts/bench --linearity          # also 2N (slow: a second org and slapd)
+    scripts/bench --linearity          # also 2N, in the same rounds (a second org and slapd)
 """
 
 from __future__ import annotations
@@ -453,6 +453,8 @@ def rounds(tasks: dict[str, Callable[..., dict[str, Any]]], repeat: int,
     return results
 
 
+TWICE = "_2n"  # a measurement's name at 2N people, in the rounds (--linearity)
+
 # The measurements whose process trees' PSS is reported (see run(): sampled
 # in one untimed run each, after the timed rounds).
 MEMORY = ("ldap3_bare", "audit_ldap", "audit_ldap_1job", "audit_ldif", "proxies_audit_ldap")
@@ -636,6 +638,9 @@ def table(report: dict[str, Any]) -> str:
         lin = report["linearity"]
         lines.append(f"{'2N/N audit over LDAP':32s}{lin['audit_ldap_ratio']:10.2f}")
         lines.append(f"{'2N/N audit --ldif':32s}{lin['audit_ldif_ratio']:10.2f}")
+        for name in ("audit_ldap", "audit_ldif"):
+            pairs = ", ".join(f"{r:.2f}" for r in lin[f"{name}_pairs"])
+            lines.append(f"{'  round by round, ' + name:32s}  {pairs}")
     if "powershell" in report:
         ps = report["powershell"]
         for label, p in ps.items():
@@ -698,9 +703,23 @@ def main(argv: list[str] | None = None) -> int:
         log(f"bench: generating {people} people and loading slapd in {work}")
         s = build(work, people, args.seed, stack)
         tasks = measurements(s, work)
+        twice: dict[str, Callable[..., dict[str, Any]]] = {}
+        if args.linearity:
+            # 2N is measured in the same rounds, each run right after its N run:
+            # the machine's speed drifts by up to a third within an hour, and
+            # 2N's rounds run after all of N's would put that drift into the ratio
+            log(f"bench: linearity: generating {2 * people} people and loading slapd")
+            tasks2 = measurements(build(work, 2 * people, args.seed, stack), work)
+            twice = {"audit_ldap": tasks2["audit_ldap"], "audit_ldif": tasks2["audit_ldif"]}
+            tasks = {k: v for name, task in tasks.items()
+                     for k, v in [(name, task), *([(name + TWICE, twice[name])]
+                                                  if name in twice else [])]}
         log("bench: measuring")
         results = rounds(tasks, repeat, log=log)
         memory = memory_pass(tasks, log=log)
+        m2 = {name: with_memory(summarise(results.pop(name + TWICE)),
+                                memory_pass(twice, only=[name], log=log).get(name))
+              for name in twice}
         m = {name: with_memory(summarise(runs), memory.get(name))
              for name, runs in results.items()}
         ldif_output = results["audit_ldif"][-1]["output"]
@@ -734,17 +753,13 @@ def main(argv: list[str] | None = None) -> int:
                                                           / m["reader_1"]["median_s"], 3),
                             "reader_1 / ldap3_bare": round(m["reader_1"]["median_s"] / b, 3)}
         if args.linearity:
-            log(f"bench: linearity: {2 * people} people")
-            s2 = build(work, 2 * people, args.seed, stack)
-            tasks2 = measurements(s2, work)
-            results2 = rounds(tasks2, repeat, only=["audit_ldap", "audit_ldif"], log=log)
-            memory2 = memory_pass(tasks2, only=["audit_ldap", "audit_ldif"], log=log)
-            m2 = {name: with_memory(summarise(runs), memory2.get(name))
-                  for name, runs in results2.items()}
             report["linearity"] = {
                 "people": 2 * people, "measurements": m2,
                 "audit_ldap_ratio": round(m2["audit_ldap"]["median_s"] / c, 3),
                 "audit_ldif_ratio": round(m2["audit_ldif"]["median_s"] / d, 3),
+                # each round's 2N run over the N run just before it: the drift left out
+                **{f"{name}_pairs": [round(b2 / b1, 3) for b1, b2 in zip(
+                    m[name]["runs_s"], m2[name]["runs_s"], strict=True)] for name in m2},
             }
         if not args.no_powershell:
             log("bench: PowerShell")

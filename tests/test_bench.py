@@ -95,6 +95,37 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     assert "target proxies_audit_ldap / audit_ldap" in proc.stdout
 
 
+def test_linearity_measures_2n_in_the_same_rounds(tmp_path):
+    """--linearity: each 2N run right after its N run, in every round (the
+    machine's drift stays out of the ratio), its PSS in a memory run of its
+    own, and the ratio round by round."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [str(ROOT / "scripts" / "bench"), "--quick", "-n", "600", "--repeat", "2",
+         "--linearity", "--no-powershell", "--json", str(out)],
+        capture_output=True, text=True, timeout=900,
+        env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "HOME": str(tmp_path),
+             "LANG": "C.UTF-8", "PYTHON": sys.executable},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(out.read_text(encoding="utf-8"))
+    runs = [line.split()[2] for line in proc.stderr.splitlines() if line.startswith("  round ")]
+    for name in ("audit_ldap", "audit_ldif"):
+        at = [n for n, run in enumerate(runs) if run == name]
+        assert len(at) == 2 and all(runs[n + 1] == name + "_2n" for n in at), runs
+    assert "audit_ldap_2n" not in report["measurements"]
+    lin = report["linearity"]
+    assert lin["people"] == 1200
+    for name in ("audit_ldap", "audit_ldif"):
+        twice, once = lin["measurements"][name], report["measurements"][name]
+        assert len(twice["runs_s"]) == 2 and twice["tree_pss_mb"] > 10
+        assert lin[f"{name}_pairs"] == [round(b / a, 3) for a, b in
+                                        zip(once["runs_s"], twice["runs_s"], strict=True)]
+        assert lin[f"{name}_ratio"] == round(twice["median_s"] / once["median_s"], 3)
+    assert report["targets"]["linearity_2n_over_n"]["met"] is not None
+    assert "round by round, audit_ldif" in proc.stdout
+
+
 # --------------------------------------------------------------------------- fast paths
 # The speed-ups of issue 6 read the common case a quicker way and hand anything
 # unusual to the exact (original) code. These check, on random and hostile
