@@ -19,8 +19,9 @@ the measurements round by round and taking medians:
 
 peak RSS of (b), (c) and (d) (``wait4`` of the child, plus a sampled sum over
 its process tree; the tree's PSS in one more, untimed, run each: sampling PSS
-costs the machine up to a second of wall a run, see ``run``), optionally the 2N/N time ratio of (c) and (d)
-(``--linearity``), and remote PowerShell: WSMan requests and wall time to
+costs the machine up to a second of wall a run, see ``run``), optionally the
+2N/N time ratio of (c) and (d) (``--linearity``: 2N in the same rounds, each
+run right after its N run), and remote PowerShell: WSMan requests and wall time to
 read EmailAddresses and item counts of many identities from the mock
 Exchange endpoint, batched versus one request per identity.
 

@@ -385,7 +385,8 @@ def finished(code: int) -> int:
     """
     if not OWN_PROCESS or threading.active_count() > 1:
         return code
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:  # (None: a process started without them)
+            stream.flush()
     logging.shutdown()
     os._exit(code)
