@@ -438,20 +438,53 @@ def measurements(s: Setup, work: Path) -> dict[str, Callable[..., dict[str, Any]
             "reader_1": partitions(1), "reader_2x": partitions(2)}
 
 
+PROBE_LOOPS = 1_500_000  # ~0.1 s of one core on this project's machines
+
+
+def speed_probe(loops: int = PROBE_LOOPS) -> float:
+    """Wall seconds a fixed pure-Python loop takes in this process now.
+
+    Why: this project's machines are shared, and their speed moves by a
+    quarter within seconds and by a third within minutes (docs/performance.md,
+    session 14: the same loop took 0.158-0.273 s in one minute, the same
+    audit 3.97-5.76 s in one sequence). :func:`rounds` runs this before every
+    timed run, so a report says how fast the machine was around each number
+    instead of leaving a reader to guess. It measures, it corrects nothing:
+    no median is divided by it."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(loops):
+        total += i * i
+    return time.perf_counter() - start
+
+
 def rounds(tasks: dict[str, Callable[..., dict[str, Any]]], repeat: int,
-           only: list[str] | None = None, log: Callable[[str], None] = print
-           ) -> dict[str, list[dict[str, Any]]]:
-    """Every task ``repeat`` times, interleaved, the order rotated each round."""
+           only: list[str] | None = None, log: Callable[[str], None] = print,
+           probe: Callable[[], float] = speed_probe) -> dict[str, list[dict[str, Any]]]:
+    """Every task ``repeat`` times, interleaved, the order rotated each round;
+    each run's result has ``probe_s``, :func:`speed_probe` just before it."""
     names = [n for n in tasks if only is None or n in only]
     results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     for r in range(repeat):
         order = names[r % len(names):] + names[:r % len(names)]
         for name in order:
+            before = probe()
             result = tasks[name]()
+            result["probe_s"] = before
             results[name].append(result)
             log(f"  round {r + 1}/{repeat} {name:16s} {result['seconds']:8.2f} s"
-                + (f"  {result['peak_rss_mb']:6.0f} MB" if "peak_rss_mb" in result else ""))
+                + (f"  {result['peak_rss_mb']:6.0f} MB" if "peak_rss_mb" in result else "")
+                + f"  (probe {before:.3f} s)")
     return results
+
+
+def machine_speed(results: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The spread of every timed run's :func:`speed_probe`: slowest over fastest
+    says how far the machine's speed moved during the measurements."""
+    probes = sorted(r["probe_s"] for runs in results.values() for r in runs)
+    return {"loops": PROBE_LOOPS, "runs": len(probes), "min_s": round(probes[0], 4),
+            "median_s": round(median(probes), 4), "max_s": round(probes[-1], 4),
+            "max_over_min": round(probes[-1] / probes[0], 3)}
 
 
 TWICE = "_2n"  # a measurement's name at 2N people, in the rounds (--linearity)
@@ -491,6 +524,8 @@ def with_memory(summary: dict[str, Any], mem: dict[str, Any] | None) -> dict[str
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"runs_s": [round(r["seconds"], 4) for r in runs],
                            "median_s": round(median([r["seconds"] for r in runs]), 4)}
+    if runs and "probe_s" in runs[0]:
+        out["probe_s_runs"] = [round(r["probe_s"], 4) for r in runs]
     for key in ("peak_rss_mb", "tree_rss_mb"):  # (PSS: from the memory run, with_memory)
         if runs and key in runs[0]:
             out[key + "_runs"] = [round(r[key], 1) for r in runs]
@@ -625,6 +660,11 @@ def table(report: dict[str, Any]) -> str:
              f"read, {report['org']['rows']} rows, {report['org']['directory_entries']} cc:Mail "
              f"entries; median of {report['params']['repeat']}",
              f"{'measurement':32s}{'median s':>10s}{'peak RSS MB':>13s}{'tree PSS MB':>13s}"]
+    speed = report["machine"].get("speed_probe")
+    if speed:
+        lines.insert(1, f"machine speed: a fixed loop took {speed['min_s']:.3f}-"
+                        f"{speed['max_s']:.3f} s before the {speed['runs']} timed runs "
+                        f"(slowest / fastest {speed['max_over_min']:.2f})")
     for label, v in rows:
         rss = f"{v['peak_rss_mb']:.0f}" if "peak_rss_mb" in v else "-"
         pss = f"{v['tree_pss_mb']:.0f}" if v.get("tree_pss_mb") else "-"
@@ -717,6 +757,7 @@ def main(argv: list[str] | None = None) -> int:
             tasks = paired
         log("bench: measuring")
         results = rounds(tasks, repeat, log=log)
+        report["machine"]["speed_probe"] = machine_speed(results)
         memory = memory_pass(tasks, log=log)
         memory2 = memory_pass(twice, log=log)
         m2 = {name: with_memory(summarise(results.pop(name + TWICE)), memory2.get(name))

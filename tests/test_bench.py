@@ -8,6 +8,7 @@ quiet machine; see docs/performance.md).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import random
@@ -45,6 +46,14 @@ def test_quick_bench_reports_every_measurement(tmp_path):
     for name, values in m.items():
         assert len(values["runs_s"]) == 1, name
         assert 0 < values["median_s"] < 300, name
+        # the machine's speed, probed just before each timed run
+        assert len(values["probe_s_runs"]) == 1 and 0 < values["probe_s_runs"][0] < 60, name
+    speed = report["machine"]["speed_probe"]
+    probes = [p for values in m.values() for p in values["probe_s_runs"]]
+    assert speed["runs"] == len(probes) == len(m)
+    assert speed["min_s"] == round(min(probes), 4) and speed["max_s"] == round(max(probes), 4)
+    assert speed["max_over_min"] >= 1
+    assert "machine speed: a fixed loop took" in proc.stdout
     entries = report["org"]["ldap_entries"]
     assert entries > 1000  # most people carry cc:Mail values or are mailboxes
     # (a) to a file and (a) through a pipe count the same dump
@@ -124,6 +133,40 @@ def test_linearity_measures_2n_in_the_same_rounds(tmp_path):
         assert lin[f"{name}_ratio"] == round(twice["median_s"] / once["median_s"], 3)
     assert report["targets"]["linearity_2n_over_n"]["met"] is not None
     assert "round by round, audit_ldif" in proc.stdout
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("ccmig_bench", ROOT / "scripts" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ccmig_bench"] = module  # (its dataclasses look their module up there)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rounds_probe_the_machine_before_each_run_and_correct_nothing():
+    """Each timed run carries the speed probe taken just before it; the times
+    themselves are reported as measured (nothing is divided by the probe)."""
+    bench = _bench_module()
+    calls = []
+    probes = iter([0.1, 0.2, 0.3, 0.4])
+
+    def task(name, seconds):
+        def go():
+            calls.append(name)
+            return {"seconds": seconds}
+        return go
+
+    results = bench.rounds({"x": task("x", 5.0), "y": task("y", 7.0)}, 2, log=lambda _: None,
+                           probe=lambda: (calls.append("probe"), next(probes))[1])
+    assert calls == ["probe", "x", "probe", "y", "probe", "y", "probe", "x"]
+    assert [r["probe_s"] for r in results["x"]] == [0.1, 0.4]
+    assert [r["probe_s"] for r in results["y"]] == [0.2, 0.3]
+    summary = bench.summarise(results["x"])
+    assert summary["runs_s"] == [5.0, 5.0] and summary["probe_s_runs"] == [0.1, 0.4]
+    speed = bench.machine_speed(results)
+    assert (speed["runs"], speed["min_s"], speed["max_s"], speed["max_over_min"]) == (4, 0.1, 0.4,
+                                                                                      4.0)
+    assert 0 < bench.speed_probe(1000) < 5
 
 
 # --------------------------------------------------------------------------- fast paths
