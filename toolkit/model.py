@@ -288,37 +288,12 @@ for _name in _IDENTITY_FIELDS:
     setattr(Recipient, _name, _Identity(_SLOTS[_name]))
 
 
-def new_recipient(dn: str, kind: Kind, values: tuple[CcmailValue, ...],
-                  primary_smtp: str | None, smtp: tuple[str, ...], nickname: str | None,
-                  sam: str | None, upn: str | None, mail: str | None, item_count: int | None,
-                  exchange_values: tuple[str, ...] | None, subtype: str | None,
-                  legacy_dn: str | None) -> Recipient:
-    """``Recipient(...)`` from fields already in their stored types (tuples),
-    every field given, faster (see :func:`twin`): what
-    :class:`~toolkit.storage.recipients.RecipientTable` makes when read."""
-    r = _RecipientTwin()
-    r.dn = dn
-    r.kind = kind
-    r.values = values
-    r.primary_smtp = primary_smtp
-    r.smtp = smtp
-    r.nickname = nickname
-    r.sam = sam
-    r.upn = upn
-    r.mail = mail
-    r.item_count = item_count
-    r.exchange_values = exchange_values
-    r.subtype = subtype
-    r.legacy_dn = legacy_dn
-    r.__class__ = Recipient
-    return r  # type: ignore[no-any-return]
-
-
 def new_lazy_recipient(dn: str, kind: Kind, values: tuple[CcmailValue, ...],
                        decode: Any, packed: Any, item_count: int | None,
                        exchange_values: tuple[str, ...] | None,
                        subtype: str | None) -> Recipient:
-    """:func:`new_recipient` whose identity fields are ``decode(packed)``
+    """``Recipient(...)`` from fields already in their stored types (tuples),
+    faster (see :func:`twin`), its identity fields ``decode(packed)``
     (``(primary_smtp, nickname, sam, upn, mail, legacy_dn, smtp tuple)``),
     decoded when first read (see :class:`_LazyIdentities`): what
     :class:`~toolkit.storage.recipients.RecipientTable` makes when read."""
