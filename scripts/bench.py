@@ -23,7 +23,10 @@ costs the machine up to a second of wall a run, see ``run``), optionally the
 2N/N time ratio of (c) and (d) (``--linearity``: 2N in the same rounds, each
 run right after its N run), and remote PowerShell: WSMan requests and wall time to
 read EmailAddresses and item counts of many identities from the mock
-Exchange endpoint, batched versus one request per identity.
+Exchange endpoint, batched versus one request per identity. Before every
+timed run a fixed loop is timed in this process (``speed_probe``): the
+report says how fast the machine was around each number and how far its
+speed moved during the run; no number is corrected by it.
 
 The audit runs with ``--mailbox-stats`` (so the search asks for every
 mailbox too): the heaviest case. Everything runs on 127.0.0.1 in a
