@@ -447,10 +447,11 @@ PROBE_LOOPS = 1_500_000  # ~0.1 s of one core on this project's machines
 def speed_probe(loops: int = PROBE_LOOPS) -> float:
     """Wall seconds a fixed pure-Python loop takes in this process now.
 
-    Why: this project's machines are shared, and their speed moves by a
-    quarter within seconds and by a third within minutes (docs/performance.md,
-    session 14: the same loop took 0.158-0.273 s in one minute, the same
-    audit 3.97-5.76 s in one sequence). :func:`rounds` runs this before every
+    Why: this project's machines are shared. On session 14's, each of the
+    two cores ran at about half speed for stretches of seconds, in turns
+    (docs/performance.md, *Session 14*: this loop pinned to one core took
+    0.074-0.08 s or 0.12-0.14 s; the same audit 3.97-5.76 s in one
+    sequence). :func:`rounds` runs this before every
     timed run, so a report says how fast the machine was around each number
     instead of leaving a reader to guess. It measures, it corrects nothing:
     no median is divided by it."""
