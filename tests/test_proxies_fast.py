@@ -204,10 +204,10 @@ def test_fast_evaluation_is_the_plain_one(org):
         if i in ctx.sharing:
             assert ctx.sharing[i] == keys
         else:  # no key of it is on another object
-            assert all(k is None or ctx.carriers(k) == [i] for k in keys)
+            assert all(k is None or ctx.by_value[k] == [i] for k in keys)
         for k in keys:  # the objects whose values have the same key, ascending, once each
             if k is not None:
-                assert ctx.carriers(k) == [j for j, o in enumerate(ctx.objects)
+                assert ctx.by_value[k] == [j for j, o in enumerate(ctx.objects)
                                            if k in [v.same_key for v in o.values]]
         assert remove_values(ctx, obj) == plain_remove(ctx, obj)
         assert remove_values(ctx, obj) == plain_remove(ctx, obj)  # the remembered answer

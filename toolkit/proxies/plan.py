@@ -121,7 +121,7 @@ def _reasons(ctx: Context, i: int, values: list[str]) -> list[str]:
     reason = []
     if any(malformed_reasons(v) for v in removed):
         reason.append("malformed-proxy")
-    if any(v.same_key is not None and len(ctx.carriers(v.same_key)) > 1 for v in removed):
+    if any(v.same_key is not None and len(ctx.by_value[v.same_key]) > 1 for v in removed):
         reason.append("duplicate-proxy")
     reason.append("retired-address")
     limit = ctx.settings.max_values

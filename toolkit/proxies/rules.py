@@ -19,6 +19,7 @@ from operator import attrgetter
 
 from toolkit.ccmail.address import parse
 from toolkit.model import DirEntry, new_finding
+from toolkit.multimap import Index
 from toolkit.proxies.model import (
     ProxyFinding,
     ProxyKind,
@@ -49,9 +50,9 @@ class Context:
 
     objects: tuple[ProxyObject, ...]
     settings: ProxySettings
-    # *the same* value -> the objects carrying it: one bare, several in a list
-    # (ascending); read it through carriers()
-    by_value: dict[Key, int | list[int]]
+    # *the same* value -> the objects carrying it, ascending (the toolkit's
+    # multimap: one object stored bare; by_value[key] gives a list)
+    by_value: Index
     # the objects carrying a value some other object carries too, each with its
     # values' keys (None: no type) as build folded them: duplicate-proxy reads
     # only these, and does not fold again (most objects share none)
@@ -68,10 +69,11 @@ class Context:
         ordered = sorted(objects, key=_KEY)
         if any(a.key == b.key for a, b in pairwise(ordered)):
             ordered.sort(key=_ORDER)  # (stable: equal keys and DNs stay in read order)
-        # One object's position stored bare, not a list a key: nearly every value
-        # is on one object (at 100,000 people ~300,000 keys: a list each cost
-        # ~20 MB, own RSS 303.5 -> 282.2 MB).
-        index: dict[Key, int | list[int]] = {}
+        # One object's position stored bare, not a list a key (Index): nearly every
+        # value is on one object (at 100,000 people ~300,000 keys: a list each
+        # cost ~20 MB, own RSS 303.5 -> 282.2 MB). Index.add written out: an
+        # object carrying a value twice is filed once.
+        index = Index()
         keep = index.setdefault
         keys_of: list[list[Key | None]] = []
         for i, obj in enumerate(ordered):
@@ -83,18 +85,11 @@ class Context:
                     have = keep(key, i)
                     if have is not i:  # (i itself: this object's key, filed already)
                         if have.__class__ is not list:
-                            index[key] = [have, i]  # type: ignore[list-item]
-                        elif have[-1] != i:  # type: ignore[index]
-                            have.append(i)  # type: ignore[union-attr]
-        sharing = {i: keys_of[i] for holders in index.values() if holders.__class__ is list
-                   for i in holders}  # type: ignore[union-attr]
+                            index[key] = [have, i]
+                        elif have[-1] != i:
+                            have.append(i)
+        sharing = {i: keys_of[i] for _, holders in index.several() for i in holders}
         return cls(tuple(ordered), settings, index, sharing)
-
-    def carriers(self, key: Key) -> list[int]:
-        """The objects carrying the value of ``key``, ascending (``key`` must be
-        one of theirs)."""
-        have = self.by_value[key]
-        return have if have.__class__ is list else [have]  # type: ignore[list-item,return-value]
 
 
 _ORDER = attrgetter("key", "dn")  # rows by key (then DN): the lambda's tuple, made in C
@@ -240,13 +235,13 @@ def duplicate_proxy(ctx: Context, i: int) -> ProxyFinding | None:
     keys = ctx.sharing.get(i)
     if keys is None:  # no value of it is on another object
         return None
-    objects, by_value = ctx.objects, ctx.by_value
+    objects, by_value, raw = ctx.objects, ctx.by_value, dict.__getitem__
     clashes = []
     seen = None  # the shared keys named so far (a value twice on this object: named once)
     for v, key in zip(objects[i].values, keys, strict=True):  # key: v.same_key
         if key is None:
             continue
-        holders = by_value[key]  # distinct objects, this one among them
+        holders = raw(by_value, key)  # distinct objects, this one among them (bare: alone)
         if holders.__class__ is not list:  # this object alone (most values: one look-up each)
             continue
         if seen is None:
@@ -255,7 +250,7 @@ def duplicate_proxy(ctx: Context, i: int) -> ProxyFinding | None:
             continue
         else:
             seen.add(key)
-        names = ", ".join([describe(objects[j]) for j in holders if j != i])  # type: ignore[union-attr]
+        names = ", ".join([describe(objects[j]) for j in holders if j != i])
         clashes.append(f"'{v.text}' is also on {names}")
     if not clashes:
         return None
