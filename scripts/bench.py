@@ -451,10 +451,10 @@ def speed_probe(loops: int = PROBE_LOOPS) -> float:
     two cores ran at about half speed for stretches of seconds, in turns
     (docs/performance.md, *Session 14*: this loop pinned to one core took
     0.074-0.08 s or 0.12-0.14 s; the same audit 3.97-5.76 s in one
-    sequence). :func:`rounds` runs this before every
-    timed run, so a report says how fast the machine was around each number
-    instead of leaving a reader to guess. It measures, it corrects nothing:
-    no median is divided by it."""
+    sequence). :func:`rounds` runs this before every timed run, so a report
+    says how fast the machine was around each number instead of leaving a
+    reader to guess. It measures, it corrects nothing: no median is divided
+    by it."""
     start = time.perf_counter()
     total = 0
     for i in range(loops):
@@ -463,11 +463,11 @@ def speed_probe(loops: int = PROBE_LOOPS) -> float:
 
 
 def rounds(tasks: dict[str, Callable[..., dict[str, Any]]], repeat: int,
-           only: list[str] | None = None, log: Callable[[str], None] = print,
+           log: Callable[[str], None] = print,
            probe: Callable[[], float] = speed_probe) -> dict[str, list[dict[str, Any]]]:
     """Every task ``repeat`` times, interleaved, the order rotated each round;
     each run's result has ``probe_s``, :func:`speed_probe` just before it."""
-    names = [n for n in tasks if only is None or n in only]
+    names = list(tasks)
     results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     for r in range(repeat):
         order = names[r % len(names):] + names[:r % len(names)]
@@ -499,13 +499,12 @@ MEMORY = ("ldap3_bare", "audit_ldap", "audit_ldap_1job", "audit_ldif", "proxies_
 
 
 def memory_pass(tasks: dict[str, Callable[..., dict[str, Any]]],
-                only: list[str] | None = None, log: Callable[[str], None] = print
-                ) -> dict[str, dict[str, Any]]:
+                log: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
     """One more run of each of :data:`MEMORY`'s measurements, with PSS sampled;
     its time is kept apart (``memory_run_s``), never in the medians."""
     out = {}
     for name in MEMORY:
-        if name in tasks and (only is None or name in only):
+        if name in tasks:
             result = tasks[name](pss=True)
             out[name] = result
             log(f"  memory    {name:16s} {result['seconds']:8.2f} s"
