@@ -404,3 +404,16 @@ def test_only_a_non_blank_target_makes_a_custom_recipient(org):
                    mail_user("Real", "SMTP:real@example.com", "CCMAIL:Real at PO1")]
     rows = by_name(audit(org))
     assert set(rows) == {"Real"} and rows["Real"]["kind"] == "custom-recipient"
+
+
+def test_ccmail_user_rows_with_equal_keys_keep_entry_order(org):
+    """Keys "ccmail:" + name + "@" + PO can be equal for two rows when a name
+    or PO holds an "@": both rows are made, in the order of their entries."""
+    org.objects = [migrated("Abe, Al")]
+    org.dirs = {"B@C": podir("B@C", entry("a", "L")), "C": podir("C", entry("a@b", "L"))}
+    users = [r for r in audit(org) if r["kind"] == "ccmail-user"]
+    assert [(r["key"], r["ccmail_name"], r["old_post_office"]) for r in users] == [
+        ("ccmail:a@b@c", "a", "B@C"), ("ccmail:a@b@c", "a@b", "C")]
+    org.dirs = {"C": org.dirs["C"], "B@C": org.dirs["B@C"]}  # files in the other order
+    users = [r for r in audit(org) if r["kind"] == "ccmail-user"]
+    assert [(r["ccmail_name"], r["old_post_office"]) for r in users] == [("a@b", "C"), ("a", "B@C")]

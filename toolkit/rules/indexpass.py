@@ -192,6 +192,9 @@ class IndexFeed:
                 and self.dialect is dialect)
 
 
+_UNREAD = object()  # a look-up not made yet
+
+
 def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] | EntryTable,
                   exchange_pos: Iterable[str], dialect: Dialect, powershell: bool = False,
                   feed: IndexFeed | None = None) -> tuple[Context, list[UserGroup]]:
@@ -225,14 +228,23 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
         return False
 
     users_by_name = Index()
-    local = Index()  # (folded name, folded PO) -> the L/l entries of a ccmail-user row
     # The indexes are read raw below (one holder bare, several a list), once
-    # an entry, and Index.add written out: ~144,000 user entries at 100,000
-    # people, and the pass runs alone (0.59 -> 0.55 s CPU without a call and
-    # a list an entry for by_address and a second look-up for taken()).
+    # an entry, and Index.add written out: ~142,000 user entries at 100,000
+    # people, and the pass runs alone. Its cost is memory latency: each look-up
+    # in a map of ~100,000 names is a few cache misses, more of them the larger
+    # the organisation. So by_address is read only where a rule reads it (a
+    # holder's PO not at X, an L entry's first at its PO), and the entries of
+    # the ccmail-user rows are kept in a small map a PO, which the entries of
+    # its file (read file by file) keep in cache. Against reading by_address
+    # every entry and one map keyed by (name, PO) (alternated in one process,
+    # medians of 10): the pass 0.61 -> 0.56 s at 100,000 people, 1.26 -> 1.19
+    # s at 200,000. (The spelling's map also giving the holders, a tuple a
+    # name, was 0.68 and 1.08 s, but 3 MB more at the audit's peak.)
     raw_get = dict.get
-    folded_pos: dict[str, str] = {}  # fold_po, without a call: few POs
-    addressed: dict[str, dict[str, Any]] = {}  # folded PO -> by_address's names at it
+    at_po: dict[str, tuple[bool, dict[str, Any], dict[str, Any]]] = {}
+    # ^ PO as written -> whether at X, by_address's names at it (folded), the
+    #   ccmail-user rows' entries there (folded name -> L/l entries)
+    local: dict[str, dict[str, Any]] = {}  # folded PO -> that last map
     elsewhere, no_old = NAME_ELSEWHERE, NAME_ELSEWHERE | NO_OLD_THERE
     # Most cc:Mail user names are also an Exchange object's primary's name:
     # such an entry's folded name is keyed by the index's own string (at
@@ -247,6 +259,7 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
             folded = " ".join(name.split()).casefold() if name.isascii() else fold(name)
             folded = spelt[name] = canon.get(folded, folded)
         name = folded
+        holders = raw_get(by_primary_name, name)  # the objects whose primary has this name
         have = raw_get(users_by_name, name)
         if have is None:
             users_by_name[name] = e
@@ -254,37 +267,38 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
             have.append(e)
         else:
             users_by_name[name] = [have, e]
-        folded = folded_pos.get(po)
-        if folded is None:
-            folded = folded_pos[po] = fold_po(po)
-            addressed[folded] = by_address.at(folded)
-        po = folded
-        here = raw_get(addressed[po], name)  # objects with Name at that PO
-        holders = raw_get(by_primary_name, name)  # the objects whose primary has this name
+        place = at_po.get(po)
+        if place is None:
+            folded = fold_po(po)
+            place = at_po[po] = (folded in x, by_address.at(folded), local.setdefault(folded, {}))
+        at_x, names_here, rows_here = place
+        here: Any = _UNREAD  # objects with Name at that PO, read once if needed
         if holders is not None:
-            if po in x:
+            if at_x:
                 if holders.__class__ is not list:
                     marks[holders] &= ~UNREACHED
                 else:
                     for j in holders:
                         marks[j] &= ~UNREACHED
-            elif holders.__class__ is not list:  # the usual: one holder
-                marks[holders] |= (no_old if here is None else elsewhere if here == holders
-                                   or (here.__class__ is list and holders in here) else no_old)
             else:
-                there = here if here.__class__ is list else () if here is None else (here,)
-                for j in holders:
-                    marks[j] |= elsewhere if j in there else no_old
-        if locn in "Ll":
-            key = (name, po)  # an L/l entry's PO is its file's
-            have = raw_get(local, key)
+                here = raw_get(names_here, name)
+                if holders.__class__ is not list:  # the usual: one holder
+                    marks[holders] |= (no_old if here is None else elsewhere if here == holders
+                                       or (here.__class__ is list and holders in here)
+                                       else no_old)
+                else:
+                    there = here if here.__class__ is list else () if here is None else (here,)
+                    for j in holders:
+                        marks[j] |= elsewhere if j in there else no_old
+        if locn in "Ll":  # an L/l entry's PO is its file's
+            have = raw_get(rows_here, name)
             if have is not None:
                 if have.__class__ is list:
                     have.append(e)
                 else:
-                    local[key] = [have, e]
-            elif not taken(here, holders):
-                local[key] = e
+                    rows_here[name] = [have, e]
+            elif not taken(raw_get(names_here, name) if here is _UNREAD else here, holders):
+                rows_here[name] = e
     del canon, spelt
     for _, items in by_primary_name.several():
         for j in items:
@@ -307,7 +321,9 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
     ctx = Context(x, dialect, powershell, recips, by_address, by_primary_name, users_by_name,
                   orphans, marks, table)
     # sorted by row key, "ccmail:" + folded name + "@" + folded PO (spec,
-    # Output): the key's parts are the ones folded above, not folded again
-    order = sorted(local, key=lambda k: f"{k[0]}@{k[1]}")
-    return ctx, [user_group(dict.__getitem__(local, k), table) for k in order]
+    # Output): the key's parts are the ones folded above, not folded again;
+    # equal keys (an "@" in a name or PO) keep their first entry's order
+    order = sorted((f"{name}@{po}", have if have.__class__ is int else have[0], have)
+                   for po, rows_here in local.items() for name, have in rows_here.items())
+    return ctx, [user_group(have, table) for _, _, have in order]
 
