@@ -116,14 +116,19 @@ def _everything_ahead(monkeypatch) -> None:
         monkeypatch.setattr(prefetch, cost, 0.0)  # the worker's estimate never exceeds
 
 
+def _lines(ahead: prefetch.Prefetch) -> stats_module.Lines | None:
+    """The stats lines the worker read, as ``run_audit`` asks for them."""
+    return ahead.stats_lines() if ahead.stats_lines is not None else None
+
+
 def _read(args: list[str], stats: Path | None, ldap: bool) -> tuple:
     """The directory (or its error) and the stats matcher of one start-up."""
-    with prefetch.prefetched(args, None, stats, ldap) as directory:
+    with prefetch.prefetched(args, None, stats, ldap) as ahead:
         try:
-            got: object = _directory(directory())
+            got: object = _directory(ahead.directory())
         except InputError as exc:
             got = str(exc)
-        return got, _matcher(StatsMatcher(stats)) if stats is not None else None
+        return got, _matcher(StatsMatcher(stats, _lines(ahead))) if stats is not None else None
 
 
 @pytest.mark.parametrize("kind", list(STATS))
@@ -156,18 +161,19 @@ def test_the_worker_reads_the_same_directory_and_lines_or_errors(tmp_path, monke
         read.append(arg)
         return reader(arg, encoding)
 
-    with prefetch.prefetched(args, None, stats, True) as directory:
+    with prefetch.prefetched(args, None, stats, True) as ahead:
         assert len(_children()) == len(before) + 1
         monkeypatch.setattr(prefetch, "read_directory_file", parent_reads)  # the worker has its own
         iter_stats = stats_module.iter_stats
         monkeypatch.setattr(stats_module, "iter_stats",
                             lambda p: read.append(str(p)) or iter_stats(p))
         try:
-            got: object = _directory(directory())
+            got: object = _directory(ahead.directory())
         except InputError as exc:
             got = str(exc)
-        assert (got, _matcher(StatsMatcher(stats))) == alone
-    assert _children() == before and stats_module._PREFETCHED == {}
+        assert (got, _matcher(StatsMatcher(stats, _lines(ahead)))) == alone
+    assert _children() == before
+    assert ahead.stats_lines is not None and ahead.stats_lines() is None  # handed out once
     wanted = [args[0]] if bad in (None, 0) else [args[0], args[bad]]  # read again: its error
     if kind != "good":
         wanted.append(str(stats))
@@ -183,18 +189,43 @@ def test_a_worker_nobody_asks_is_waited_for_and_reaped(monkeypatch):
     with pytest.raises(KeyError), prefetch.prefetched(EXPORTS, None, DEMO / "stats.csv", False):
         assert len(_children()) == len(before) + 1
         raise KeyError("an error before anything is read")
-    assert stats_module._PREFETCHED == {} and _children() == before
+    assert _children() == before
 
 
 def test_one_process_or_nothing_to_share_forks_nothing(monkeypatch):
     before = _children()
-    with prefetch.prefetched(EXPORTS[:1], None, None, True) as directory:
+    with prefetch.prefetched(EXPORTS[:1], None, None, True) as ahead:
         assert _children() == before  # one export, no stats file: nothing for a worker
-        assert len(directory().files) == 1
+        assert len(ahead.directory().files) == 1 and ahead.stats_lines is None
     monkeypatch.setenv("CCMIG_JOBS", "1")
-    with prefetch.prefetched(EXPORTS, None, DEMO / "stats.csv", True) as directory:
-        assert _children() == before and stats_module._PREFETCHED == {}
-        assert len(directory().files) == len(EXPORTS)
+    with prefetch.prefetched(EXPORTS, None, DEMO / "stats.csv", True) as ahead:
+        assert _children() == before and ahead.stats_lines is None  # the matcher reads it
+        assert len(ahead.directory().files) == len(EXPORTS)
+
+
+def test_the_audit_takes_the_lines_read_ahead_and_reads_no_stats_file(monkeypatch):
+    """``AuditInputs.stats_lines`` reaches the matcher: with the lines given,
+    the audit reads no stats file and applies the same counts as one that
+    reads it; without them (or None from them) it reads the file."""
+    from toolkit.audit import AuditInputs, file_directory, ldif_source, run_audit
+
+    stats = DEMO / "stats.csv"
+    lines = stats_module.stats_lines(stats)
+    assert lines is not None
+
+    def audit(stats_lines) -> list:
+        inputs = AuditInputs(source=ldif_source(DEMO / "org.ldif"),
+                             directory=file_directory(EXPORTS), exchange_pos=["EXCH"],
+                             mailbox_stats=stats, stats_lines=stats_lines)
+        result = run_audit(inputs)
+        return [result.recipients.item_count(i) for i in range(len(result.recipients))]
+
+    read = []
+    iter_stats = stats_module.iter_stats
+    monkeypatch.setattr(stats_module, "iter_stats", lambda p: read.append(p) or iter_stats(p))
+    assert audit(lambda: lines) == audit(None) == audit(lambda: None)
+    assert read == [stats, stats]  # by the two audits given no lines
+    assert any(c is not None for c in audit(None))
 
 
 def test_the_split_keeps_the_worker_less_busy_than_the_parent(tmp_path):

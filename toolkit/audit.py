@@ -27,7 +27,7 @@ from toolkit.exchange.tablehooks import MailboxMatcher, PartFeed
 from toolkit.model import Dialect, Kind, RawEntry, Row
 from toolkit.progress import counting, counting_chunks
 from toolkit.rules import Analysis, IndexFeed, analyse
-from toolkit.stats import StatsMatcher
+from toolkit.stats import Lines, StatsMatcher
 from toolkit.storage.recipients import RecipientTable
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,9 @@ class AuditInputs:
     mailbox_stats: Path | None = None
     powershell: Any = None  # an open toolkit.exchange.powershell session, or None
     compare_addresses: bool = True  # False when the recipients came from PowerShell itself
+    # mailbox_stats' lines as a worker read them ahead (toolkit.cli.prefetch),
+    # asked for once when the matcher is made; None, or None from it: read then
+    stats_lines: Callable[[], Lines | None] | None = None
 
 
 @dataclass
@@ -138,7 +141,10 @@ def run_audit(inputs: AuditInputs) -> AuditResult:
 
 def _run_audit(inputs: AuditInputs) -> AuditResult:
     exchange_pos = resolve_exchange_pos(inputs.exchange_pos, inputs.directory)
-    stats = StatsMatcher(inputs.mailbox_stats) if inputs.mailbox_stats is not None else None
+    stats = None
+    if inputs.mailbox_stats is not None:
+        ahead = inputs.stats_lines
+        stats = StatsMatcher(inputs.mailbox_stats, ahead() if ahead is not None else None)
     # the matcher sees each mailbox's identities as classified (none decoded
     # again), and the index pass's recipients' half each part's records, in
     # the process that classifies them

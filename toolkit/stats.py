@@ -12,8 +12,7 @@ import csv
 import io
 import logging
 from array import array
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
 from pathlib import Path
 
 from toolkit.errors import InputError
@@ -88,15 +87,13 @@ def _index(level: Index, key: str, item: int) -> None:
 Lines = tuple["array[int]", "array[int]", list[str], list[str]]
 """A stats file's line numbers, counts, identities and folded keys, as
 :class:`StatsMatcher` keeps them."""
-# Files read ahead (:func:`offered`): str(path) -> the wait for their lines
-# (None: the matcher reads the file itself).
-_PREFETCHED: dict[str, Callable[[], Lines | None]] = {}
 
 
 def stats_lines(path: str | Path) -> Lines | None:
     """What :class:`StatsMatcher` reads of ``path`` (for a worker to read
-    ahead, :func:`toolkit.cli.prefetch.prefetched`); None for a file with
-    an error (it is read again where the error is reported)."""
+    ahead, :func:`toolkit.cli.prefetch.prefetched`, and hand to the matcher
+    as ``lines``); None for a file with an error (the matcher reads it again
+    and reports it)."""
     matcher = StatsMatcher.__new__(StatsMatcher)
     matcher.error, matcher.wanted = None, {}
     matcher.line_numbers, matcher.counts = array("q"), array("q")
@@ -105,29 +102,6 @@ def stats_lines(path: str | Path) -> Lines | None:
     if matcher.error is not None:
         return None
     return matcher.line_numbers, matcher.counts, matcher.identities, matcher.keys
-
-
-@contextmanager
-def offered(path: str | Path, lines: Callable[[], Lines | None]) -> Iterator[None]:
-    """Within: :class:`StatsMatcher` of ``path`` takes ``lines()`` (the file
-    read ahead by a worker) instead of reading the file; when that is None
-    (an error, or no worker) it reads the file itself, as always.
-
-    The result is the same: :func:`stats_lines` runs the matcher's own
-    reading code, and an erroneous file is read again by the matcher, which
-    keeps the error for :meth:`StatsMatcher.apply` (no log record is made
-    either way). Taken at most once; ``lines`` no matcher took is called on
-    the way out, so a worker computing it is waited for and reaped.
-    """
-    key = str(Path(path))
-    _PREFETCHED[key] = lines
-    try:
-        yield
-    finally:
-        pending = _PREFETCHED.pop(key, None)
-        if pending is not None:
-            with suppress(Exception):
-                pending()
 
 
 class StatsMatcher:
@@ -144,7 +118,12 @@ class StatsMatcher:
     indexes; only mailboxes the file names are kept (~30 MB less at 100,000).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, lines: Lines | None = None) -> None:
+        """``lines``: :func:`stats_lines` of ``path``, read ahead by a worker
+        while this process did other work; None: the file is read here.
+        Either way the matcher is the same (:func:`stats_lines` runs the
+        matcher's own reading code, and gives None for a file with an error,
+        which is then read here and kept for :meth:`apply`)."""
         self.path = path
         self.error: BaseException | None = None
         self.line_numbers = array("q")
@@ -158,11 +137,9 @@ class StatsMatcher:
         # per identity level (DN, primary SMTP, nickname, sAMAccountName):
         # folded key -> mailbox indexes
         self.levels: list[Index] = [Index(), Index(), Index(), Index()]
-        pending = _PREFETCHED.pop(str(Path(path)), None)
-        lines = pending() if pending is not None else None
         if lines is None:
             self._read(path)
-        else:  # read ahead by a worker (offered) while this process did other work
+        else:  # read ahead by a worker
             self.line_numbers, self.counts, self.identities, self.keys = lines
             # one string a key, as _read makes them (unpickling kept the sharing)
             self.wanted = {key: key for key in self.keys}

@@ -254,9 +254,11 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
     source_kind = resolve_source(params)
     stats = Path(params["mailbox_stats"]) if params["mailbox_stats"] else None
     with ExitStack() as stack:
+        stats_lines = None
         if params["ccmail_dirs"]:  # a worker reads some of it meanwhile
-            directory = stack.enter_context(prefetched(
-                params["ccmail_dirs"], params["ccmail_encoding"], stats, source_kind == "ldap"))()
+            ahead = stack.enter_context(prefetched(
+                params["ccmail_dirs"], params["ccmail_encoding"], stats, source_kind == "ldap"))
+            directory, stats_lines = ahead.directory(), ahead.stats_lines
         else:
             directory = file_directory(params["ccmail_dirs"], params["ccmail_encoding"])
         _tell_directory(directory)
@@ -281,4 +283,5 @@ def audit_inputs(params: dict[str, Any], profile: str) -> Iterator[AuditInputs]:
             mailbox_stats=stats,
             powershell=session,
             compare_addresses=source_kind != "powershell",  # never compare Exchange with itself
+            stats_lines=stats_lines,
         )

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from toolkit.ccmail.directory import Directory, DirectoryFile, read_directory_file, split_po_arg
 from toolkit.parallel import background, jobs
-from toolkit.stats import Lines, offered, stats_lines
+from toolkit.stats import Lines, stats_lines
 
 # The cost model that splits the work (it never changes a result), CPU
 # seconds a byte measured on the bench's files: reading an export, unpickling
@@ -112,16 +112,28 @@ class _Parts:
         return part
 
 
+class Prefetch(NamedTuple):
+    """What :func:`prefetched` gives: ``directory()`` reads the cc:Mail
+    exports (with the worker's part); ``stats_lines()`` is the stats file's
+    lines the worker read, handed out once (None: not read ahead, or not
+    well: the matcher reads the file itself), for
+    :class:`~toolkit.audit.AuditInputs` to pass to the matcher."""
+
+    directory: Callable[[], Directory]
+    stats_lines: Callable[[], Lines | None] | None = None
+
+
 @contextmanager
 def prefetched(args: Sequence[str], encoding: str | None, stats: Path | None,
-               ldap: bool) -> Iterator[Callable[[], Directory]]:
-    """Within: the function that reads the cc:Mail exports ``args`` into a
-    :class:`Directory` (with the worker's part, if one was started), while
-    :class:`toolkit.stats.StatsMatcher` of ``stats`` takes the worker's lines.
-    ``ldap``: the LDAP client is imported meanwhile (the audit reads LDAP)."""
+               ldap: bool) -> Iterator[Prefetch]:
+    """Within: the functions that read the cc:Mail exports ``args`` into a
+    :class:`Directory` and hand over the lines of ``stats`` (:class:`Prefetch`),
+    with the worker's parts if one was started. ``ldap``: the LDAP client
+    is imported meanwhile (the audit reads LDAP). On the way out the worker
+    is waited for and reaped, whatever was asked of it."""
     tail = _tail(args, stats, ldap) if jobs() >= 2 else 0
     if not tail and (stats is None or jobs() < 2):
-        yield lambda: Directory.from_args(args, encoding)
+        yield Prefetch(lambda: Directory.from_args(args, encoding))
         return
     parts = _Parts(background(lambda: _ahead(args[len(args) - tail:], encoding, stats)), 2)
     head = args[: len(args) - tail]
@@ -136,8 +148,7 @@ def prefetched(args: Sequence[str], encoding: str | None, stats: Path | None,
                   for a, f in zip(args[len(args) - tail:], theirs, strict=True)]
         return Directory(files)
 
-    with ExitStack() as stack:
-        stack.callback(parts.wait)  # waited for (and reaped) whatever happens
-        if stats is not None:
-            stack.enter_context(offered(stats, lambda: parts.take(1)))
-        yield directory
+    try:
+        yield Prefetch(directory, (lambda: parts.take(1)) if stats is not None else None)
+    finally:
+        parts.wait()  # waited for (and reaped) whatever happens

@@ -130,8 +130,8 @@ def proxy_inputs(params: dict[str, Any], profile: str,
             return counting(exchange().iter_recipients(), "recipients read")
     dirs = params["ccmail_dirs"]
     # the last exports read by a forked worker meanwhile, as the audit's (cli/prefetch)
-    with prefetched(dirs, params["ccmail_encoding"], None, kind == "ldap") as read_directory:
-        directory = read_directory() if dirs else None
+    with prefetched(dirs, params["ccmail_encoding"], None, kind == "ldap") as ahead:
+        directory = ahead.directory() if dirs else None
     try:
         yield ProxyInputs(source=source, dialect=dialect, directory=directory,
                           retire=tuple(params["retire"]),
