@@ -239,7 +239,8 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
     # every entry and one map keyed by (name, PO) (alternated in one process,
     # medians of 10): the pass 0.61 -> 0.56 s at 100,000 people, 1.26 -> 1.19
     # s at 200,000. (The spelling's map also giving the holders, a tuple a
-    # name, was 0.68 and 1.08 s, but 3 MB more at the audit's peak.)
+    # name: 0.73 -> 0.68 and 1.27 -> 1.08 s in another such run, but 3 MB
+    # more at the audit's peak.)
     raw_get = dict.get
     at_po: dict[str, tuple[bool, dict[str, Any], dict[str, Any]]] = {}
     # ^ PO as written -> whether at X, by_address's names at it (folded), the
