@@ -267,37 +267,52 @@ def test_the_worker_reads_chunks_into_the_same_table_or_error(tmp_path, monkeypa
         assert _worker_chunks(pids) > 0  # the worker read some of them
 
 
+def bad_exports(good: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """``good`` with an error in two records far apart (in other blocks at
+    4,096 bytes a block), and with an error in its last record (with the
+    worker the chunks run out before their results do)."""
+    text = good.read_text(encoding="utf-8")
+    cut = [i for i in range(len(text)) if text.startswith("\n\ndn:", i)]
+    one, two = cut[len(cut) // 3], cut[2 * len(cut) // 3]
+    bad = tmp_path / "bad.ldif"
+    bad.write_text(text[:one] + "\nno colon" + text[one:two] + "\ncn:: !!" + text[two:],
+                   encoding="utf-8")
+    last = tmp_path / "last.ldif"
+    last.write_text(text.rstrip("\n") + "\nno colon\n", encoding="utf-8")
+    return bad, last
+
+
+def same_every_way(monkeypatch, pids: Path, *args: str) -> tuple[int, str, str]:
+    """``ccmig *args`` in one process, with the worker (which must decode
+    blocks: ``pids`` from :func:`_spy`) and as one block (read_ldif, no
+    chunks): the same exit code, output and log each time; that outcome."""
+    monkeypatch.setenv("CCMIG_JOBS", "1")
+    alone = ccmig(*args)
+    assert _worker_chunks(pids) == 0
+    monkeypatch.delenv("CCMIG_JOBS")
+    assert ccmig(*args) == alone
+    assert _worker_chunks(pids) > 0
+    with monkeypatch.context() as m:
+        m.setattr(ldif, "_BLOCK", 1 << 20)
+        assert ccmig(*args) == alone
+        assert not pids.exists()
+    return alone
+
+
 def test_an_audit_says_and_writes_the_same_with_the_worker(tmp_path, monkeypatch):
     """The CLI at -v: same rows, same log lines (the objects read counted
     by both processes), same exit code as with one process and as read_ldif
     before chunks; and with errors in several blocks, the same first error
-    and exit code 2."""
+    and exit code 2; with one in the last record, -v must not say "read N
+    objects" before the error."""
     monkeypatch.setattr(ldif, "_BLOCK", 4096)
     pids = _spy(monkeypatch, tmp_path)
-    bad = tmp_path / "bad.ldif"
-    text = (DEMO / "org.ldif").read_text(encoding="utf-8")
-    cut = [i for i in range(len(text)) if text.startswith("\n\ndn:", i)]
-    one, two = cut[len(cut) // 3], cut[2 * len(cut) // 3]  # far apart: in other blocks
-    bad.write_text(text[:one] + "\nno colon" + text[one:two] + "\ncn:: !!" + text[two:],
-                   encoding="utf-8")
-    # an error in the last record: with the worker the chunks run out before
-    # their results do, and -v must not say "read N objects" before the error
-    last = tmp_path / "last.ldif"
-    last.write_text(text.rstrip("\n") + "\nno colon\n", encoding="utf-8")
+    bad, last = bad_exports(DEMO / "org.ldif", tmp_path)
     for export in (DEMO / "org.ldif", bad, last):
-        args = ["audit", "--ldif", str(export), "--exchange-po", "EXCH", "-v",
-                "--mailbox-stats", str(DEMO / "stats.csv"), "--format", "json",
-                *[a for p in sorted((DEMO / "ccmail").glob("*.txt")) for a in ("--ccmail-dir", str(p))]]
-        monkeypatch.setenv("CCMIG_JOBS", "1")
-        one = ccmig(*args)
-        assert _worker_chunks(pids) == 0
-        monkeypatch.delenv("CCMIG_JOBS")
-        assert ccmig(*args) == one
-        assert _worker_chunks(pids) > 0
-        with monkeypatch.context() as m:  # one block: read_ldif, as before chunks
-            m.setattr(ldif, "_BLOCK", 1 << 20)
-            assert ccmig(*args) == one
-            assert not pids.exists()
+        one = same_every_way(
+            monkeypatch, pids, "audit", "--ldif", str(export), "--exchange-po", "EXCH", "-v",
+            "--mailbox-stats", str(DEMO / "stats.csv"), "--format", "json",
+            *[a for p in sorted((DEMO / "ccmail").glob("*.txt")) for a in ("--ccmail-dir", str(p))])
         if export != DEMO / "org.ldif":
             assert one[0] == 2 and f"{export}:" in one[2] and "expected 'attribute: value'" in one[2]
             assert "directory object(s) from" not in one[2]  # an incomplete read is not counted

@@ -277,34 +277,18 @@ def test_the_directory_read_in_two_processes_says_and_writes_the_same(tmp_path, 
     one process and as ``read_ldif`` (one block); with errors in two blocks,
     or in the last record, the same first error (one line), exit code 2 and
     no output; the worker really decodes blocks."""
-    from tests.test_ldif_parallel import _spy, _worker_chunks
+    from tests.test_ldif_parallel import _spy, bad_exports, same_every_way
     from toolkit.exchange import ldif
 
     org = generated(tmp_path / "org", 120)
     org.write()
-    text = (org.root / "org.ldif").read_text(encoding="utf-8")
-    cut = [i for i in range(len(text)) if text.startswith("\n\ndn:", i)]
-    one, two_at = cut[len(cut) // 3], cut[2 * len(cut) // 3]
-    bad = tmp_path / "bad.ldif"
-    bad.write_text(text[:one] + "\nno colon" + text[one:two_at] + "\ncn:: !!" + text[two_at:],
-                   encoding="utf-8")
-    last = tmp_path / "last.ldif"
-    last.write_text(text.rstrip("\n") + "\nno colon\n", encoding="utf-8")
+    bad, last = bad_exports(org.root / "org.ldif", tmp_path)
     pids = _spy(monkeypatch, tmp_path)  # who decoded each block
     monkeypatch.setattr(ldif, "_BLOCK", 4096)
     for export in (org.root / "org.ldif", bad, last):
-        args = ["proxies", "audit", "--ldif", str(export), "-v", *RETIRE, "--format", "json",
-                "--ccmail-dir", str(org.root / "PO1.txt"), "--fail-on", "never"]
-        monkeypatch.setenv("CCMIG_JOBS", "1")
-        alone = ccmig(*args)
-        assert _worker_chunks(pids) == 0
-        monkeypatch.delenv("CCMIG_JOBS")
-        assert ccmig(*args) == alone
-        assert _worker_chunks(pids) > 0
-        with monkeypatch.context() as m:  # one block: read_ldif, no chunks
-            m.setattr(ldif, "_BLOCK", 1 << 20)
-            assert ccmig(*args) == alone
-            assert not pids.exists()
+        alone = same_every_way(monkeypatch, pids, "proxies", "audit", "--ldif", str(export),
+                               "-v", *RETIRE, "--format", "json", "--ccmail-dir",
+                               str(org.root / "PO1.txt"), "--fail-on", "never")
         if export in (bad, last):
             assert alone[0] == 2 and f"{export}:" in alone[2] and alone[1] == ""
             assert "expected 'attribute: value'" in alone[2] and len(alone[2].splitlines()) == 1
