@@ -39,3 +39,30 @@ def test_quiet_counting_hands_back_the_iterator_even_on_a_terminal(monkeypatch):
     items = iter(range(3))
     assert progress.counting(items, "objects") is items
     assert list(items) == [0, 1, 2] and tty.getvalue() == ""
+
+
+def test_a_source_read_in_chunks_stays_chunked(monkeypatch):
+    """``counting_source``: a Chunked source stays one (on a terminal, watched:
+    its count grows by a chunk's entries), any other is counted item by item."""
+    from toolkit.exchange.dialects import Chunked, Watched
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    class Two(Chunked):
+        def chunks(self):
+            return iter([[1, 2], [3]])
+
+        def decode(self, chunk):
+            return chunk
+
+    monkeypatch.setattr(sys, "stderr", Tty())
+    watched = progress.counting_source(Two(), "objects")
+    assert isinstance(watched, Watched) and list(watched) == [1, 2, 3]
+    assert sys.stderr.getvalue().endswith("objects: 3\n")
+    items = progress.counting_source(iter([4, 5]), "objects")
+    assert not isinstance(items, Chunked) and list(items) == [4, 5]
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # off a terminal: the source itself
+    source = Two()
+    assert progress.counting_source(source, "objects") is source

@@ -22,10 +22,10 @@ from toolkit.ccmail.directory import (
     connector_post_offices,
 )
 from toolkit.errors import InputError
-from toolkit.exchange.dialects import Chunked, read_table
+from toolkit.exchange.dialects import read_table
 from toolkit.exchange.tablehooks import MailboxMatcher, PartFeed
 from toolkit.model import Dialect, Kind, RawEntry, Row
-from toolkit.progress import counting, counting_chunks
+from toolkit.progress import counting_source
 from toolkit.rules import Analysis, IndexFeed, analyse
 from toolkit.stats import Lines, StatsMatcher
 from toolkit.storage.recipients import RecipientTable
@@ -108,10 +108,8 @@ def read_recipients(inputs: AuditInputs,
     fed each part (:func:`toolkit.exchange.dialects.read_table`)."""
     need_all = inputs.mailbox_stats is not None
     source = inputs.source(need_all)
-    label = "directory objects read"
     # a source read in chunks stays one: read_table decodes them in two processes
-    entries = (counting_chunks(source, label) if isinstance(source, Chunked)
-               else counting(source, label))
+    entries = counting_source(source, "directory objects read")
     return read_table(entries, inputs.dialect, need_all, observe, mailboxes, matcher, feed)
 
 

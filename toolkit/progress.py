@@ -46,6 +46,16 @@ def _counted(items: Iterable[T], label: str, every: float, stream: TextIO) -> It
         stream.flush()
 
 
+def counting_source(source: Iterable[T], label: str) -> Iterable[T]:
+    """:func:`counting_chunks` for a source read in chunks (it stays one,
+    for a reader that decodes chunks in two processes), else :func:`counting`."""
+    from toolkit.exchange.dialects import Chunked
+
+    if isinstance(source, Chunked):
+        return counting_chunks(source, label)  # type: ignore[return-value]
+    return counting(source, label)
+
+
 def counting_chunks(source: Chunked, label: str, every: float = 0.25) -> Chunked:
     """:func:`counting` for a source read in chunks: the count grows by a
     chunk's entries as the chunk is read (in this process; whichever process

@@ -6,7 +6,7 @@ renderer. Every rule and refusal lives in the library.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,9 +32,7 @@ from toolkit.cli.inputs import (
     resolve_source,
 )
 from toolkit.errors import InputError
-from toolkit.exchange.dialects import Chunked
-from toolkit.model import RawEntry
-from toolkit.progress import counting, counting_chunks
+from toolkit.progress import counting, counting_source
 from toolkit.proxies import ProxyInputs, prepare_audit, proxies_plan, proxies_types
 from toolkit.proxies.report import DEFAULT_TITLE
 from toolkit.render.proxies import (
@@ -81,13 +79,6 @@ def format_options(f: Callable) -> Callable:
     ])
 
 
-def _counted(entries: Iterable[RawEntry]) -> Iterable[RawEntry]:
-    """``-v``'s count of the objects read; a source read in chunks stays one."""
-    label = "directory objects read"
-    return (counting_chunks(entries, label) if isinstance(entries, Chunked)
-            else counting(entries, label))
-
-
 @contextmanager
 def proxy_inputs(params: dict[str, Any], profile: str,
                  max_values: int | None = None) -> Iterator[ProxyInputs]:
@@ -117,19 +108,20 @@ def proxy_inputs(params: dict[str, Any], profile: str,
         return policy_types((p.name, p.enabled) for p in exchange().email_address_policies())
 
     # LDIF and LDAP are read in chunks, decoded in two processes (proxies.read.decoded)
+    label = "directory objects read"
     if kind == "ldif":
         from toolkit.exchange.ldif_chunks import ldif_entries
 
         def source():
-            return _counted(ldif_entries(params["ldif"], LDIF_ATTRIBUTES))
+            return counting_source(ldif_entries(params["ldif"], LDIF_ATTRIBUTES), label)
     elif kind == "ldap":
 
         def source():  # imported while a worker reads cc:Mail exports (prefetched)
             from toolkit.exchange.ldap import read_ldap_chunks
 
             settings = ldap_settings(params, profile)
-            return _counted(read_ldap_chunks(settings, LDAP_FILTERS[dialect],
-                                             LDAP_ATTRIBUTES[dialect]))
+            return counting_source(read_ldap_chunks(settings, LDAP_FILTERS[dialect],
+                                                    LDAP_ATTRIBUTES[dialect]), label)
     else:
         if not remote:
             raise InputError("--source powershell needs --exchange-uri URI", "--source")

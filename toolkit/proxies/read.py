@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from toolkit.exchange.dialects import Chunked, classify_55, classify_ad
+from toolkit.exchange.dialects import Chunked, _close, classify_55, classify_ad
 from toolkit.model import AttrValue, Kind, RawEntry
 from toolkit.proxies.model import ProxyKind, ProxyObject, ProxyValue, new_object, parse_value
 from toolkit.text import fold
@@ -216,8 +216,6 @@ def decoded(source: Chunked) -> Iterator[RawEntry]:
             for dn, attrs, where in part:
                 yield RawEntry(dn, attrs, where)
         complete = True
-    finally:  # a read cut short stops now: its connection, its file
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+    finally:  # a read cut short stops now: its connection, its file (as read_table)
+        _close(chunks)
         source.finished(complete)
