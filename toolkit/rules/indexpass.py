@@ -270,8 +270,8 @@ def build_context(recipients: Iterable[Recipient], entries: Iterable[DirEntry] |
             users_by_name[name] = [have, e]
         place = at_po.get(po)
         if place is None:
-            folded = fold_po(po)
-            place = at_po[po] = (folded in x, by_address.at(folded), local.setdefault(folded, {}))
+            po_key = fold_po(po)
+            place = at_po[po] = (po_key in x, by_address.at(po_key), local.setdefault(po_key, {}))
         at_x, names_here, rows_here = place
         here: Any = _UNREAD  # objects with Name at that PO, read once if needed
         if holders is not None:
