@@ -9,6 +9,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -255,20 +256,32 @@ def test_background_computes_in_the_worker_while_the_caller_goes_on(two: None) -
     assert later() == (42, True)
 
 
-def test_background_worker_leaves_once_its_result_is_in_the_pipe(two: None) -> None:
+@pytest.mark.parametrize("size", [300_000, 3_000_000])  # under and over the 1 MB pipes
+def test_background_worker_leaves_once_its_result_is_written(two: None, size: int,
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             ) -> None:
     """It does not wait for the caller to ask (it would hold a copy of
     every page the caller writes meanwhile): it has exited, a zombie, long
-    before the result is read."""
-    import time
-
+    before the result is read - whatever the result's size (until session
+    16 one over the pipe's 1 MB kept the worker waiting). Both with memfd
+    and with the temporary file used where there is none."""
     from toolkit.parallel import background
 
     def children() -> set[int]:
         return {int(c) for c in Path(f"/proc/{os.getpid()}/task/{threading.get_native_id()}"
                                      "/children").read_text().split()}
 
+    for memfd in (True, False):
+        if not memfd:
+            monkeypatch.delattr(os, "memfd_create", raising=False)
+        _leaves_and_answers(background, children, size)
+
+
+def _leaves_and_answers(background: Any, children: Any, size: int) -> None:
+    import time
+
     before = children()  # (a fixture's server may be a child of this process too)
-    later = background(lambda: (os.getpid(), "x" * 300_000))
+    later = background(lambda: (os.getpid(), "x" * size))
     deadline = time.monotonic() + 20
     pid = None
     while time.monotonic() < deadline:
@@ -282,7 +295,7 @@ def test_background_worker_leaves_once_its_result_is_in_the_pipe(two: None) -> N
     else:
         pytest.fail(f"the worker {pid} is still running")
     got, text = later()
-    assert got == pid and len(text) == 300_000
+    assert got == pid and len(text) == size
     assert not Path(f"/proc/{pid}").exists()  # reaped
 
 
@@ -301,6 +314,19 @@ def test_background_in_one_process_runs_at_once_and_raises_when_asked(
     assert ran == [True]  # before the caller goes on: its memory is freed first
     with pytest.raises(InputError, match="there: bad"):
         later()
+
+
+def test_background_without_a_file_for_the_result_runs_here(two: None,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """No anonymous file to be had (no memfd, no writable temporary
+    directory): the work is done at once in this process, as with one job."""
+    from toolkit.parallel import background
+
+    monkeypatch.setattr(parallel, "_scratch", lambda: None)
+    ran: list[int] = []
+    later = background(lambda: ran.append(os.getpid()) or 5)
+    assert ran == [PARENT]
+    assert later() == 5
 
 
 def test_background_errors_and_a_dead_worker(two: None) -> None:

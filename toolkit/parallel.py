@@ -129,12 +129,22 @@ def background(func: Callable[[], R]) -> Callable[[], R]:
     its log records, and a worker that died leaves the work to this process.
     The result must pickle.
 
-    The worker leaves as soon as its result is in the pipe (which holds
-    1 MB), not when the result is asked for. Why: a forked worker keeps the
-    old copy of every shared page the caller writes meanwhile; the audit's
-    sort worker lived through the whole index pass and so held ~40 MB at
-    100,000 people, at the audit's peak, for 0.2 s of work."""
-    if jobs() < 2:
+    The worker writes its result to an anonymous file (:func:`_scratch`) and
+    leaves at once, not when the result is asked for. Why: a forked worker
+    keeps the old copy of every shared page the caller writes meanwhile; the
+    audit's sort worker lived through the whole index pass and so held ~40
+    MB at 100,000 people, at the audit's peak, for 0.2 s of work. Until
+    session 16 the result went through the ordered_map's 1 MB pipe, so a
+    larger one (the sort's past ~131,000 recipients with cc:Mail values)
+    kept the worker waiting, and alive, until it was read."""
+    fd = _scratch() if jobs() >= 2 else None
+    pid = -1
+    if fd is not None:
+        try:
+            pid = os.fork()
+        except OSError:  # no process to spare: done here, as with one job
+            os.close(fd)
+    if pid < 0:
         ok, value = _outcome(lambda _chunk: func(), None)
 
         def now() -> R:
@@ -143,33 +153,72 @@ def background(func: Callable[[], R]) -> Callable[[], R]:
             return value  # type: ignore[no-any-return]
 
         return now
-    pair = _Pair(lambda _chunk: func(), iter(()))
-    pair.pid, pair.tasks, pair.answers = _fork_worker(pair.func)
-    entry = [False, False, None, (), None]
-    pair.queue.append(entry)
-    pair.away.append(entry)
-    try:
-        _send(pair.tasks, (None,))
-        _send(pair.tasks, None)  # then leave: see above
-    except OSError:
-        pair._alone()
+    assert fd is not None
+    if pid == 0:  # the worker: never returns into the caller's code
+        code = 0
+        try:
+            _leave_after(func, fd)
+        except BaseException:  # the parent finds no result and computes it itself
+            code = 1
+        finally:
+            os._exit(code)  # no atexit, no flushing the parent's buffers twice
+    reaped = False
 
     def result() -> R:
+        nonlocal reaped
+        got = None
         try:
-            if pair.away:
-                pair._take()
-            return _unwrap(pair.queue.popleft())  # type: ignore[no-any-return]
+            status = os.waitpid(pid, 0)[1]
+            reaped = True
+            if os.waitstatus_to_exitcode(status) == 0:
+                os.lseek(fd, 0, os.SEEK_SET)
+                got = _recv(fd)
+        except (EOFError, OSError, pickle.UnpicklingError):  # the worker died mid-way
+            got = None
         finally:
-            pair._stop()
+            os.close(fd)
+            if not reaped:  # interrupted while waiting: the worker goes too
+                with suppress(ProcessLookupError, ChildProcessError):
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+        if got is None:  # the worker has gone without a result: computed here
+            got = _captured(lambda _chunk: func(), None)
+        return _unwrap([True, *got, None])  # type: ignore[no-any-return]
 
     return result
 
 
+def _scratch() -> int | None:
+    """A file descriptor of an anonymous file (Linux: ``memfd_create``, in
+    memory; elsewhere an unlinked temporary file), for a result of any size;
+    None when neither can be made (the work is then done in this process)."""
+    if hasattr(os, "memfd_create"):
+        with suppress(OSError):
+            return os.memfd_create("ccmig-result", os.MFD_CLOEXEC)
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile() as fh:
+            return os.dup(fh.fileno())
+    except OSError:
+        return None
+
+
+def _leave_after(func: Callable[[], Any], fd: int) -> None:
+    """The background worker's work: ``func()`` with its log records, written
+    to ``fd`` as :func:`_recv` reads it."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles ^C and ends us
+    ok, value, records = _captured(lambda _chunk: func(), None)
+    try:
+        data = pickle.dumps((ok, value, records), pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # a result that does not pickle: say so, when asked
+        data = pickle.dumps((False, RuntimeError(f"result does not pickle: {exc}"), records))
+    _write(fd, data)
+
+
 # ------------------------------------------------------------------ the worker
-
-def _send(fd: int, obj: object) -> None:
-    _write(fd, pickle.dumps(obj, pickle.HIGHEST_PROTOCOL))
-
 
 def _write(fd: int, data: bytes) -> None:
     view = memoryview(len(data).to_bytes(8, "little") + data)
