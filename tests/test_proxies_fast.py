@@ -322,3 +322,51 @@ def test_the_well_formed_shortcut_over_every_character(shape):
         if rules._plainly_well_formed(v):
             assert _without_shortcut(v) == [], (shape, hex(code))
         assert malformed_reasons(v) == _without_shortcut(v)
+
+
+def test_an_objects_parts_cross_a_pipe_and_make_the_same_object():
+    """``read.object_parts`` runs where a chunk is decoded (a forked worker
+    included) and ``read.from_parts`` where the objects are made: pickled in
+    between, the parts make the object the entry stands for, in both
+    dialects, with bytes that are not UTF-8, typed 5.5 values, targets and
+    policy exclusions; an entry that is no object has no parts."""
+    import pickle
+
+    from toolkit.model import RawEntry
+    from toolkit.proxies import read
+
+    ad = [
+        RawEntry("CN=Mbx,DC=x", {"objectclass": ["top", "User"], "homemdb": ["db"],
+                                 "proxyaddresses": ["SMTP:a@x.example", "ms:ORG/SITE/A",
+                                                    b"X400:\xff\xfe", "no type"],
+                                 "msexchrecipienttypedetails": ["1"],
+                                 "msexchpoliciesexcluded": ["{26491cfc-9e50-4857-861b-0cb8df22b5d7}"]},
+                 "org.ldif:3"),
+        RawEntry("CN=Con,DC=x", {"objectclass": ["contact"], "targetaddress": ["SMTP:t@y.example"],
+                                 "proxyaddresses": ["CCMAIL:Con at PO1"]}),
+        RawEntry("CN=Target only,DC=x", {"objectclass": ["contact"],
+                                         "targetaddress": ["MS:ORG/SITE/T"]}),
+        RawEntry("CN=Nothing,DC=x", {"objectclass": ["contact"], "targetaddress": ["  "]}),
+        RawEntry("CN=Pc,DC=x", {"objectclass": ["computer", "user"], "proxyaddresses": ["SMTP:p@x"]}),
+    ]
+    fifty_five = [
+        RawEntry("cn=Mbx,o=Org", {"objectclass": ["organizationalPerson"], "mail": ["m@x.example"],
+                                  "othermailbox": ["CCMAIL$Mbx at PO1", "bare", b"\xff"],
+                                  "textencodedoraddress": ["c=US;s=Mbx;"]}),
+        RawEntry("cn=Rcpt,o=Org", {"objectclass": ["remote-address"],
+                                   "target-address": ["SMTP:r@y.example"]}),
+    ]
+    made = 0
+    for dialect, entries in (("ad", ad), ("exchange55", fifty_five)):
+        for e in entries:
+            parts = read.object_parts(e, dialect)
+            obj = read.to_object(e, dialect)
+            if parts is None:
+                assert obj is None
+                continue
+            crossed = read.from_parts(pickle.loads(pickle.dumps(parts, pickle.HIGHEST_PROTOCOL)),
+                                      dialect)
+            assert crossed == obj and crossed.where == e.where
+            assert crossed.classes is obj.classes  # one frozenset a class list
+            made += 1
+    assert made == 5

@@ -273,7 +273,7 @@ def test_exit_code_reads_a_writers_severities():
 def test_the_directory_read_in_two_processes_says_and_writes_the_same(tmp_path, monkeypatch,
                                                                       two):
     """``proxies audit --ldif`` with its blocks decoded by the worker too
-    (``proxies.read.decoded``): the same bytes, log lines and exit code as
+    (``proxies.read.decoded_parts``): the same bytes, log lines and exit code as
     one process and as ``read_ldif`` (one block); with errors in two blocks,
     or in the last record, the same first error (one line), exit code 2 and
     no output; the worker really decodes blocks."""

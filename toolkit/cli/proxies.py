@@ -107,7 +107,7 @@ def proxy_inputs(params: dict[str, Any], profile: str,
     def policies():
         return policy_types((p.name, p.enabled) for p in exchange().email_address_policies())
 
-    # LDIF and LDAP are read in chunks, decoded in two processes (proxies.read.decoded)
+    # LDIF and LDAP are read in chunks, decoded in two processes (proxies.read.decoded_parts)
     label = "directory objects read"
     if kind == "ldif":
         from toolkit.exchange.ldif_chunks import ldif_entries

@@ -153,68 +153,100 @@ def object_classes(values: Iterable[AttrValue]) -> frozenset[str]:
     return classes
 
 
-def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
-    """The object an entry stands for, or None: not a recipient class of the
-    dialect, or no address value and no non-blank target."""
+# What crosses from the process that decoded an entry to the one that makes
+# its object (:func:`object_parts`): plain values, which pickle in C. The
+# values as read (AD: proxyAddresses, str or bytes) or, in 5.5, each value's
+# fields; the objectClass values as read (this process's remembered
+# frozenset is shared by every object of the class list).
+Parts = tuple[str, str, str, tuple[Any, ...], tuple[str, ...], tuple[AttrValue, ...],
+              "int | str | None", tuple[str, ...], "str | None"]
+
+
+def object_parts(entry: RawEntry, dialect: str) -> Parts | None:
+    """What makes the object an entry stands for, or None: not a recipient
+    class of the dialect, or no address value and no non-blank target
+    (spec: Objects and values). :func:`from_parts` makes the object."""
     attrs = entry.attrs  # entry.get(name), without the method call
-    classes = object_classes(attrs.get("objectclass", ()))
+    class_values = attrs.get("objectclass", ())
+    classes = object_classes(class_values)
     if dialect == AD:
         kind = _kind_ad(classes, entry)
         if kind is None:
             return None
-        values = _proxy_values(attrs.get("proxyaddresses", ()))
+        values: tuple[Any, ...] = tuple(attrs.get("proxyaddresses", ()))
     else:
         kind = _kind_55(classes, entry)
         if kind is None:
             return None
-        values = tuple(_values_55(entry))
+        values = tuple([(v.text, v.type, v.address, v.primary, v.undecodable)
+                        for v in _values_55(entry)])
     targets = _targets(entry, dialect)
     if not values and not targets:
         return None
     excluded = attrs.get("msexchpoliciesexcluded")
-    return new_object(
-        "dn:" + fold(entry.dn), entry.dn, kind, values, targets, classes,
-        _type_details(entry) if dialect == AD else None,
-        tuple(_texts(excluded)) if excluded else (), entry.where)
+    return ("dn:" + fold(entry.dn), entry.dn, kind.value, values, targets, tuple(class_values),
+            _type_details(entry) if dialect == AD else None,
+            tuple(_texts(excluded)) if excluded else (), entry.where)
+
+
+def from_parts(parts: Parts, dialect: str) -> ProxyObject:
+    """The object :func:`object_parts` describes (its values parsed here)."""
+    key, dn, kind, values, targets, class_values, details, excluded, where = parts
+    made = (_proxy_values(values) if dialect == AD
+            else tuple([ProxyValue(*fields) for fields in values]))
+    return new_object(key, dn, _BY_VALUE[kind], made, targets, object_classes(class_values),
+                      details, excluded, where)
+
+
+def to_object(entry: RawEntry, dialect: str) -> ProxyObject | None:
+    """The object an entry stands for, or None (:func:`object_parts`)."""
+    parts = object_parts(entry, dialect)
+    return None if parts is None else from_parts(parts, dialect)
 
 
 def read_objects(entries: Iterable[RawEntry], dialect: str) -> Iterator[ProxyObject]:
     """The objects ``entries`` stand for, in order. Entries read in chunks
     (:class:`~toolkit.exchange.dialects.Chunked`: an LDAP page, a block of
-    LDIF) are decoded in two processes (:func:`decoded`)."""
+    LDIF) are decoded in two processes (:func:`decoded_parts`)."""
     if isinstance(entries, Chunked):
-        entries = decoded(entries)
+        for parts in decoded_parts(entries, dialect):
+            yield from_parts(parts, dialect)
+        return
     for entry in entries:
         found = to_object(entry, dialect)
         if found is not None:
             yield found
 
 
-def decoded(source: Chunked) -> Iterator[RawEntry]:
-    """The entries of ``source``, in order, about half of its chunks decoded
-    by a forked worker (:func:`toolkit.parallel.ordered_map`; all here where
-    none can be forked), the first error at its turn, as one process.
+def decoded_parts(source: Chunked, dialect: str) -> Iterator[Parts]:
+    """The :func:`object_parts` of the entries of ``source`` that stand for
+    objects, in order, about half of its chunks decoded by a forked worker
+    (:func:`toolkit.parallel.ordered_map`; all here where none can be
+    forked), the first error at its turn, as one process.
 
-    Why only the decoding: a decoded entry crosses from the worker as a
-    plain tuple (name, attributes, where: pickled in C), while a
-    :class:`ProxyObject` with its values took ~5 times as long to pickle and
-    unpickle as to make; so every object is made here. Measured at 100,000
-    people (LDIF, one process): decoding 2.43 s, making the objects 1.40 s,
-    unpickling half of the entries 0.22 s.
+    Why parts: a :class:`ProxyObject` with its values took ~5 times as long
+    to pickle and unpickle as to make, so every object is made here, from
+    plain values. Why not the entries (as session 15 sent them): the entry's
+    attribute names and lists cost the unpickling more than its parts, and
+    the DN's folding and the classification done where the chunk was
+    decoded spare this process, which makes every object, that work for
+    half of them. Measured at 100,000 people (LDIF, 40,000 entries, this
+    process's work for an entry the worker decoded): unpickling the entry,
+    a ``RawEntry`` and the object 14.6 us; unpickling its parts and the
+    object 10.9 us.
     """
     from toolkit.parallel import ordered_map
 
     decode = source.decode
 
-    def plain(chunk: Any) -> list[tuple[str, dict[str, list[AttrValue]], str | None]]:
-        return [(e.dn, e.attrs, e.where) for e in decode(chunk)]
+    def parts_of(chunk: Any) -> list[Parts]:
+        return [parts for e in decode(chunk) if (parts := object_parts(e, dialect)) is not None]
 
     chunks = source.chunks()
     complete = False
     try:
-        for part in ordered_map(plain, chunks):
-            for dn, attrs, where in part:
-                yield RawEntry(dn, attrs, where)
+        for part in ordered_map(parts_of, chunks):
+            yield from part
         complete = True
     finally:  # a read cut short stops now: its connection, its file (as read_table)
         _close(chunks)
