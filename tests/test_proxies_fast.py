@@ -28,6 +28,7 @@ from toolkit.proxies.model import (
     new_object,
     new_row,
     parse_value,
+    same_key_of,
     value_type,
     written_primary,
 )
@@ -49,6 +50,7 @@ from toolkit.render.proxies import (
     audit_json,
     write_audit,
 )
+from toolkit.text import fold
 
 SETTINGS = settings(max_examples=120, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -124,6 +126,28 @@ def proxy_values(draw) -> ProxyValue:
         return ProxyValue.undecodable_bytes(draw(st.sampled_from([b"\xff", b"SMTP:\xfe@x"])))
     # made by hand, the address need not end the text
     return ProxyValue(draw(texts), draw(st.sampled_from(["SMTP", "X400", None])), draw(texts))
+
+
+@SETTINGS
+@given(proxy_values(), proxy_values())
+def test_one_string_key_is_the_same_as_the_pair(a, b):
+    """``same_key`` is one string (a tuple for a type with a ":"): two values
+    have equal keys exactly when their types are equal and their addresses
+    fold alike (spec: *the same*), as the (type, folded address) pair said.
+    5.5 types with a ":" ("A:B", "x:") meet parsed values whose address holds
+    one, so a key that only joined the parts would clash here."""
+    pair = lambda v: None if v.type is None else (v.type, fold(v.address))  # noqa: E731
+    assert (a.same_key is None) == (a.type is None)
+    if a.same_key is not None:
+        assert (a.same_key == b.same_key) == (pair(a) == pair(b))
+        assert hash(a.same_key) == hash(same_key_of(a.type, a.address))
+
+
+def test_one_string_key_does_not_join_a_type_holding_a_colon():
+    typed, parsed = ProxyValue.typed("A:B", "c"), parse_value("A:B:c")
+    assert (typed.type, parsed.type) == ("A:B", "A")
+    assert typed.same_key != parsed.same_key
+    assert parsed.same_key == "A:b:c" and typed.same_key == ("A:B", "c")
 
 
 @SETTINGS

@@ -85,12 +85,28 @@ class ProxyValue:
         return cls(raw.decode("utf-8", "backslashreplace"), None, "", False, True)
 
     @property
-    def same_key(self) -> tuple[str, str] | None:
+    def same_key(self) -> SameKey | None:
         """Values with equal keys are *the same* (type equal, address Folded
-        equal); a value without a type is the same as nothing."""
-        if self.type is None:
-            return None
-        return self.type, fold(self.address)
+        equal); a value without a type is the same as nothing
+        (:func:`same_key_of`)."""
+        return None if self.type is None else same_key_of(self.type, self.address)
+
+
+# What makes two values *the same*: ``TYPE:folded address`` as one string, or
+# (type, folded address) for a type with a ":" in it (only an Exchange 5.5
+# ``TYPE$address`` can have one). Unambiguous: a type without ":" ends at the
+# string's first ":", and a string never equals a tuple.
+SameKey = str | tuple[str, str]
+
+
+def same_key_of(type_: str, address: str) -> SameKey:
+    """The key of a value of type ``type_`` (see :data:`SameKey`).
+
+    Why one string and not the (type, folded address) tuple: ``proxies``
+    keeps a key for every distinct value (~300,000 at 100,000 people), and a
+    tuple with its own folded string cost ~115 bytes more a key than one
+    string (tracemalloc: the context 211 -> 176 MB)."""
+    return f"{type_}:{fold(address)}" if ":" not in type_ else (type_, fold(address))
 
 
 _ValueTwin = twin(ProxyValue)

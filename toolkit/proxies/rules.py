@@ -26,7 +26,9 @@ from toolkit.proxies.model import (
     ProxyObject,
     ProxyRow,
     ProxyValue,
+    SameKey,
     new_row,
+    same_key_of,
     value_type,
 )
 from toolkit.proxies.settings import CCMAIL, ProxySettings
@@ -41,7 +43,7 @@ SEVERITY = {
     "too-many-values": "warning",
 }
 CODES = tuple(SEVERITY)
-Key = tuple[str, str]
+Key = SameKey
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,13 @@ class Context:
         # object carrying a value twice is filed once.
         index = Index()
         keep = index.setdefault
+        key_of = same_key_of
         keys_of: list[list[Key | None]] = []
         for i, obj in enumerate(ordered):
-            # v.same_key written out (one call a value less): type, folded address
-            keys = [None if v.type is None else (v.type, fold(v.address)) for v in obj.values]
+            # v.same_key written out (same_key_of: no call a value; a type
+            # with a ":" takes the call)
+            keys = [None if (t := v.type) is None else f"{t}:{fold(v.address)}"
+                    if ":" not in t else key_of(t, v.address) for v in obj.values]
             keys_of.append(keys)
             for key in keys:
                 if key is not None:
