@@ -1,6 +1,6 @@
 """Benchmark ``ccmig audit`` at scale against a throwaway slapd (issue 6).
 
-Builds a synthetic organisation of N people (``mocks/orggen.py``), loads it
+Builds a synthetic organisation of N people (``mocks/orggen``), loads it
 into a private slapd (``mocks/slapd/server.py``) and measures, alternating
 the measurements round by round and taking medians:
 

@@ -1,6 +1,6 @@
 """kill -9 at random points of ``apply`` and ``undo`` (issue 7).
 
-A generated organisation (mocks/orggen.py) gives a plan with about ninety
+A generated organisation (mocks/orggen) gives a plan with about ninety
 cc:Mail removals across six post-office files. An uninterrupted ``apply`` is
 timed (the shorter of two runs); every run then starts ``ccmig apply --yes`` (or
 ``undo --yes``) in a child process and kills it after a delay drawn uniformly

@@ -1,4 +1,4 @@
-"""The synthetic-organisation generator (mocks/orggen.py) and the bundled demos.
+"""The synthetic-organisation generator (mocks/orggen) and the bundled demos.
 
 These tests pin what other suites rely on: the output is byte-for-byte
 reproducible, every file is readable by the project's own readers, the

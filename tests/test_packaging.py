@@ -76,7 +76,7 @@ def test_a_checkout_that_is_not_installed_finds_the_test_doubles(tmp_path):
     done = subprocess.run([sys.executable, "-S", "-c", code], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert Path(done.stdout.strip()) == ROOT / "mocks" / "orggen.py"
+    assert Path(done.stdout.strip()) == ROOT / "mocks" / "orggen" / "__init__.py"
     script = subprocess.run([sys.executable, "-S", str(ROOT / "scripts" / "ldap-test-server"),
                              "--help"], cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
                             capture_output=True, text=True, timeout=60)
