@@ -11,7 +11,7 @@ provision``, ~3-20 s), then on every start:
 * runs ``samba -i -M single`` in the foreground as a child (its PID is
   returned; :func:`stop` ends it), listening on 127.0.0.1 only, with just
   the ``ldap`` and ``kdc`` services (no smbd on 445);
-* TLS from a throwaway CA (:func:`toolkit.mocks.slapd.server.make_test_pki`) for
+* TLS from a throwaway CA (:func:`toolkit.mocks.slapd.machine.make_test_pki`) for
   ``dc01.<realm>``, ``localhost`` and ``127.0.0.1``, so ``--ca-file``
   verifies by name;
 * ``ldap server require strong auth = allow_sasl_over_tls``: a simple bind
@@ -51,7 +51,7 @@ from pathlib import Path
 import ldap3
 from ldap3.core.exceptions import LDAPException
 from toolkit.mocks.samba.loader import Loader, schema_attributes
-from toolkit.mocks.slapd.server import _alive, _die_with_parent, _terminate, make_test_pki
+from toolkit.mocks.slapd.machine import _alive, _die_with_parent, _terminate, make_test_pki
 
 from toolkit.errors import InputError
 

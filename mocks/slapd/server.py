@@ -11,7 +11,7 @@ private slapd instance from nothing in a directory of your choice:
   ldapsearch write it (UTF-16 with BOM, ``version:``, comments, folding,
   base64): the file is read with :func:`toolkit.exchange.ldif.read_ldif` and
   re-written in the plain form slapadd accepts. The suffix entry and any
-  missing parent containers are added;
+  missing parent containers are added (:mod:`toolkit.mocks.slapd.loader`);
 * a read-only service account outside the data tree (``cn=reader,
   o=ccmig-test-accounts``), so a whole-tree read returns only your data. By
   default everyone but the (unused) rootdn gets AD's limits: a page holds at
@@ -20,31 +20,25 @@ private slapd instance from nothing in a directory of your choice:
   ``ad_limits=False`` OpenLDAP's default 500 applies even to paged searches,
   so a test can prove that a short paged result is detected;
 * optionally TLS (``tls=True``): a throwaway CA and server certificate made
-  with the ``openssl`` command, StartTLS on the ldap:// port and ldaps:// on a
-  second port.
+  with the ``openssl`` command (:func:`toolkit.mocks.slapd.machine.make_test_pki`),
+  StartTLS on the ldap:// port and ldaps:// on a second port.
 
 Then ``slapd -d 0`` runs in the foreground as a child whose PID is returned,
 and :func:`start` waits until it answers a bind. It installs nothing:
 ``slapd``, ``slapadd`` (package slapd) and ``openssl`` must be on the machine.
 
-Only the standard library and :mod:`toolkit.exchange.ldif` are used, so the
-``scripts/ldap-test-server`` wrapper runs with any Python 3.11.
+Only the standard library and :mod:`toolkit.exchange.ldif` are used, here
+and in the loader and machine modules, so the ``scripts/ldap-test-server``
+wrapper runs with any Python 3.11.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import contextlib
-import ctypes
-import functools
 import hashlib
 import json
-import os
-import re
 import secrets
-import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -54,16 +48,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from toolkit.mocks.dn import ava_parts, split_dn, split_rdn
+# ``name as name``: unused here, kept importable from here (the tests use them).
+from toolkit.mocks.dn import split_dn as split_dn
+from toolkit.mocks.slapd import SlapdError
+from toolkit.mocks.slapd.loader import LoadReport as LoadReport
+from toolkit.mocks.slapd.loader import attribute_aliases as attribute_aliases
+from toolkit.mocks.slapd.loader import dn_key as dn_key
+from toolkit.mocks.slapd.loader import ldif_line, prepare_data, schema_files
+from toolkit.mocks.slapd.loader import structural_class as structural_class
+from toolkit.mocks.slapd.machine import _alive as _alive
+from toolkit.mocks.slapd.machine import _die_with_parent, _terminate, find_tool, free_port, make_test_pki
 
 from toolkit.errors import InputError
 from toolkit.exchange.ldif import read_ldif
-from toolkit.model import AttrValue, RawEntry
+from toolkit.model import RawEntry
 
-HERE = Path(__file__).resolve().parent
-SCHEMA_FILE = HERE / "ccmig-schema.ldif"
-SYSTEM_SCHEMA_DIR = Path("/etc/ldap/schema")
-STANDARD_SCHEMAS = ("core", "cosine", "inetorgperson")
 MODULE_DIRS = (Path("/usr/lib/ldap"), Path("/usr/lib/openldap"), Path("/usr/libexec/openldap"))
 
 ACCOUNTS_SUFFIX = "o=ccmig-test-accounts"
@@ -72,46 +71,6 @@ READER_DN = f"cn=reader,{ACCOUNTS_SUFFIX}"
 # the reader and may write proxyAddresses, nothing else.
 WRITER_DN = f"cn=proxy-writer,{ACCOUNTS_SUFFIX}"
 ADMIN_DN_RDN = "cn=ccmig-admin"  # rootdn of the data tree, only with admin=True
-
-# Attribute types slapd defines itself (core.ldif lists them only as comments),
-# each as (first name, other names...).
-_BUILTIN_ATTRIBUTES = (
-    ("objectClass",), ("aliasedObjectName", "aliasedEntryName"), ("cn", "commonName"),
-    ("description",), ("seeAlso",), ("userPassword",), ("name",), ("distinguishedName",),
-    ("labeledURI",), ("uid", "userid"), ("ref",), ("structuralObjectClass",),
-    ("entryUUID",), ("entryCSN",), ("creatorsName",), ("createTimestamp",),
-    ("modifiersName",), ("modifyTimestamp",), ("entryDN",), ("hasSubordinates",),
-    ("subschemaSubentry",), ("contextCSN",),
-)  # fmt: skip
-
-# Object classes slapd defines itself: name -> (kind, superclasses).
-_BUILTIN_CLASSES = {
-    "top": ("ABSTRACT", ()),
-    "alias": ("STRUCTURAL", ("top",)),
-    "referral": ("STRUCTURAL", ("top",)),
-    "extensibleobject": ("AUXILIARY", ("top",)),
-    "glue": ("STRUCTURAL", ("top",)),
-    "subentry": ("STRUCTURAL", ("top",)),
-    "subschema": ("AUXILIARY", ()),
-    "dynamicobject": ("AUXILIARY", ("top",)),
-}
-
-# Classes for the parent entries the loader creates, by RDN attribute type.
-_PARENT_CLASSES = {
-    "dc": ("top", "domain"),
-    "o": ("top", "organization"),
-    "ou": ("top", "organizationalUnit"),
-    "cn": ("top", "container"),
-    "c": ("top", "country"),
-    "l": ("top", "locality"),
-}
-
-_SUP = re.compile(r"\bSUP\s+(?:\(\s*([^)]*)\)|([\w-]+))")
-_NAMES = re.compile(r"\bNAME\s+(?:\(\s*((?:'[^']*'\s*)+)\)|'([^']*)')")
-
-
-class SlapdError(RuntimeError):
-    """The test server could not be prepared, started or stopped (one line)."""
 
 
 @dataclass(frozen=True)
@@ -152,25 +111,7 @@ class ServerInfo:
         return out
 
 
-@dataclass
-class LoadReport:
-    """What :func:`prepare_data` wrote: counts, added parents, dropped attributes."""
-
-    entries: int = 0
-    added_parents: list[str] = field(default_factory=list)
-    dropped: dict[str, int] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------- tools
-
-
-def find_tool(name: str) -> str:
-    """Path of an OpenLDAP/openssl program; /usr/sbin is not on every PATH."""
-    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin:/sbin")
-    if not found:
-        hint = "apt-get install slapd ldap-utils" if name.startswith("slap") else "openssl"
-        raise SlapdError(f"{name} not found: install it ({hint})")
-    return found
+# ---------------------------------------------------------------- cn=config
 
 
 def _module_dir() -> Path:
@@ -178,277 +119,6 @@ def _module_dir() -> Path:
         if (d / "back_mdb.la").exists() or (d / "back_mdb.so").exists():
             return d
     raise SlapdError("OpenLDAP module back_mdb not found (is the slapd package installed?)")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (never 389)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# ---------------------------------------------------------------- schema knowledge
-
-
-def _schema_files() -> list[Path]:
-    return [SYSTEM_SCHEMA_DIR / f"{n}.ldif" for n in STANDARD_SCHEMAS] + [SCHEMA_FILE]
-
-
-@functools.cache
-def _schema() -> tuple[dict[str, str], dict[str, tuple[str, tuple[str, ...]]]]:
-    """(attribute name -> first name, class name -> (kind, superclasses)), lower case."""
-    aliases = {n.lower(): names[0].lower() for names in _BUILTIN_ATTRIBUTES for n in names}
-    classes = dict(_BUILTIN_CLASSES)
-    for path in _schema_files():
-        if not path.exists():
-            raise SlapdError(f"schema file missing: {path}")
-        for entry in read_ldif(path):
-            for definition in entry.texts("olcattributetypes"):
-                names = _names(definition)
-                for n in names:
-                    aliases[n] = names[0]
-            for definition in entry.texts("olcobjectclasses"):
-                kind = next((k for k in ("AUXILIARY", "ABSTRACT") if f" {k}" in definition), "STRUCTURAL")
-                sup = _SUP.search(definition)
-                sups = tuple(x.strip().lower() for x in re.split(r"[$\s]+", sup.group(1) or sup.group(2))
-                             if x.strip()) if sup else ()  # fmt: skip
-                for n in _names(definition):
-                    classes[n] = (kind, sups)
-    return aliases, classes
-
-
-def _names(definition: str) -> list[str]:
-    m = _NAMES.search(definition)
-    if not m:
-        return []
-    names = re.findall(r"'([^']*)'", m.group(1)) if m.group(1) else [m.group(2)]
-    return [n.lower() for n in names]
-
-
-def attribute_aliases() -> dict[str, str]:
-    """Every attribute name the server knows (lower case) -> its first name (lower case).
-
-    slapd returns an attribute under its first name: ``rfc822Mailbox`` comes
-    back as ``mail``, ``Target-Address`` as ``targetAddress``, ``userid`` as
-    ``uid``. Tests use this map to compare what they loaded with what they read.
-    """
-    return dict(_schema()[0])
-
-
-def structural_class(object_classes: Iterable[str]) -> str | None:
-    """The entry's structural class as slapd would compute it (most derived one).
-
-    Written by the loader when it skips schema checking, because slapd
-    refuses to modify an entry without ``structuralObjectClass``. With two
-    unrelated chains (AD's ``user`` plus ``inetOrgPerson``) the deepest wins.
-    """
-    classes = _schema()[1]
-
-    def ancestors(name: str) -> set[str]:
-        out: set[str] = set()
-        todo = list(classes.get(name, ("", ()))[1])
-        while todo:
-            c = todo.pop()
-            if c not in out:
-                out.add(c)
-                todo.extend(classes.get(c, ("", ()))[1])
-        return out
-
-    given = [c for c in object_classes if classes.get(c.lower(), ("",))[0] == "STRUCTURAL"]
-    if not given:
-        return None
-    return max(given, key=lambda c: len(ancestors(c.lower())))
-
-
-# ---------------------------------------------------------------- DN handling
-
-
-def _fold_value(value: AttrValue) -> AttrValue:
-    return value.lower() if isinstance(value, str) else value
-
-
-def _rdn_parts(rdn: str) -> tuple[str, str]:
-    try:
-        return ava_parts(rdn)
-    except ValueError as exc:
-        raise SlapdError(str(exc)) from None
-
-
-def dn_key(dn: str) -> tuple[str, ...]:
-    """A comparison key for a DN: case and escaping insensitive (good enough here)."""
-    key = []
-    for rdn in split_dn(dn):
-        parts = []
-        for ava in split_rdn(rdn):
-            name, value = _rdn_parts(ava)
-            parts.append(f"{name.lower()}={' '.join(value.split()).lower()}")
-        key.append("+".join(sorted(parts)))
-    return tuple(key)
-
-
-# ---------------------------------------------------------------- LDIF writing
-
-
-def _safe(value: str) -> bool:
-    """RFC 2849 SAFE-STRING, restricted to printable ASCII (C-speed checks)."""
-    if not value:
-        return True
-    return value.isascii() and value.isprintable() and value[0] not in " :<" and value[-1] != " "
-
-
-def ldif_line(name: str, value: AttrValue) -> str:
-    """One ``name: value`` line, base64 when RFC 2849 says plain text is unsafe."""
-    if isinstance(value, str) and _safe(value):
-        return f"{name}: {value}\n"
-    data = value if isinstance(value, bytes) else value.encode("utf-8")
-    return f"{name}:: {base64.b64encode(data).decode('ascii')}\n"
-
-
-def _parent_entry(dn: str) -> str:
-    first = split_dn(dn)[0]
-    if len(split_rdn(first)) > 1:
-        raise SlapdError(f"cannot create parent entry {dn!r} (multi-valued RDN): put it in the LDIF")
-    attr, value = _rdn_parts(first)
-    classes = _PARENT_CLASSES.get(attr.lower())
-    if classes is None:
-        raise SlapdError(f"cannot create parent entry {dn!r}: put it in the LDIF")
-    text = ldif_line("dn", dn)
-    for oc in classes:
-        text += ldif_line("objectClass", oc)
-    return text + ldif_line(attr, value) + "\n"
-
-
-def prepare_data(
-    entries: Iterable[RawEntry],
-    base_dn: str,
-    out: Path,
-    *,
-    drop_unknown: bool = False,
-    add_structural: bool = False,
-) -> LoadReport:
-    """Write ``entries`` as slapadd input to ``out``; return what was written.
-
-    Adds the suffix and missing parents (before the data, parents first).
-    Values of two names of one attribute (``mail`` and ``rfc822Mailbox``,
-    ``targetAddress`` and ``Target-Address``) are merged, a value repeated
-    across them kept once (case-insensitively), because slapd stores them as
-    one attribute and refuses a repeated value. Attributes the schema does not
-    know are an error naming them, or dropped (``drop_unknown=True``).
-    ``add_structural`` writes ``structuralObjectClass`` (see
-    :func:`structural_class`) for a load without schema checking.
-    """
-    aliases = _schema()[0]
-    base_key = dn_key(base_dn)
-    if not base_key:
-        raise SlapdError("base DN is empty")
-    report = LoadReport()
-    seen: set[tuple[str, ...]] = set()
-    needed: dict[tuple[str, ...], str] = {}
-    unknown: dict[str, str] = {}
-    body = out.with_suffix(".body")
-    with body.open("w", encoding="utf-8") as fh:
-        for entry in entries:
-            key = dn_key(entry.dn)
-            if key[-len(base_key) :] != base_key or len(key) < len(base_key):
-                raise SlapdError(f"{entry.where or entry.dn}: entry is outside {base_dn!r}")
-            seen.add(key)
-            rdns = split_dn(entry.dn)
-            for i in range(1, len(key) - len(base_key) + 1):
-                needed.setdefault(key[i:], ",".join(rdns[i:]))
-            merged: dict[str, list[AttrValue]] = {}
-            for name, values in entry.attrs.items():
-                canonical = aliases.get(name)
-                if canonical is None:
-                    if drop_unknown:
-                        report.dropped[name] = report.dropped.get(name, 0) + len(values)
-                    else:
-                        unknown.setdefault(name, entry.where or entry.dn)
-                    continue
-                if canonical not in merged:
-                    merged[canonical] = list(values)
-                    continue
-                # A second name of the same attribute (rfc822Mailbox after mail).
-                target = merged[canonical]
-                have = {_fold_value(v) for v in target}
-                for v in values:
-                    if _fold_value(v) not in have:
-                        target.append(v)
-                        have.add(_fold_value(v))
-            if add_structural and "structuralobjectclass" not in merged:
-                structural = structural_class(v for v in merged.get("objectclass", ()) if isinstance(v, str))
-                if structural:
-                    merged["structuralobjectclass"] = [structural]
-            lines = [ldif_line("dn", entry.dn)]
-            for name, values in merged.items():
-                lines += [ldif_line(name, v) for v in values]
-            fh.write("".join(lines) + "\n")
-            report.entries += 1
-    if unknown:
-        body.unlink(missing_ok=True)
-        names = ", ".join(f"{n} ({w})" for n, w in sorted(unknown.items())[:10])
-        raise SlapdError(
-            f"attributes the test schema does not know: {names}; "
-            "drop them with --drop-unknown-attributes (drop_unknown=True)"
-        )
-    missing = [(k, dn) for k, dn in needed.items() if k not in seen]
-    if base_key not in seen and base_key not in needed:
-        missing.append((base_key, base_dn))
-    missing.sort(key=lambda item: len(item[0]))
-    with out.open("w", encoding="utf-8") as fh:
-        for _, dn in missing:
-            fh.write(_parent_entry(dn))
-            report.added_parents.append(dn)
-        with body.open("r", encoding="utf-8") as src:
-            shutil.copyfileobj(src, fh, 1 << 20)
-    body.unlink()
-    return report
-
-
-# ---------------------------------------------------------------- TLS material
-
-
-def make_test_pki(directory: Path, hosts: tuple[str, ...] = ("localhost", "127.0.0.1")) -> Path:
-    """A throwaway CA plus a server certificate for ``hosts``; returns the CA file.
-
-    Writes ``ca.pem``, ``server.pem`` and ``server.key`` (mode 0600) with the
-    openssl command. Two calls give two unrelated CAs (for wrong-CA tests).
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    openssl = find_tool("openssl")
-    ca_key, ca, key, csr, cert = (
-        directory / n for n in ("ca.key", "ca.pem", "server.key", "server.csr", "server.pem")
-    )
-    san = ",".join(
-        f"IP:{h}" if re.fullmatch(r"[0-9.]+|[0-9a-fA-F:]+:[0-9a-fA-F:]*", h) else f"DNS:{h}" for h in hosts
-    )
-    ext = directory / "server.ext"
-    ext.write_text(
-        f"subjectAltName={san}\nbasicConstraints=CA:FALSE\n"
-        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
-    )
-    steps = [
-        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
-         "-days", "2", "-subj", f"/CN=ccmig throwaway test CA {secrets.token_hex(4)}",
-         "-addext", "basicConstraints=critical,CA:TRUE",
-         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-        [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
-         "-subj", f"/CN={hosts[0]}"],
-        [openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-         "-out", cert, "-days", "2", "-extfile", ext],
-    ]  # fmt: skip
-    old = os.umask(0o077)
-    try:
-        for cmd in steps:
-            done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
-            if done.returncode:
-                last = (done.stderr.strip().splitlines() or ["?"])[-1]
-                raise SlapdError(f"openssl failed: {last}")
-    finally:
-        os.umask(old)
-    return ca
-
-
-# ---------------------------------------------------------------- cn=config
 
 
 def _ssha(password: str) -> str:
@@ -475,7 +145,7 @@ def _config_ldif(
             f"olcTLSCertificateFile: {directory / 'tls' / 'server.pem'}\n"
             f"olcTLSCertificateKeyFile: {directory / 'tls' / 'server.key'}\n"
         )
-    includes = "".join(f"include: {p.as_uri()}\n" for p in _schema_files())
+    includes = "".join(f"include: {p.as_uri()}\n" for p in schema_files())
     limits = (
         "olcLimits: * size.soft=1000 size.hard=1000 size.pr=1000 size.prtotal=unlimited\n"
         if ad_limits
@@ -698,13 +368,6 @@ def start(
     )
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG)."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM, 0, 0, 0)
-
-
 def _is_our_slapd(pid: int, directory: Path) -> bool:
     """Guard against a recycled PID: only a slapd using this directory is ours."""
     try:
@@ -712,33 +375,6 @@ def _is_our_slapd(pid: int, directory: Path) -> bool:
     except OSError:
         return False
     return bool(cmdline) and cmdline[0].endswith(b"slapd") and str(directory).encode() in b" ".join(cmdline)
-
-
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (its parent may be gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] != ["Z"]
-
-
-def _terminate(pid: int, timeout: float) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return
-        if not _alive(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
 
 
 def stop(directory: str | Path, timeout: float = 10.0) -> bool:
