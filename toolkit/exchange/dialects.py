@@ -462,7 +462,7 @@ def read_table(entries: Iterable[RawEntry], dialect: Dialect, every_mailbox: boo
             complete = True
             return table
         finally:  # a read cut short (an error) stops now: its connection, its file
-            _close(chunks)
+            close_chunks(chunks)
             entries.finished(complete)  # after every chunk's result, as one process would
     # in parts of _PART entries: what a part holds until it is added (each
     # mailbox's identities above all) stays small
@@ -515,7 +515,7 @@ class Chunked(Iterable[RawEntry]):
                 yield from decode(chunk)
             complete = True
         finally:
-            _close(chunks)
+            close_chunks(chunks)
             self.finished(complete)
 
 
@@ -542,7 +542,7 @@ class Watched(Chunked):
                 yield chunk
             ran_out = True
         finally:
-            _close(chunks)
+            close_chunks(chunks)
             if not ran_out:  # stopped early: said now; else once every result is taken
                 self._say(False)
 
@@ -556,7 +556,7 @@ class Watched(Chunked):
             self.done(complete)
 
 
-def _close(chunks: Iterator[Any]) -> None:
+def close_chunks(chunks: Iterator[Any]) -> None:
     """Stop a source's chunks (a generator's ``finally`` runs now, not when
     it is collected: the cyclic collector is off during an audit)."""
     close = getattr(chunks, "close", None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from toolkit.exchange.dialects import Chunked, _close, classify_55, classify_ad
+from toolkit.exchange.dialects import Chunked, classify_55, classify_ad, close_chunks
 from toolkit.model import AttrValue, Kind, RawEntry
 from toolkit.proxies.model import ProxyKind, ProxyObject, ProxyValue, new_object, parse_value
 from toolkit.text import fold
@@ -249,5 +249,5 @@ def decoded_parts(source: Chunked, dialect: str) -> Iterator[Parts]:
             yield from part
         complete = True
     finally:  # a read cut short stops now: its connection, its file (as read_table)
-        _close(chunks)
+        close_chunks(chunks)
         source.finished(complete)
