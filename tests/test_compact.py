@@ -9,6 +9,7 @@ line numbers, unknown keys).
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import FrozenInstanceError, replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from toolkit import storage
 from toolkit.ccmail.address import parse
 from toolkit.ccmail.directory import read_directory_file
 from toolkit.cli.common import exit_code
+from toolkit.errors import InputError
 from toolkit.exchange.dialects import ccmail_value, read_table, to_recipient, undecodable_ccmail
 from toolkit.model import NO_EXTRA, Dialect, DirEntry, Identities, Kind, RawEntry, Recipient
 from toolkit.rules import AddressIndex, Index, Rows, analyse, facts_of, stale_entries
@@ -287,6 +289,32 @@ def test_stats_lines_match_each_identity_level(tmp_path: Path):
     got = list(table)
     assert [r.item_count for r in got] == [1, None, 2, 3, 4, 5, None]
     assert [r.replace(item_count=None) for r in got] == read  # only the count changed
+
+
+
+def test_stats_blank_and_repeated_identities(tmp_path: Path, caplog):
+    """A line with an empty identity names no mailbox (it is logged and
+    ignored), whatever the mailboxes hold; two lines whose identities fold
+    alike name the same mailbox, so the second is an error at its line."""
+    (tmp_path / "s.csv").write_text("identity,item_count\n,7\nAA,1\n", encoding="utf-8")
+    read = [_mailbox("CN=A", "a@corp.example", "aa", "aa")]
+    stats = StatsMatcher(tmp_path / "s.csv")
+    table = RecipientTable()
+    for n, r in enumerate(read):
+        table.append(r)
+        stats.observe(table, n)
+    with caplog.at_level(logging.INFO, logger="toolkit.stats"):
+        assert stats.apply(table) == 1
+    assert [r.item_count for r in table] == [1]
+    assert any(":2: identity '' matches no mailbox" in m for m in caplog.messages)
+    (tmp_path / "t.csv").write_text("identity,item_count\naa,1\n AA ,2\n", encoding="utf-8")
+    stats, table = StatsMatcher(tmp_path / "t.csv"), RecipientTable()
+    table.append(read[0])
+    stats.observe(table, 0)
+    with pytest.raises(InputError) as err:
+        stats.apply(table)
+    assert err.value.where == f"{tmp_path / 't.csv'}:3" and "second line for mailbox CN=A" in str(
+        err.value)
 
 
 # --------------------------------------------------------------------------- DirEntry

@@ -81,7 +81,7 @@ def test_a_keyring_set_in_this_process_wins_over_the_variable(isolated, monkeypa
 
 def _matcher(matcher: StatsMatcher) -> tuple:
     error = matcher.error
-    return (list(matcher.line_numbers), list(matcher.counts), matcher.identities, matcher.keys,
+    return (list(matcher.line_numbers), list(matcher.counts), matcher.identities, list(matcher.keys),
             list(matcher.wanted.items()), matcher.dn_named, matcher.smtp_named,
             (type(error), str(error), getattr(error, "where", None)) if error else None)
 
