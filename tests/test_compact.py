@@ -291,7 +291,6 @@ def test_stats_lines_match_each_identity_level(tmp_path: Path):
     assert [r.replace(item_count=None) for r in got] == read  # only the count changed
 
 
-
 def test_stats_blank_and_repeated_identities(tmp_path: Path, caplog):
     """A line with an empty identity names no mailbox (it is logged and
     ignored), whatever the mailboxes hold; two lines whose identities fold

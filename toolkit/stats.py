@@ -109,8 +109,8 @@ class StatsMatcher:
     Lines are kept as arrays; only mailboxes the file names are kept (~30 MB
     less at 100,000). Each distinct folded identity has a number (its
     position among them), and what matched it is kept in four lists by that
-    number, one a level: reading a mailbox's match files it with no hash
-    look-up, and :meth:`apply`, going through the lines, reads those lists
+    number, one a level: filing what :meth:`match` found for a mailbox takes
+    no hash look-up, and :meth:`apply`, going through the lines, reads those lists
     instead of four hash maps of the identities. Why: those maps' look-ups
     are random reads in tables that grow with the file, so their cost grew
     faster than the file. Filing and applying, in one process, alternated
