@@ -116,7 +116,8 @@ def table(report: dict[str, Any]) -> str:
     lines = [f"N = {report['params']['people']} people, {report['org']['ldap_entries']} entries "
              f"read, {report['org']['rows']} rows, {report['org']['directory_entries']} cc:Mail "
              f"entries; median of {report['params']['repeat']}",
-             f"{'measurement':32s}{'median s':>10s}{'peak RSS MB':>13s}{'tree PSS MB':>13s}"]
+             f"{'measurement':32s}{'median s':>10s}{'peak RSS MB':>13s}{'tree PSS MB':>13s}"
+             f"{'slapd CPU s':>13s}"]
     speed = report["machine"].get("speed_probe")
     if speed:
         lines.insert(1, f"machine speed: a fixed loop took {speed['min_s']:.3f}-"
@@ -125,7 +126,8 @@ def table(report: dict[str, Any]) -> str:
     for label, v in rows:
         rss = f"{v['peak_rss_mb']:.0f}" if "peak_rss_mb" in v else "-"
         pss = f"{v['tree_pss_mb']:.0f}" if v.get("tree_pss_mb") else "-"
-        lines.append(f"{label:32s}{v['median_s']:10.2f}{rss:>13s}{pss:>13s}")
+        server = f"{v['server_cpu_s']:.2f}" if "server_cpu_s" in v else "-"
+        lines.append(f"{label:32s}{v['median_s']:10.2f}{rss:>13s}{pss:>13s}{server:>13s}")
     lines.append("")
     for name, value in report["ratios"].items():
         lines.append(f"{name:32s}{value:10.2f}")
@@ -133,6 +135,9 @@ def table(report: dict[str, Any]) -> str:
         lin = report["linearity"]
         lines.append(f"{'2N/N audit over LDAP':32s}{lin['audit_ldap_ratio']:10.2f}")
         lines.append(f"{'2N/N audit --ldif':32s}{lin['audit_ldif_ratio']:10.2f}")
+        if "audit_ldap_server_cpu_ratio" in lin:
+            lines.append(f"{'2N/N slapd CPU, audit over LDAP':32s}"
+                         f"{lin['audit_ldap_server_cpu_ratio']:10.2f}")
         for name in ("audit_ldap", "audit_ldif"):
             pairs = ", ".join(f"{r:.2f}" for r in lin[f"{name}_pairs"])
             lines.append(f"{'  round by round, ' + name:32s}  {pairs}")
@@ -256,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
                 "people": 2 * people, "measurements": m2,
                 "audit_ldap_ratio": round(m2["audit_ldap"]["median_s"] / c, 3),
                 "audit_ldif_ratio": round(m2["audit_ldif"]["median_s"] / d, 3),
+                # slapd's CPU beside the audit over LDAP, 2N over N (reported, no target)
+                **({"audit_ldap_server_cpu_ratio": round(
+                    m2["audit_ldap"]["server_cpu_s"] / m["audit_ldap"]["server_cpu_s"], 3)}
+                   if m["audit_ldap"].get("server_cpu_s") and "server_cpu_s" in m2["audit_ldap"]
+                   else {}),
                 # each round's 2N run over the N run just before it: the drift left out
                 **{f"{name}_pairs": [round(b2 / b1, 3) for b1, b2 in zip(
                     m[name]["runs_s"], m2[name]["runs_s"], strict=True)] for name in m2},

@@ -11,9 +11,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,7 +101,17 @@ def test_quick_bench_reports_every_measurement(tmp_path):
                             "directory_parse_s_per_100k", "powershell_requests_per_1000",
                             "powershell_requests_per_1000_batch_2000"}
     assert targets["linearity_2n_over_n"]["met"] is None  # not asked for (--linearity)
+    # slapd's CPU during every measurement that reads from it, and only those
+    served = {"ldapsearch", "ldapsearch_piped", "ldap3_bare", "audit_ldap", "audit_ldap_1job",
+              "proxies_audit_ldap", "reader_1", "reader_2x"}
+    assert {name for name, v in m.items() if "server_cpu_s" in v} == served
+    for name in served:
+        assert 0 <= m[name]["server_cpu_s"] < 60, name
+        assert m[name]["server_cpu_s_runs"] == [round(m[name]["server_cpu_s"], 2)], name
+    # slapd serves every entry of all three reads of the audit's search at least
+    assert sum(m[name]["server_cpu_s"] for name in ("ldapsearch", "ldap3_bare", "audit_ldap")) > 0
     assert "(c) ccmig audit over LDAP" in proc.stdout  # the table
+    assert "slapd CPU s" in proc.stdout
     assert "(g) ccmig proxies audit over LDAP" in proc.stdout
     assert "target proxies_audit_ldap / audit_ldap" in proc.stdout
 
@@ -133,6 +145,14 @@ def test_linearity_measures_2n_in_the_same_rounds(tmp_path):
         assert lin[f"{name}_ratio"] == round(twice["median_s"] / once["median_s"], 3)
     assert report["targets"]["linearity_2n_over_n"]["met"] is not None
     assert "round by round, audit_ldif" in proc.stdout
+    # slapd's CPU beside the audit, 2N over N: reported when both were measured
+    served = (lin["measurements"]["audit_ldap"].get("server_cpu_s"),
+              report["measurements"]["audit_ldap"].get("server_cpu_s"))
+    if served[1]:
+        assert lin["audit_ldap_server_cpu_ratio"] == round(served[0] / served[1], 3)
+        assert "2N/N slapd CPU, audit over LDAP" in proc.stdout
+    else:  # too little to be seen in clock ticks at 600 people
+        assert "audit_ldap_server_cpu_ratio" not in lin
 
 
 def _bench_module():
@@ -167,6 +187,41 @@ def test_rounds_probe_the_machine_before_each_run_and_correct_nothing():
     assert (speed["runs"], speed["min_s"], speed["max_s"], speed["max_over_min"]) == (4, 0.1, 0.4,
                                                                                       4.0)
     assert 0 < bench.speed_probe(1000) < 5
+
+
+def test_server_cpu_is_the_process_cpu_time_spent_during_a_task():
+    """``process_cpu_s`` reads a process's user and system time from /proc
+    (the right fields: it agrees with the process's own clock), and
+    ``with_server_cpu`` adds what the server spent during a task to its
+    result, passing the task's arguments on."""
+    _bench_module()  # (puts scripts/ on sys.path)
+    bench = importlib.import_module("bench_measurements")
+    pid = os.getpid()
+
+    def burn(seconds: float) -> None:
+        end = time.process_time() + seconds
+        while time.process_time() < end:
+            pass
+
+    before, own = bench.process_cpu_s(pid), time.process_time()
+    burn(0.3)
+    spent, own_spent = bench.process_cpu_s(pid) - before, time.process_time() - own
+    assert abs(spent - own_spent) < 0.05 and spent > 0.2
+
+    def task(seconds, pss=False):
+        burn(seconds)
+        return {"seconds": seconds, "pss": pss}
+
+    result = bench.with_server_cpu(task, pid)(0.2, pss=True)
+    assert result["pss"] is True and 0.15 < result["server_cpu_s"] < 1
+    assert bench.process_cpu_s(2 ** 22 + 1) is None  # beyond the kernel's largest pid
+    nothing = bench.with_server_cpu(lambda: {"seconds": 1.0}, 2 ** 22 + 1)()
+    assert nothing == {"seconds": 1.0}
+    assert bench.summarise([{"seconds": 1.0, "server_cpu_s": 0.5},
+                            {"seconds": 2.0, "server_cpu_s": 0.7},
+                            {"seconds": 3.0, "server_cpu_s": 0.6}])["server_cpu_s"] == 0.6
+    assert "server_cpu_s" not in bench.summarise([{"seconds": 1.0, "server_cpu_s": 0.5},
+                                                  {"seconds": 2.0}])
 
 
 # --------------------------------------------------------------------------- fast paths
