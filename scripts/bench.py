@@ -26,7 +26,10 @@ read EmailAddresses and item counts of many identities from the mock
 Exchange endpoint, batched versus one request per identity. Before every
 timed run a fixed loop is timed in this process (``speed_probe``): the
 report says how fast the machine was around each number and how far its
-speed moved during the run; no number is corrected by it.
+speed moved during the run; no number is corrected by it. Every
+measurement that reads from slapd also says what CPU time slapd spent
+during it (``server_cpu_s``; with ``--linearity`` its 2N/N beside (c)):
+over LDAP slapd shares the cores with what reads from it.
 
 The audit runs with ``--mailbox-stats`` (so the search asks for every
 mailbox too): the heaviest case. Everything runs on 127.0.0.1 in a
