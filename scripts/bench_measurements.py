@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench_process import run
+from bench_process import process_cpu_s, run
 from toolkit.mocks import orggen
 from toolkit.mocks.slapd import server as slapd
 
@@ -127,17 +127,6 @@ def ccmig_env(work: Path, password: str) -> dict[str, str]:
                PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
                PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
     return env
-
-
-def process_cpu_s(pid: int) -> float | None:
-    """User and system CPU seconds process ``pid`` has used so far
-    (``/proc/PID/stat``), or None where that cannot be read."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()  # the name may hold blanks
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def with_server_cpu(task: Callable[..., dict[str, Any]], pid: int

@@ -55,6 +55,17 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """User and system CPU seconds process ``pid`` has used so far
+    (``/proc/PID/stat``), or None where that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()  # the name may hold blanks
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _descendants(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
