@@ -86,9 +86,7 @@ def stats_lines(path: str | Path) -> Lines | None:
     as ``lines``); None for a file with an error (the matcher reads it again
     and reports it)."""
     matcher = StatsMatcher.__new__(StatsMatcher)
-    matcher.error, matcher.wanted, matcher.names = None, {}, []
-    matcher.line_numbers, matcher.counts, matcher.keys = array("q"), array("q"), array("q")
-    matcher.identities = []
+    matcher._no_lines()
     matcher._read(path)
     if matcher.error is not None:
         return None
@@ -125,15 +123,7 @@ class StatsMatcher:
         matcher's own reading code, and gives None for a file with an error,
         which is then read here and kept for :meth:`apply`)."""
         self.path = path
-        self.error: BaseException | None = None
-        self.line_numbers = array("q")
-        self.counts = array("q")
-        self.identities: list[str] = []
-        # Each line's key: the number of its folded identity (_BLANK for ""),
-        # so apply() folds nothing again.
-        self.keys = array("q")
-        self.names: list[str] = []  # the folded identities, by number (while reading)
-        self.wanted: dict[str, int] = {}  # folded identity -> its number
+        self._no_lines()
         self.positions = array("q")  # positions of the mailboxes the file names, in order
         if lines is None:
             self._read(path)
@@ -150,6 +140,18 @@ class StatsMatcher:
         # observe): which characters the file's identities hold, asked once.
         self.dn_named = any("=" in key for key in self.wanted)
         self.smtp_named = any("@" in key for key in self.wanted)
+
+    def _no_lines(self) -> None:
+        """What :meth:`_read` fills, empty (also :func:`stats_lines`' start)."""
+        self.error: BaseException | None = None
+        self.line_numbers = array("q")
+        self.counts = array("q")
+        self.identities: list[str] = []
+        # Each line's key: the number of its folded identity (_BLANK for ""),
+        # so apply() folds nothing again.
+        self.keys = array("q")
+        self.names: list[str] = []  # the folded identities, by number (while reading)
+        self.wanted: dict[str, int] = {}  # folded identity -> its number
 
     def _read(self, path: str | Path) -> None:
         """The file's lines into the arrays and lists; an error is kept for
